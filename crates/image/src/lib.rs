@@ -1,0 +1,39 @@
+//! Reading container images: where they come from (a Docker Engine, a `docker save` archive, an
+//! OCI layout as a directory or a tar), their config, and their layers merged into an in-memory
+//! [`Vfs`]. Nothing in this crate knows about Python; callers say which file contents to keep
+//! through a [`Capture`] predicate.
+
+pub mod config;
+pub mod vfs;
+
+pub use config::ImageConfig;
+pub use vfs::{FileData, FileType, Meta, NewNode, NodeId, NodeKind, Stat, Vfs, VfsError};
+
+/// A loaded image: its config and its merged filesystem.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The reference or path the user gave, as they gave it.
+    pub reference: String,
+    /// The image id (`sha256:` of the config), when known.
+    pub id: Option<String>,
+    pub config: ImageConfig,
+    pub fs: Vfs,
+    /// One entry per layer, oldest first.
+    pub layers: Vec<LayerInfo>,
+    /// Problems met while merging that did not stop it (an escaping member name, a hardlink to
+    /// a missing target), for the report.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// `sha256:` of the uncompressed layer tar when known, else of the stored blob.
+    pub digest: String,
+    /// The Dockerfile step that made it, from the config history, when known.
+    pub created_by: Option<String>,
+    pub entries: u64,
+}
+
+/// Decides, from a member's path (absolute, inside the image) and size alone, whether its
+/// contents are kept in memory. Everything else is indexed by metadata only.
+pub type Capture = dyn Fn(&str, u64) -> bool + Send + Sync;
