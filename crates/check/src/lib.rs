@@ -17,6 +17,8 @@ pub struct Report {
     /// How the container starts, in words (`python -m app`, `uvicorn main:app`).
     pub entrypoint: String,
     pub findings: Vec<Finding>,
+    /// Every import site checked, with its verdict: what differential tests replay in the image.
+    pub imports: Vec<CheckedImport>,
     pub summary: Summary,
     /// Things the checker could not decide or that look wrong in the image itself.
     pub warnings: Vec<String>,
@@ -37,4 +39,27 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
+}
+
+/// One import site and the verdict on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckedImport {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// The statement as written, normalised to one line (`from . import x`, `import a.b as c`).
+    pub statement: String,
+    /// `__package__` the statement runs with (`None` for a script or a top-level module).
+    pub package: Option<String>,
+    /// `ok`, `error`, `guarded` (would fail but is caught), `skipped` (never runs here).
+    pub status: ImportStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportStatus {
+    Ok,
+    Error,
+    Guarded,
+    Skipped,
 }
