@@ -49,6 +49,11 @@ pub struct CheckedImport {
     pub column: u32,
     /// The statement as written, normalised to one line (`from . import x`, `import a.b as c`).
     pub statement: String,
+    /// The absolute module the statement imports (the `from` module for `from a import b`);
+    /// empty when a relative import cannot be made absolute.
+    pub module: String,
+    /// For `from a import b`, the `b`.
+    pub name: Option<String>,
     /// `__package__` the statement runs with (`None` for a script or a top-level module).
     pub package: Option<String>,
     /// `ok`, `error`, `guarded` (would fail but is caught), `skipped` (never runs here).
