@@ -68,3 +68,51 @@ pub enum ImportStatus {
     Guarded,
     Skipped,
 }
+
+pub mod appfiles;
+pub mod checker;
+
+pub use checker::{CheckOptions, check};
+
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Model(#[from] importgate_python::ModelError),
+    #[error("invalid glob `{pattern}`: {message}")]
+    Glob { pattern: String, message: String },
+}
+
+/// Whether the image loader keeps a member's contents: Python sources outside installed
+/// distributions (and every package `__init__.py`, for `from pkg import name`), `.pth` and venv
+/// files, distribution records, scripts in `bin/` (for shebangs), the interpreter binary and
+/// libpython (for builtin modules), and the account files (for the runtime user's HOME).
+pub fn capture_policy() -> Arc<importgate_image::Capture> {
+    Arc::new(|path: &str, size: u64| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let installed = path.contains("/site-packages/") || path.contains("/dist-packages/");
+        if name.ends_with(".py") {
+            return size <= 8 << 20 && (!installed || name == "__init__.py");
+        }
+        if name.ends_with(".pth")
+            || name == "pyvenv.cfg"
+            || name == "RECORD"
+            || name == "installed-files.txt"
+            || name == "top_level.txt"
+            || name == "entry_points.txt"
+        {
+            return size <= 8 << 20;
+        }
+        if path == "/etc/passwd" || path == "/etc/group" {
+            return true;
+        }
+        if name.starts_with("libpython") && name.contains(".so") {
+            return size <= 256 << 20;
+        }
+        if path.contains("/bin/") {
+            return name.starts_with("python") && size <= 64 << 20 || size <= 64 << 10;
+        }
+        false
+    })
+}

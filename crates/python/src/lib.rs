@@ -1,7 +1,15 @@
 //! The Python an image will really run: the interpreter facts (version, prefixes, extension
 //! suffixes, builtin modules), the `sys.path` it computes at startup with the reason for each
 //! entry, and a resolver that follows CPython's import system over the image's [`Vfs`].
+//!
+//! [`Vfs`]: importgate_image::Vfs
 
+pub mod interpreter;
+pub mod resolve;
+pub mod runtime;
 pub mod syspath;
 
+pub use interpreter::{Interpreter, PyVersion};
+pub use resolve::{Found, Resolution, Resolver, Step, StepResult};
+pub use runtime::{Launch, ModelError, Runtime, model};
 pub use syspath::{Origin, SysPathEntry};

@@ -1,0 +1,529 @@
+//! CPython's import system, statically, over the image's filesystem: `BuiltinImporter`,
+//! `FrozenImporter` and `PathFinder` with one `FileFinder` per sys.path entry (rules C1–C13,
+//! D1–D6 of docs/import-semantics.md). A [`Resolution`] keeps the walk — every entry tried and
+//! what was there — so that a diagnostic can explain itself without resolving twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use importgate_image::Vfs;
+use serde::Serialize;
+
+use crate::runtime::{Runtime, unshadowable};
+
+/// How one module was found, in CPython's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Found {
+    Builtin,
+    Frozen,
+    /// Already in `sys.modules` when user code runs (`os`, `codecs`, …, and `os.path`).
+    Preloaded,
+    Source {
+        file: String,
+    },
+    Bytecode {
+        file: String,
+    },
+    Extension {
+        file: String,
+    },
+    RegularPackage {
+        init: String,
+        path: Vec<String>,
+    },
+    NamespacePackage {
+        portions: Vec<String>,
+    },
+}
+
+impl Found {
+    /// `__path__` for packages; `None` for modules, which cannot have submodules.
+    pub fn search_path(&self) -> Option<&[String]> {
+        match self {
+            Found::RegularPackage { path, .. } => Some(path),
+            Found::NamespacePackage { portions } => Some(portions),
+            _ => None,
+        }
+    }
+
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Found::Source { file } | Found::Bytecode { file } | Found::Extension { file } => {
+                Some(file)
+            }
+            Found::RegularPackage { init, .. } => Some(init),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Found::Builtin => "a builtin module".into(),
+            Found::Frozen => "a frozen module".into(),
+            Found::Preloaded => "a module imported at interpreter startup".into(),
+            Found::Source { file } => format!("the module {file}"),
+            Found::Bytecode { file } => format!("the sourceless module {file}"),
+            Found::Extension { file } => format!("the extension module {file}"),
+            Found::RegularPackage { init, .. } => format!("{init}, a regular package"),
+            Found::NamespacePackage { portions } => {
+                format!("a namespace package ({})", portions.join(", "))
+            }
+        }
+    }
+}
+
+/// What one FileFinder saw for one name in one directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepResult {
+    /// The entry does not exist or is not a directory (CPython caches `None` for it).
+    Missing,
+    /// A zip file or egg: its contents were not inspected.
+    Archive,
+    Nothing,
+    Portion { dir: String },
+    Package { init: String },
+    Module { file: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub entry: String,
+    pub result: StepResult,
+    /// Extension files for this name that this interpreter will not load (another CPython,
+    /// CPU or libc).
+    pub foreign_extensions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// No finder returned a spec.
+    NotFound,
+    /// `import a.b` where `a` is a module (rule D3).
+    ParentNotPackage { parent: String, found: Found },
+}
+
+/// The outcome of importing a dotted name: each prefix found, then possibly a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    pub name: String,
+    pub found: Vec<(String, Found)>,
+    pub failure: Option<Failed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failed {
+    /// The dotted name CPython reports (`No module named '...'`).
+    pub module: String,
+    pub failure: Failure,
+    /// The search of the failing name: sys.path or the parent's `__path__`.
+    pub walk: Vec<Step>,
+    /// Directories of the parent package's name that lost to a regular package or module found
+    /// elsewhere and that hold the missing name (rule C7): the seed's failure.
+    pub shadowed: Vec<ShadowedPortion>,
+    /// An archive on the search path could hold the module; the verdict is uncertain.
+    pub uncertain: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShadowedPortion {
+    /// The namespace directory that lost (`/app/core`).
+    pub dir: String,
+    /// What won instead.
+    pub winner: Found,
+    /// The file or directory in `dir` that would have satisfied the import.
+    pub would_be: String,
+}
+
+impl Resolution {
+    pub fn last_found(&self) -> Option<&Found> {
+        self.found.last().map(|(_, f)| f)
+    }
+}
+
+/// Resolves module names for one runtime; caches directory listings as FileFinder does.
+pub struct Resolver<'a> {
+    vfs: &'a Vfs,
+    rt: &'a Runtime,
+    unshadowable: BTreeSet<String>,
+    suffixes: Vec<String>,
+    listings: Mutex<BTreeMap<String, Option<BTreeSet<String>>>>,
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(vfs: &'a Vfs, rt: &'a Runtime) -> Self {
+        let mut suffixes = rt.interpreter.extension_suffixes.clone();
+        suffixes.push(".py".into());
+        suffixes.push(".pyc".into());
+        Resolver {
+            vfs,
+            rt,
+            unshadowable: unshadowable(rt),
+            suffixes,
+            listings: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        self.rt
+    }
+
+    pub fn vfs(&self) -> &Vfs {
+        self.vfs
+    }
+
+    fn listing(&self, dir: &str) -> Option<BTreeSet<String>> {
+        if let Ok(cache) = self.listings.lock()
+            && let Some(hit) = cache.get(dir)
+        {
+            return hit.clone();
+        }
+        let names = self
+            .vfs
+            .read_dir(dir)
+            .map(|v| v.into_iter().map(str::to_string).collect::<BTreeSet<_>>());
+        if let Ok(mut cache) = self.listings.lock() {
+            cache.insert(dir.to_string(), names.clone());
+        }
+        names
+    }
+
+    /// One `FileFinder.find_spec(tail)` in `dir` (rule C6).
+    fn find_in(&self, dir: &str, tail: &str) -> Step {
+        let mut step = Step {
+            entry: dir.to_string(),
+            result: StepResult::Nothing,
+            foreign_extensions: Vec::new(),
+        };
+        let Some(names) = self.listing(dir) else {
+            step.result = if self.vfs.is_file(dir) {
+                StepResult::Archive
+            } else {
+                StepResult::Missing
+            };
+            return step;
+        };
+        let base = join(dir, tail);
+        let is_dir = names.contains(tail) && self.vfs.is_dir(&base);
+        if is_dir {
+            for suffix in &self.suffixes {
+                let init = join(&base, &format!("__init__{suffix}"));
+                if self.vfs.is_file(&init) {
+                    step.result = StepResult::Package { init };
+                    return step;
+                }
+            }
+        }
+        for suffix in &self.suffixes {
+            let file = format!("{tail}{suffix}");
+            if names.contains(&file) {
+                let full = join(dir, &file);
+                if self.vfs.is_file(&full) {
+                    step.result = StepResult::Module { file: full };
+                    return step;
+                }
+            }
+        }
+        // Extension files built for another interpreter are invisible to this one.
+        let prefix = format!("{tail}.");
+        for n in names.range(prefix.clone()..) {
+            if !n.starts_with(&prefix) {
+                break;
+            }
+            if n.ends_with(".so") && !self.suffixes.iter().any(|s| n == &format!("{tail}{s}")) {
+                step.foreign_extensions.push(join(dir, n));
+            }
+        }
+        if is_dir {
+            step.result = StepResult::Portion { dir: base };
+        }
+        step
+    }
+
+    /// `PathFinder.find_spec(tail, search)`: the first regular package or module wins; namespace
+    /// portions count only when nothing regular exists on any entry (rule C7).
+    fn path_find(&self, tail: &str, search: &[String]) -> (Option<Found>, Vec<Step>, bool) {
+        let mut walk = Vec::new();
+        let mut winner: Option<Found> = None;
+        let mut portions = Vec::new();
+        let mut archive = false;
+        for entry in search {
+            let step = self.find_in(entry, tail);
+            if winner.is_none() {
+                match &step.result {
+                    StepResult::Package { init } => {
+                        winner = Some(Found::RegularPackage {
+                            init: init.clone(),
+                            path: vec![join(entry, tail)],
+                        })
+                    }
+                    StepResult::Module { file } => {
+                        winner = Some(if self.rt.interpreter.extension_suffixes.iter().any(|s| file.ends_with(s.as_str())) {
+                            Found::Extension { file: file.clone() }
+                        } else if file.ends_with(".pyc") {
+                            Found::Bytecode { file: file.clone() }
+                        } else {
+                            Found::Source { file: file.clone() }
+                        })
+                    }
+                    StepResult::Portion { dir } => portions.push(dir.clone()),
+                    StepResult::Archive => archive = true,
+                    _ => {}
+                }
+            }
+            walk.push(step);
+        }
+        let found = winner.or_else(|| {
+            (!portions.is_empty()).then_some(Found::NamespacePackage { portions })
+        });
+        (found, walk, archive)
+    }
+
+    /// `pkgutil.extend_path` / `pkg_resources.declare_namespace` in a package's `__init__`
+    /// widen its `__path__` to every same-named directory on the parent's search path (D6/D7).
+    fn extended_path(&self, found: Found, tail: &str, search: &[String]) -> Found {
+        if let Found::RegularPackage { init, path } = &found
+            && let Some(src) = self.vfs.read_to_string(init)
+            && (src.contains("extend_path") || src.contains("declare_namespace"))
+        {
+            let mut all = path.clone();
+            for entry in search {
+                let d = join(entry, tail);
+                if !all.contains(&d) && self.vfs.is_dir(&d) {
+                    all.push(d);
+                }
+            }
+            return Found::RegularPackage {
+                init: init.clone(),
+                path: all,
+            };
+        }
+        found
+    }
+
+    /// All directories named `tail` without an `__init__` on `search`, for the shadowing note.
+    fn lost_portions(&self, walk: &[Step]) -> Vec<String> {
+        walk.iter()
+            .filter_map(|s| match &s.result {
+                StepResult::Portion { dir } => Some(dir.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Imports `name` (absolute, dotted) the way `importlib.import_module` would, stopping at the
+    /// first component that fails.
+    pub fn resolve(&self, name: &str) -> Resolution {
+        let mut res = Resolution {
+            name: name.to_string(),
+            found: Vec::new(),
+            failure: None,
+        };
+        let parts: Vec<&str> = name.split('.').collect();
+        let mut search: Vec<String> = self.rt.sys_path.iter().map(|e| e.path.clone()).collect();
+        let mut parent_lost: Vec<String> = Vec::new();
+        for i in 0..parts.len() {
+            let full = parts[..=i].join(".");
+            let tail = parts[i];
+            if i > 0 {
+                let (parent, pfound) = &res.found[i - 1];
+                match pfound.search_path() {
+                    Some(p) => search = p.to_vec(),
+                    None if *pfound == Found::Preloaded && full == "os.path" => {
+                        res.found.push((full, Found::Preloaded));
+                        continue;
+                    }
+                    None => {
+                        res.failure = Some(Failed {
+                            module: full,
+                            failure: Failure::ParentNotPackage {
+                                parent: parent.clone(),
+                                found: pfound.clone(),
+                            },
+                            walk: Vec::new(),
+                            shadowed: Vec::new(),
+                            uncertain: false,
+                        });
+                        return res;
+                    }
+                }
+            }
+            if i == 0 && self.rt.interpreter.builtins.contains(&full) {
+                res.found.push((full, Found::Builtin));
+                continue;
+            }
+            if self.unshadowable.contains(&full) {
+                res.found.push((full, Found::Preloaded));
+                continue;
+            }
+            if self.rt.interpreter.frozen.contains(&full) {
+                res.found.push((full, Found::Frozen));
+                continue;
+            }
+            let (found, walk, archive) = self.path_find(tail, &search);
+            match found {
+                Some(f) => {
+                    let lost = match &f {
+                        Found::RegularPackage { .. } | Found::Source { .. } | Found::Extension { .. } | Found::Bytecode { .. } => self.lost_portions(&walk),
+                        _ => Vec::new(),
+                    };
+                    let f = self.extended_path(f, tail, &search);
+                    parent_lost = lost;
+                    res.found.push((full, f));
+                }
+                None => {
+                    let winner = res.found.last().map(|(_, f)| f.clone());
+                    let shadowed = match winner {
+                        Some(w) => parent_lost
+                            .iter()
+                            .filter_map(|dir| {
+                                let step = self.find_in(dir, tail);
+                                let would_be = match step.result {
+                                    StepResult::Package { init } => init,
+                                    StepResult::Module { file } => file,
+                                    StepResult::Portion { dir } => dir,
+                                    _ => return None,
+                                };
+                                Some(ShadowedPortion {
+                                    dir: dir.clone(),
+                                    winner: w.clone(),
+                                    would_be,
+                                })
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    res.failure = Some(Failed {
+                        module: full,
+                        failure: Failure::NotFound,
+                        walk,
+                        shadowed,
+                        uncertain: archive,
+                    });
+                    return res;
+                }
+            }
+        }
+        res
+    }
+
+    /// Whether `module.name` is importable as a submodule (for `from module import name`).
+    pub fn submodule_exists(&self, found: &Found, name: &str) -> bool {
+        let Some(path) = found.search_path() else {
+            return false;
+        };
+        let (f, _, _) = self.path_find(name, path);
+        f.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::model;
+    use importgate_image::ImageConfig;
+
+    fn rt_for(vfs: &Vfs, cmd: &[&str], wd: &str, env: &[&str]) -> Runtime {
+        let cfg = ImageConfig {
+            env: env.iter().map(|s| s.to_string()).collect(),
+            working_dir: wd.into(),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        model(vfs, &cfg).unwrap()
+    }
+
+    fn base(extra: &[(&'static str, &'static str)]) -> Vfs {
+        let mut files = vec![
+            ("usr/local/bin/python3.12", "ELF"),
+            ("usr/local/bin/python", "-> python3.12"),
+            ("usr/local/lib/python3.12/os.py", ""),
+            ("usr/local/lib/python3.12/json/__init__.py", ""),
+            ("usr/local/lib/python3.12/lib-dynload/", ""),
+            ("usr/local/lib/python3.12/site-packages/", ""),
+        ];
+        files.extend_from_slice(extra);
+        Vfs::from_files(&files)
+    }
+
+    #[test]
+    fn the_seed_regular_package_elsewhere_beats_the_namespace_dir() {
+        let vfs = base(&[
+            ("app/main.py", ""),
+            ("app/core/aws_service.py", ""),
+            ("usr/local/lib/python3.12/site-packages/core/__init__.py", ""),
+        ]);
+        let rt = rt_for(&vfs, &["python", "main.py"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        let res = r.resolve("core.aws_service");
+        let failed = res.failure.expect("must fail");
+        assert_eq!(failed.module, "core.aws_service");
+        assert_eq!(failed.shadowed.len(), 1);
+        assert_eq!(failed.shadowed[0].dir, "/app/core");
+        assert_eq!(failed.shadowed[0].would_be, "/app/core/aws_service.py");
+    }
+
+    #[test]
+    fn namespace_portions_merge_across_entries() {
+        let vfs = base(&[("p1/ns/a.py", ""), ("p2/ns/b.py", "")]);
+        let rt = rt_for(&vfs, &["python", "-c", "1"], "/", &["PYTHONPATH=/p1:/p2"]);
+        let r = Resolver::new(&vfs, &rt);
+        assert!(r.resolve("ns.a").failure.is_none());
+        assert!(r.resolve("ns.b").failure.is_none());
+        assert!(r.resolve("ns.c").failure.is_some());
+    }
+
+    #[test]
+    fn a_module_is_not_a_package() {
+        let vfs = base(&[("app/a.py", ""), ("app/a/b.py", "")]);
+        let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        let f = r.resolve("a.b").failure.unwrap();
+        assert!(matches!(f.failure, Failure::ParentNotPackage { .. }));
+    }
+
+    #[test]
+    fn extension_for_another_cpython_is_invisible() {
+        let vfs = base(&[("app/fast.cpython-310-x86_64-linux-gnu.so", "")]);
+        let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        let f = r.resolve("fast").failure.unwrap();
+        assert_eq!(
+            f.walk[0].foreign_extensions,
+            ["/app/fast.cpython-310-x86_64-linux-gnu.so"]
+        );
+    }
+
+    #[test]
+    fn preloaded_stdlib_cannot_be_shadowed_but_others_can() {
+        let vfs = base(&[("app/os.py", ""), ("app/json.py", "")]);
+        let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        assert_eq!(r.resolve("os").last_found(), Some(&Found::Preloaded));
+        assert_eq!(
+            r.resolve("json").last_found(),
+            Some(&Found::Source {
+                file: "/app/json.py".into()
+            })
+        );
+        assert!(r.resolve("os.path").failure.is_none());
+    }
+
+    #[test]
+    fn case_must_match_exactly() {
+        let vfs = base(&[("app/Foo.py", "")]);
+        let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        assert!(r.resolve("foo").failure.is_some());
+    }
+}

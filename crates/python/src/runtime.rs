@@ -1,0 +1,859 @@
+//! From an image config to the interpreter and `sys.path` the container will really run:
+//! which program Entrypoint/Cmd starts, which Python that is, how it was launched (script,
+//! `-m`, `-c`, console script, ASGI/WSGI server) and the path CPython computes at startup —
+//! `sys.path[0]`, `PYTHONPATH`, the stdlib, venvs, site-packages, the user site and `.pth` lines.
+//!
+//! Rule numbers in comments refer to docs/import-semantics.md.
+
+use std::collections::BTreeSet;
+
+use importgate_image::{ImageConfig, Vfs};
+use serde::Serialize;
+
+use crate::interpreter::{
+    Interpreter, PyVersion, core_builtins, default_soabi, extension_suffixes, frozen_modules,
+    read_builtins, sysconfig_var,
+};
+use crate::syspath::{Origin, SysPathEntry};
+
+/// The default PATH Docker gives a container whose image sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How the interpreter is started; decides `sys.path[0]` and `__main__`'s package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Launch {
+    /// `python path/to/script.py`: the script's real directory is `sys.path[0]`.
+    Script { path: String },
+    /// `python -m pkg.mod`: the working directory is `sys.path[0]`.
+    Module { module: String },
+    /// `python -c ...`.
+    Command,
+    /// A console script in a `bin/` directory (`uvicorn`, `gunicorn`, an app's own entry point).
+    ConsoleScript { path: String },
+    /// A server that imports `module:attr` after putting the working directory on sys.path.
+    AppServer { server: String, app: String },
+    /// Nothing in Entrypoint/Cmd was understood; the checker assumes `python` from WorkingDir.
+    Unknown { argv: Vec<String> },
+}
+
+impl Launch {
+    pub fn describe(&self) -> String {
+        match self {
+            Launch::Script { path } => format!("python {path}"),
+            Launch::Module { module } => format!("python -m {module}"),
+            Launch::Command => "python -c ...".to_string(),
+            Launch::ConsoleScript { path } => path.clone(),
+            Launch::AppServer { server, app } => format!("{server} {app}"),
+            Launch::Unknown { argv } if argv.is_empty() => "(no entrypoint)".to_string(),
+            Launch::Unknown { argv } => format!("{} (not understood)", argv.join(" ")),
+        }
+    }
+}
+
+/// Interpreter options that change the path (rule A8), from argv, a shebang or the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Flags {
+    pub isolated: bool,
+    pub ignore_environment: bool,
+    pub no_user_site: bool,
+    pub no_site: bool,
+    pub safe_path: bool,
+}
+
+/// Everything later stages need about how Python runs in the image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runtime {
+    pub interpreter: Interpreter,
+    pub launch: Launch,
+    pub flags: Flags,
+    pub cwd: String,
+    pub sys_path: Vec<SysPathEntry>,
+    /// Site directories (where `.pth` files were read), in order.
+    pub site_dirs: Vec<String>,
+    /// `import` lines of `.pth` files and customize modules: code that runs at startup and may
+    /// change the import system in ways not modelled.
+    pub startup_hooks: Vec<String>,
+    /// The venv prefix, when the interpreter runs inside one.
+    pub venv: Option<String>,
+    /// Things that could not be modelled exactly.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("no Python interpreter found in the image (looked for {looked_for})")]
+    NoInterpreter { looked_for: String },
+    #[error("the image runs Python 2 ({executable}); Python 2 is not supported")]
+    Python2 { executable: String },
+    #[error("cannot find the standard library of {executable} (no lib/pythonX.Y/os.py above it)")]
+    NoStdlib { executable: String },
+}
+
+/// Joins `rel` onto `base` and normalises `.`/`..` lexically, as `os.path.abspath` does.
+pub fn abspath(base: &str, rel: &str) -> String {
+    let joined = if rel.starts_with('/') {
+        rel.to_string()
+    } else {
+        format!("{base}/{rel}")
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for c in joined.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn dirname(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Looks a command up on PATH inside the image, as `execvp` would.
+fn which(vfs: &Vfs, path_var: &str, cwd: &str, cmd: &str) -> Option<String> {
+    if cmd.contains('/') {
+        let p = abspath(cwd, cmd);
+        return vfs.is_file(&p).then_some(p);
+    }
+    path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{}/{cmd}", d.trim_end_matches('/')))
+        .find(|p| vfs.is_file(p))
+}
+
+fn is_python_name(name: &str) -> bool {
+    name == "python"
+        || name
+            .strip_prefix("python")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// The first line of a script, if it is a `#!` line, split into interpreter and arguments.
+/// Also understands the installer's `#!/bin/sh` + `'''exec' /long/python "$0" "$@"` trick.
+fn shebang(vfs: &Vfs, path: &str) -> Option<Vec<String>> {
+    let data = vfs.read(path)??;
+    let text = String::from_utf8_lossy(&data[..data.len().min(4096)]).into_owned();
+    let mut lines = text.lines();
+    let first = lines.next()?.strip_prefix("#!")?.trim();
+    let mut argv: Vec<String> = first.split_whitespace().map(str::to_string).collect();
+    if argv.first().is_some_and(|a| a == "/bin/sh")
+        && let Some(second) = lines.next()
+        && let Some(rest) = second.strip_prefix("'''exec' ")
+    {
+        let python = rest.split_whitespace().next()?.trim_matches('"').to_string();
+        argv = vec![python];
+    }
+    if argv.first().is_some_and(|a| basename(a) == "env") {
+        argv.remove(0);
+        while argv.first().is_some_and(|a| a.starts_with('-')) {
+            argv.remove(0);
+        }
+    }
+    (!argv.is_empty()).then_some(argv)
+}
+
+/// Servers whose CLI imports a `module:attr` string with the working directory on sys.path.
+const APP_SERVERS: &[&str] = &["uvicorn", "gunicorn", "hypercorn", "daphne"];
+
+struct Parsed {
+    python: String,
+    flags: Flags,
+    launch: Launch,
+}
+
+/// Splits a shell command line the simple way (quotes honoured, no expansion); enough for the
+/// `sh -c "exec uvicorn app:app"` wrappers seen in Dockerfiles.
+fn shell_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                any = true;
+            }
+            None if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            None => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads interpreter options up to the first non-option, returning what remains.
+fn parse_python_args(args: &[String], flags: &mut Flags) -> Launch {
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-m" {
+            return match args.get(i + 1) {
+                Some(m) => Launch::Module { module: m.clone() },
+                None => Launch::Unknown {
+                    argv: args.to_vec(),
+                },
+            };
+        }
+        if let Some(m) = a.strip_prefix("-m") {
+            return Launch::Module {
+                module: m.to_string(),
+            };
+        }
+        if a == "-c" || a.starts_with("-c") {
+            return Launch::Command;
+        }
+        if a == "-" || !a.starts_with('-') {
+            return if a == "-" {
+                Launch::Command
+            } else {
+                Launch::Script { path: a.clone() }
+            };
+        }
+        if a == "-W" || a == "-X" || a == "--check-hash-based-pycs" {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with("--") {
+            for c in a[1..].chars() {
+                match c {
+                    'I' => flags.isolated = true,
+                    'E' => flags.ignore_environment = true,
+                    's' => flags.no_user_site = true,
+                    'S' => flags.no_site = true,
+                    'P' => flags.safe_path = true,
+                    _ => {}
+                }
+            }
+        }
+        i += 1;
+    }
+    Launch::Command
+}
+
+fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) -> Option<Parsed> {
+    let first = argv.first()?;
+    let name = basename(first);
+    if depth > 4 {
+        return None;
+    }
+    // Wrappers: `sh -c "..."`, `tini --`, `dumb-init`, `exec`.
+    if matches!(name, "sh" | "bash" | "dash" | "ash") {
+        let pos = argv.iter().position(|a| a == "-c")?;
+        let script = argv.get(pos + 1)?;
+        // The last command of an `a && b` chain is the long-running one.
+        let last = script
+            .split("&&")
+            .flat_map(|s| s.split(';'))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .last()?;
+        let mut words = shell_words(last);
+        if words.first().is_some_and(|w| w == "exec") {
+            words.remove(0);
+        }
+        return parse_argv(vfs, &words, path_var, cwd, depth + 1);
+    }
+    if matches!(name, "tini" | "dumb-init" | "exec" | "env") {
+        let rest: Vec<String> = argv[1..]
+            .iter()
+            .skip_while(|a| a.starts_with('-') || a.contains('='))
+            .cloned()
+            .collect();
+        return parse_argv(vfs, &rest, path_var, cwd, depth + 1);
+    }
+    let mut flags = Flags::default();
+    if is_python_name(name) {
+        let launch = parse_python_args(&argv[1..], &mut flags);
+        return Some(Parsed {
+            python: first.clone(),
+            flags,
+            launch,
+        });
+    }
+    // A script with a Python shebang: a console script (or the app's own executable script).
+    let path = which(vfs, path_var, cwd, first)?;
+    let interp = shebang(vfs, &path)?;
+    if !is_python_name(basename(&interp[0])) {
+        return None;
+    }
+    parse_python_args(&interp[1..], &mut flags);
+    let launch = if APP_SERVERS.contains(&name) {
+        let app = argv[1..]
+            .iter()
+            .find(|a| !a.starts_with('-') && a.contains(':'))
+            .or_else(|| argv[1..].iter().rfind(|a| !a.starts_with('-')))
+            .cloned()
+            .unwrap_or_default();
+        Launch::AppServer {
+            server: name.to_string(),
+            app,
+        }
+    } else if dirname(&path).ends_with("/bin") {
+        Launch::ConsoleScript { path: path.clone() }
+    } else {
+        Launch::Script { path: path.clone() }
+    };
+    Some(Parsed {
+        python: interp[0].clone(),
+        flags,
+        launch,
+    })
+}
+
+/// Finds `lib/pythonX.Y/os.py` (or `.pyc`, or the zip) above the executable's real location, as
+/// getpath's prefix search does (rule A2).
+fn search_prefix(vfs: &Vfs, start_dir: &str, version: Option<PyVersion>) -> Option<(String, PyVersion)> {
+    let mut dir = start_dir.to_string();
+    loop {
+        let lib = if dir == "/" {
+            "/lib".to_string()
+        } else {
+            format!("{dir}/lib")
+        };
+        let mut versions: Vec<PyVersion> = match version {
+            Some(v) => vec![v],
+            None => vfs
+                .read_dir(&lib)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|n| n.strip_prefix("python").and_then(PyVersion::parse))
+                .collect(),
+        };
+        versions.sort();
+        for v in versions.into_iter().rev() {
+            let stdlib = format!("{lib}/python{v}");
+            if vfs.is_file(&format!("{stdlib}/os.py"))
+                || vfs.is_file(&format!("{stdlib}/os.pyc"))
+                || vfs.is_file(&format!("{lib}/python{}{}.zip", v.major, v.minor))
+            {
+                return Some((if dir.is_empty() { "/".into() } else { dir }, v));
+            }
+        }
+        if dir == "/" || dir.is_empty() {
+            return None;
+        }
+        dir = dirname(&dir);
+    }
+}
+
+/// `pyvenv.cfg` as `site.venv()` reads it.
+fn read_pyvenv(vfs: &Vfs, exe: &str) -> Option<(String, Vec<(String, String)>)> {
+    let bin = dirname(exe);
+    for dir in [bin.clone(), dirname(&bin)] {
+        let cfg = if dir == "/" {
+            "/pyvenv.cfg".to_string()
+        } else {
+            format!("{dir}/pyvenv.cfg")
+        };
+        if let Some(text) = vfs.read_to_string(&cfg) {
+            let pairs = text
+                .lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    Some((k.trim().to_lowercase(), v.trim().to_string()))
+                })
+                .collect();
+            return Some((dir, pairs));
+        }
+    }
+    None
+}
+
+/// HOME for the runtime user: the image Env first, else the passwd entry, as Docker does.
+fn home_dir(vfs: &Vfs, config: &ImageConfig) -> String {
+    if let Some(h) = config.env_var("HOME") {
+        return h.to_string();
+    }
+    let user = config.user.split(':').next().unwrap_or("");
+    let user = if user.is_empty() { "root" } else { user };
+    if let Some(passwd) = vfs.read_to_string("/etc/passwd") {
+        for line in passwd.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() >= 6 && (f[0] == user || f[2] == user) {
+                return f[5].to_string();
+            }
+        }
+    }
+    if user == "root" || user == "0" {
+        "/root".to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+struct PathBuilder {
+    entries: Vec<SysPathEntry>,
+}
+
+impl PathBuilder {
+    fn push(&mut self, path: String, origin: Origin) {
+        // site.removeduppaths: the first occurrence wins.
+        if !self.entries.iter().any(|e| e.path == path) {
+            self.entries.push(SysPathEntry { path, origin });
+        }
+    }
+}
+
+/// The site-packages directories `site.getsitepackages()` names for one prefix; only those that
+/// exist end up on sys.path. Debian's patched `site.py` uses dist-packages instead.
+fn site_candidates(prefix: &str, version: PyVersion, in_venv: bool, debian: bool) -> Vec<String> {
+    let p = prefix.trim_end_matches('/');
+    if debian {
+        let mut v = Vec::new();
+        if in_venv {
+            v.push(format!("{p}/lib/python{version}/site-packages"));
+        }
+        v.push(format!("{p}/local/lib/python{version}/dist-packages"));
+        v.push(format!("{p}/lib/python3/dist-packages"));
+        v.push(format!("{p}/lib/python{version}/dist-packages"));
+        v
+    } else {
+        vec![format!("{p}/lib/python{version}/site-packages")]
+    }
+}
+
+/// Builds the runtime model of the image's Python.
+pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
+    let cwd = abspath("/", config.working_dir());
+    let path_var = config.env_var("PATH").unwrap_or(DEFAULT_PATH).to_string();
+    let argv = config.argv();
+    let mut warnings = Vec::new();
+
+    let parsed = parse_argv(vfs, &argv, &path_var, &cwd, 0);
+    let (python_cmd, mut flags, launch) = match parsed {
+        Some(p) => (p.python, p.flags, p.launch),
+        None => {
+            warnings.push(format!(
+                "the entrypoint `{}` was not understood; assuming `python` started in {cwd}",
+                argv.join(" ")
+            ));
+            (
+                "python3".to_string(),
+                Flags::default(),
+                Launch::Unknown { argv: argv.clone() },
+            )
+        }
+    };
+    let executable = which(vfs, &path_var, &cwd, &python_cmd)
+        .or_else(|| which(vfs, &path_var, &cwd, "python3"))
+        .or_else(|| which(vfs, &path_var, &cwd, "python"))
+        .ok_or_else(|| ModelError::NoInterpreter {
+            looked_for: format!("`{python_cmd}` on PATH={path_var}"),
+        })?;
+    let real_executable = vfs
+        .realpath(&executable)
+        .unwrap_or_else(|| executable.clone());
+
+    // Environment options (rule A8); -E and -I ignore them.
+    let use_env = !(flags.isolated || flags.ignore_environment);
+    let env = |k: &str| -> Option<&str> {
+        if use_env {
+            config.env_var(k).filter(|v| !v.is_empty())
+        } else {
+            None
+        }
+    };
+    if env("PYTHONNOUSERSITE").is_some() {
+        flags.no_user_site = true;
+    }
+
+    let exe_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"));
+    if exe_version.is_some_and(|v| v.major == 2) {
+        return Err(ModelError::Python2 {
+            executable: real_executable,
+        });
+    }
+    let venv = read_pyvenv(vfs, &executable);
+    let home = venv
+        .as_ref()
+        .and_then(|(_, kv)| kv.iter().find(|(k, _)| k == "home").map(|(_, v)| v.clone()));
+    let search_from = match (env("PYTHONHOME"), &home) {
+        (Some(h), _) => h.split(':').next().unwrap_or(h).to_string() + "/bin",
+        (None, Some(h)) => {
+            // `home` names the base interpreter's directory; its real location finds the prefix.
+            let base_exe = format!("{h}/{}", basename(&executable));
+            dirname(&vfs.realpath(&base_exe).unwrap_or(base_exe))
+        }
+        (None, None) => dirname(&real_executable),
+    };
+    let (prefix, version) =
+        search_prefix(vfs, &search_from, exe_version).ok_or_else(|| ModelError::NoStdlib {
+            executable: real_executable.clone(),
+        })?;
+    if version.major == 2 {
+        return Err(ModelError::Python2 {
+            executable: real_executable,
+        });
+    }
+    if version >= PyVersion::new(3, 11) && env("PYTHONSAFEPATH").is_some() {
+        flags.safe_path = true;
+    }
+    let lib = if prefix == "/" {
+        "/lib".to_string()
+    } else {
+        format!("{prefix}/lib")
+    };
+    let stdlib = format!("{lib}/python{version}");
+    let lib_dynload = format!("{stdlib}/lib-dynload");
+
+    // Extension suffixes from the build's own sysconfig data.
+    let arch = config.architecture.as_str();
+    let soabi = vfs
+        .read_dir(&stdlib)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|n| n.starts_with("_sysconfigdata") && n.ends_with(".py"))
+        .and_then(|n| vfs.read_to_string(&format!("{stdlib}/{n}")))
+        .and_then(|src| sysconfig_var(&src, "SOABI"))
+        .unwrap_or_else(|| default_soabi(version, arch));
+    let (builtins, builtins_from_binary) = match read_builtins(vfs, &real_executable, &prefix) {
+        Some(b) => (b, true),
+        None => {
+            warnings.push(format!(
+                "could not read the builtin modules of {real_executable}; assuming the core set"
+            ));
+            (core_builtins(), false)
+        }
+    };
+    let debian_site = vfs
+        .read_to_string(&format!("{stdlib}/site.py"))
+        .is_some_and(|s| s.contains("dist-packages"));
+    let interpreter = Interpreter {
+        executable: executable.clone(),
+        real_executable: real_executable.clone(),
+        version,
+        prefix: prefix.clone(),
+        stdlib: stdlib.clone(),
+        lib_dynload: lib_dynload.clone(),
+        extension_suffixes: extension_suffixes(Some(&soabi)),
+        builtins,
+        builtins_from_binary,
+        frozen: frozen_modules(version),
+        debian_site,
+    };
+
+    let mut b = PathBuilder {
+        entries: Vec::new(),
+    };
+    // sys.path[0] (rule A5).
+    if !(flags.isolated || flags.safe_path) {
+        match &launch {
+            Launch::Script { path } => {
+                let abs = abspath(&cwd, path);
+                let real = vfs.realpath(&abs).unwrap_or(abs);
+                b.push(
+                    dirname(&real),
+                    Origin::ScriptDir {
+                        script: path.clone(),
+                    },
+                );
+            }
+            Launch::ConsoleScript { path } => {
+                let real = vfs.realpath(path).unwrap_or_else(|| path.clone());
+                b.push(
+                    dirname(&real),
+                    Origin::ScriptBinDir {
+                        script: path.clone(),
+                    },
+                );
+            }
+            Launch::AppServer { server, .. } => {
+                // The server's own script dir is sys.path[0]; the server then inserts the
+                // working directory in front of it before importing the app (rule F3/F4).
+                b.push(
+                    cwd.clone(),
+                    Origin::WorkingDir {
+                        reason: format!("{server} inserts it before importing the app"),
+                    },
+                );
+                if let Some(p) = which(vfs, &path_var, &cwd, server) {
+                    let real = vfs.realpath(&p).unwrap_or(p.clone());
+                    b.push(dirname(&real), Origin::ScriptBinDir { script: p });
+                }
+            }
+            Launch::Module { .. } => b.push(
+                cwd.clone(),
+                Origin::WorkingDir {
+                    reason: "python -m".into(),
+                },
+            ),
+            Launch::Command | Launch::Unknown { .. } => b.push(
+                cwd.clone(),
+                Origin::WorkingDir {
+                    reason: "python -c".into(),
+                },
+            ),
+        }
+    }
+    // PYTHONPATH (rule A7): empty components mean the working directory.
+    if let Some(pp) = env("PYTHONPATH") {
+        for part in pp.split(':') {
+            let p = if part.is_empty() {
+                cwd.clone()
+            } else {
+                abspath(&cwd, part)
+            };
+            b.push(p, Origin::PythonPath);
+        }
+    }
+    b.push(
+        format!("{lib}/python{}{}.zip", version.major, version.minor),
+        Origin::StdlibZip,
+    );
+    b.push(stdlib.clone(), Origin::Stdlib);
+    b.push(lib_dynload, Origin::LibDynload);
+
+    // site (rules B1–B7).
+    let mut site_dirs = Vec::new();
+    let mut startup_hooks = Vec::new();
+    let venv_prefix = venv.as_ref().map(|(d, _)| d.clone());
+    if !flags.no_site {
+        let include_system = venv.as_ref().is_none_or(|(_, kv)| {
+            kv.iter()
+                .find(|(k, _)| k == "include-system-site-packages")
+                .is_none_or(|(_, v)| v.eq_ignore_ascii_case("true"))
+        });
+        // User site sits between the venv's and the system's site-packages (rules B3/B4).
+        let user_enabled = !(flags.no_user_site || flags.isolated)
+            && (venv_prefix.is_none() || include_system);
+        let user_site = if user_enabled {
+            let base = env("PYTHONUSERBASE")
+                .map(|b| abspath(&cwd, b))
+                .unwrap_or_else(|| {
+                    format!("{}/.local", home_dir(vfs, config).trim_end_matches('/'))
+                });
+            let dir = format!("{base}/lib/python{version}/site-packages");
+            vfs.is_dir(&dir).then_some(dir)
+        } else {
+            None
+        };
+        let in_venv = venv_prefix.is_some();
+        let mut candidates = Vec::new();
+        if let Some(v) = &venv_prefix {
+            candidates.extend(site_candidates(v, version, in_venv, debian_site));
+        }
+        candidates.extend(user_site.clone());
+        if !in_venv || include_system {
+            candidates.extend(site_candidates(&prefix, version, in_venv, debian_site));
+        }
+        for c in candidates {
+            if vfs.is_dir(&c) && !site_dirs.contains(&c) {
+                site_dirs.push(c);
+            }
+        }
+        let hidden_skipped = version >= PyVersion::new(3, 13);
+        for dir in &site_dirs {
+            let origin = if Some(dir) == user_site.as_ref() {
+                Origin::UserSite
+            } else {
+                Origin::SitePackages
+            };
+            b.push(dir.clone(), origin);
+            let mut pths: Vec<&str> = vfs
+                .read_dir(dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n.ends_with(".pth"))
+                .filter(|n| !(hidden_skipped && n.starts_with('.')))
+                .collect();
+            pths.sort();
+            for name in pths {
+                let file = format!("{dir}/{name}");
+                let Some(text) = vfs.read_to_string(&file) else {
+                    warnings.push(format!("{file}: contents not available; its lines are ignored"));
+                    continue;
+                };
+                for (n, line) in text.lines().enumerate() {
+                    if line.starts_with('#') || line.trim().is_empty() {
+                        continue;
+                    }
+                    if line.starts_with("import ") || line.starts_with("import\t") {
+                        startup_hooks.push(format!("{file}:{}: {}", n + 1, line.trim()));
+                        continue;
+                    }
+                    let p = abspath(dir, line.trim_end());
+                    if vfs.exists(&p) {
+                        b.push(
+                            p,
+                            Origin::Pth {
+                                file: file.clone(),
+                                line: (n + 1) as u32,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        for m in ["sitecustomize", "usercustomize"] {
+            for e in &b.entries {
+                if vfs.is_file(&format!("{}/{m}.py", e.path)) {
+                    startup_hooks.push(format!("{}/{m}.py runs at startup", e.path));
+                    break;
+                }
+            }
+        }
+    }
+
+    Ok(Runtime {
+        interpreter,
+        launch,
+        flags,
+        cwd,
+        sys_path: b.entries,
+        site_dirs,
+        startup_hooks,
+        venv: venv_prefix,
+        warnings,
+    })
+}
+
+/// The builtin and frozen names that a file can never shadow, plus startup modules.
+pub fn unshadowable(rt: &Runtime) -> BTreeSet<String> {
+    let mut s: BTreeSet<String> = rt.interpreter.builtins.clone();
+    if !rt.flags.no_site {
+        s.extend(
+            crate::interpreter::STARTUP_MODULES
+                .iter()
+                .map(|m| m.to_string()),
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slim(extra: &[(&str, &str)]) -> Vfs {
+        let mut files = vec![
+            ("usr/local/bin/python3.12", "ELF"),
+            ("usr/local/bin/python3", "-> python3.12"),
+            ("usr/local/bin/python", "-> python3"),
+            ("usr/local/lib/python3.12/os.py", ""),
+            ("usr/local/lib/python3.12/site.py", ""),
+            ("usr/local/lib/python3.12/lib-dynload/", ""),
+            ("usr/local/lib/python3.12/site-packages/", ""),
+        ];
+        files.extend_from_slice(extra);
+        Vfs::from_files(&files)
+    }
+
+    fn cfg(cmd: &[&str], wd: &str, env: &[&str]) -> ImageConfig {
+        ImageConfig {
+            env: env.iter().map(|s| s.to_string()).collect(),
+            working_dir: wd.into(),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        }
+    }
+
+    fn paths(rt: &Runtime) -> Vec<&str> {
+        rt.sys_path.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn script_launch_puts_the_script_dir_first() {
+        let vfs = slim(&[("app/main.py", "")]);
+        let rt = model(&vfs, &cfg(&["python", "main.py"], "/app", &["PATH=/usr/local/bin:/usr/bin"])).unwrap();
+        assert_eq!(rt.interpreter.version, PyVersion::new(3, 12));
+        assert_eq!(rt.interpreter.prefix, "/usr/local");
+        assert_eq!(
+            paths(&rt),
+            [
+                "/app",
+                "/usr/local/lib/python312.zip",
+                "/usr/local/lib/python3.12",
+                "/usr/local/lib/python3.12/lib-dynload",
+                "/usr/local/lib/python3.12/site-packages"
+            ]
+        );
+    }
+
+    #[test]
+    fn pythonpath_empty_component_is_cwd_and_relative_is_absolutised() {
+        let vfs = slim(&[]);
+        let rt = model(
+            &vfs,
+            &cfg(&["python", "-m", "app"], "/srv", &["PYTHONPATH=:lib:/opt/x"]),
+        )
+        .unwrap();
+        assert_eq!(&paths(&rt)[..3], ["/srv", "/srv/lib", "/opt/x"]);
+    }
+
+    #[test]
+    fn pth_lines_follow_their_site_dir_and_import_lines_are_hooks() {
+        let vfs = slim(&[
+            ("usr/local/lib/python3.12/site-packages/a.pth", "# c\n/opt/extra\nimport sys\n/nonexistent\n ../../../../../opt/rel\n"),
+            ("opt/extra/", ""),
+            ("opt/rel/", ""),
+        ]);
+        let rt = model(&vfs, &cfg(&["python", "-c", "1"], "/", &[])).unwrap();
+        let p = paths(&rt);
+        assert_eq!(&p[p.len() - 2..], ["/usr/local/lib/python3.12/site-packages", "/opt/extra"]);
+        assert_eq!(rt.startup_hooks.len(), 1);
+    }
+
+    #[test]
+    fn venv_without_system_site_hides_base_site_packages() {
+        let vfs = slim(&[
+            ("venv/pyvenv.cfg", "home = /usr/local/bin\ninclude-system-site-packages = false\n"),
+            ("venv/bin/python", "-> /usr/local/bin/python3.12"),
+            ("venv/lib/python3.12/site-packages/", ""),
+        ]);
+        let rt = model(&vfs, &cfg(&["/venv/bin/python", "-m", "app"], "/app", &[])).unwrap();
+        let p = paths(&rt);
+        assert_eq!(p.last(), Some(&"/venv/lib/python3.12/site-packages"));
+        assert!(!p.contains(&"/usr/local/lib/python3.12/site-packages"));
+    }
+
+    #[test]
+    fn shell_wrappers_and_app_servers_are_understood() {
+        let vfs = slim(&[("usr/local/bin/uvicorn", "#!/usr/local/bin/python3.12\nimport uvicorn\n")]);
+        let rt = model(
+            &vfs,
+            &cfg(&["sh", "-c", "echo hi && exec uvicorn main:app --port 80"], "/app", &[]),
+        )
+        .unwrap();
+        assert_eq!(
+            rt.launch,
+            Launch::AppServer {
+                server: "uvicorn".into(),
+                app: "main:app".into()
+            }
+        );
+        assert_eq!(paths(&rt)[0], "/app");
+    }
+
+    #[test]
+    fn python2_is_refused() {
+        let vfs = Vfs::from_files(&[("usr/bin/python2.7", "x"), ("usr/bin/python", "-> python2.7")]);
+        assert!(matches!(
+            model(&vfs, &cfg(&["python", "x.py"], "/", &[])),
+            Err(ModelError::Python2 { .. })
+        ));
+    }
+}
