@@ -1,0 +1,196 @@
+//! The report for machines: a JSON document whose shape is defined here, field by field, and
+//! nowhere else (see `docs/json-schema.md`).
+//!
+//! The library types derive `Serialize` for convenience, but serialising them directly would
+//! let a rename in `importgate-check` silently change what CI scripts parse. These private wire
+//! structs (ripgrep's `jsont.rs` approach) are the schema: changing one is a visible, reviewed
+//! edit to this file, and the exhaustive matches below stop the build when the checker grows a
+//! variant the schema has not decided how to spell.
+
+use std::io::{self, Write};
+
+use importgate_check::{CheckedImport, Finding, ImportStatus, Report};
+use importgate_python::{Origin, SysPathEntry};
+use serde::Serialize;
+
+/// Bumped only for a change that can break a consumer (a removed or retyped field). Adding
+/// fields or enum values keeps it at 1.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Writes the report as pretty-printed JSON followed by a newline, so the output is both
+/// diffable and a well-formed text file.
+pub fn render_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let doc = Document::from_report(report);
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    image: &'a str,
+    python: Python<'a>,
+    entrypoint: &'a str,
+    findings: Vec<JsonFinding<'a>>,
+    imports: Vec<Import<'a>>,
+    summary: Summary,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Python<'a> {
+    version: &'a str,
+    executable: &'a str,
+    sys_path: Vec<PathEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct PathEntry<'a> {
+    path: &'a str,
+    origin: JsonOrigin<'a>,
+    /// The same words `--verbose` prints, so a consumer need not know every `kind`.
+    description: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum JsonOrigin<'a> {
+    ScriptDir { script: &'a str },
+    WorkingDir { reason: &'a str },
+    ScriptBinDir { script: &'a str },
+    PythonPath,
+    StdlibZip,
+    Stdlib,
+    LibDynload,
+    SitePackages,
+    UserSite,
+    Pth { file: &'a str, line: u32 },
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    severity: &'static str,
+    code: &'static str,
+    module: &'a str,
+    file: &'a str,
+    line: u32,
+    column: u32,
+    message: &'a str,
+    hint: Option<&'a str>,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Import<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    statement: &'a str,
+    package: Option<&'a str>,
+    module: &'a str,
+    name: Option<&'a str>,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    files: usize,
+    imports: usize,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+}
+
+impl<'a> Document<'a> {
+    fn from_report(report: &'a Report) -> Self {
+        let s = &report.summary;
+        Document {
+            schema_version: SCHEMA_VERSION,
+            image: &report.image,
+            python: Python {
+                version: &report.python.version,
+                executable: &report.python.executable,
+                sys_path: report.python.sys_path.iter().map(PathEntry::from).collect(),
+            },
+            entrypoint: &report.entrypoint,
+            // Same order as the human report, so the two can be compared line by line.
+            findings: crate::human::sorted_findings(report)
+                .into_iter()
+                .map(JsonFinding::from)
+                .collect(),
+            imports: report.imports.iter().map(Import::from).collect(),
+            summary: Summary {
+                files: s.files,
+                imports: s.imports,
+                errors: s.errors,
+                warnings: s.warnings,
+                infos: s.infos,
+            },
+            warnings: &report.warnings,
+        }
+    }
+}
+
+impl<'a> From<&'a SysPathEntry> for PathEntry<'a> {
+    fn from(entry: &'a SysPathEntry) -> Self {
+        let origin = match &entry.origin {
+            Origin::ScriptDir { script } => JsonOrigin::ScriptDir { script },
+            Origin::WorkingDir { reason } => JsonOrigin::WorkingDir { reason },
+            Origin::ScriptBinDir { script } => JsonOrigin::ScriptBinDir { script },
+            Origin::PythonPath => JsonOrigin::PythonPath,
+            Origin::StdlibZip => JsonOrigin::StdlibZip,
+            Origin::Stdlib => JsonOrigin::Stdlib,
+            Origin::LibDynload => JsonOrigin::LibDynload,
+            Origin::SitePackages => JsonOrigin::SitePackages,
+            Origin::UserSite => JsonOrigin::UserSite,
+            Origin::Pth { file, line } => JsonOrigin::Pth { file, line: *line },
+        };
+        PathEntry {
+            path: &entry.path,
+            origin,
+            description: entry.origin.describe(),
+        }
+    }
+}
+
+impl<'a> From<&'a Finding> for JsonFinding<'a> {
+    fn from(f: &'a Finding) -> Self {
+        JsonFinding {
+            severity: f.severity.as_str(),
+            code: f.code.as_str(),
+            module: &f.module,
+            file: &f.file,
+            line: f.line,
+            column: f.column,
+            message: &f.message,
+            hint: f.hint.as_deref(),
+            notes: &f.notes,
+        }
+    }
+}
+
+impl<'a> From<&'a CheckedImport> for Import<'a> {
+    fn from(i: &'a CheckedImport) -> Self {
+        Import {
+            file: &i.file,
+            line: i.line,
+            column: i.column,
+            statement: &i.statement,
+            package: i.package.as_deref(),
+            module: &i.module,
+            name: i.name.as_deref(),
+            status: status_str(i.status),
+        }
+    }
+}
+
+/// Spelled out here rather than borrowed from the library's serde attributes, so renaming a
+/// variant there cannot rename it in the schema.
+fn status_str(status: ImportStatus) -> &'static str {
+    match status {
+        ImportStatus::Ok => "ok",
+        ImportStatus::Error => "error",
+        ImportStatus::Guarded => "guarded",
+        ImportStatus::Skipped => "skipped",
+    }
+}

@@ -1,0 +1,394 @@
+//! Snapshot and schema tests over one shared report, so every format is checked against the
+//! same facts and a change to one renderer cannot hide behind a different fixture.
+
+use importgate_check::{
+    CheckedImport, Code, Finding, ImportStatus, PythonSummary, Report, Severity, Summary,
+};
+use importgate_python::{Origin, SysPathEntry};
+use serde_json::Value;
+
+use crate::{Format, HumanOptions, render, render_human, render_json};
+
+fn entry(path: &str, origin: Origin) -> SysPathEntry {
+    SysPathEntry {
+        path: path.to_string(),
+        origin,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Two errors (one with more notes than the short report shows), one info without a source
+/// line, findings deliberately out of order, and a sys.path with every shape of origin that
+/// carries data.
+fn fixtures() -> Report {
+    let site = "/usr/local/lib/python3.12/site-packages";
+    Report {
+        image: "myapp:1.2".to_string(),
+        python: PythonSummary {
+            version: "3.12".to_string(),
+            executable: "/usr/local/bin/python3.12".to_string(),
+            sys_path: vec![
+                entry(
+                    "/app",
+                    Origin::ScriptDir {
+                        script: "/app/main.py".to_string(),
+                    },
+                ),
+                entry("/opt/lib", Origin::PythonPath),
+                entry("/usr/local/lib/python312.zip", Origin::StdlibZip),
+                entry("/usr/local/lib/python3.12", Origin::Stdlib),
+                entry("/usr/local/lib/python3.12/lib-dynload", Origin::LibDynload),
+                entry(site, Origin::SitePackages),
+                entry(
+                    "/opt/vendor",
+                    Origin::Pth {
+                        file: format!("{site}/vendor.pth"),
+                        line: 2,
+                    },
+                ),
+            ],
+        },
+        entrypoint: "python main.py".to_string(),
+        findings: vec![
+            Finding {
+                severity: Severity::Info,
+                code: Code::GuardedImportMissing,
+                module: "ujson".to_string(),
+                file: "/app/services/case_service.py".to_string(),
+                line: 10,
+                column: 5,
+                message: "No module named 'ujson' (caught by `except ImportError`)".to_string(),
+                hint: None,
+                notes: strings(&["the fallback `import json` on line 12 resolves"]),
+                source_line: None,
+                span_len: 0,
+            },
+            Finding {
+                severity: Severity::Error,
+                code: Code::ModuleNotFound,
+                module: "core.aws_service".to_string(),
+                file: "/app/services/case_service.py".to_string(),
+                line: 3,
+                column: 1,
+                message: "No module named 'core.aws_service'".to_string(),
+                hint: Some(
+                    "add `/app/core/aws_service.py` to the image, or stop /opt/lib/core from \
+                     shadowing /app/core"
+                        .to_string(),
+                ),
+                notes: strings(&[
+                    "`core` resolves to /opt/lib/core/__init__.py (PYTHONPATH)",
+                    "/app/core is a namespace directory and loses to that regular package",
+                    "/opt/lib/core has no aws_service.py, aws_service/ or extension module",
+                    "searched /opt/lib/core only: a regular package's __path__ is its directory",
+                    "/app/core/aws_service.py exists but is never reached",
+                    "PYTHONPATH=/opt/lib comes from the image's ENV",
+                ]),
+                source_line: Some("from core.aws_service import upload_case\n".to_string()),
+                span_len: 40,
+            },
+            Finding {
+                severity: Severity::Error,
+                code: Code::NameNotInModule,
+                module: "services".to_string(),
+                file: "/app/main.py".to_string(),
+                line: 7,
+                column: 5,
+                message:
+                    "cannot import name 'case_servcie' from 'services' (/app/services/__init__.py)"
+                        .to_string(),
+                hint: Some("did you mean `case_service`?".to_string()),
+                notes: strings(&[
+                    "`services` is the regular package /app/services",
+                    "it has no submodule `case_servcie` and binds no such name",
+                ]),
+                source_line: Some("    from services import case_servcie".to_string()),
+                span_len: 33,
+            },
+        ],
+        imports: vec![
+            CheckedImport {
+                file: "/app/main.py".to_string(),
+                line: 7,
+                column: 5,
+                statement: "from services import case_servcie".to_string(),
+                module: "services".to_string(),
+                name: Some("case_servcie".to_string()),
+                package: None,
+                status: ImportStatus::Error,
+            },
+            CheckedImport {
+                file: "/app/services/case_service.py".to_string(),
+                line: 2,
+                column: 1,
+                statement: "from . import models".to_string(),
+                module: "services".to_string(),
+                name: Some("models".to_string()),
+                package: Some("services".to_string()),
+                status: ImportStatus::Ok,
+            },
+            CheckedImport {
+                file: "/app/services/case_service.py".to_string(),
+                line: 10,
+                column: 5,
+                statement: "import ujson".to_string(),
+                module: "ujson".to_string(),
+                name: None,
+                package: Some("services".to_string()),
+                status: ImportStatus::Guarded,
+            },
+        ],
+        summary: Summary {
+            files: 14,
+            imports: 37,
+            errors: 2,
+            warnings: 0,
+            infos: 1,
+        },
+        warnings: strings(&[
+            "/usr/local/lib/python3.12/site-packages/broken.pth:3: directory /opt/missing does not exist",
+        ]),
+    }
+}
+
+fn human(report: &Report, color: bool, verbose: bool) -> String {
+    let mut out = Vec::new();
+    let opts = HumanOptions { color, verbose };
+    if let Err(e) = render_human(report, &opts, &mut out) {
+        panic!("rendering to a Vec cannot fail: {e}");
+    }
+    String::from_utf8(out).unwrap_or_else(|e| panic!("human output is UTF-8: {e}"))
+}
+
+fn json(report: &Report) -> String {
+    let mut out = Vec::new();
+    if let Err(e) = render_json(report, &mut out) {
+        panic!("rendering to a Vec cannot fail: {e}");
+    }
+    String::from_utf8(out).unwrap_or_else(|e| panic!("JSON output is UTF-8: {e}"))
+}
+
+#[test]
+fn human_plain() {
+    insta::assert_snapshot!("human_plain", human(&fixtures(), false, false));
+}
+
+#[test]
+fn human_verbose() {
+    insta::assert_snapshot!("human_verbose", human(&fixtures(), false, true));
+}
+
+#[test]
+fn json_document() {
+    insta::assert_snapshot!("json", json(&fixtures()));
+}
+
+#[test]
+fn human_colour_only_when_asked() {
+    let report = fixtures();
+    assert!(!human(&report, false, true).contains('\u{1b}'));
+    let coloured = human(&report, true, false);
+    assert!(coloured.contains('\u{1b}'));
+    // Colour must not change the words, only decorate them.
+    let stripped = anstream::adapter::strip_str(&coloured).to_string();
+    assert_eq!(stripped, human(&report, false, false));
+}
+
+#[test]
+fn human_clean_report() {
+    let mut report = fixtures();
+    report.findings.clear();
+    report.warnings.clear();
+    report.summary.errors = 0;
+    report.summary.infos = 0;
+    let text = human(&report, false, false);
+    assert_eq!(
+        text,
+        "all 37 imports in 14 files resolve\n\
+         image myapp:1.2 · python 3.12 (/usr/local/bin/python3.12) · entrypoint: python main.py\n"
+    );
+}
+
+#[test]
+fn human_neutralises_escape_sequences_from_the_image() {
+    let mut report = fixtures();
+    report.warnings = vec!["bad \u{1b}[2J name".to_string()];
+    report.python.sys_path[0].path = "/app\u{1b}[31m".to_string();
+    report.findings[1].notes = vec!["note \u{1b}]8;;x\u{7}".to_string()];
+    report.findings[1].hint = Some("hint \u{1b}[0m".to_string());
+    assert!(!human(&report, false, true).contains('\u{1b}'));
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let doc: Value = serde_json::from_str(&json(&fixtures()))
+        .unwrap_or_else(|e| panic!("output is valid JSON: {e}"));
+
+    // serde_json's default map sorts keys, so this compares the set of names; their order in
+    // the document is pinned by the `json` snapshot.
+    fn keys(v: &Value) -> Vec<&str> {
+        match v.as_object() {
+            Some(map) => map.keys().map(String::as_str).collect(),
+            None => panic!("expected an object, got {v}"),
+        }
+    }
+    fn sorted<const N: usize>(mut names: [&str; N]) -> [&str; N] {
+        names.sort_unstable();
+        names
+    }
+
+    assert_eq!(
+        keys(&doc),
+        sorted([
+            "schema_version",
+            "image",
+            "python",
+            "entrypoint",
+            "findings",
+            "imports",
+            "summary",
+            "warnings"
+        ])
+    );
+    assert_eq!(doc["schema_version"], 1);
+    assert!(doc["image"].is_string());
+    assert!(doc["entrypoint"].is_string());
+
+    let python = &doc["python"];
+    assert_eq!(keys(python), sorted(["version", "executable", "sys_path"]));
+    assert!(python["version"].is_string());
+    assert!(python["executable"].is_string());
+    let sys_path = python["sys_path"].as_array().map_or(&[][..], Vec::as_slice);
+    assert_eq!(sys_path.len(), 7);
+    for entry in sys_path {
+        assert_eq!(keys(entry), sorted(["path", "origin", "description"]));
+        assert!(entry["path"].is_string());
+        assert!(entry["description"].is_string());
+        assert!(entry["origin"]["kind"].is_string());
+    }
+    let kinds: Vec<&str> = sys_path
+        .iter()
+        .filter_map(|e| e["origin"]["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "script-dir",
+            "python-path",
+            "stdlib-zip",
+            "stdlib",
+            "lib-dynload",
+            "site-packages",
+            "pth"
+        ]
+    );
+    assert_eq!(keys(&sys_path[0]["origin"]), sorted(["kind", "script"]));
+    assert_eq!(
+        keys(&sys_path[6]["origin"]),
+        sorted(["kind", "file", "line"])
+    );
+    assert!(sys_path[6]["origin"]["line"].is_u64());
+
+    let findings = doc["findings"].as_array().map_or(&[][..], Vec::as_slice);
+    assert_eq!(findings.len(), 3, "info findings are always in the JSON");
+    for f in findings {
+        assert_eq!(
+            keys(f),
+            sorted([
+                "severity", "code", "module", "file", "line", "column", "message", "hint", "notes"
+            ])
+        );
+        for field in ["severity", "code", "module", "file", "message"] {
+            assert!(f[field].is_string(), "{field} is a string");
+        }
+        assert!(f["line"].is_u64() && f["column"].is_u64());
+        assert!(f["hint"].is_string() || f["hint"].is_null());
+        assert!(
+            f["notes"]
+                .as_array()
+                .is_some_and(|n| n.iter().all(Value::is_string))
+        );
+    }
+    // Sorted by file, line, column, code; the fixture stores them out of order.
+    let order: Vec<(&str, u64)> = findings
+        .iter()
+        .filter_map(|f| Some((f["file"].as_str()?, f["line"].as_u64()?)))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("/app/main.py", 7),
+            ("/app/services/case_service.py", 3),
+            ("/app/services/case_service.py", 10)
+        ]
+    );
+    assert_eq!(findings[0]["severity"], "error");
+    assert_eq!(findings[0]["code"], "name-not-in-module");
+    assert_eq!(findings[2]["severity"], "info");
+    assert!(findings[2]["hint"].is_null());
+
+    let imports = doc["imports"].as_array().map_or(&[][..], Vec::as_slice);
+    assert_eq!(imports.len(), 3);
+    for i in imports {
+        assert_eq!(
+            keys(i),
+            sorted([
+                "file",
+                "line",
+                "column",
+                "statement",
+                "package",
+                "module",
+                "name",
+                "status"
+            ])
+        );
+        assert!(i["line"].is_u64() && i["column"].is_u64());
+        assert!(i["package"].is_string() || i["package"].is_null());
+        assert!(i["name"].is_string() || i["name"].is_null());
+    }
+    let statuses: Vec<&str> = imports
+        .iter()
+        .filter_map(|i| i["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["error", "ok", "guarded"]);
+
+    let summary = &doc["summary"];
+    assert_eq!(
+        keys(summary),
+        sorted(["files", "imports", "errors", "warnings", "infos"])
+    );
+    assert!(keys(summary).iter().all(|k| summary[*k].is_u64()));
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().all(Value::is_string))
+    );
+}
+
+#[test]
+fn json_ends_with_a_newline() {
+    assert!(json(&fixtures()).ends_with("}\n"));
+}
+
+#[test]
+fn format_names_round_trip() {
+    for format in Format::ALL {
+        assert_eq!(format.as_str().parse::<Format>(), Ok(format));
+        assert_eq!(format.to_string(), format.as_str());
+    }
+    assert!("yaml".parse::<Format>().is_err());
+}
+
+#[test]
+fn render_dispatches_on_format() {
+    let report = fixtures();
+    let mut out = Vec::new();
+    if let Err(e) = render(&report, Format::Json, &HumanOptions::default(), &mut out) {
+        panic!("rendering to a Vec cannot fail: {e}");
+    }
+    assert_eq!(String::from_utf8_lossy(&out), json(&report));
+}
