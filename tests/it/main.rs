@@ -1,1 +1,13 @@
+//! End-to-end tests of the `importgate` binary against real images.
+//!
+//! Tests that need Docker print `skipped: no Docker engine reachable` and pass when no engine
+//! answers, unless `IMPORTGATE_REQUIRE_DOCKER=1`. Base images come from
+//! `tests/support/mkbase.py`; every import the binary decides is replayed in the image by the
+//! image's own CPython (`tests/support/probe.py`) and the two must agree.
 
+mod support;
+
+mod bad_input;
+mod differential;
+mod seed;
+mod sources;

@@ -1,0 +1,1 @@
+settings = {"region": "us-east-1"}

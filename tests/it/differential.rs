@@ -1,0 +1,736 @@
+//! Differential scenarios: small images built from literal file lists, checked by importgate and
+//! replayed import by import in the image's own CPython. Each scenario also pins the exit code
+//! and the verdict on the imports it is about.
+
+use crate::support::*;
+
+/// A base image and where things live in it.
+struct Base {
+    layout: &'static str,
+    version: &'static str,
+    tag: String,
+}
+
+impl Base {
+    fn slim(version: &'static str) -> Base {
+        Base {
+            layout: "slim",
+            version,
+            tag: ensure_base("slim", version),
+        }
+    }
+
+    fn debian() -> Base {
+        Base {
+            layout: "debian",
+            version: "3.11",
+            tag: ensure_base("debian", "3.11"),
+        }
+    }
+
+    /// The site directory `pip install` writes to.
+    fn site(&self) -> String {
+        match self.layout {
+            "slim" => format!("/usr/local/lib/python{}/site-packages", self.version),
+            _ => "/usr/lib/python3/dist-packages".to_string(),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self.layout {
+            "slim" => format!("py{}", self.version),
+            _ => format!("debian{}", self.version),
+        }
+    }
+}
+
+/// An import the scenario is about: module (+ `from` name) and the verdict it must get.
+struct Must {
+    module: &'static str,
+    name: Option<&'static str>,
+    status: &'static str,
+}
+
+const fn ok(module: &'static str) -> Must {
+    Must {
+        module,
+        name: None,
+        status: "ok",
+    }
+}
+
+const fn err(module: &'static str) -> Must {
+    Must {
+        module,
+        name: None,
+        status: "error",
+    }
+}
+
+const fn from_ok(module: &'static str, name: &'static str) -> Must {
+    Must {
+        module,
+        name: Some(name),
+        status: "ok",
+    }
+}
+
+const fn from_err(module: &'static str, name: &'static str) -> Must {
+    Must {
+        module,
+        name: Some(name),
+        status: "error",
+    }
+}
+
+struct Scenario<'a> {
+    name: &'a str,
+    base: &'a Base,
+    entries: Vec<Entry>,
+    /// Dockerfile lines after `FROM` and `COPY rootfs/ /`.
+    dockerfile: String,
+    /// The command word the image's CMD starts the interpreter with.
+    python: &'a str,
+    /// `sys.path[0]` of that launch.
+    path0: Option<&'a str>,
+    exit: i32,
+    must: Vec<Must>,
+}
+
+impl Scenario<'_> {
+    /// The scenario's own claims, asked of CPython before importgate: each `must` import,
+    /// written absolutely, fails or works as stated. A failure here is a broken scenario.
+    fn check_premises(&self, image: &str) {
+        let cases: Vec<Case> = self
+            .must
+            .iter()
+            .map(|m| match m.name {
+                Some(name) => Case::new(&format!("from {} import {name}", m.module), None),
+                None => Case::new(&format!("import {}", m.module), None),
+            })
+            .collect();
+        let truths = truth_with(image, self.python, self.path0, &cases);
+        let wrong: Vec<String> = self
+            .must
+            .iter()
+            .zip(&cases)
+            .zip(&truths)
+            .filter(|((m, _), t)| t.fails_for(m.module, m.name) != (m.status == "error"))
+            .map(|((m, c), t)| {
+                format!(
+                    "  `{}` should be {}; CPython: {}",
+                    c.statement,
+                    m.status,
+                    t.describe()
+                )
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "scenario {} is wrong about CPython in {image}:\n{}",
+            self.name,
+            wrong.join("\n")
+        );
+    }
+
+    /// Builds, checks, replays; collects every failure before panicking so one run shows all.
+    fn run(self) {
+        let tag = format!("importgate-test/{}-{}", self.name, self.base.label());
+        let image = build_scenario(&tag, &self.base.tag, &self.entries, &self.dockerfile);
+        self.check_premises(&image.tag);
+        let run = importgate(&["check", "--format", "json", &image.tag]);
+        let report = run.json();
+        let mut failures = Vec::new();
+        if run.code != self.exit {
+            failures.push(format!("exit code {} (want {})", run.code, self.exit));
+        }
+        let want_path0 = self.path0.map(str::to_string);
+        if report_path0(&report) != want_path0 {
+            failures.push(format!(
+                "sys.path[0] modelled as {:?} (want {want_path0:?})",
+                report_path0(&report)
+            ));
+        }
+        for m in &self.must {
+            let found = imports_of(&report, m.module, m.name);
+            if !found.iter().any(|i| i["status"] == m.status) {
+                failures.push(format!(
+                    "import of {}{} not reported as {} (entries: {})",
+                    m.module,
+                    m.name.map(|n| format!(" (name {n})")).unwrap_or_default(),
+                    m.status,
+                    serde_json::to_string(&found).unwrap_or_default()
+                ));
+            }
+        }
+        failures.extend(disagreements(&image.tag, self.python, self.path0, &report));
+        assert!(
+            failures.is_empty(),
+            "scenario {tag}:\n{}\n\nreport:\n{report:#}\nstderr:\n{}",
+            failures.join("\n"),
+            run.stderr
+        );
+    }
+}
+
+const SCRIPT_APP: &str = "WORKDIR /app\nCMD [\"python3\", \"main.py\"]";
+
+// ---------------------------------------------------------------------------------------------
+// A namespace portion shadowed by a regular package in site-packages (the seed, reduced).
+
+fn namespace_shadowed(base: Base) {
+    let site = base.site();
+    Scenario {
+        name: "namespace-shadowed",
+        base: &base,
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import services.case_service\nfrom core import aws_service\nimport json\n",
+            ),
+            file(
+                "/app/services/case_service.py",
+                "from core.aws_service import AwsService\n",
+            ),
+            file("/app/core/aws_service.py", "class AwsService:\n    pass\n"),
+            file(format!("{site}/core/__init__.py"), "VERSION = 1\n"),
+            file(format!("{site}/core/helpers.py"), ""),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![
+            ok("services.case_service"),
+            err("core.aws_service"),
+            from_err("core", "aws_service"),
+            ok("json"),
+        ],
+    }
+    .run();
+}
+
+#[test]
+fn namespace_shadowed_py312() {
+    if require_docker() {
+        namespace_shadowed(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn namespace_shadowed_py38() {
+    if require_docker() {
+        namespace_shadowed(Base::slim("3.8"));
+    }
+}
+
+#[test]
+fn namespace_shadowed_py313() {
+    if require_docker() {
+        namespace_shadowed(Base::slim("3.13"));
+    }
+}
+
+#[test]
+fn namespace_shadowed_debian() {
+    if require_docker() {
+        namespace_shadowed(Base::debian());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One namespace package split across two PYTHONPATH directories.
+
+fn namespace_across_pythonpath(base: Base) {
+    Scenario {
+        name: "namespace-pythonpath",
+        base: &base,
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import ns.one\nimport ns.two\nfrom ns import one\nfrom ns import three\n",
+            ),
+            file("/opt/a/ns/one.py", "A = 1\n"),
+            file("/opt/b/ns/two.py", "B = 2\n"),
+        ],
+        dockerfile: format!("ENV PYTHONPATH=/opt/a:/opt/b\n{SCRIPT_APP}"),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![
+            ok("ns.one"),
+            ok("ns.two"),
+            from_ok("ns", "one"),
+            from_err("ns", "three"),
+        ],
+    }
+    .run();
+}
+
+#[test]
+fn namespace_across_pythonpath_py312() {
+    if require_docker() {
+        namespace_across_pythonpath(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn namespace_across_pythonpath_py38() {
+    if require_docker() {
+        namespace_across_pythonpath(Base::slim("3.8"));
+    }
+}
+
+#[test]
+fn namespace_across_pythonpath_debian() {
+    if require_docker() {
+        namespace_across_pythonpath(Base::debian());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `import a.b` where `a` is a module.
+
+fn parent_not_package(base: Base) {
+    Scenario {
+        name: "parent-not-package",
+        base: &base,
+        entries: vec![
+            file("/app/main.py", "import a\nimport a.b\nimport os.path\n"),
+            file("/app/a.py", "b = 1\n"),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![ok("a"), err("a.b"), ok("os.path")],
+    }
+    .run();
+}
+
+#[test]
+fn parent_not_package_py312() {
+    if require_docker() {
+        parent_not_package(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn parent_not_package_py313() {
+    if require_docker() {
+        parent_not_package(Base::slim("3.13"));
+    }
+}
+
+#[test]
+fn parent_not_package_py38() {
+    if require_docker() {
+        parent_not_package(Base::slim("3.8"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `from pkg import missing` vs `from pkg import submodule` vs a name bound in `pkg`.
+
+fn from_import_names(base: Base) {
+    Scenario {
+        name: "from-import-names",
+        base: &base,
+        entries: vec![
+            file(
+                "/app/main.py",
+                "from pkg import sub\nfrom pkg import defined\nfrom pkg import missing\nfrom pkg.sub import helper\nfrom pkg.sub import nothing\n",
+            ),
+            file("/app/pkg/__init__.py", "defined = 1\n"),
+            file("/app/pkg/sub.py", "def helper():\n    return 1\n"),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![
+            from_ok("pkg", "sub"),
+            from_ok("pkg", "defined"),
+            from_err("pkg", "missing"),
+            from_ok("pkg.sub", "helper"),
+            from_err("pkg.sub", "nothing"),
+        ],
+    }
+    .run();
+}
+
+#[test]
+fn from_import_names_py312() {
+    if require_docker() {
+        from_import_names(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn from_import_names_debian() {
+    if require_docker() {
+        from_import_names(Base::debian());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relative imports: from a package run with -m, and from a script.
+
+fn relative_in_package(base: Base) {
+    Scenario {
+        name: "relative-package",
+        base: &base,
+        entries: vec![
+            file("/srv/app/__init__.py", ""),
+            file(
+                "/srv/app/main.py",
+                "from . import util\nfrom .util import helper\nfrom .util import nothing\nfrom .sub import deep\nfrom .. import toplevel\n",
+            ),
+            file("/srv/app/util.py", "def helper():\n    return 1\n"),
+            file("/srv/app/sub/__init__.py", ""),
+            file("/srv/app/sub/deep.py", "from .. import util\nfrom ..util import helper\nfrom ... import beyond\n"),
+        ],
+        dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"-m\", \"app.main\"]".into(),
+        python: "python3",
+        path0: Some("/srv"),
+        exit: 1,
+        must: vec![
+            from_ok("app", "util"),
+            from_ok("app.util", "helper"),
+            from_err("app.util", "nothing"),
+            from_ok("app.sub", "deep"),
+        ],
+    }
+    .run();
+}
+
+#[test]
+fn relative_in_package_py312() {
+    if require_docker() {
+        relative_in_package(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn relative_in_package_py38() {
+    if require_docker() {
+        relative_in_package(Base::slim("3.8"));
+    }
+}
+
+#[test]
+fn relative_in_package_py313() {
+    if require_docker() {
+        relative_in_package(Base::slim("3.13"));
+    }
+}
+
+fn relative_in_script(base: Base) {
+    Scenario {
+        name: "relative-script",
+        base: &base,
+        entries: vec![
+            file("/app/main.py", "import util\nfrom . import util\n"),
+            file("/app/util.py", ""),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![ok("util")],
+    }
+    .run();
+}
+
+#[test]
+fn relative_in_script_py312() {
+    if require_docker() {
+        relative_in_script(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn relative_in_script_debian() {
+    if require_docker() {
+        relative_in_script(Base::debian());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `python -m app.main` puts the working directory first; `python app/main.py` the script's dir.
+
+fn dash_m_entries() -> Vec<Entry> {
+    vec![
+        file("/srv/app/__init__.py", ""),
+        file("/srv/app/main.py", "import app.util\nimport sibling\n"),
+        file("/srv/app/util.py", ""),
+        file("/srv/app/sibling.py", ""),
+    ]
+}
+
+#[test]
+fn dash_m_puts_workdir_first() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    Scenario {
+        name: "dash-m",
+        base: &base,
+        entries: dash_m_entries(),
+        dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"-m\", \"app.main\"]".into(),
+        python: "python3",
+        path0: Some("/srv"),
+        exit: 1,
+        must: vec![ok("app.util"), err("sibling")],
+    }
+    .run();
+}
+
+#[test]
+fn script_puts_its_dir_first() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    Scenario {
+        name: "dash-m-script",
+        base: &base,
+        entries: dash_m_entries(),
+        dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"app/main.py\"]".into(),
+        python: "python3",
+        path0: Some("/srv/app"),
+        exit: 1,
+        must: vec![err("app.util"), ok("sibling")],
+    }
+    .run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PYTHONPATH naming a directory that does not exist.
+
+#[test]
+fn pythonpath_typo() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    Scenario {
+        name: "pythonpath-typo",
+        base: &base,
+        entries: vec![
+            file("/app/main.py", "import mylib\nimport otherlib\n"),
+            file("/opt/libs/mylib.py", ""),
+            file("/opt/other/otherlib.py", ""),
+        ],
+        dockerfile: format!("ENV PYTHONPATH=/opt/libz:/opt/other\n{SCRIPT_APP}"),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![err("mylib"), ok("otherlib")],
+    }
+    .run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A .pth file adding directories (absolute, relative to the site dir, missing).
+
+fn pth_file(base: Base) {
+    let site = base.site();
+    Scenario {
+        name: "pth-file",
+        base: &base,
+        entries: vec![
+            file("/app/main.py", "import extramod\nimport relmod\n"),
+            file(
+                format!("{site}/extra.pth"),
+                "# extra paths\n/opt/extra\nrelative\n/opt/missing-dir\n",
+            ),
+            file("/opt/extra/extramod.py", ""),
+            file(format!("{site}/relative/relmod.py"), ""),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 0,
+        must: vec![ok("extramod"), ok("relmod")],
+    }
+    .run();
+}
+
+#[test]
+fn pth_file_py312() {
+    if require_docker() {
+        pth_file(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn pth_file_debian() {
+    if require_docker() {
+        pth_file(Base::debian());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A virtual environment (made by hand: pyvenv.cfg + bin/python symlink + site-packages).
+
+#[test]
+fn venv_hides_system_site_packages() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    Scenario {
+        name: "venv",
+        base: &base,
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import vpkg\nimport syspkg\nimport pip\nimport json\n",
+            ),
+            file(
+                "/opt/venv/pyvenv.cfg",
+                "home = /usr/local/bin\ninclude-system-site-packages = false\nversion = 3.12.1\n",
+            ),
+            symlink("/opt/venv/bin/python", "/usr/local/bin/python3.12"),
+            symlink("/opt/venv/bin/python3", "python"),
+            symlink("/opt/venv/bin/python3.12", "python"),
+            file(
+                "/opt/venv/lib/python3.12/site-packages/vpkg/__init__.py",
+                "",
+            ),
+            file(
+                "/usr/local/lib/python3.12/site-packages/syspkg/__init__.py",
+                "",
+            ),
+        ],
+        dockerfile: format!(
+            "ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+             ENV VIRTUAL_ENV=/opt/venv\nWORKDIR /app\nCMD [\"python\", \"main.py\"]"
+        ),
+        python: "python",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![ok("vpkg"), err("syspkg"), err("pip"), ok("json")],
+    }
+    .run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A later layer deleting a module and a package (whiteouts).
+
+#[test]
+fn later_layer_deletes_modules() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    Scenario {
+        name: "deleted-in-layer",
+        base: &base,
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import helpers\nimport gone\nimport kept\nimport opq\nimport opq.inner\n",
+            ),
+            file("/app/helpers.py", ""),
+            file("/app/kept.py", ""),
+            file("/app/gone/__init__.py", ""),
+        ],
+        dockerfile: format!(
+            "RUN rm /app/helpers.py && rm -r /app/gone\n{SCRIPT_APP}"
+        ),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![
+            err("helpers"),
+            err("gone"),
+            ok("kept"),
+            ok("opq"),
+            err("opq.inner"),
+        ],
+    }
+    .run();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard-library modules removed in 3.12 (distutils, imp, asynchat) and 3.13 (cgi).
+
+fn stdlib_removed(base: Base, exit: i32, must: Vec<Must>) {
+    Scenario {
+        name: "stdlib-removed",
+        base: &base,
+        entries: vec![file(
+            "/app/main.py",
+            "import json\nimport distutils\nimport imp\nimport asynchat\nimport cgi\n",
+        )],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit,
+        must,
+    }
+    .run();
+}
+
+#[test]
+fn stdlib_removed_py38() {
+    if require_docker() {
+        stdlib_removed(
+            Base::slim("3.8"),
+            0,
+            vec![ok("imp"), ok("asynchat"), ok("cgi"), ok("distutils")],
+        );
+    }
+}
+
+#[test]
+fn stdlib_removed_py312() {
+    if require_docker() {
+        stdlib_removed(
+            Base::slim("3.12"),
+            1,
+            vec![err("distutils"), err("imp"), err("asynchat"), ok("cgi")],
+        );
+    }
+}
+
+#[test]
+fn stdlib_removed_py313() {
+    if require_docker() {
+        stdlib_removed(
+            Base::slim("3.13"),
+            1,
+            vec![err("distutils"), err("imp"), err("cgi"), ok("json")],
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An extension module built for another CPython: the 3.12 finder never considers it.
+
+#[test]
+fn foreign_abi_extension_py312() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let site = base.site();
+    Scenario {
+        name: "foreign-abi",
+        base: &base,
+        entries: vec![
+            file("/app/main.py", "import fast\nimport slow\n"),
+            file(format!("{site}/fast.cpython-310-x86_64-linux-gnu.so"), ""),
+            file(format!("{site}/slow.py"), ""),
+        ],
+        dockerfile: SCRIPT_APP.into(),
+        python: "python3",
+        path0: Some("/app"),
+        exit: 1,
+        must: vec![err("fast"), ok("slow")],
+    }
+    .run();
+}

@@ -1,0 +1,130 @@
+//! The seed incident: `core/` and `services/` without `__init__.py`, and a regular package named
+//! `core` in site-packages that wins over the namespace directory `/app/core`.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn example(name: &str) -> std::path::PathBuf {
+    repo_root().join("examples").join(name)
+}
+
+#[test]
+fn seed_broken_image_reports_core_aws_service() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let image = build_image("importgate-test/seed-app", &example("seed-app"));
+    let (run, report) = check_json(&image.tag);
+    assert_eq!(
+        run.code, 1,
+        "broken seed app must fail the check\nstderr:\n{}",
+        run.stderr
+    );
+    let findings = findings_for(&report, "core.aws_service");
+    assert!(
+        findings.iter().any(|f| {
+            f["severity"] == "error"
+                && matches!(
+                    f["code"].as_str(),
+                    Some("namespace-shadowed") | Some("module-not-found")
+                )
+                && f["file"] == "/app/services/case_service.py"
+                && f["line"] == 1
+        }),
+        "no error finding for core.aws_service in /app/services/case_service.py:1:\n{report:#}"
+    );
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["python"]["version"], "3.12");
+    assert!(report["summary"]["errors"].as_u64().unwrap_or(0) >= 1);
+    differential_with(&image.tag, "python", Some("/app"), &report);
+}
+
+#[test]
+fn seed_fixed_image_passes() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let image = build_image("importgate-test/seed-app-fixed", &example("seed-app-fixed"));
+    let (run, report) = check_json(&image.tag);
+    assert_eq!(
+        run.code, 0,
+        "fixed seed app must pass\n{report:#}\nstderr:\n{}",
+        run.stderr
+    );
+    assert_eq!(report["summary"]["errors"], 0);
+    let ok = imports_of(&report, "core.aws_service", None);
+    assert!(
+        ok.iter().any(|i| i["status"] == "ok"),
+        "core.aws_service not checked as ok:\n{report:#}"
+    );
+    differential_with(&image.tag, "python", Some("/app"), &report);
+}
+
+#[test]
+fn seed_human_output_names_the_module() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let image = build_image("importgate-test/seed-app-human", &example("seed-app"));
+    let run = importgate(&["check", &image.tag]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("core.aws_service"), "human output:\n{all}");
+    assert!(!all.contains("panicked"), "{all}");
+    let run = importgate(&[
+        "check",
+        "--format",
+        "human",
+        "-v",
+        "--platform",
+        "linux/amd64",
+        &image.tag,
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+}
+
+/// The daemon-less path of `make demo`: mkbase.py writes an OCI archive with the app layer.
+#[test]
+fn seed_oci_archive_without_daemon() {
+    let pyenv = Command::new("pyenv").arg("root").output();
+    if !pyenv.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no pyenv on this machine");
+        return;
+    }
+    let dir = tempdir();
+    let site = "/usr/local/lib/python3.12/site-packages";
+    let mut results = Vec::new();
+    for (name, expect) in [("seed-app", 1), ("seed-app-fixed", 0)] {
+        let oci = dir.path().join(format!("{name}.tar"));
+        let ex = example(name);
+        let out = Command::new("python3")
+            .arg(support_script("mkbase.py"))
+            .args(["--layout", "slim", "--python", "3.12", "--oci-out"])
+            .arg(&oci)
+            .arg("--app")
+            .arg(format!(
+                "{}:{site}",
+                ex.join("vendor/site-packages").display()
+            ))
+            .arg("--app")
+            .arg(format!("{}:/app", ex.join("backend").display()))
+            .args(["--workdir", "/app", "--cmd", r#"["python", "main.py"]"#])
+            .output()
+            .expect("mkbase.py");
+        assert!(
+            out.status.success(),
+            "mkbase.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let arg = format!("oci-archive:{}", oci.display());
+        let (run, report) = check_json(&arg);
+        results.push((name, expect, run.code, report));
+    }
+    for (name, expect, code, report) in results {
+        assert_eq!(code, expect, "{name}:\n{report:#}");
+    }
+}

@@ -1,0 +1,549 @@
+//! Test support: base images built from host interpreters, scenario images built from literal
+//! file lists, the `importgate` binary, and the truth oracle (`tests/support/probe.py`) that asks
+//! the image's own CPython what an import statement does.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// The workspace root (this file lives in `tests/it/support/`, the test target in `crates/cli`).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+pub fn support_script(name: &str) -> PathBuf {
+    repo_root().join("tests/support").join(name)
+}
+
+fn docker() -> Command {
+    let mut cmd = Command::new("docker");
+    // The classic builder: Docker Engine 20.10 without buildx.
+    cmd.env("DOCKER_BUILDKIT", "0");
+    cmd
+}
+
+/// Runs a command, panicking with its output if it fails.
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// True when a Docker engine answers. Otherwise prints `skipped: no Docker engine reachable`
+/// and returns false, or panics when `IMPORTGATE_REQUIRE_DOCKER=1` (CI).
+pub fn require_docker() -> bool {
+    static ANSWER: Mutex<Option<bool>> = Mutex::new(None);
+    let mut answer = ANSWER.lock().unwrap_or_else(|e| e.into_inner());
+    let ok = *answer.get_or_insert_with(|| {
+        docker()
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    });
+    if !ok {
+        if std::env::var("IMPORTGATE_REQUIRE_DOCKER").as_deref() == Ok("1") {
+            panic!(
+                "IMPORTGATE_REQUIRE_DOCKER=1 but `docker info` fails: no Docker engine reachable"
+            );
+        }
+        eprintln!("skipped: no Docker engine reachable");
+    }
+    ok
+}
+
+/// Makes sure a base image exists (`mkbase.py`), serialised across test processes and threads
+/// with a file lock. `layout` is `slim` (version `3.6`..`3.13`) or `debian` (version `3.11`).
+/// Returns the tag.
+pub fn ensure_base(layout: &str, version: &str) -> String {
+    static DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let tag = match layout {
+        "slim" => format!("importgate-test/python:{version}-slim"),
+        "debian" => format!("importgate-test/debian-python3:{version}"),
+        other => panic!("unknown base layout {other}"),
+    };
+    {
+        let done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+        if done.as_ref().is_some_and(|d| d.contains(&tag)) {
+            return tag;
+        }
+    }
+    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("importgate-mkbase.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
+    lock.lock().expect("lock mkbase");
+    run_ok(
+        Command::new("python3")
+            .arg(support_script("mkbase.py"))
+            .args(["--layout", layout, "--python", version, "--tag", &tag]),
+        &format!("mkbase.py --layout {layout} --python {version}"),
+    );
+    lock.unlock().expect("unlock mkbase");
+    DONE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashSet::new)
+        .insert(tag.clone());
+    tag
+}
+
+/// A tagged test image, removed when dropped (also when the test panics).
+pub struct Image {
+    pub tag: String,
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rmi", "-f", &self.tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `docker build -q -t TAG DIR` (no network for RUN steps).
+pub fn build_image(tag: &str, dir: &Path) -> Image {
+    run_ok(
+        docker()
+            .args(["build", "-q", "--network", "none", "-t", tag])
+            .arg(dir),
+        &format!("docker build -t {tag} {}", dir.display()),
+    );
+    Image {
+        tag: tag.to_string(),
+    }
+}
+
+pub fn docker_save(tag: &str, path: &Path) {
+    run_ok(
+        docker().args(["save", "-o"]).arg(path).arg(tag),
+        &format!("docker save {tag}"),
+    );
+}
+
+/// `docker save` archive -> OCI image archive (`save2oci.py`).
+pub fn to_oci(save_path: &Path, oci_path: &Path) {
+    run_ok(
+        Command::new("python3")
+            .arg(support_script("save2oci.py"))
+            .arg(save_path)
+            .arg(oci_path),
+        "save2oci.py",
+    );
+}
+
+/// `docker save` archive -> OCI layout directory.
+pub fn to_oci_dir(save_path: &Path, oci_dir: &Path) {
+    run_ok(
+        Command::new("python3")
+            .arg(support_script("save2oci.py"))
+            .arg(save_path)
+            .arg(oci_dir)
+            .arg("--dir"),
+        "save2oci.py --dir",
+    );
+}
+
+/// One file of a scenario image, at an absolute path inside the image.
+pub enum Entry {
+    File(String, String),
+    Symlink(String, String),
+}
+
+pub fn file(path: impl Into<String>, content: impl Into<String>) -> Entry {
+    Entry::File(path.into(), content.into())
+}
+
+pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
+    Entry::Symlink(path.into(), target.into())
+}
+
+/// Builds `FROM base` + `COPY rootfs/ /` (the entries) + `dockerfile_tail` (ENV, WORKDIR, RUN,
+/// CMD, ...) from a temporary build context, which is removed afterwards.
+pub fn build_scenario(tag: &str, base: &str, entries: &[Entry], dockerfile_tail: &str) -> Image {
+    let ctx = tempfile::Builder::new()
+        .prefix("importgate-ctx.")
+        .tempdir()
+        .expect("tempdir");
+    let rootfs = ctx.path().join("rootfs");
+    fs::create_dir_all(&rootfs).expect("mkdir rootfs");
+    for entry in entries {
+        let (path, write): (&str, &dyn Fn(&Path)) = match entry {
+            Entry::File(path, content) => (path, &move |p: &Path| {
+                fs::write(p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            }),
+            Entry::Symlink(path, target) => (path, &move |p: &Path| {
+                std::os::unix::fs::symlink(target, p)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            }),
+        };
+        assert!(path.starts_with('/'), "scenario paths are absolute: {path}");
+        let host = rootfs.join(path.trim_start_matches('/'));
+        fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
+        write(&host);
+    }
+    let dockerfile = format!("FROM {base}\nCOPY rootfs/ /\n{dockerfile_tail}\n");
+    fs::write(ctx.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
+    build_image(tag, ctx.path())
+}
+
+/// What running the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout as JSON, panicking with the whole run if it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "importgate did not print JSON ({e}); exit {}\nstdout:\n{}\nstderr:\n{}",
+                self.code, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub fn importgate(args: &[&str]) -> Run {
+    importgate_env(args, &[])
+}
+
+pub fn importgate_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_importgate"));
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("run importgate");
+    Run {
+        // killed by a signal: not an exit code the contract knows
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `importgate check --format json IMAGE`.
+pub fn check_json(image: &str) -> (Run, Value) {
+    let run = importgate(&["check", "--format", "json", image]);
+    let json = run.json();
+    (run, json)
+}
+
+/// One statement for the oracle.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Case {
+    pub statement: String,
+    pub package: Option<String>,
+}
+
+impl Case {
+    pub fn new(statement: &str, package: Option<&str>) -> Case {
+        Case {
+            statement: statement.to_string(),
+            package: package.map(str::to_string),
+        }
+    }
+}
+
+/// What CPython did with one case.
+#[derive(Debug, Clone)]
+pub struct Truth {
+    /// `None`: the probe could not tell (timeout, crash).
+    pub ok: Option<bool>,
+    pub exc_type: Option<String>,
+    pub name: Option<String>,
+    pub import_error: bool,
+    pub message: Option<String>,
+    /// Raised while executing the code of a module being imported (a file of the image on the
+    /// traceback), not by the import system resolving this statement.
+    pub in_module_code: bool,
+}
+
+impl Truth {
+    /// CPython raises an ImportError for this import itself (not for some import the imported
+    /// code does): `.name` is None, the module, `module.name`, or a dotted prefix of the module,
+    /// and the exception does not come out of an imported module's own code.
+    pub fn fails_for(&self, module: &str, name: Option<&str>) -> bool {
+        if self.ok != Some(false) || !self.import_error || self.in_module_code {
+            return false;
+        }
+        match self.name.as_deref() {
+            None => true,
+            Some(n) => {
+                n == module
+                    || name.is_some_and(|name| n == format!("{module}.{name}"))
+                    || module.starts_with(&format!("{n}."))
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self.ok {
+            Some(true) => "imports fine".to_string(),
+            Some(false) => format!(
+                "{}(name={:?}): {}{}",
+                self.exc_type.as_deref().unwrap_or("?"),
+                self.name,
+                self.message.as_deref().unwrap_or(""),
+                if self.in_module_code { " [raised in the imported module's code]" } else { "" }
+            ),
+            None => format!(
+                "probe failed: {} {}",
+                self.exc_type.as_deref().unwrap_or("?"),
+                self.message.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// Asks the image's `python3` (with the image's User, WorkingDir and Env).
+pub fn truth(image: &str, path0: Option<&str>, cases: &[Case]) -> Vec<Truth> {
+    truth_with(image, "python3", path0, cases)
+}
+
+/// Asks the image's `python` (a command word resolved with the image's PATH, or a path): every
+/// case in a fresh interpreter whose `sys.path[0]` is `path0`.
+pub fn truth_with(image: &str, python: &str, path0: Option<&str>, cases: &[Case]) -> Vec<Truth> {
+    let probe = fs::read_to_string(support_script("probe.py")).expect("read probe.py");
+    let input = serde_json::json!({
+        "path0": path0,
+        "cases": cases
+            .iter()
+            .map(|c| serde_json::json!({"statement": c.statement, "package": c.package}))
+            .collect::<Vec<_>>(),
+    });
+    let mut child = docker()
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            "none",
+            "--entrypoint",
+            python,
+            image,
+            "-c",
+        ])
+        .arg(&probe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker run probe");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write probe input");
+    let out = child.wait_with_output().expect("probe output");
+    assert!(
+        out.status.success(),
+        "probe in {image} ({python}) failed: {}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "probe printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let results = v["results"].as_array().expect("probe results");
+    assert_eq!(results.len(), cases.len(), "one result per case");
+    results
+        .iter()
+        .map(|r| Truth {
+            ok: r["ok"].as_bool(),
+            exc_type: r["type"].as_str().map(str::to_string),
+            name: r["name"].as_str().map(str::to_string),
+            import_error: r["import_error"].as_bool().unwrap_or(false),
+            message: r["message"].as_str().map(str::to_string),
+            in_module_code: r["in_module_code"].as_bool().unwrap_or(false),
+        })
+        .collect()
+}
+
+/// `sys.path[0]` as the report models it: the first entry when it is the script's directory,
+/// the working directory or a console script's bin directory; otherwise nothing is prepended.
+pub fn report_path0(report: &Value) -> Option<String> {
+    let first = report["python"]["sys_path"].as_array()?.first()?;
+    match first["origin"]["kind"].as_str()? {
+        "script-dir" | "working-dir" | "script-bin-dir" => {
+            first["path"].as_str().map(str::to_string)
+        }
+        _ => None,
+    }
+}
+
+/// Replays every `ok`/`error` import of the report in the image, with the interpreter and
+/// `sys.path[0]` the report names, and fails listing every disagreement.
+pub fn differential(image: &str, report: &Value) {
+    let python = report["python"]["executable"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("python3")
+        .to_string();
+    let path0 = report_path0(report);
+    differential_with(image, &python, path0.as_deref(), report);
+}
+
+/// As [`differential`], with the interpreter and `sys.path[0]` given by the test (so a wrong
+/// model of either in the report cannot make the oracle agree with it).
+pub fn differential_with(image: &str, python: &str, path0: Option<&str>, report: &Value) {
+    let disagreements = disagreements(image, python, path0, report);
+    assert!(
+        disagreements.is_empty(),
+        "importgate and CPython ({python} in {image}, sys.path[0] = {path0:?}) disagree on {} import(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+/// The disagreements, one line each.
+pub fn disagreements(
+    image: &str,
+    python: &str,
+    path0: Option<&str>,
+    report: &Value,
+) -> Vec<String> {
+    let imports = report["imports"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report has no `imports` array:\n{report:#}"));
+    // (case, module, name, ours_error, where) for every decided import
+    let mut checked = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut index: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    for imp in imports {
+        let status = imp["status"].as_str().unwrap_or("");
+        if status != "ok" && status != "error" {
+            continue;
+        }
+        let statement = imp["statement"].as_str().unwrap_or("").to_string();
+        let package = imp["package"].as_str().map(str::to_string);
+        let key = (statement.clone(), package.clone());
+        let i = *index.entry(key).or_insert_with(|| {
+            cases.push(Case {
+                statement: statement.clone(),
+                package: package.clone(),
+            });
+            cases.len() - 1
+        });
+        checked.push((
+            i,
+            imp["module"].as_str().unwrap_or("").to_string(),
+            imp["name"].as_str().map(str::to_string),
+            status == "error",
+            format!(
+                "{}:{}:{}",
+                imp["file"].as_str().unwrap_or("?"),
+                imp["line"],
+                imp["column"]
+            ),
+        ));
+    }
+    if cases.is_empty() {
+        return Vec::new();
+    }
+    let truths = truth_with(image, python, path0, &cases);
+    let mut out = Vec::new();
+    for (i, module, name, ours_error, at) in checked {
+        let t = &truths[i];
+        let theirs_error = t.fails_for(&module, name.as_deref());
+        if t.ok.is_none() || ours_error != theirs_error {
+            let mut line = String::new();
+            let _ = write!(
+                line,
+                "  {at}: `{}` (package {:?}, module {module:?}): importgate says {}, CPython: {}",
+                cases[i].statement,
+                cases[i].package,
+                if ours_error { "error" } else { "ok" },
+                t.describe()
+            );
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// The `imports` entries of a report with this module (and `from` name, when given).
+pub fn imports_of<'a>(report: &'a Value, module: &str, name: Option<&str>) -> Vec<&'a Value> {
+    report["imports"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|i| {
+                    i["module"].as_str() == Some(module)
+                        && (name.is_none() || i["name"].as_str() == name)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Findings with this module.
+pub fn findings_for<'a>(report: &'a Value, module: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|f| f["module"].as_str() == Some(module))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A temporary directory removed at the end of the test.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("importgate-test.")
+        .tempdir()
+        .expect("tempdir")
+}
+
+/// Asserts the bad-input contract: exit 2, exactly one stderr line starting `error:`, no panic.
+pub fn assert_bad_input(run: &Run, what: &str) {
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        run.code == 2
+            && lines.len() == 1
+            && lines[0].starts_with("error:")
+            && !run.stderr.contains("panicked"),
+        "{what}: want exit 2 and one `error: ...` line on stderr; got exit {}\nstdout:\n{}\nstderr:\n{}",
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+}
