@@ -3,10 +3,26 @@
 //! [`Vfs`]. Nothing in this crate knows about Python; callers say which file contents to keep
 //! through a [`Capture`] predicate.
 
+mod archive;
 pub mod config;
+mod daemon;
+pub mod error;
+mod layer;
+mod load;
+mod merge;
+mod ocidir;
+mod select;
+pub mod source;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
 pub mod vfs;
 
 pub use config::ImageConfig;
+pub use error::ImageError;
+pub use load::{LoadOptions, load};
+pub use source::{Platform, Source, parse_source};
 pub use vfs::{FileData, FileType, Meta, NewNode, NodeId, NodeKind, Stat, Vfs, VfsError};
 
 /// A loaded image: its config and its merged filesystem.

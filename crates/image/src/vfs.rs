@@ -148,7 +148,11 @@ impl Vfs {
             let result = if let Some(dir) = path.strip_suffix('/') {
                 vfs.insert(dir, NewNode::Dir, Meta::dir_default())
             } else if let Some(target) = content.strip_prefix("-> ") {
-                vfs.insert(path, NewNode::Symlink(target.to_string()), Meta::file_default())
+                vfs.insert(
+                    path,
+                    NewNode::Symlink(target.to_string()),
+                    Meta::file_default(),
+                )
             } else {
                 vfs.insert(
                     path,
@@ -213,7 +217,11 @@ impl Vfs {
         hops: &mut usize,
         original: &str,
     ) -> Result<Option<NodeId>, VfsError> {
-        let start = if path.starts_with('/') { NodeId::ROOT } else { start };
+        let start = if path.starts_with('/') {
+            NodeId::ROOT
+        } else {
+            start
+        };
         let parts: Vec<&str> = components(path).collect();
         let mut cur = start;
         for (i, part) in parts.iter().enumerate() {
@@ -278,7 +286,11 @@ impl Vfs {
         follow_final: bool,
         hops: &mut usize,
     ) -> Option<NodeId> {
-        let start = if path.starts_with('/') { NodeId::ROOT } else { start };
+        let start = if path.starts_with('/') {
+            NodeId::ROOT
+        } else {
+            start
+        };
         let parts: Vec<&str> = components(path).collect();
         let mut cur = start;
         for (i, part) in parts.iter().enumerate() {
@@ -583,7 +595,8 @@ mod tests {
     #[test]
     fn a_directory_over_a_symlink_replaces_the_link() {
         let mut vfs = Vfs::from_files(&[("usr/lib/a", "1"), ("lib", "-> usr/lib")]);
-        vfs.insert("lib", NewNode::Dir, Meta::dir_default()).unwrap();
+        vfs.insert("lib", NewNode::Dir, Meta::dir_default())
+            .unwrap();
         assert!(!vfs.exists("/lib/a"));
         assert_eq!(vfs.lstat("/lib").unwrap().kind, FileType::Dir);
     }

@@ -1,0 +1,278 @@
+//! Single-pass reading of an image archive (`docker save` output, legacy or OCI, from a file or
+//! the Engine's export stream). Blobs come before the manifests that name them, so every member
+//! that looks like a layer is indexed as it passes, compressed ones on worker threads, and the
+//! manifests pick from the indexes at the end. Nothing is spooled to disk.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::{Arc, mpsc};
+
+use crate::Capture;
+use crate::error::ImageError;
+use crate::layer::{
+    Compression, LayerIndex, decompress, index_blob, index_tar, looks_like_tar, peek, sniff,
+};
+use crate::select::{BlobSource, MAX_SMALL};
+use crate::vfs::clean_member_name;
+
+/// Legacy archives chain `layer.tar` symlinks; more hops than this is a loop.
+const MAX_LINK_HOPS: usize = 32;
+
+type LayerResult = Result<Arc<LayerIndex>, Arc<io::Error>>;
+
+/// Everything kept from one pass over an archive.
+#[derive(Debug, Default)]
+pub(crate) struct ArchiveStore {
+    name: String,
+    small: HashMap<String, Vec<u8>>,
+    layers: HashMap<String, LayerResult>,
+    /// Member → member it links to (symlinks resolved against the member's directory).
+    links: HashMap<String, String>,
+}
+
+impl ArchiveStore {
+    fn resolve(&self, path: &str) -> Result<String, ImageError> {
+        let mut cur = path.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            match self.links.get(&cur) {
+                Some(next) => cur = next.clone(),
+                None => return Ok(cur),
+            }
+        }
+        Err(ImageError::LinkLoop {
+            archive: self.name.clone(),
+            member: path.to_string(),
+        })
+    }
+}
+
+impl BlobSource for ArchiveStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn small(&self, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
+        let path = self.resolve(path)?;
+        Ok(self.small.get(&path).cloned())
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.resolve(path)
+            .is_ok_and(|p| self.small.contains_key(&p) || self.layers.contains_key(&p))
+    }
+
+    fn layers(
+        &self,
+        paths: &[String],
+        _capture: &Arc<Capture>,
+    ) -> Vec<Result<Arc<LayerIndex>, io::Error>> {
+        paths
+            .iter()
+            .map(|p| {
+                let resolved = self
+                    .resolve(p)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                match self.layers.get(&resolved) {
+                    Some(Ok(index)) => Ok(index.clone()),
+                    Some(Err(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+                    // An empty member is an empty layer to Docker.
+                    None if self.small.get(&resolved).is_some_and(Vec::is_empty) => {
+                        Ok(Arc::new(LayerIndex::default()))
+                    }
+                    None if self.small.contains_key(&resolved) => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "not a tar archive",
+                    )),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "member not in the archive",
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Joins a symlink target to the directory of the member that holds it.
+fn link_target(member: &str, target: &str) -> Option<String> {
+    let joined = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        match member.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{target}"),
+            None => target.to_string(),
+        }
+    };
+    clean_member_name(&joined).ok()
+}
+
+/// Reads a whole archive stream. `name` is only for messages.
+pub(crate) fn collect<R: Read + Send>(
+    reader: R,
+    name: &str,
+    capture: &Arc<Capture>,
+) -> Result<ArchiveStore, ImageError> {
+    let corrupt = |source: io::Error| ImageError::CorruptArchive {
+        archive: name.to_string(),
+        source,
+    };
+    let (_, outer) = decompress(reader).map_err(corrupt)?;
+    let (head, outer) = peek(outer, 512).map_err(corrupt)?;
+    if !looks_like_tar(&head) {
+        return Err(ImageError::NotAnArchive {
+            archive: name.to_string(),
+        });
+    }
+    let mut store = ArchiveStore {
+        name: name.to_string(),
+        ..ArchiveStore::default()
+    };
+    let (tx, rx) = mpsc::channel::<(String, LayerResult)>();
+    // Each worker holds one compressed blob in memory; bounding them bounds that memory.
+    let max_in_flight = rayon::current_num_threads().max(1) + 1;
+    let mut in_flight = 0usize;
+    let mut archive = tar::Archive::new(outer);
+    let result = (|| -> Result<(), ImageError> {
+        for entry in archive.entries().map_err(corrupt)? {
+            let mut entry = entry.map_err(corrupt)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Ok(member) = clean_member_name(&raw) else {
+                tracing::debug!("{name}: member `{raw}` climbs out of the archive; ignored");
+                continue;
+            };
+            match entry.header().entry_type() {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let is_sym = entry.header().entry_type() == tar::EntryType::Symlink;
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default();
+                    let resolved = if is_sym {
+                        link_target(&member, &target)
+                    } else {
+                        clean_member_name(&target).ok()
+                    };
+                    if let Some(t) = resolved {
+                        store.links.insert(member, t);
+                    }
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let size = entry.size();
+                    let (head, mut body) = peek(&mut entry, 512).map_err(corrupt)?;
+                    match sniff(&head) {
+                        Compression::Gzip | Compression::Zstd => {
+                            let mut blob = Vec::new();
+                            body.read_to_end(&mut blob).map_err(corrupt)?;
+                            if in_flight >= max_in_flight
+                                && let Ok((m, r)) = rx.recv()
+                            {
+                                in_flight -= 1;
+                                store.layers.insert(m, r);
+                            }
+                            in_flight += 1;
+                            let tx = tx.clone();
+                            let capture = capture.clone();
+                            rayon::spawn(move || {
+                                let r = index_blob(&blob[..], &*capture)
+                                    .map(Arc::new)
+                                    .map_err(Arc::new);
+                                // The receiver only goes away when the archive failed.
+                                let _ = tx.send((member, r));
+                            });
+                        }
+                        Compression::None if looks_like_tar(&head) => {
+                            // Plain tars are memcpy-bound to index: not worth a copy.
+                            let r = index_tar(&mut body, &**capture);
+                            // A failure inside the layer may hide a broken outer stream; drain
+                            // so that the outer reader reports that instead.
+                            if r.is_err() {
+                                io::copy(&mut body, &mut io::sink()).map_err(corrupt)?;
+                            }
+                            store
+                                .layers
+                                .insert(member, r.map(Arc::new).map_err(Arc::new));
+                        }
+                        Compression::None if size <= MAX_SMALL => {
+                            let mut data = Vec::new();
+                            body.read_to_end(&mut data).map_err(corrupt)?;
+                            store.small.insert(member, data);
+                        }
+                        Compression::None => {
+                            tracing::debug!("{name}: large non-layer member `{member}` skipped");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })();
+    drop(tx);
+    // Workers still running hold senders; wait for every one so none outlives the call.
+    for (m, r) in rx.iter() {
+        store.layers.insert(m, r);
+    }
+    result?;
+    tracing::debug!(
+        "{name}: {} layer members, {} metadata members, {} links",
+        store.layers.len(),
+        store.small.len(),
+        store.links.len()
+    );
+    Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn cap() -> Arc<Capture> {
+        Arc::new(capture_all)
+    }
+
+    #[test]
+    fn legacy_layer_symlinks_resolve() {
+        let l = TarBuilder::new().file("same", "x").build();
+        let img = TestImage::new(vec![l.clone(), l], "amd64");
+        let mut files = img.legacy_archive(&["t:1"]);
+        // Replace the second layer with a symlink to the first, as docker save does.
+        let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        let first = m[0]["Layers"][0].as_str().unwrap().to_string();
+        let second = m[0]["Layers"][1].as_str().unwrap().to_string();
+        files.remove(&second);
+        let first_dir = first.split('/').next().unwrap();
+        let target = format!("../{first_dir}/layer.tar");
+        let tar = pack(&files, &[(second.as_str(), target.as_str())]);
+        let store = collect(&tar[..], "t", &cap()).unwrap();
+        let got = store.layers(&[first, second], &cap());
+        assert!(
+            got.iter()
+                .all(|r| r.as_ref().is_ok_and(|i| i.entries.len() == 1))
+        );
+    }
+
+    #[test]
+    fn link_loops_are_errors() {
+        let files = std::collections::BTreeMap::new();
+        let tar = pack(&files, &[("a", "b"), ("b", "a")]);
+        let store = collect(&tar[..], "t", &cap()).unwrap();
+        assert!(matches!(store.small("a"), Err(ImageError::LinkLoop { .. })));
+    }
+
+    #[test]
+    fn non_archives_are_typed_errors() {
+        assert!(matches!(
+            collect(&b"hello world, not a tar"[..], "t", &cap()),
+            Err(ImageError::NotAnArchive { .. })
+        ));
+        assert!(matches!(
+            collect(&gzip(b"garbage that is not tar")[..], "t", &cap()),
+            Err(ImageError::NotAnArchive { .. })
+        ));
+        assert!(matches!(
+            collect(&[0x1f, 0x8b, 1, 2][..], "t", &cap()),
+            Err(ImageError::CorruptArchive { .. })
+        ));
+    }
+}

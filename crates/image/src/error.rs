@@ -1,0 +1,103 @@
+//! The one error type of this crate, with enough context (source, member, digest, reference) for
+//! a user to find the broken piece without a debugger.
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{}` does not exist", path.display())]
+    PathNotFound { path: PathBuf },
+    #[error("invalid platform `{0}`: expected os/arch[/variant]")]
+    InvalidPlatform(String),
+    #[error("cannot reach the docker engine at {host}")]
+    DaemonUnreachable {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("image `{reference}` not found in the docker engine")]
+    ImageNotFound { reference: String },
+    #[error("docker engine request for `{reference}` failed")]
+    Daemon {
+        reference: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("docker engine failed while exporting `{reference}`: {message}")]
+    DaemonStream { reference: String, message: String },
+    #[error("`{archive}` is not a tar archive (plain, gzip or zstd)")]
+    NotAnArchive { archive: String },
+    #[error("archive `{archive}` is truncated or corrupt")]
+    CorruptArchive {
+        archive: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer {digest} (`{member}`) in `{archive}` cannot be read")]
+    Layer {
+        archive: String,
+        member: String,
+        digest: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{member}` in `{archive}` is not valid JSON of the expected shape")]
+    InvalidJson {
+        archive: String,
+        member: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("`{member}` is missing from `{archive}`")]
+    MissingMember { archive: String, member: String },
+    #[error("`{archive}` has neither an OCI index.json nor a docker manifest.json")]
+    NoManifest { archive: String },
+    #[error("`{archive}` holds several images; pick one with `:REF` (one of: {})", choices.join(", "))]
+    AmbiguousImage {
+        archive: String,
+        choices: Vec<String>,
+    },
+    #[error("no image `{reference}` in `{archive}` (it has: {})", choices.join(", "))]
+    ReferenceNotFound {
+        archive: String,
+        reference: String,
+        choices: Vec<String>,
+    },
+    #[error("no image for platform {platform} in `{archive}` (available: {})", available.join(", "))]
+    NoMatchingPlatform {
+        archive: String,
+        platform: String,
+        available: Vec<String>,
+    },
+    #[error("image index nesting in `{archive}` exceeds {limit} levels at {digest}")]
+    IndexTooDeep {
+        archive: String,
+        digest: String,
+        limit: usize,
+    },
+    #[error("invalid blob digest `{digest}` in `{archive}`")]
+    InvalidDigest { archive: String, digest: String },
+    #[error("`{archive}` lists {layers} layers but its config has {diff_ids} diff ids")]
+    LayerCountMismatch {
+        archive: String,
+        layers: usize,
+        diff_ids: usize,
+    },
+    #[error("config of `{archive}` has rootfs type `{typ}`, expected `layers`")]
+    UnsupportedRootfs { archive: String, typ: String },
+    #[error("links inside `{archive}` loop or nest too deep at `{member}`")]
+    LinkLoop { archive: String, member: String },
+    #[error("background task reading `{archive}` failed")]
+    Task {
+        archive: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}

@@ -1,0 +1,401 @@
+//! One layer tar (plain, gzip or zstd, decided by its first bytes) turned into a flat, ordered
+//! list of entries with cleaned paths, ready for the sequential merge. Indexing is independent
+//! per layer, which is what lets several layers be read at once.
+
+use std::io::{self, Chain, Cursor, Read};
+
+use tar::EntryType;
+
+use crate::Capture;
+use crate::vfs::{FileData, clean_member_name};
+
+/// Contents above this are never kept, whatever the capture predicate says: one hostile member
+/// must not be able to take the memory of the whole run.
+pub(crate) const MAX_CAPTURE: u64 = 16 << 20;
+/// Linux `PATH_MAX`; longer names cannot exist in a running container anyway.
+const MAX_PATH: usize = 4096;
+/// A bound on the index of one layer, so that a tar bomb of empty entries cannot exhaust memory.
+const MAX_ENTRIES: usize = 1 << 23;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Names and media types lie (a `.tar.gz` that is plain, a `+gzip` that is zstd); the magic
+/// bytes do not.
+pub(crate) fn sniff(prefix: &[u8]) -> Compression {
+    if prefix.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// A ustar/GNU header carries `ustar` at offset 257; an all-zero block is the end marker, which
+/// is all an empty layer (the well-known 1024 zero bytes) consists of.
+pub(crate) fn looks_like_tar(block: &[u8]) -> bool {
+    block.len() >= 512 && (&block[257..262] == b"ustar" || block[..512].iter().all(|b| *b == 0))
+}
+
+pub(crate) type Peeked<R> = Chain<Cursor<Vec<u8>>, R>;
+
+/// Reads up to `n` bytes and hands back a reader that still yields them: streams cannot seek
+/// back, and one short `read` must not be mistaken for the end.
+pub(crate) fn peek<R: Read>(mut reader: R, n: usize) -> io::Result<(Vec<u8>, Peeked<R>)> {
+    let mut buf = Vec::with_capacity(n);
+    (&mut reader).take(n as u64).read_to_end(&mut buf)?;
+    Ok((buf.clone(), Cursor::new(buf).chain(reader)))
+}
+
+/// Wraps `reader` in the decoder its first bytes call for.
+pub(crate) fn decompress<'a, R: Read + Send + 'a>(
+    reader: R,
+) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+    let (prefix, reader) = peek(reader, 4)?;
+    let compression = sniff(&prefix);
+    let out: Box<dyn Read + Send + 'a> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
+        Compression::None => Box::new(reader),
+    };
+    Ok((compression, out))
+}
+
+/// What one layer member does to the tree below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Dir,
+    File(FileData),
+    Symlink(String),
+    /// Target as a cleaned path inside the image.
+    Hardlink(String),
+    Other,
+    /// `.wh.NAME`: `path` is the removed lower entry.
+    Whiteout,
+    /// `.wh..wh..opq`: `path` is the directory whose lower children vanish.
+    Opaque,
+    /// A file under AUFS's `.wh..wh.plnk/`: never visible, but a hardlink target.
+    AufsLinkTarget(FileData),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LayerEntry {
+    /// Cleaned, relative to the image root, never empty.
+    pub path: String,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LayerIndex {
+    pub entries: Vec<LayerEntry>,
+    /// Members skipped as unsafe or malformed.
+    pub warnings: Vec<String>,
+    /// Every member seen, including skipped ones, for `LayerInfo::entries`.
+    pub members: u64,
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Decompresses (by sniffing) and indexes one layer blob.
+pub(crate) fn index_blob<R: Read + Send>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
+    let (_, tar) = decompress(reader)?;
+    let (head, tar) = peek(tar, 512)?;
+    if head.is_empty() {
+        // Go's tar reader takes an empty stream as an empty archive; so does Docker.
+        return Ok(LayerIndex::default());
+    }
+    if !looks_like_tar(&head) {
+        return Err(invalid("not a tar archive".into()));
+    }
+    index_tar(tar, capture)
+}
+
+/// Indexes an uncompressed layer tar.
+pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
+    let mut index = LayerIndex::default();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let ty = entry.header().entry_type();
+        if matches!(
+            ty,
+            EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink
+        ) {
+            continue;
+        }
+        index.members += 1;
+        if index.entries.len() >= MAX_ENTRIES {
+            return Err(invalid(format!("more than {MAX_ENTRIES} entries")));
+        }
+        let mut name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut size = entry.size();
+        let mut pax_sparse = false;
+        // tar-rs does not decode PAX sparse 1.0; its real name and size sit in PAX keys.
+        if let Ok(Some(pax)) = entry.pax_extensions() {
+            for ext in pax.flatten() {
+                match (ext.key(), ext.value()) {
+                    (Ok("GNU.sparse.name"), Ok(v)) => {
+                        name = v.to_string();
+                        pax_sparse = true;
+                    }
+                    (Ok("GNU.sparse.realsize"), Ok(v)) => {
+                        size = v.parse().unwrap_or(size);
+                        pax_sparse = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if name.len() > MAX_PATH {
+            index
+                .warnings
+                .push(format!("member name longer than {MAX_PATH} bytes skipped"));
+            continue;
+        }
+        let path = match clean_member_name(&name) {
+            Ok(p) => p,
+            Err(_) => {
+                index.warnings.push(format!(
+                    "member `{name}` climbs above the image root; skipped"
+                ));
+                continue;
+            }
+        };
+        if path.is_empty() {
+            // `./` itself: Docker skips it rather than failing (gcr#2399).
+            continue;
+        }
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let uid = header
+            .uid()
+            .ok()
+            .and_then(|u| u32::try_from(u).ok())
+            .unwrap_or(0);
+        let gid = header
+            .gid()
+            .ok()
+            .and_then(|g| u32::try_from(g).ok())
+            .unwrap_or(0);
+        let (parent, base) = match path.rsplit_once('/') {
+            Some((p, b)) => (p, b),
+            None => ("", path.as_str()),
+        };
+        let in_aufs_meta = path
+            .split('/')
+            .next()
+            .is_some_and(|c| c.starts_with(".wh..wh."));
+        if in_aufs_meta {
+            if path.starts_with(".wh..wh.plnk/") && is_file_type(ty) {
+                let data = read_data(&mut entry, &path, size, capture, pax_sparse)?;
+                index.entries.push(LayerEntry {
+                    path,
+                    kind: EntryKind::AufsLinkTarget(data),
+                    mode,
+                    uid,
+                    gid,
+                });
+            }
+            continue;
+        }
+        if let Some(target) = base.strip_prefix(".wh.") {
+            let join = |n: &str| {
+                if parent.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{parent}/{n}")
+                }
+            };
+            if target == ".wh..opq" {
+                index.entries.push(LayerEntry {
+                    path: parent.to_string(),
+                    kind: EntryKind::Opaque,
+                    mode,
+                    uid,
+                    gid,
+                });
+            } else if target.starts_with(".wh.") {
+                // Other AUFS metadata (`.wh..wh.aufs`, `.wh..wh.orph`): not part of the tree.
+            } else if target.is_empty() || target == "." || target == ".." {
+                index
+                    .warnings
+                    .push(format!("invalid whiteout `{name}` skipped"));
+            } else {
+                index.entries.push(LayerEntry {
+                    path: join(target),
+                    kind: EntryKind::Whiteout,
+                    mode,
+                    uid,
+                    gid,
+                });
+            }
+            continue;
+        }
+        let kind = match ty {
+            EntryType::Directory => EntryKind::Dir,
+            t if is_file_type(t) => {
+                EntryKind::File(read_data(&mut entry, &path, size, capture, pax_sparse)?)
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                EntryKind::Symlink(target)
+            }
+            EntryType::Link => {
+                let raw = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                match clean_member_name(&raw) {
+                    Ok(t) if !t.is_empty() => EntryKind::Hardlink(t),
+                    _ => {
+                        index.warnings.push(format!(
+                            "hardlink `{name}` -> `{raw}` points outside the image; skipped"
+                        ));
+                        continue;
+                    }
+                }
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => EntryKind::Other,
+            other => {
+                index.warnings.push(format!(
+                    "member `{name}` has unsupported type {:?}; skipped",
+                    other.as_byte() as char
+                ));
+                continue;
+            }
+        };
+        index.entries.push(LayerEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+    Ok(index)
+}
+
+fn is_file_type(ty: EntryType) -> bool {
+    matches!(
+        ty,
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+    )
+}
+
+fn read_data<R: Read>(
+    entry: &mut R,
+    path: &str,
+    size: u64,
+    capture: &Capture,
+    pax_sparse: bool,
+) -> io::Result<FileData> {
+    let abs = format!("/{path}");
+    let content = if !pax_sparse && size <= MAX_CAPTURE && capture(&abs, size) {
+        let mut buf = Vec::with_capacity(size as usize);
+        entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
+        if buf.len() as u64 != size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("member `{path}` is shorter than its header says"),
+            ));
+        }
+        Some(buf.into())
+    } else {
+        None
+    };
+    Ok(FileData { size, content })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    #[test]
+    fn sniffs_and_indexes_every_compression() {
+        let tar = TarBuilder::new()
+            .dir("app")
+            .file("app/x.py", "print(1)")
+            .symlink("app/y.py", "x.py")
+            .build();
+        for blob in [tar.clone(), gzip(&tar), zstd_compress(&tar)] {
+            let idx = index_blob(&blob[..], &capture_all).unwrap();
+            assert_eq!(idx.entries.len(), 3);
+            assert_eq!(
+                idx.entries[1].kind,
+                EntryKind::File(FileData {
+                    size: 8,
+                    content: Some(b"print(1)".to_vec().into())
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_to_the_end() {
+        let tar = TarBuilder::new().file("a", "1").file("b", "2").build();
+        let (first, second) = tar.split_at(512 * 2);
+        let mut blob = gzip(first);
+        blob.extend(gzip(second));
+        let idx = index_blob(&blob[..], &capture_all).unwrap();
+        assert_eq!(idx.entries.len(), 2);
+    }
+
+    #[test]
+    fn whiteouts_and_escapes_are_classified() {
+        let tar = TarBuilder::new()
+            .file("d/.wh..wh..opq", "")
+            .file("etc/.wh.passwd", "")
+            .file("../x", "evil")
+            .file(".wh..wh.aufs", "")
+            .build();
+        let idx = index_blob(&tar[..], &capture_all).unwrap();
+        let kinds: Vec<_> = idx
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind.clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("d", EntryKind::Opaque),
+                ("etc/passwd", EntryKind::Whiteout)
+            ]
+        );
+        assert_eq!(idx.warnings.len(), 1);
+        assert!(idx.warnings[0].contains("../x"));
+    }
+
+    #[test]
+    fn empty_layer_and_non_tar() {
+        assert!(
+            index_blob(&[0u8; 1024][..], &capture_all)
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+        assert!(
+            index_blob(&b""[..], &capture_all)
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+        assert!(index_blob(&[7u8; 2048][..], &capture_all).is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! The public entry: dispatching a [`Source`] to its reader and turning the selected image into
+//! an [`Image`] (config, layer list, merged tree).
+
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::Arc;
+
+use crate::archive::collect;
+use crate::error::ImageError;
+use crate::merge::apply_layer;
+use crate::ocidir::OciDir;
+use crate::select::{BlobSource, ParsedConfig, parse_config, select};
+use crate::source::{Platform, Source};
+use crate::{Capture, Image, LayerInfo, Vfs};
+
+/// How to load: which platform to pick from multi-platform images and which file contents to
+/// keep in memory.
+#[derive(Clone)]
+pub struct LoadOptions {
+    pub platform: Platform,
+    pub capture: Arc<Capture>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            platform: Platform::default(),
+            capture: Arc::new(|_: &str, _: u64| false),
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Loads an image from any source. File sources are read on a blocking thread; the daemon is
+/// streamed without touching the disk.
+pub async fn load(source: &Source, opts: &LoadOptions) -> Result<Image, ImageError> {
+    match source {
+        Source::Daemon { reference } => crate::daemon::load_daemon(reference, opts).await,
+        other => {
+            let source = other.clone();
+            let opts = opts.clone();
+            let name = source.describe();
+            tokio::task::spawn_blocking(move || load_file(&source, &opts))
+                .await
+                .map_err(|source| ImageError::Task {
+                    archive: name,
+                    source,
+                })?
+        }
+    }
+}
+
+/// Synchronous loading of the file-based sources.
+pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, ImageError> {
+    match source {
+        Source::Daemon { reference } => Err(ImageError::ImageNotFound {
+            reference: reference.clone(),
+        }),
+        Source::OciDir { path, reference } => {
+            let dir = OciDir::open(path)?;
+            let sel = select(&dir, reference.as_deref(), &opts.platform)?;
+            assemble(source.describe(), &dir, sel, None, opts)
+        }
+        Source::DockerArchive { path, reference } | Source::OciArchive { path, reference } => {
+            if !path.exists() {
+                return Err(ImageError::PathNotFound { path: path.clone() });
+            }
+            let file = File::open(path).map_err(|e| ImageError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            let store = collect(
+                BufReader::with_capacity(1 << 20, file),
+                &source.describe(),
+                &opts.capture,
+            )?;
+            let sel = select(&store, reference.as_deref(), &opts.platform)?;
+            assemble(source.describe(), &store, sel, None, opts)
+        }
+    }
+}
+
+/// What the daemon knows better than the archive: the id and the config it inspected.
+pub(crate) struct Inspected {
+    pub id: Option<String>,
+    pub config: ParsedConfig,
+}
+
+pub(crate) fn assemble(
+    reference: String,
+    src: &dyn BlobSource,
+    sel: crate::select::Selection,
+    inspected: Option<Inspected>,
+    opts: &LoadOptions,
+) -> Result<Image, ImageError> {
+    let archive = src.name().to_string();
+    let mut parsed = parse_config(&archive, &sel.config_member, &sel.config)?;
+    let id = match inspected {
+        Some(i) => {
+            // History lives only in the archive's config; the rest comes from the engine.
+            let created_by = std::mem::take(&mut parsed.created_by);
+            parsed = i.config;
+            if parsed.created_by.is_empty() {
+                parsed.created_by = created_by;
+            }
+            i.id
+        }
+        None => Some(format!("sha256:{}", sha256_hex(&sel.config))),
+    };
+    if parsed.diff_ids.len() != sel.layers.len() {
+        return Err(ImageError::LayerCountMismatch {
+            archive,
+            layers: sel.layers.len(),
+            diff_ids: parsed.diff_ids.len(),
+        });
+    }
+    let indexes = src.layers(&sel.layers, &opts.capture);
+    let mut fs = Vfs::new();
+    let mut warnings = sel.warnings;
+    let mut layers = Vec::with_capacity(indexes.len());
+    for (n, result) in indexes.into_iter().enumerate() {
+        let digest = parsed.diff_ids[n].clone();
+        let index = result.map_err(|source| ImageError::Layer {
+            archive: archive.clone(),
+            member: sel.layers[n].clone(),
+            digest: digest.clone(),
+            source,
+        })?;
+        apply_layer(&mut fs, &index, n as u32, &mut warnings);
+        layers.push(LayerInfo {
+            digest,
+            created_by: parsed.created_by.get(n).cloned().flatten(),
+            entries: index.members,
+        });
+    }
+    tracing::debug!(
+        "{reference}: {} layers merged into {} nodes, {} warnings",
+        layers.len(),
+        fs.node_count(),
+        warnings.len()
+    );
+    Ok(Image {
+        reference,
+        id,
+        config: parsed.config,
+        fs,
+        layers,
+        warnings,
+    })
+}
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
