@@ -1,1 +1,182 @@
-fn main() {}
+//! The `importgate` command: argument parsing, wiring of the library stages, exit codes.
+//! Exit status: 0 no import errors, 1 import errors found, 2 bad input or infrastructure failure.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use importgate_check::{CheckOptions, Report, Severity, capture_policy, check};
+use importgate_image::{LoadOptions, Platform, load, parse_source};
+use importgate_report::{HumanOptions, render_human, render_json};
+
+#[derive(Parser)]
+#[command(
+    name = "importgate",
+    version,
+    about = "Prove, before deploy, that a container image's Python application can import everything it imports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every import of the image's Python application.
+    Check(CheckArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The image: a daemon reference (`myapp:1.2`, `docker-daemon:myapp:1.2`),
+    /// `docker-archive:PATH[:REF]`, `oci:PATH[:REF]`, `oci-archive:PATH[:REF]`, or an existing
+    /// path (detected).
+    image: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: FormatArg,
+    /// Also write the report to FILE in this format (`--format` is then used for FILE and the
+    /// human form goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Platform to pick from a multi-platform image.
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+    /// Extra application files to check (glob over paths inside the image).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// Application files to leave out (glob over paths inside the image).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Show sys.path with origins, info findings and every note.
+    #[arg(short, long)]
+    verbose: bool,
+    /// When to use colours (NO_COLOR is honoured in `auto`).
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorArg,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IMPORTGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn use_color(arg: ColorArg) -> bool {
+    match arg {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn render(report: &Report, format: FormatArg, human: &HumanOptions, out: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        FormatArg::Human => render_human(report, human, out),
+        FormatArg::Json => render_json(report, out),
+    }
+}
+
+async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let platform: Platform = args
+        .platform
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid --platform `{}`: {e}", args.platform))?;
+    let source = parse_source(&args.image);
+    let opts = LoadOptions {
+        platform,
+        capture: capture_policy(),
+    };
+    let image = load(&source, &opts)
+        .await
+        .with_context(|| format!("cannot read image `{}`", args.image))?;
+    let report = check(
+        &image,
+        &CheckOptions {
+            include: args.include.clone(),
+            exclude: args.exclude.clone(),
+        },
+    )
+    .with_context(|| format!("cannot check image `{}`", args.image))?;
+    let human = HumanOptions {
+        color: use_color(args.color),
+        verbose: args.verbose,
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let written = match &args.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            render(&report, args.format, &human, &mut buf)?;
+            std::fs::write(path, buf)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            render_human(&report, &human, &mut lock)
+        }
+        None => render(&report, args.format, &human, &mut lock),
+    };
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    let errors = report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    Ok(if errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[allow(clippy::print_stderr)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => runtime.block_on(run_check(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: each layer adds its own sentence.
+            let mut line = format!("error: {err}");
+            for cause in err.chain().skip(1) {
+                line.push_str(&format!(": {cause}"));
+            }
+            eprintln!("{}", line.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
