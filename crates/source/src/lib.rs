@@ -1,1 +1,324 @@
-//! placeholder
+//! Python source analysis for importgate: parses modules with Ruff's parser and
+//! extracts every import site (static `import`/`from` statements and literal
+//! `importlib.import_module`/`__import__` calls) with the context that decides
+//! whether a failure matters (guarded by `try`, `TYPE_CHECKING`-only, version or
+//! platform conditions, scope), plus the names a module binds at module level so
+//! `from a import b` can be checked against `a`'s source.
+
+mod bindings;
+mod condition;
+mod extract;
+mod names;
+mod prescan;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
+use ruff_python_ast::PythonVersion;
+use ruff_python_parser::{Mode, ParseOptions};
+use ruff_source_file::LineIndex;
+use ruff_text_size::{Ranged, TextSize};
+use serde::{Deserialize, Serialize};
+
+pub use condition::{Branch, CmpOp, Condition, PlatformSource, TargetEnv};
+
+/// Everything importgate needs from one Python file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedModule {
+    /// Import sites in source order. Extracted from Ruff's error-recovered AST even
+    /// when `syntax_errors` is non-empty; CPython would import none of them then, so
+    /// the checker should report the syntax error first.
+    pub imports: Vec<ImportSite>,
+    pub syntax_errors: Vec<SyntaxErrorInfo>,
+    pub bindings: Bindings,
+    /// The file fails to parse and contains Python 2 `print` statements, so the
+    /// likely explanation is "Python 2 code", not a broken file.
+    pub python2_hint: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyntaxErrorInfo {
+    pub message: String,
+    /// 1-based.
+    pub line: u32,
+    /// 1-based, in characters.
+    pub column: u32,
+}
+
+/// A source span, 1-based, columns in characters, `end_column` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+/// One imported name: a statement importing several names yields one site each,
+/// because each can fail independently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportSite {
+    pub kind: ImportKind,
+    /// Start of the whole statement (or call), 1-based.
+    pub line: u32,
+    /// 1-based, in characters.
+    pub column: u32,
+    /// Exclusive end column of the statement on its first line, for underlining.
+    pub end_column: u32,
+    /// The single import as a one-line statement CPython can execute on its own,
+    /// e.g. `from ..x import y as z`. `lazy` is dropped so that running it checks
+    /// resolvability. For a dynamic import with a non-literal module this is the
+    /// call's source text on one line (not meant to be executed).
+    pub statement: String,
+    /// Where this particular name is written (`a.b as c` inside `import x, a.b as c`),
+    /// or the module argument of a dynamic import.
+    pub target: Option<Span>,
+    pub context: ImportContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ImportKind {
+    /// `import a.b.c`
+    Import { module: String },
+    /// `from .a import b`; `name` is `"*"` for a star import.
+    From {
+        module: Option<String>,
+        level: u32,
+        name: String,
+    },
+    /// `importlib.import_module(...)` / `__import__(...)`; `module`/`package` are
+    /// `None` when not a string literal.
+    Dynamic {
+        module: Option<String>,
+        package: Option<String>,
+        /// What the `package` argument was, so `package=__name__` (common, and
+        /// resolvable by a checker that knows the file's module name) is not lost.
+        package_arg: PackageArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PackageArg {
+    Absent,
+    Literal,
+    /// `__name__`
+    DunderName,
+    /// `__package__`
+    DunderPackage,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    Module,
+    Function(String),
+    Class(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportContext {
+    /// A failure would be caught: inside the body of a `try` with a handler for
+    /// `ImportError`/`ModuleNotFoundError`/`Exception`/`BaseException`/bare `except`
+    /// that does not itself `raise`, or a `with suppress(...)` of one of those.
+    /// A `def` resets it, since the function body runs later, outside the `try`.
+    pub guarded: bool,
+    /// Never executed at runtime: under `if TYPE_CHECKING:` (any spelling), `if False:`,
+    /// `if 0:`, the `else` of `if not TYPE_CHECKING:` / `if True:`.
+    pub type_checking: bool,
+    /// Innermost function, else innermost class, else module: a class body inside a
+    /// function runs when the function runs.
+    pub scope: Scope,
+    /// The innermost enclosing `if` arm's condition (`Unknown` when not recognised);
+    /// `None` when not inside any `if`.
+    pub condition: Option<Condition>,
+    /// All enclosing `if` arms, outermost first; `condition` is the last one.
+    pub conditions: Vec<Condition>,
+    /// `lazy import ...` (PEP 810): a failure only surfaces when the name is used.
+    pub lazy: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bindings {
+    /// Names bound at module level, including inside module-level compound
+    /// statements, plus names declared `global` in functions (they bind module names
+    /// when the function runs). Over-approximates: `del` is ignored.
+    pub names: BTreeSet<String>,
+    /// Literal `__all__`; `None` when absent or built from anything non-literal.
+    pub dunder_all: Option<Vec<String>>,
+    /// Module-level `__getattr__` (PEP 562): any attribute may exist.
+    pub has_getattr: bool,
+    /// Module-level `from X import *`: `(module, level)`.
+    pub star_imports: Vec<(Option<String>, u32)>,
+    /// The module writes its namespace in ways we cannot follow (`globals().update`,
+    /// `globals()[k] = v`, `sys.modules[...] = ...`, `exec`, `__path__` edits), so a
+    /// missing name must not be reported.
+    pub dynamic_namespace: bool,
+}
+
+/// Parses one module. Never panics; problems become [`SyntaxErrorInfo`]s.
+///
+/// Deeply nested ASTs recurse while being visited and dropped: call this on a thread
+/// with a large stack (as [`parse_many`] does) for untrusted input.
+pub fn parse_module(source: &str) -> ParsedModule {
+    if prescan::too_deep(source) {
+        return ParsedModule {
+            syntax_errors: vec![SyntaxErrorInfo {
+                message: "too deeply nested".to_owned(),
+                line: 1,
+                column: 1,
+            }],
+            ..ParsedModule::default()
+        };
+    }
+
+    // The latest target so that new syntax is accepted; version-specific syntax
+    // errors are not reported (the checker knows the target, we do not).
+    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::latest());
+    let Some(parsed) = ruff_python_parser::parse_unchecked(source, options).try_into_module()
+    else {
+        return ParsedModule::default();
+    };
+
+    let locator = Locator::new(source);
+    let syntax_errors: Vec<SyntaxErrorInfo> = parsed
+        .errors()
+        .iter()
+        .map(|error| {
+            let (line, column) = locator.line_column(error.range().start());
+            SyntaxErrorInfo {
+                message: error.error.to_string(),
+                line,
+                column,
+            }
+        })
+        .collect();
+    let python2_hint =
+        !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
+
+    let module = parsed.syntax();
+    let (imports, touches_namespace) = extract::extract(&module.body, &locator);
+    let mut bindings = bindings::collect(&module.body);
+    bindings.dynamic_namespace |= touches_namespace;
+
+    ParsedModule {
+        imports,
+        syntax_errors,
+        bindings,
+        python2_hint,
+    }
+}
+
+/// Stack for parse workers: Ruff's AST is built, walked and dropped recursively.
+const WORKER_STACK: usize = 64 * 1024 * 1024;
+
+/// Parses files in parallel, keeping input order.
+pub fn parse_many(files: Vec<(String, Arc<str>)>) -> Vec<(String, ParsedModule)> {
+    let run = |files: Vec<(String, Arc<str>)>| -> Vec<(String, ParsedModule)> {
+        files
+            .into_par_iter()
+            .map(|(path, source)| {
+                let parsed = parse_module(&source);
+                (path, parsed)
+            })
+            .collect()
+    };
+    match pool() {
+        Some(pool) => pool.install(|| run(files)),
+        None => {
+            // No pool (thread creation failed): still never parse on a small stack.
+            let handle = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn(move || {
+                    files
+                        .into_iter()
+                        .map(|(path, source)| {
+                            let parsed = parse_module(&source);
+                            (path, parsed)
+                        })
+                        .collect::<Vec<_>>()
+                });
+            match handle.map(std::thread::JoinHandle::join) {
+                Ok(Ok(result)) => result,
+                _ => {
+                    tracing::error!("could not run the parser on a large-stack thread");
+                    Vec::new()
+                }
+            }
+        }
+    }
+}
+
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .stack_size(WORKER_STACK)
+            .thread_name(|i| format!("importgate-parse-{i}"))
+            .build()
+            .map_err(|error| tracing::warn!(%error, "parse pool unavailable"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Offset to 1-based line/character-column conversion that tolerates any offset.
+pub(crate) struct Locator<'a> {
+    source: &'a str,
+    index: LineIndex,
+}
+
+impl<'a> Locator<'a> {
+    pub(crate) fn new(source: &'a str) -> Self {
+        Self {
+            source,
+            index: LineIndex::from_source_text(source),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &'a str {
+        self.source
+    }
+
+    fn clamp(&self, offset: TextSize) -> TextSize {
+        let mut offset = offset.to_usize().min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        TextSize::try_from(offset).unwrap_or_default()
+    }
+
+    pub(crate) fn line_column(&self, offset: TextSize) -> (u32, u32) {
+        let location = self.index.line_column(self.clamp(offset), self.source);
+        (to_u32(location.line.get()), to_u32(location.column.get()))
+    }
+
+    /// Span of `range`, and the exclusive end column of its first line.
+    pub(crate) fn span(&self, range: ruff_text_size::TextRange) -> Span {
+        let (line, column) = self.line_column(range.start());
+        let (end_line, end_column) = self.line_column(range.end());
+        Span {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+
+    /// Exclusive end column of `range` clipped to its first line.
+    pub(crate) fn first_line_end_column(&self, range: ruff_text_size::TextRange) -> u32 {
+        let start = self.clamp(range.start()).to_usize();
+        let end = self.clamp(range.end()).to_usize();
+        let text = self.source.get(start..end).unwrap_or_default();
+        let first = text.split(['\n', '\r']).next().unwrap_or_default();
+        let (_, column) = self.line_column(range.start());
+        column.saturating_add(to_u32(first.trim_end().chars().count()))
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

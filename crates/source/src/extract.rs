@@ -1,0 +1,495 @@
+//! The AST walk that finds import sites and tracks the context each one runs in.
+
+use std::fmt::Write as _;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, ExceptHandler, Expr, ExprContext, Stmt};
+use ruff_text_size::{Ranged, TextRange};
+
+use crate::condition::{self, Branch, Condition, Test};
+use crate::names::Resolver;
+use crate::{ImportContext, ImportKind, ImportSite, Locator, PackageArg, Scope};
+
+/// Returns the sites in source order, and whether the module writes its own
+/// namespace dynamically (see [`crate::Bindings::dynamic_namespace`]).
+pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>, bool) {
+    let mut extractor = Extractor {
+        locator,
+        names: Resolver::default(),
+        sites: Vec::new(),
+        guarded: false,
+        type_checking: false,
+        conditions: Vec::new(),
+        scopes: Vec::new(),
+        dynamic_namespace: false,
+    };
+    extractor.visit_body(body);
+    (extractor.sites, extractor.dynamic_namespace)
+}
+
+struct Extractor<'l, 's> {
+    locator: &'l Locator<'s>,
+    names: Resolver,
+    sites: Vec<ImportSite>,
+    guarded: bool,
+    type_checking: bool,
+    conditions: Vec<Condition>,
+    scopes: Vec<Scope>,
+    dynamic_namespace: bool,
+}
+
+impl Extractor<'_, '_> {
+    fn scope(&self) -> Scope {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|s| matches!(s, Scope::Function(_)))
+            .or_else(|| self.scopes.last())
+            .cloned()
+            .unwrap_or(Scope::Module)
+    }
+
+    fn context(&self, lazy: bool) -> ImportContext {
+        ImportContext {
+            guarded: self.guarded,
+            type_checking: self.type_checking,
+            scope: self.scope(),
+            condition: self.conditions.last().cloned(),
+            conditions: self.conditions.clone(),
+            lazy,
+        }
+    }
+
+    fn push_site(
+        &mut self,
+        kind: ImportKind,
+        range: TextRange,
+        statement: String,
+        target: Option<TextRange>,
+        lazy: bool,
+    ) {
+        let (line, column) = self.locator.line_column(range.start());
+        self.sites.push(ImportSite {
+            kind,
+            line,
+            column,
+            end_column: self.locator.first_line_end_column(range),
+            statement,
+            target: target.map(|t| self.locator.span(t)),
+            context: self.context(lazy),
+        });
+    }
+
+    fn import(&mut self, stmt: &ast::StmtImport) {
+        for alias in &stmt.names {
+            let module = alias.name.as_str();
+            // Error recovery produces empty names; there is nothing to import.
+            if module.is_empty() {
+                continue;
+            }
+            let mut statement = format!("import {module}");
+            if let Some(asname) = &alias.asname {
+                let _ = write!(statement, " as {}", asname.as_str());
+            }
+            self.push_site(
+                ImportKind::Import {
+                    module: module.to_owned(),
+                },
+                stmt.range,
+                statement,
+                Some(alias.range),
+                stmt.is_lazy,
+            );
+        }
+        self.names.record_import(stmt);
+    }
+
+    fn import_from(&mut self, stmt: &ast::StmtImportFrom) {
+        let module = stmt
+            .module
+            .as_ref()
+            .map(|m| m.as_str().to_owned())
+            .filter(|m| !m.is_empty());
+        if stmt.level == 0 && module.is_none() {
+            return;
+        }
+        let dots = ".".repeat(usize::try_from(stmt.level).unwrap_or(0));
+        let from = format!("from {dots}{}", module.as_deref().unwrap_or_default());
+        for alias in &stmt.names {
+            let name = alias.name.as_str();
+            if name.is_empty() {
+                continue;
+            }
+            let mut statement = format!("{from} import {name}");
+            if let Some(asname) = &alias.asname {
+                let _ = write!(statement, " as {}", asname.as_str());
+            }
+            self.push_site(
+                ImportKind::From {
+                    module: module.clone(),
+                    level: stmt.level,
+                    name: name.to_owned(),
+                },
+                stmt.range,
+                statement,
+                Some(alias.range),
+                stmt.is_lazy,
+            );
+        }
+        self.names.record_import_from(stmt);
+    }
+
+    fn dynamic_import(&mut self, call: &ast::ExprCall) {
+        let Some(func) = self.names.qualified(&call.func) else {
+            return;
+        };
+        let is_import_module = func == "importlib.import_module";
+        let is_dunder = matches!(
+            func.as_str(),
+            "__import__" | "importlib.__import__" | "builtins.__import__"
+        );
+        if !is_import_module && !is_dunder {
+            return;
+        }
+        let module_expr = argument(call, 0, "name");
+        let module = module_expr.and_then(condition::string_literal);
+        let package_expr = if is_import_module {
+            argument(call, 1, "package")
+        } else {
+            None
+        };
+        let package = package_expr.and_then(condition::string_literal);
+        let package_arg = match package_expr {
+            None => PackageArg::Absent,
+            Some(_) if package.is_some() => PackageArg::Literal,
+            Some(Expr::Name(n)) if n.id.as_str() == "__name__" => PackageArg::DunderName,
+            Some(Expr::Name(n)) if n.id.as_str() == "__package__" => PackageArg::DunderPackage,
+            Some(_) => PackageArg::Other,
+        };
+        let statement = match (&module, is_import_module) {
+            (Some(m), true) => match &package {
+                Some(p) => format!(
+                    "import importlib; importlib.import_module({}, package={})",
+                    py_str(m),
+                    py_str(p)
+                ),
+                None => format!("import importlib; importlib.import_module({})", py_str(m)),
+            },
+            (Some(m), false) => format!("__import__({})", py_str(m)),
+            (None, _) => one_line(
+                self.locator
+                    .source()
+                    .get(call.range().start().to_usize()..call.range().end().to_usize())
+                    .unwrap_or_default(),
+            ),
+        };
+        self.push_site(
+            ImportKind::Dynamic {
+                module,
+                package,
+                package_arg,
+            },
+            call.range(),
+            statement,
+            module_expr.map(Ranged::range),
+            false,
+        );
+    }
+
+    fn note_namespace_call(&mut self, call: &ast::ExprCall) {
+        let at_module = self.scope() == Scope::Module;
+        if let Expr::Attribute(attr) = &*call.func {
+            let method = attr.attr.as_str();
+            if matches!(method, "update" | "setdefault" | "__setitem__")
+                && self.is_namespace_dict(&attr.value, at_module)
+            {
+                self.dynamic_namespace = true;
+            }
+            if matches!(method, "append" | "extend" | "insert")
+                && matches!(&*attr.value, Expr::Name(n) if n.id.as_str() == "__path__")
+            {
+                self.dynamic_namespace = true;
+            }
+        }
+        // Handing the namespace to other code (`exec(src, globals())`,
+        // `install(globals())`) lets it bind anything.
+        let hands_out_namespace = call
+            .arguments
+            .args
+            .iter()
+            .chain(call.arguments.keywords.iter().map(|k| &k.value))
+            .any(|arg| self.is_namespace_dict(arg, at_module));
+        if hands_out_namespace {
+            self.dynamic_namespace = true;
+        }
+        match self.names.qualified(&call.func).as_deref() {
+            Some("exec") if at_module => self.dynamic_namespace = true,
+            Some("setattr") => {
+                if let Some(Expr::Subscript(sub)) = call.arguments.args.first()
+                    && self.names.qualified(&sub.value).as_deref() == Some("sys.modules")
+                {
+                    self.dynamic_namespace = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `globals()`, or at module level also `vars()` / `locals()`.
+    fn is_namespace_dict(&self, expr: &Expr, at_module: bool) -> bool {
+        let Expr::Call(call) = expr else {
+            return false;
+        };
+        if !call.arguments.args.is_empty() || !call.arguments.keywords.is_empty() {
+            return false;
+        }
+        match self.names.qualified(&call.func).as_deref() {
+            Some("globals" | "builtins.globals") => true,
+            Some("vars" | "locals") => at_module,
+            _ => false,
+        }
+    }
+
+    /// `Some(false)` for tests that are never true at runtime (`TYPE_CHECKING`,
+    /// `False`, `0`), `Some(true)` for always-true ones.
+    fn static_truth(&self, test: &Expr) -> Option<bool> {
+        match test {
+            Expr::BooleanLiteral(b) => Some(b.value),
+            Expr::NumberLiteral(n) => condition::int_literal(n).map(|v| v != 0),
+            Expr::UnaryOp(ast::ExprUnaryOp {
+                op: ast::UnaryOp::Not,
+                operand,
+                ..
+            }) => self.static_truth(operand).map(|v| !v),
+            Expr::Name(_) | Expr::Attribute(_) => {
+                let name = self.names.qualified(test)?;
+                (name == "TYPE_CHECKING" || name.ends_with(".TYPE_CHECKING")).then_some(false)
+            }
+            _ => None,
+        }
+    }
+
+    fn catches_import_error(&self, expr: &Expr) -> bool {
+        if let Expr::Tuple(tuple) = expr {
+            return tuple.elts.iter().any(|e| self.catches_import_error(e));
+        }
+        let Some(name) = self.names.qualified(expr) else {
+            return false;
+        };
+        let name = name.strip_prefix("builtins.").unwrap_or(&name);
+        matches!(
+            name,
+            "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
+        )
+    }
+
+    fn handler_guards(&self, handler: &ExceptHandler) -> bool {
+        let ExceptHandler::ExceptHandler(handler) = handler;
+        // `except ImportError: raise SomethingElse(...)` still fails the import.
+        if handler.body.iter().any(Stmt::is_raise_stmt) {
+            return false;
+        }
+        handler
+            .type_
+            .as_deref()
+            .is_none_or(|t| self.catches_import_error(t))
+    }
+
+    fn is_suppress(&self, item: &ast::WithItem) -> bool {
+        let Expr::Call(call) = &item.context_expr else {
+            return false;
+        };
+        matches!(
+            self.names.qualified(&call.func).as_deref(),
+            Some("contextlib.suppress" | "suppress")
+        ) && call
+            .arguments
+            .args
+            .iter()
+            .any(|a| self.catches_import_error(a))
+    }
+
+    /// Visits `body` as one arm of an `if`.
+    fn visit_arm<'a>(&mut self, body: &'a [Stmt], condition: Condition, dead: bool)
+    where
+        Self: Visitor<'a>,
+    {
+        let saved = self.type_checking;
+        self.type_checking |= dead;
+        self.conditions.push(condition);
+        self.visit_body(body);
+        self.conditions.pop();
+        self.type_checking = saved;
+    }
+
+    fn visit_if<'a>(&mut self, stmt: &'a ast::StmtIf)
+    where
+        Self: Visitor<'a>,
+    {
+        self.visit_expr(&stmt.test);
+        let truth = self.static_truth(&stmt.test);
+        let test = condition::recognise(&stmt.test, &self.names);
+        self.visit_arm(
+            &stmt.body,
+            Test::in_branch(test.as_ref(), Branch::Body),
+            truth == Some(false),
+        );
+
+        // Every later arm runs only when the earlier tests were false.
+        let saved = self.type_checking;
+        let depth = self.conditions.len();
+        self.conditions
+            .push(Test::in_branch(test.as_ref(), Branch::Else));
+        self.type_checking |= truth == Some(true);
+        for clause in &stmt.elif_else_clauses {
+            match &clause.test {
+                Some(elif) => {
+                    self.visit_expr(elif);
+                    let truth = self.static_truth(elif);
+                    let test = condition::recognise(elif, &self.names);
+                    self.visit_arm(
+                        &clause.body,
+                        Test::in_branch(test.as_ref(), Branch::Body),
+                        truth == Some(false),
+                    );
+                    self.conditions
+                        .push(Test::in_branch(test.as_ref(), Branch::Else));
+                    self.type_checking |= truth == Some(true);
+                }
+                None => self.visit_body(&clause.body),
+            }
+        }
+        self.conditions.truncate(depth);
+        self.type_checking = saved;
+    }
+}
+
+impl<'a> Visitor<'a> for Extractor<'_, '_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::Import(import) => self.import(import),
+            Stmt::ImportFrom(import) => self.import_from(import),
+            Stmt::FunctionDef(def) => {
+                for decorator in &def.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(type_params) = &def.type_params {
+                    self.visit_type_params(type_params);
+                }
+                self.visit_parameters(&def.parameters);
+                if let Some(returns) = &def.returns {
+                    self.visit_annotation(returns);
+                }
+                // The body runs when called, outside any enclosing `try`.
+                let saved = std::mem::replace(&mut self.guarded, false);
+                self.scopes
+                    .push(Scope::Function(def.name.as_str().to_owned()));
+                self.visit_body(&def.body);
+                self.scopes.pop();
+                self.guarded = saved;
+            }
+            Stmt::ClassDef(class) => {
+                for decorator in &class.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(type_params) = &class.type_params {
+                    self.visit_type_params(type_params);
+                }
+                if let Some(arguments) = &class.arguments {
+                    self.visit_arguments(arguments);
+                }
+                self.scopes
+                    .push(Scope::Class(class.name.as_str().to_owned()));
+                self.visit_body(&class.body);
+                self.scopes.pop();
+            }
+            Stmt::Try(try_stmt) => {
+                let guards = try_stmt.handlers.iter().any(|h| self.handler_guards(h));
+                let saved = self.guarded;
+                self.guarded |= guards;
+                self.visit_body(&try_stmt.body);
+                self.guarded = saved;
+                for handler in &try_stmt.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&try_stmt.orelse);
+                self.visit_body(&try_stmt.finalbody);
+            }
+            Stmt::If(if_stmt) => self.visit_if(if_stmt),
+            Stmt::With(with) => {
+                for item in &with.items {
+                    self.visit_with_item(item);
+                }
+                let suppresses = with.items.iter().any(|i| self.is_suppress(i));
+                let saved = self.guarded;
+                self.guarded |= suppresses;
+                self.visit_body(&with.body);
+                self.guarded = saved;
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Call(call) => {
+                self.dynamic_import(call);
+                self.note_namespace_call(call);
+            }
+            Expr::Lambda(_) => {
+                let saved = std::mem::replace(&mut self.guarded, false);
+                visitor::walk_expr(self, expr);
+                self.guarded = saved;
+                return;
+            }
+            Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {
+                let at_module = self.scope() == Scope::Module;
+                if self.is_namespace_dict(&sub.value, at_module)
+                    || self.names.qualified(&sub.value).as_deref() == Some("sys.modules")
+                {
+                    self.dynamic_namespace = true;
+                }
+            }
+            Expr::Name(name)
+                if name.ctx == ExprContext::Store && name.id.as_str() == "__path__" =>
+            {
+                self.dynamic_namespace = true;
+            }
+            _ => {}
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// Positional argument `index`, else keyword `keyword`.
+fn argument<'a>(call: &'a ast::ExprCall, index: usize, keyword: &str) -> Option<&'a Expr> {
+    call.arguments.args.get(index).or_else(|| {
+        call.arguments
+            .keywords
+            .iter()
+            .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == keyword))
+            .map(|k| &k.value)
+    })
+}
+
+/// A Python string literal for `s`, so generated statements are valid Python.
+fn py_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\U{:08x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,568 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+/// One line per site so snapshots stay readable.
+fn sites(source: &str) -> Vec<String> {
+    let parsed = parse_module(source);
+    assert!(
+        parsed.syntax_errors.is_empty(),
+        "unexpected syntax errors: {:?}",
+        parsed.syntax_errors
+    );
+    parsed.imports.iter().map(render).collect()
+}
+
+fn render(site: &ImportSite) -> String {
+    let ctx = &site.context;
+    let mut flags = Vec::new();
+    if ctx.guarded {
+        flags.push("guarded".to_owned());
+    }
+    if ctx.type_checking {
+        flags.push("type_checking".to_owned());
+    }
+    if ctx.lazy {
+        flags.push("lazy".to_owned());
+    }
+    if ctx.scope != Scope::Module {
+        flags.push(format!("{:?}", ctx.scope));
+    }
+    for condition in &ctx.conditions {
+        flags.push(format!("{condition:?}"));
+    }
+    format!(
+        "{}:{}-{} `{}` {:?} [{}]",
+        site.line,
+        site.column,
+        site.end_column,
+        site.statement,
+        site.kind,
+        flags.join(", ")
+    )
+}
+
+fn src(text: &str) -> String {
+    // Tests are written indented; strip the common indentation.
+    let lines: Vec<&str> = text.lines().skip_while(|l| l.trim().is_empty()).collect();
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn plain_imports_one_site_per_alias() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        import os
+        import a.b.c as c, json
+        from ..x import (y as z,
+            w)
+        from . import sibling
+        from pkg.mod import *
+        lazy import heavy
+        "#)));
+}
+
+#[test]
+fn full_site_structure() {
+    let parsed = parse_module("import a.b as c, d\n");
+    insta::assert_debug_snapshot!(parsed.imports);
+}
+
+#[test]
+fn guarded_imports() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        try:
+            import a
+        except ImportError:
+            import a_fallback
+        else:
+            import a_else
+        finally:
+            import a_finally
+        try:
+            import b
+        except (ValueError, ModuleNotFoundError):
+            pass
+        try:
+            import c
+        except:
+            pass
+        try:
+            import d
+        except Exception as e:
+            pass
+        try:
+            import e
+        except KeyError:
+            pass
+        try:
+            import f
+        except ImportError as exc:
+            raise RuntimeError("install f") from exc
+        try:
+            def later():
+                import g
+        except ImportError:
+            pass
+        import contextlib
+        from contextlib import suppress
+        with contextlib.suppress(ImportError):
+            import h
+        with suppress(ModuleNotFoundError):
+            import i
+        with suppress(KeyError):
+            import j
+        try:
+            import k
+        except* ImportError:
+            pass
+        "#)));
+}
+
+#[test]
+fn type_checking_imports() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        import typing
+        import typing as t
+        from typing import TYPE_CHECKING
+        if TYPE_CHECKING:
+            import a
+        else:
+            import a_runtime
+        if typing.TYPE_CHECKING:
+            import b
+        if t.TYPE_CHECKING:
+            import c
+        import typing_extensions
+        if typing_extensions.TYPE_CHECKING:
+            import d
+        if False:
+            import e
+        if 0:
+            import f
+        if not TYPE_CHECKING:
+            import g_runtime
+        else:
+            import g
+        "#)));
+}
+
+#[test]
+fn scopes() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        def f():
+            import a
+            class Inner:
+                import b
+        class C:
+            import c
+            def m(self):
+                import d
+            async def am(self):
+                import e
+        x = lambda: __import__("lam")
+        "#)));
+}
+
+#[test]
+fn conditions() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        import sys, os, platform
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:
+            import tomli
+        if sys.version_info[:2] < (3, 8):
+            import a
+        if sys.version_info[0] == 2:
+            import b
+        if sys.version_info.major >= 3:
+            import b3
+        if (3, 9) <= sys.version_info:
+            import c
+        if sys.platform == "win32":
+            import winreg
+        elif sys.platform.startswith("linux"):
+            import linuxonly
+        elif sys.platform in ("darwin", "ios"):
+            import apple
+        else:
+            import other
+        if os.name != "nt":
+            import posix
+        if platform.system() == "Windows":
+            import win
+        if not sys.platform == "win32":
+            import notwin
+        if some_flag:
+            if sys.version_info < (3, 10):
+                import nested
+        if sys.version_info >= (3, 8) and sys.platform == "linux":
+            import combined
+        from sys import version_info as vi
+        if vi < (3,):
+            import py2
+        "#)));
+}
+
+#[test]
+fn nested_blocks_and_match() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        for x in y:
+            import in_for
+        else:
+            import for_else
+        while cond:
+            import in_while
+        with open(p) as fh:
+            import in_with
+        match cmd:
+            case "a":
+                import in_case
+            case _:
+                from pkg import in_default
+        async def f():
+            async with x:
+                import in_async_with
+        "#)));
+}
+
+#[test]
+fn dynamic_imports() {
+    insta::assert_debug_snapshot!(sites(&src(r#"
+        import importlib
+        importlib.import_module("a.b")
+        importlib.import_module(".sub", package="pkg")
+        importlib.import_module(".sub", "pkg")
+        importlib.import_module(".rel", package=__name__)
+        importlib.import_module(".rel", __package__)
+        importlib.import_module("x" "y")
+        importlib.import_module("p" + ".q")
+        importlib.import_module(name)
+        importlib.import_module(f"plugins.{name}")
+        __import__("c")
+        importlib.__import__("d")
+        import_module("not_recognised_without_import")
+        from importlib import import_module
+        import_module("e")
+        import importlib as il
+        il.import_module("f")
+        try:
+            importlib.import_module("guarded")
+        except ImportError:
+            pass
+        "#)));
+}
+
+#[test]
+fn positions_are_characters_and_end_on_first_line() {
+    let parsed = parse_module("x = 'é'; import os\nfrom a import (\n    b,\n)\n");
+    let first = &parsed.imports[0];
+    assert_eq!((first.line, first.column, first.end_column), (1, 10, 19));
+    let second = &parsed.imports[1];
+    assert_eq!((second.line, second.column, second.end_column), (2, 1, 16));
+    assert_eq!(second.statement, "from a import b");
+    let target = second.target.unwrap();
+    assert_eq!((target.line, target.column, target.end_column), (3, 5, 6));
+}
+
+#[test]
+fn bindings() {
+    let parsed = parse_module(&src(r#"
+        import a.b.c
+        import d.e as f
+        from g import h, i as j
+        from k import *
+        from .rel import *
+        def func(): pass
+        async def afunc(): pass
+        class Klass: pass
+        x = y = 1
+        (p, [q, *r]) = stuff
+        s: int = 1
+        unannotated_only: int
+        t += 1
+        obj.attr = 1
+        d[k] = 1
+        for u, v in w: pass
+        with ctx() as (cm1, cm2): pass
+        if cond:
+            in_if = 1
+        else:
+            in_else = 1
+        try:
+            in_try = 1
+        except E as err:
+            in_handler = 1
+        print(walrus := 1)
+        [inner := z for z in range(3)]
+        fn = lambda: (not_global := 1)
+        def setter():
+            global set_later
+            set_later = 1
+            local_only = 1
+        match m:
+            case [m1, *m_rest]: pass
+            case {"k": m2, **m_more}: pass
+            case Point(x=m3) | (m4 as m5): pass
+        type Alias = int
+        "#));
+    insta::assert_debug_snapshot!(parsed.bindings);
+}
+
+#[test]
+fn dunder_all_forms() {
+    let all = |text: &str| parse_module(&src(text)).bindings.dunder_all;
+    assert_eq!(all("x = 1\n"), None);
+    assert_eq!(
+        all(
+            "__all__ = ['a', \"b\"]\n__all__ += ('c',)\n__all__.extend(['d'])\n__all__.append('e')\n__all__.remove('a')\n"
+        ),
+        Some(vec!["b".into(), "c".into(), "d".into(), "e".into()])
+    );
+    assert_eq!(
+        all("__all__: list[str] = ['a'] + ['b']\n"),
+        Some(vec!["a".into(), "b".into()])
+    );
+    assert_eq!(all("__all__ = ['a']\n__all__ += sub.__all__\n"), None);
+    assert_eq!(all("__all__ = make()\n"), None);
+    assert_eq!(all("__all__ = [name for name in dir()]\n"), None);
+    assert_eq!(
+        all("if x:\n    __all__ = ['a']\nelse:\n    __all__ = ['b']\n"),
+        Some(vec!["a".into(), "b".into()])
+    );
+    assert_eq!(
+        all("__getattr__, __dir__, __all__ = attach(__name__)\n"),
+        None
+    );
+}
+
+#[test]
+fn getattr_and_dynamic_namespace() {
+    let b = |text: &str| parse_module(text).bindings;
+    assert!(b("def __getattr__(name):\n    raise AttributeError(name)\n").has_getattr);
+    assert!(b("if x:\n    def __getattr__(name): ...\n").has_getattr);
+    assert!(b("__getattr__, __dir__, __all__ = lazy.attach(__name__)\n").has_getattr);
+    assert!(!b("class C:\n    def __getattr__(self, n): ...\n").has_getattr);
+
+    for dynamic in [
+        "globals().update(x)\n",
+        "globals()['a'] = 1\n",
+        "globals().setdefault('a', 1)\n",
+        "vars()['a'] = 1\n",
+        "import sys\nsys.modules[__name__] = Wrapper()\n",
+        "import sys\nsetattr(sys.modules[__name__], 'a', 1)\n",
+        "exec(code)\n",
+        "def f():\n    exec(code, globals())\n",
+        "install(globals())\n",
+        "__path__ = extend_path(__path__, __name__)\n",
+        "__path__.append('x')\n",
+        "def f():\n    globals()[n] = v\n",
+    ] {
+        assert!(b(dynamic).dynamic_namespace, "{dynamic}");
+    }
+    for static_ns in [
+        "x = globals().get('a')\n",
+        "def f():\n    vars()['a'] = 1\n",
+        "def f():\n    exec(code)\n",
+        "d = {}\nd['a'] = 1\n",
+    ] {
+        assert!(!b(static_ns).dynamic_namespace, "{static_ns}");
+    }
+}
+
+#[test]
+fn star_imports_only_at_module_level() {
+    let parsed = parse_module("from a import *\nif x:\n    from .b import *\n");
+    assert_eq!(
+        parsed.bindings.star_imports,
+        vec![(Some("a".to_owned()), 0), (Some("b".to_owned()), 1)]
+    );
+}
+
+#[test]
+fn syntax_errors_are_recorded_not_fatal() {
+    let parsed = parse_module("import ok\ndef broken(:\n    pass\n");
+    assert!(!parsed.syntax_errors.is_empty());
+    assert_eq!(parsed.syntax_errors[0].line, 2);
+    assert!(!parsed.python2_hint);
+    assert!(parsed.imports.iter().any(|s| s.statement == "import ok"));
+}
+
+#[test]
+fn python2_print_hint() {
+    assert!(parse_module("import os\nprint \"hello\"\n").python2_hint);
+    assert!(
+        parse_module("def f():\n    print >>sys.stderr, \"x\"\n    print \"y\"\n").python2_hint
+    );
+    // `print >>f, x` alone is a valid (if useless) Python 3 tuple expression.
+    assert!(parse_module("print >>f, x\n").syntax_errors.is_empty());
+    assert!(parse_module("print x\n").python2_hint);
+    // Valid Python 3: no errors, no hint.
+    assert!(!parse_module("print(\"hello\")\nprint\n").python2_hint);
+    // Broken, but not because of print.
+    assert!(!parse_module("print('x')\ndef (:\n").python2_hint);
+}
+
+#[test]
+fn pathological_nesting_is_not_parsed() {
+    let deep = format!(
+        "x = {}1{}\nimport os\n",
+        "(".repeat(5_000),
+        ")".repeat(5_000)
+    );
+    let parsed = parse_module(&deep);
+    assert_eq!(parsed.syntax_errors.len(), 1);
+    assert_eq!(parsed.syntax_errors[0].message, "too deeply nested");
+    assert!(parsed.imports.is_empty());
+
+    // Brackets inside strings and comments do not count.
+    let fine = format!(
+        "s = '{}'\n# {}\nimport os\n",
+        "(".repeat(5_000),
+        "[".repeat(5_000)
+    );
+    assert_eq!(parse_module(&fine).imports.len(), 1);
+
+    let mut indented = String::new();
+    for depth in 0..1_100 {
+        indented.push_str(&" ".repeat(depth));
+        indented.push_str("if x:\n");
+    }
+    indented.push_str(&" ".repeat(1_100));
+    indented.push_str("pass\n");
+    assert_eq!(
+        parse_module(&indented).syntax_errors[0].message,
+        "too deeply nested"
+    );
+}
+
+#[test]
+fn parse_many_keeps_order_and_survives_deep_input() {
+    let files: Vec<(String, Arc<str>)> = (0..40)
+        .map(|i| {
+            let text = if i % 7 == 0 {
+                // Deep but under the limit: needs the big worker stack.
+                format!("x = {}1{}\nimport m{i}\n", "[".repeat(900), "]".repeat(900))
+            } else {
+                format!("import m{i}\n")
+            };
+            (format!("f{i}.py"), Arc::from(text))
+        })
+        .collect();
+    let out = parse_many(files);
+    assert_eq!(out.len(), 40);
+    for (i, (path, parsed)) in out.iter().enumerate() {
+        assert_eq!(path, &format!("f{i}.py"));
+        assert_eq!(
+            parsed.imports[0].kind,
+            ImportKind::Import {
+                module: format!("m{i}")
+            }
+        );
+    }
+}
+
+#[test]
+fn condition_evaluation() {
+    let env = TargetEnv {
+        version: (3, 11, 4),
+        sys_platform: "linux".into(),
+        os_name: "posix".into(),
+        platform_system: "Linux".into(),
+    };
+    let reach = |text: &str| {
+        let parsed = parse_module(&src(text));
+        parsed
+            .imports
+            .last()
+            .unwrap()
+            .context
+            .condition
+            .as_ref()
+            .unwrap()
+            .reaches(&env)
+    };
+    assert_eq!(
+        reach("import sys\nif sys.version_info >= (3, 11):\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info >= (3, 11):\n    pass\nelse:\n    import x\n"),
+        Some(false)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info >= (3, 11, 4):\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info > (3, 11, 4):\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info[:2] > (3, 11):\n    import x\n"),
+        Some(false)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info[:2] == (3, 11):\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info == (3, 11):\n    import x\n"),
+        Some(false)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info < (3, 11, 4, 0):\n    import x\n"),
+        None
+    );
+    assert_eq!(
+        reach("import sys\nif sys.version_info[0] == 2:\n    import x\n"),
+        Some(false)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.platform == 'win32':\n    import x\n"),
+        Some(false)
+    );
+    assert_eq!(
+        reach("import sys\nif sys.platform.startswith('lin'):\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(
+        reach("import os\nif os.name in ('nt', 'java'):\n    pass\nelse:\n    import x\n"),
+        Some(true)
+    );
+    assert_eq!(reach("if weird():\n    import x\n"), None);
+}
+
+#[test]
+fn long_operator_chains_are_not_parsed() {
+    for chain in [
+        format!("x = 1{}\n", "+1".repeat(12_000)),
+        format!("y = {}a\n", "-".repeat(12_000)),
+        format!("z = a{}\n", ".b".repeat(12_000)),
+        format!("w = {}a\n", "not ".repeat(12_000)),
+        format!("v = {}1\n", "lambda: ".repeat(12_000)),
+    ] {
+        let parsed = parse_module(&chain);
+        assert_eq!(parsed.syntax_errors[0].message, "too deeply nested");
+    }
+    // Long flat data is fine: commas end each chain.
+    let table = format!("T = [{}]\nimport os\n", "-1.5e-3, a.b, ".repeat(20_000));
+    let out = parse_many(vec![("t.py".into(), Arc::from(table))]);
+    assert!(out[0].1.syntax_errors.is_empty());
+    assert_eq!(out[0].1.imports.len(), 1);
+    // Just under the limit still parses on the worker stack.
+    let near = format!("x = 1{}\nimport os\n", "+1".repeat(9_000));
+    let out = parse_many(vec![("n.py".into(), Arc::from(near))]);
+    assert_eq!(out[0].1.imports.len(), 1);
+}
