@@ -13,6 +13,7 @@ use crate::archive::collect;
 use crate::error::ImageError;
 use crate::load::{Inspected, LoadOptions, assemble};
 use crate::select::{ParsedConfig, select};
+use crate::source::Platform;
 use crate::{Image, ImageConfig};
 
 /// Chunks in flight between the HTTP stream and the parser; with the daemon's ~32 KiB chunks
@@ -138,6 +139,14 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
         .await
         .map_err(|e| map_request_error(reference, e))?;
     let run = inspect.config.unwrap_or_default();
+    let inspected_platform = match (&inspect.os, &inspect.architecture) {
+        (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => Some(Platform {
+            os: os.clone(),
+            architecture: arch.clone(),
+            variant: inspect.variant.clone(),
+        }),
+        _ => None,
+    };
     let inspected = Inspected {
         id: inspect.id.clone(),
         config: ParsedConfig {
@@ -210,7 +219,20 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
     let opts = opts.clone();
     let reference = reference.to_string();
     tokio::task::spawn_blocking(move || {
-        let sel = select(&store, None, &platform)?;
+        let sel = match select(&store, None, &platform) {
+            // The engine holds the image for its own platform; say so rather than fail.
+            Err(ImageError::NoMatchingPlatform { .. })
+                if inspected_platform.as_ref().is_some_and(|p| *p != platform) =>
+            {
+                let found = inspected_platform.unwrap_or_default();
+                let mut sel = select(&store, None, &found)?;
+                sel.warnings.push(format!(
+                    "the engine holds `{reference}` for {found}, not the requested {platform}"
+                ));
+                sel
+            }
+            other => other?,
+        };
         assemble(reference, &store, sel, Some(inspected), &opts)
     })
     .await

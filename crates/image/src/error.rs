@@ -84,6 +84,13 @@ pub enum ImageError {
     },
     #[error("invalid blob digest `{digest}` in `{archive}`")]
     InvalidDigest { archive: String, digest: String },
+    #[error("layer `{member}` in `{archive}` has diff id {actual}, but the config says {expected}")]
+    DiffIdMismatch {
+        archive: String,
+        member: String,
+        expected: String,
+        actual: String,
+    },
     #[error("`{archive}` lists {layers} layers but its config has {diff_ids} diff ids")]
     LayerCountMismatch {
         archive: String,

@@ -4,6 +4,7 @@
 
 use std::io::{self, Chain, Cursor, Read};
 
+use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use crate::Capture;
@@ -11,7 +12,7 @@ use crate::vfs::{FileData, clean_member_name};
 
 /// Contents above this are never kept, whatever the capture predicate says: one hostile member
 /// must not be able to take the memory of the whole run.
-pub(crate) const MAX_CAPTURE: u64 = 16 << 20;
+pub(crate) const MAX_CAPTURE: u64 = 64 << 20;
 /// Linux `PATH_MAX`; longer names cannot exist in a running container anyway.
 const MAX_PATH: usize = 4096;
 /// A bound on the index of one layer, so that a tar bomb of empty entries cannot exhaust memory.
@@ -100,6 +101,22 @@ pub(crate) struct LayerIndex {
     pub warnings: Vec<String>,
     /// Every member seen, including skipped ones, for `LayerInfo::entries`.
     pub members: u64,
+    /// `sha256:` of the uncompressed tar, to check against the config's diff id.
+    pub diff_id: Option<String>,
+}
+
+/// Hashes what passes through, so the diff id costs no second pass.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -110,18 +127,29 @@ fn invalid(msg: String) -> io::Error {
 pub(crate) fn index_blob<R: Read + Send>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
     let (_, tar) = decompress(reader)?;
     let (head, tar) = peek(tar, 512)?;
-    if head.is_empty() {
-        // Go's tar reader takes an empty stream as an empty archive; so does Docker.
-        return Ok(LayerIndex::default());
-    }
-    if !looks_like_tar(&head) {
+    if !head.is_empty() && !looks_like_tar(&head) {
         return Err(invalid("not a tar archive".into()));
     }
     index_tar(tar, capture)
 }
 
-/// Indexes an uncompressed layer tar.
+/// Indexes an uncompressed layer tar, reading it to the end for its digest. An empty stream is
+/// an empty layer, as Go's tar reader (and so Docker) takes it.
 pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
+    let mut hashing = Hashing {
+        inner: reader,
+        hasher: Sha256::new(),
+    };
+    let mut index = index_entries(&mut hashing, capture)?;
+    // The tar reader stops at the end marker; the digest covers the padding after it too.
+    io::copy(&mut hashing, &mut io::sink())?;
+    let digest = hashing.hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    index.diff_id = Some(format!("sha256:{hex}"));
+    Ok(index)
+}
+
+fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
@@ -337,6 +365,7 @@ mod tests {
         for blob in [tar.clone(), gzip(&tar), zstd_compress(&tar)] {
             let idx = index_blob(&blob[..], &capture_all).unwrap();
             assert_eq!(idx.entries.len(), 3);
+            assert_eq!(idx.diff_id, Some(format!("sha256:{}", sha256_hex(&tar))));
             assert_eq!(
                 idx.entries[1].kind,
                 EntryKind::File(FileData {

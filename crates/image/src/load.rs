@@ -133,6 +133,17 @@ pub(crate) fn assemble(
             digest: digest.clone(),
             source,
         })?;
+        if let Some(actual) = &index.diff_id
+            && digest.starts_with("sha256:")
+            && *actual != digest
+        {
+            return Err(ImageError::DiffIdMismatch {
+                archive,
+                member: sel.layers[n].clone(),
+                expected: digest,
+                actual: actual.clone(),
+            });
+        }
         apply_layer(&mut fs, &index, n as u32, &mut warnings);
         layers.push(LayerInfo {
             digest,

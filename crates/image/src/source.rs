@@ -103,6 +103,13 @@ pub fn parse_source(s: &str) -> Source {
             },
         };
     }
+    // No image reference starts like a path; report a missing file rather than ask the engine.
+    if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") {
+        return Source::DockerArchive {
+            path: path.to_path_buf(),
+            reference: None,
+        };
+    }
     Source::Daemon {
         reference: s.to_string(),
     }
@@ -273,6 +280,10 @@ mod tests {
                 reference: "python:3.12".into()
             }
         );
+        assert!(matches!(
+            parse_source("/no/such/file.tar"),
+            Source::DockerArchive { .. }
+        ));
         assert_eq!(
             parse_source("python:3.12-slim"),
             Source::Daemon {

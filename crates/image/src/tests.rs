@@ -298,6 +298,22 @@ fn layer_count_must_match_diff_ids() {
 }
 
 #[test]
+fn tampered_layers_fail_the_diff_id_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = TestImage::standard();
+    let mut files = img.legacy_archive(&[]);
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let member = manifest[0]["Layers"][1].as_str().unwrap().to_string();
+    let other = TarBuilder::new().file("lib/site.py", "# tampered").build();
+    files.insert(member, other);
+    let path = write(dir.path(), "tampered.tar", &pack(&files, &[]));
+    assert!(matches!(
+        load_file(&parse_source(&path), &opts()),
+        Err(ImageError::DiffIdMismatch { .. })
+    ));
+}
+
+#[test]
 fn missing_and_odd_paths_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.tar");
