@@ -105,6 +105,7 @@ fn seed_oci_archive_without_daemon() {
             .arg(support_script("mkbase.py"))
             .args(["--layout", "slim", "--python", "3.12", "--oci-out"])
             .arg(&oci)
+            .args(["--tag", &format!("importgate-test/{name}:latest")])
             .arg("--app")
             .arg(format!(
                 "{}:{site}",

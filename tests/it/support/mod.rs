@@ -292,7 +292,16 @@ impl Truth {
     /// code does): `.name` is None, the module, `module.name`, or a dotted prefix of the module,
     /// and the exception does not come out of an imported module's own code.
     pub fn fails_for(&self, module: &str, name: Option<&str>) -> bool {
-        if self.ok != Some(false) || !self.import_error || self.in_module_code {
+        // Python < 3.9 raises ValueError for a relative import beyond the top-level package.
+        let relative_value_error = self.exc_type.as_deref() == Some("ValueError")
+            && self
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("relative import"));
+        if self.ok != Some(false)
+            || !(self.import_error || relative_value_error)
+            || self.in_module_code
+        {
             return false;
         }
         match self.name.as_deref() {
@@ -313,7 +322,11 @@ impl Truth {
                 self.exc_type.as_deref().unwrap_or("?"),
                 self.name,
                 self.message.as_deref().unwrap_or(""),
-                if self.in_module_code { " [raised in the imported module's code]" } else { "" }
+                if self.in_module_code {
+                    " [raised in the imported module's code]"
+                } else {
+                    ""
+                }
             ),
             None => format!(
                 "probe failed: {} {}",
