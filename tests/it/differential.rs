@@ -605,10 +605,10 @@ fn venv_hides_system_site_packages() {
                 "",
             ),
         ],
-        dockerfile: format!(
+        dockerfile:
             "ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
              ENV VIRTUAL_ENV=/opt/venv\nWORKDIR /app\nCMD [\"python\", \"main.py\"]"
-        ),
+                .into(),
         python: "python",
         path0: Some("/app"),
         exit: 1,

@@ -5,6 +5,14 @@
 //! `tests/support/mkbase.py`; every import the binary decides is replayed in the image by the
 //! image's own CPython (`tests/support/probe.py`) and the two must agree.
 
+// Test code: panicking on a failed setup step and printing skips is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod support;
 
 mod bad_input;
