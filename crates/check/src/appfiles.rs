@@ -149,15 +149,9 @@ pub fn select(
                     format!("{dir}/{name}")
                 };
                 match vfs.kind(child) {
-                    importgate_image::NodeKind::Dir(_) => {
-                        if !skip_dir(name) {
-                            stack.push(path);
-                        }
-                    }
-                    importgate_image::NodeKind::File(_) => {
-                        if name.ends_with(".py") {
-                            files.insert(path);
-                        }
+                    importgate_image::NodeKind::Dir(_) if !skip_dir(name) => stack.push(path),
+                    importgate_image::NodeKind::File(_) if name.ends_with(".py") => {
+                        files.insert(path);
                     }
                     _ => {}
                 }

@@ -89,11 +89,8 @@ fn identity(file: &str, rt: &Runtime, resolver: &Resolver<'_>) -> Identity {
         if !parts.iter().all(|p| is_identifier(p)) {
             continue;
         }
-        let package = if parts.last() == Some(&"__init__") {
-            parts[..parts.len() - 1].join(".")
-        } else {
-            parts[..parts.len() - 1].join(".")
-        };
+        // `pkg/__init__.py` and `pkg/mod.py` both run with `__package__ == "pkg"`.
+        let package = parts[..parts.len() - 1].join(".");
         return Identity {
             package: (!package.is_empty()).then_some(package),
             script: false,
