@@ -105,7 +105,11 @@ pub fn select(
     for e in &rt.sys_path {
         if matches!(
             e.origin,
-            Origin::Stdlib | Origin::LibDynload | Origin::StdlibZip | Origin::SitePackages | Origin::UserSite
+            Origin::Stdlib
+                | Origin::LibDynload
+                | Origin::StdlibZip
+                | Origin::SitePackages
+                | Origin::UserSite
         ) {
             excluded_dirs.insert(e.path.clone());
         }
@@ -125,7 +129,10 @@ pub fn select(
         }
         // A root inside the stdlib or site-packages (e.g. a `.pth` pointing into them) is not
         // application code.
-        if excluded_dirs.iter().any(|d| under(&real_root, d) && d != "/") {
+        if excluded_dirs
+            .iter()
+            .any(|d| under(&real_root, d) && d != "/")
+        {
             continue;
         }
         let mut stack = vec![real_root.clone()];
@@ -162,7 +169,11 @@ pub fn select(
     let mut out: Vec<String> = files
         .into_iter()
         .filter(|f| !owned.contains(f))
-        .filter(|f| exclude.as_ref().is_none_or(|g| !g.is_match(f.trim_start_matches('/')) && !g.is_match(f)))
+        .filter(|f| {
+            exclude
+                .as_ref()
+                .is_none_or(|g| !g.is_match(f.trim_start_matches('/')) && !g.is_match(f))
+        })
         .collect();
     if let Some(inc) = include {
         // Include globs add files the default selection left out (and only `.py` files).

@@ -34,9 +34,7 @@ struct Identity {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
@@ -399,7 +397,15 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         }
         let id = identity(file, &rt, &ctx.resolver);
         for site in &module.imports {
-            check_site(&mut ctx, file, &text, &id, site, &mut findings, &mut imports);
+            check_site(
+                &mut ctx,
+                file,
+                &text,
+                &id,
+                site,
+                &mut findings,
+                &mut imports,
+            );
         }
     }
     findings.sort_by(|a, b| {
@@ -408,12 +414,18 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let summary = Summary {
         files: parsed.len(),
         imports: imports.len(),
-        errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
+        errors: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count(),
         warnings: findings
             .iter()
             .filter(|f| f.severity == Severity::Warning)
             .count(),
-        infos: findings.iter().filter(|f| f.severity == Severity::Info).count(),
+        infos: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+            .count(),
     };
     Ok(Report {
         image: image.reference.clone(),
@@ -542,7 +554,8 @@ fn check_site(
     };
     let mut extra_notes: Vec<String> = scope_note(site).into_iter().collect();
     if guarded {
-        extra_notes.push("the import is guarded (a failure is caught), so it does not raise".into());
+        extra_notes
+            .push("the import is guarded (a failure is caught), so it does not raise".into());
     }
     let module = match module {
         Ok(m) => m,
@@ -604,12 +617,19 @@ fn check_site(
         };
         let mut notes = vec![format!("`{module}` resolves to {}", found.describe())];
         if found.search_path().is_some() {
-            notes.push(format!("no submodule `{name}` in {}", found.search_path().unwrap_or_default().join(", ")));
+            notes.push(format!(
+                "no submodule `{name}` in {}",
+                found.search_path().unwrap_or_default().join(", ")
+            ));
         }
         notes.extend(extra_notes);
         findings.push(finding(
             sev,
-            if guarded { Code::GuardedImportMissing } else { Code::NameNotInModule },
+            if guarded {
+                Code::GuardedImportMissing
+            } else {
+                Code::NameNotInModule
+            },
             &module,
             format!("cannot import name '{name}' from '{module}'{where_}"),
             notes,

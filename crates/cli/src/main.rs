@@ -91,7 +91,12 @@ fn use_color(arg: ColorArg) -> bool {
     }
 }
 
-fn render(report: &Report, format: FormatArg, human: &HumanOptions, out: &mut dyn Write) -> std::io::Result<()> {
+fn render(
+    report: &Report,
+    format: FormatArg,
+    human: &HumanOptions,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         FormatArg::Human => render_human(report, human, out),
         FormatArg::Json => render_json(report, out),

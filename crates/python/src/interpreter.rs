@@ -242,7 +242,13 @@ pub fn core_builtins() -> BTreeSet<String> {
 /// thin launcher (`--enable-shared` builds).
 pub fn read_builtins(vfs: &Vfs, real_executable: &str, prefix: &str) -> Option<BTreeSet<String>> {
     let mut candidates = vec![real_executable.to_string()];
-    for dir in [format!("{prefix}/lib"), "/usr/lib/x86_64-linux-gnu".to_string(), "/usr/lib".to_string(), "/usr/local/lib".to_string(), "/usr/lib/aarch64-linux-gnu".to_string()] {
+    for dir in [
+        format!("{prefix}/lib"),
+        "/usr/lib/x86_64-linux-gnu".to_string(),
+        "/usr/lib".to_string(),
+        "/usr/local/lib".to_string(),
+        "/usr/lib/aarch64-linux-gnu".to_string(),
+    ] {
         if let Some(names) = vfs.read_dir(&dir) {
             for n in names {
                 if n.starts_with("libpython3") && n.contains(".so") {

@@ -82,9 +82,15 @@ pub enum StepResult {
     /// A zip file or egg: its contents were not inspected.
     Archive,
     Nothing,
-    Portion { dir: String },
-    Package { init: String },
-    Module { file: String },
+    Portion {
+        dir: String,
+    },
+    Package {
+        init: String,
+    },
+    Module {
+        file: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -268,13 +274,21 @@ impl<'a> Resolver<'a> {
                         })
                     }
                     StepResult::Module { file } => {
-                        winner = Some(if self.rt.interpreter.extension_suffixes.iter().any(|s| file.ends_with(s.as_str())) {
-                            Found::Extension { file: file.clone() }
-                        } else if file.ends_with(".pyc") {
-                            Found::Bytecode { file: file.clone() }
-                        } else {
-                            Found::Source { file: file.clone() }
-                        })
+                        winner = Some(
+                            if self
+                                .rt
+                                .interpreter
+                                .extension_suffixes
+                                .iter()
+                                .any(|s| file.ends_with(s.as_str()))
+                            {
+                                Found::Extension { file: file.clone() }
+                            } else if file.ends_with(".pyc") {
+                                Found::Bytecode { file: file.clone() }
+                            } else {
+                                Found::Source { file: file.clone() }
+                            },
+                        )
                     }
                     StepResult::Portion { dir } => portions.push(dir.clone()),
                     StepResult::Archive => archive = true,
@@ -283,9 +297,8 @@ impl<'a> Resolver<'a> {
             }
             walk.push(step);
         }
-        let found = winner.or_else(|| {
-            (!portions.is_empty()).then_some(Found::NamespacePackage { portions })
-        });
+        let found = winner
+            .or_else(|| (!portions.is_empty()).then_some(Found::NamespacePackage { portions }));
         (found, walk, archive)
     }
 
@@ -374,7 +387,10 @@ impl<'a> Resolver<'a> {
             match found {
                 Some(f) => {
                     let lost = match &f {
-                        Found::RegularPackage { .. } | Found::Source { .. } | Found::Extension { .. } | Found::Bytecode { .. } => self.lost_portions(&walk),
+                        Found::RegularPackage { .. }
+                        | Found::Source { .. }
+                        | Found::Extension { .. }
+                        | Found::Bytecode { .. } => self.lost_portions(&walk),
                         _ => Vec::new(),
                     };
                     let f = self.extended_path(f, tail, &search);
@@ -461,7 +477,10 @@ mod tests {
         let vfs = base(&[
             ("app/main.py", ""),
             ("app/core/aws_service.py", ""),
-            ("usr/local/lib/python3.12/site-packages/core/__init__.py", ""),
+            (
+                "usr/local/lib/python3.12/site-packages/core/__init__.py",
+                "",
+            ),
         ]);
         let rt = rt_for(&vfs, &["python", "main.py"], "/app", &[]);
         let r = Resolver::new(&vfs, &rt);

@@ -154,7 +154,11 @@ fn shebang(vfs: &Vfs, path: &str) -> Option<Vec<String>> {
         && let Some(second) = lines.next()
         && let Some(rest) = second.strip_prefix("'''exec' ")
     {
-        let python = rest.split_whitespace().next()?.trim_matches('"').to_string();
+        let python = rest
+            .split_whitespace()
+            .next()?
+            .trim_matches('"')
+            .to_string();
         argv = vec![python];
     }
     if argv.first().is_some_and(|a| basename(a) == "env") {
@@ -326,7 +330,11 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
 
 /// Finds `lib/pythonX.Y/os.py` (or `.pyc`, or the zip) above the executable's real location, as
 /// getpath's prefix search does (rule A2).
-fn search_prefix(vfs: &Vfs, start_dir: &str, version: Option<PyVersion>) -> Option<(String, PyVersion)> {
+fn search_prefix(
+    vfs: &Vfs,
+    start_dir: &str,
+    version: Option<PyVersion>,
+) -> Option<(String, PyVersion)> {
     let mut dir = start_dir.to_string();
     loop {
         let lib = if dir == "/" {
@@ -638,8 +646,8 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 .is_none_or(|(_, v)| v.eq_ignore_ascii_case("true"))
         });
         // User site sits between the venv's and the system's site-packages (rules B3/B4).
-        let user_enabled = !(flags.no_user_site || flags.isolated)
-            && (venv_prefix.is_none() || include_system);
+        let user_enabled =
+            !(flags.no_user_site || flags.isolated) && (venv_prefix.is_none() || include_system);
         let user_site = if user_enabled {
             let base = env("PYTHONUSERBASE")
                 .map(|b| abspath(&cwd, b))
@@ -684,7 +692,9 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             for name in pths {
                 let file = format!("{dir}/{name}");
                 let Some(text) = vfs.read_to_string(&file) else {
-                    warnings.push(format!("{file}: contents not available; its lines are ignored"));
+                    warnings.push(format!(
+                        "{file}: contents not available; its lines are ignored"
+                    ));
                     continue;
                 };
                 for (n, line) in text.lines().enumerate() {
@@ -778,7 +788,15 @@ mod tests {
     #[test]
     fn script_launch_puts_the_script_dir_first() {
         let vfs = slim(&[("app/main.py", "")]);
-        let rt = model(&vfs, &cfg(&["python", "main.py"], "/app", &["PATH=/usr/local/bin:/usr/bin"])).unwrap();
+        let rt = model(
+            &vfs,
+            &cfg(
+                &["python", "main.py"],
+                "/app",
+                &["PATH=/usr/local/bin:/usr/bin"],
+            ),
+        )
+        .unwrap();
         assert_eq!(rt.interpreter.version, PyVersion::new(3, 12));
         assert_eq!(rt.interpreter.prefix, "/usr/local");
         assert_eq!(
@@ -798,7 +816,11 @@ mod tests {
         let vfs = slim(&[]);
         let rt = model(
             &vfs,
-            &cfg(&["python", "-m", "app"], "/srv", &["PYTHONPATH=:lib:/opt/x"]),
+            &cfg(
+                &["python", "-m", "app"],
+                "/srv",
+                &["PYTHONPATH=:lib:/opt/x"],
+            ),
         )
         .unwrap();
         assert_eq!(&paths(&rt)[..3], ["/srv", "/srv/lib", "/opt/x"]);
@@ -807,20 +829,29 @@ mod tests {
     #[test]
     fn pth_lines_follow_their_site_dir_and_import_lines_are_hooks() {
         let vfs = slim(&[
-            ("usr/local/lib/python3.12/site-packages/a.pth", "# c\n/opt/extra\nimport sys\n/nonexistent\n ../../../../../opt/rel\n"),
+            (
+                "usr/local/lib/python3.12/site-packages/a.pth",
+                "# c\n/opt/extra\nimport sys\n/nonexistent\n ../../../../../opt/rel\n",
+            ),
             ("opt/extra/", ""),
             ("opt/rel/", ""),
         ]);
         let rt = model(&vfs, &cfg(&["python", "-c", "1"], "/", &[])).unwrap();
         let p = paths(&rt);
-        assert_eq!(&p[p.len() - 2..], ["/usr/local/lib/python3.12/site-packages", "/opt/extra"]);
+        assert_eq!(
+            &p[p.len() - 2..],
+            ["/usr/local/lib/python3.12/site-packages", "/opt/extra"]
+        );
         assert_eq!(rt.startup_hooks.len(), 1);
     }
 
     #[test]
     fn venv_without_system_site_hides_base_site_packages() {
         let vfs = slim(&[
-            ("venv/pyvenv.cfg", "home = /usr/local/bin\ninclude-system-site-packages = false\n"),
+            (
+                "venv/pyvenv.cfg",
+                "home = /usr/local/bin\ninclude-system-site-packages = false\n",
+            ),
             ("venv/bin/python", "-> /usr/local/bin/python3.12"),
             ("venv/lib/python3.12/site-packages/", ""),
         ]);
@@ -832,10 +863,17 @@ mod tests {
 
     #[test]
     fn shell_wrappers_and_app_servers_are_understood() {
-        let vfs = slim(&[("usr/local/bin/uvicorn", "#!/usr/local/bin/python3.12\nimport uvicorn\n")]);
+        let vfs = slim(&[(
+            "usr/local/bin/uvicorn",
+            "#!/usr/local/bin/python3.12\nimport uvicorn\n",
+        )]);
         let rt = model(
             &vfs,
-            &cfg(&["sh", "-c", "echo hi && exec uvicorn main:app --port 80"], "/app", &[]),
+            &cfg(
+                &["sh", "-c", "echo hi && exec uvicorn main:app --port 80"],
+                "/app",
+                &[],
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -850,7 +888,10 @@ mod tests {
 
     #[test]
     fn python2_is_refused() {
-        let vfs = Vfs::from_files(&[("usr/bin/python2.7", "x"), ("usr/bin/python", "-> python2.7")]);
+        let vfs = Vfs::from_files(&[
+            ("usr/bin/python2.7", "x"),
+            ("usr/bin/python", "-> python2.7"),
+        ]);
         assert!(matches!(
             model(&vfs, &cfg(&["python", "x.py"], "/", &[])),
             Err(ModelError::Python2 { .. })

@@ -15,11 +15,17 @@ pub struct SysPathEntry {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Origin {
     /// The directory of the script run as `python script.py`.
-    ScriptDir { script: String },
+    ScriptDir {
+        script: String,
+    },
     /// The working directory, for `-m`, `-c`, or a server that inserts it.
-    WorkingDir { reason: String },
+    WorkingDir {
+        reason: String,
+    },
     /// The `bin/` directory of a console script.
-    ScriptBinDir { script: String },
+    ScriptBinDir {
+        script: String,
+    },
     PythonPath,
     StdlibZip,
     Stdlib,
@@ -27,7 +33,10 @@ pub enum Origin {
     SitePackages,
     UserSite,
     /// A path line of a `.pth` file.
-    Pth { file: String, line: u32 },
+    Pth {
+        file: String,
+        line: u32,
+    },
 }
 
 impl Origin {
