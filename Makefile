@@ -50,9 +50,14 @@ demo-oci:
 	@echo; echo "== importgate check oci-archive:$(DEMO_DIR)/seed-app-fixed.oci.tar"
 	@$(BIN) check oci-archive:$(DEMO_DIR)/seed-app-fixed.oci.tar; echo "exit code: $$?"
 
-test:
+test: lint
 	$(CARGO) test --workspace
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# make bench   time/RSS of `importgate check` on a >500 MB image (docs/performance.md)
+.PHONY: bench
+bench:
+	bench/run.sh
