@@ -1,7 +1,7 @@
 # importgate: demo, tests, lint.
 #
 #   make demo   build the binary and check the seed example (broken and fixed)
-#   make test   cargo test --workspace (Docker-backed tests skip without a daemon unless
+#   make test   lints, then cargo test --workspace (Docker-backed tests skip without a daemon unless
 #               IMPORTGATE_REQUIRE_DOCKER=1)
 #   make lint   rustfmt + clippy
 
