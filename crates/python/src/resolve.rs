@@ -334,6 +334,21 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
+    /// The stdlib part of sys.path, where modules imported during startup come from.
+    fn stdlib_entries(&self) -> Vec<String> {
+        self.rt
+            .sys_path
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.origin,
+                    crate::Origin::Stdlib | crate::Origin::StdlibZip | crate::Origin::LibDynload
+                )
+            })
+            .map(|e| e.path.clone())
+            .collect()
+    }
+
     /// Imports `name` (absolute, dotted) the way `importlib.import_module` would, stopping at the
     /// first component that fails.
     pub fn resolve(&self, name: &str) -> Resolution {
@@ -348,6 +363,21 @@ impl<'a> Resolver<'a> {
         for i in 0..parts.len() {
             let full = parts[..=i].join(".");
             let tail = parts[i];
+            if i == 0 && self.rt.interpreter.builtins.contains(&full) {
+                res.found.push((full, Found::Builtin));
+                continue;
+            }
+            if self.unshadowable.contains(&full) {
+                // Already in sys.modules when user code runs (rule C4/D9): `os.path` needs no
+                // parent package, and `encodings` keeps the stdlib location it was loaded from.
+                let found = if i == 0 {
+                    self.path_find(tail, &self.stdlib_entries()).0
+                } else {
+                    None
+                };
+                res.found.push((full, found.unwrap_or(Found::Preloaded)));
+                continue;
+            }
             if i > 0 {
                 let (parent, pfound) = &res.found[i - 1];
                 match pfound.search_path() {
@@ -370,14 +400,6 @@ impl<'a> Resolver<'a> {
                         return res;
                     }
                 }
-            }
-            if i == 0 && self.rt.interpreter.builtins.contains(&full) {
-                res.found.push((full, Found::Builtin));
-                continue;
-            }
-            if self.unshadowable.contains(&full) {
-                res.found.push((full, Found::Preloaded));
-                continue;
             }
             if self.rt.interpreter.frozen.contains(&full) {
                 res.found.push((full, Found::Frozen));
@@ -528,7 +550,12 @@ mod tests {
         let vfs = base(&[("app/os.py", ""), ("app/json.py", "")]);
         let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
         let r = Resolver::new(&vfs, &rt);
-        assert_eq!(r.resolve("os").last_found(), Some(&Found::Preloaded));
+        assert_eq!(
+            r.resolve("os").last_found(),
+            Some(&Found::Source {
+                file: "/usr/local/lib/python3.12/os.py".into()
+            })
+        );
         assert_eq!(
             r.resolve("json").last_found(),
             Some(&Found::Source {
@@ -536,6 +563,20 @@ mod tests {
             })
         );
         assert!(r.resolve("os.path").failure.is_none());
+        assert!(r.resolve("os.nope").failure.is_some());
+    }
+
+    #[test]
+    fn submodules_of_preloaded_packages_come_from_the_stdlib() {
+        let vfs = base(&[
+            ("usr/local/lib/python3.12/encodings/__init__.py", ""),
+            ("usr/local/lib/python3.12/encodings/idna.py", ""),
+            ("app/encodings/other.py", ""),
+        ]);
+        let rt = rt_for(&vfs, &["python", "-m", "x"], "/app", &[]);
+        let r = Resolver::new(&vfs, &rt);
+        assert!(r.resolve("encodings.idna").failure.is_none());
+        assert!(r.resolve("encodings.other").failure.is_some());
     }
 
     #[test]
