@@ -75,6 +75,8 @@ fn seed_human_output_names_the_module() {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("core.aws_service"), "human output:\n{all}");
     assert!(!all.contains("panicked"), "{all}");
+    // The whole diagnostic, as users see it (no colour: stdout is not a terminal).
+    insta::assert_snapshot!("seed_human_output", run.stdout);
     let run = importgate(&[
         "check",
         "--format",
