@@ -13,6 +13,11 @@ use crate::layer::{
     Compression, LayerIndex, decompress, index_blob, index_tar, looks_like_tar, peek, sniff,
 };
 use crate::select::{BlobSource, MAX_SMALL};
+
+/// Compressed layers up to this size are copied into memory and indexed on a worker while the
+/// archive stream goes on; bigger ones are indexed in the stream. With at most `cores + 1` blobs
+/// in flight, this caps the buffering at a few hundred MiB whatever the image.
+const MAX_BUFFERED_BLOB: u64 = 64 << 20;
 use crate::vfs::clean_member_name;
 
 /// Legacy archives chain `layer.tar` symlinks; more hops than this is a loop.
@@ -160,8 +165,20 @@ pub(crate) fn collect<R: Read + Send>(
                     let size = entry.size();
                     let (head, mut body) = peek(&mut entry, 512).map_err(corrupt)?;
                     match sniff(&head) {
+                        Compression::Gzip | Compression::Zstd if size > MAX_BUFFERED_BLOB => {
+                            // Too big to copy into memory for a worker: decompress it in the
+                            // stream. Memory stays bounded by the largest captured contents, not
+                            // by the largest layer.
+                            let r = index_blob(&mut body, &**capture);
+                            if r.is_err() {
+                                io::copy(&mut body, &mut io::sink()).map_err(corrupt)?;
+                            }
+                            store
+                                .layers
+                                .insert(member, r.map(Arc::new).map_err(Arc::new));
+                        }
                         Compression::Gzip | Compression::Zstd => {
-                            let mut blob = Vec::new();
+                            let mut blob = Vec::with_capacity(size as usize);
                             body.read_to_end(&mut blob).map_err(corrupt)?;
                             if in_flight >= max_in_flight
                                 && let Ok((m, r)) = rx.recv()

@@ -54,12 +54,12 @@ pub(crate) fn peek<R: Read>(mut reader: R, n: usize) -> io::Result<(Vec<u8>, Pee
 }
 
 /// Wraps `reader` in the decoder its first bytes call for.
-pub(crate) fn decompress<'a, R: Read + Send + 'a>(
+pub(crate) fn decompress<'a, R: Read + 'a>(
     reader: R,
-) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let (prefix, reader) = peek(reader, 4)?;
     let compression = sniff(&prefix);
-    let out: Box<dyn Read + Send + 'a> = match compression {
+    let out: Box<dyn Read + 'a> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(reader)?),
         Compression::None => Box::new(reader),
@@ -124,7 +124,7 @@ fn invalid(msg: String) -> io::Error {
 }
 
 /// Decompresses (by sniffing) and indexes one layer blob.
-pub(crate) fn index_blob<R: Read + Send>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
+pub(crate) fn index_blob<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
     let (_, tar) = decompress(reader)?;
     let (head, tar) = peek(tar, 512)?;
     if !head.is_empty() && !looks_like_tar(&head) {
