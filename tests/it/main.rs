@@ -19,3 +19,4 @@ mod bad_input;
 mod differential;
 mod seed;
 mod sources;
+mod stdlib;
