@@ -366,14 +366,7 @@ const SUBMODULES: &[&str] = &[
 /// Known disagreements between importgate and CPython, per base image label (`py3.X` or
 /// `debian3.11`): the module of the `import X` statement they disagree on. Each entry is an
 /// importgate bug found by this test; see the comment on each.
-const KNOWN_DISAGREEMENTS: &[(&str, &[&str])] = &[
-    // `_abc` (the C accelerator of `abc`) only exists since 3.7: CPython 3.6 raises
-    // `ModuleNotFoundError: No module named '_abc'`, but importgate says `ok` ("a module imported
-    // at interpreter startup"): `STARTUP_MODULES` in crates/python/src/interpreter.rs lists
-    // `_abc` for every version, and the resolver trusts that list before the builtin set read
-    // from the binary.
-    ("py3.6", &["_abc"]),
-];
+const KNOWN_DISAGREEMENTS: &[(&str, &[&str])] = &[];
 
 fn main_py() -> String {
     STDLIB

@@ -123,38 +123,26 @@ const FROZEN_311: &[&str] = &[
     "__phello__",
 ];
 
-/// Modules already in `sys.modules` when user code starts (with `site` enabled); a file of the
-/// same name elsewhere on sys.path can never shadow them.
+/// Python modules already in `sys.modules` when user code starts (with `site` enabled); a file
+/// of the same name elsewhere on sys.path can never shadow them. The C modules imported at
+/// startup are builtins of the build and come from its symbol table instead, since the set
+/// changes between versions (`_abc` only exists from 3.7).
 pub const STARTUP_MODULES: &[&str] = &[
     "__main__",
-    "_abc",
-    "_codecs",
     "_collections_abc",
     "_frozen_importlib",
     "_frozen_importlib_external",
-    "_imp",
-    "_io",
-    "_signal",
     "_sitebuiltins",
-    "_stat",
-    "_thread",
-    "_warnings",
-    "_weakref",
     "abc",
-    "builtins",
     "codecs",
     "encodings",
     "genericpath",
     "io",
-    "marshal",
     "os",
     "os.path",
-    "posix",
     "posixpath",
     "site",
     "stat",
-    "sys",
-    "time",
     "zipimport",
 ];
 
