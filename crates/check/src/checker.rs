@@ -2,7 +2,7 @@
 //! give every import site an absolute module name from how its file is imported, resolve it, and
 //! explain each failure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use importgate_image::Image;
@@ -10,26 +10,40 @@ use importgate_python::resolve::{Failed, Failure, Found, StepResult};
 use importgate_python::{Launch, Resolver, Runtime};
 use importgate_source::{ImportKind, ImportSite, PackageArg, ParsedModule, Scope, TargetEnv};
 
+use crate::closure::{self, Reached, Walker};
+use crate::policy::{self, Policy};
 use crate::{
-    CheckError, CheckedImport, Code, Finding, ImportStatus, PythonSummary, Report, Severity,
-    Summary, appfiles,
+    CheckError, CheckedImport, Code, Finding, ImportStatus, Kind, PythonSummary, Report, Severity,
+    Startup, Summary, appfiles,
 };
 
-/// What the user asked for beyond the image itself.
+/// What the user asked for beyond the image itself. Flags here override the configuration
+/// file, which overrides the defaults of [`Policy`].
 #[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
-    /// Globs of extra application files to check.
+    /// Globs of extra application files to check (added to the configuration's).
     pub include: Vec<String>,
-    /// Globs of files to leave out.
+    /// Globs of files to leave out (added to the configuration's).
     pub exclude: Vec<String>,
+    /// A configuration file given on the command line: its name (`pyproject.toml` selects the
+    /// `[tool.importgate]` table) and contents. Replaces the one found in the image.
+    pub config: Option<(String, String)>,
+    /// Codes to report exclusively (`--select`); replaces the configuration's list.
+    pub select: Vec<String>,
+    /// Codes never to report (`--ignore`); added to the configuration's list.
+    pub ignore: Vec<String>,
+    /// Module patterns whose failures are not reported (`--ignore-module`).
+    pub ignore_modules: Vec<String>,
+    /// `kind=level` (`--severity lazy=error`).
+    pub severity: Vec<String>,
 }
 
 /// How a file is known to the import system: its module name and `__package__`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Identity {
-    package: Option<String>,
+pub(crate) struct Identity {
+    pub(crate) package: Option<String>,
     /// Whether the file runs as `__main__` from a path (a script), where relative imports fail.
-    script: bool,
+    pub(crate) script: bool,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -105,7 +119,7 @@ fn parent_of(module: &str) -> Option<String> {
 }
 
 /// `importlib._bootstrap._resolve_name`: the absolute name of a relative import.
-fn resolve_relative(
+pub(crate) fn resolve_relative(
     module: Option<&str>,
     level: u32,
     id: &Identity,
@@ -138,6 +152,8 @@ struct Ctx<'a> {
     target: TargetEnv,
     /// Parsed modules by path, for `from a import b` name checks of non-application files.
     parsed: BTreeMap<String, Arc<ParsedModule>>,
+    /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
+    native: crate::native::Native<'a>,
 }
 
 impl Ctx<'_> {
@@ -193,7 +209,7 @@ impl Ctx<'_> {
             let res = self.resolver.resolve(&target);
             match res.last_found().cloned() {
                 Some(f) if res.failure.is_none() => {
-                    if self.binds(&target, &f, name, depth + 1) {
+                    if self.star_exports(&target, &f, name, depth + 1) {
                         return true;
                     }
                 }
@@ -201,6 +217,24 @@ impl Ctx<'_> {
             }
         }
         false
+    }
+
+    /// Whether `from target import *` binds `name`: the names of a literal `__all__` (listed
+    /// means exported), else every bound name not starting with `_` (rule E4,
+    /// `Python/ceval.c:import_all_from`).
+    fn star_exports(&mut self, target: &str, found: &Found, name: &str, depth: u8) -> bool {
+        if let Some(file) = found.file().filter(|f| f.ends_with(".py"))
+            && let Some(parsed) = self.module_source(file)
+            && parsed.syntax_errors.is_empty()
+        {
+            if let Some(all) = &parsed.bindings.dunder_all {
+                return all.iter().any(|n| n == name);
+            }
+            if name.starts_with('_') {
+                return false;
+            }
+        }
+        self.binds(target, found, name, depth)
     }
 }
 
@@ -230,14 +264,9 @@ fn walk_notes(failed: &Failed, rt: &Runtime, limit_top: bool) -> Vec<String> {
         }
         notes.push(format!("searched {}{origin}: {what}", step.entry));
         for ext in &step.foreign_extensions {
-            notes.push(format!(
-                "found {ext}, which this interpreter does not load: it loads {}",
-                rt.interpreter
-                    .extension_suffixes
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            notes.push(importgate_python::abi::foreign_extension_note(
+                ext,
+                &rt.interpreter,
             ));
         }
     }
@@ -322,169 +351,13 @@ fn source_line(text: &str, line: u32) -> Option<String> {
         .map(str::to_string)
 }
 
-fn scope_note(site: &ImportSite) -> Option<String> {
-    match &site.context.scope {
-        Scope::Module => None,
-        Scope::Function(f) => Some(format!(
-            "the import is inside `{f}()`: it fails when that function runs"
-        )),
-        Scope::Class(c) => Some(format!("the import is in the body of class `{c}`")),
-    }
-}
+/// An absolute module name, or why a relative import has none.
+pub(crate) type Target = Result<String, (Code, String)>;
 
-/// Runs the whole check on a loaded image.
-pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
-    let rt = importgate_python::model(&image.fs, &image.config)?;
-    let files = appfiles::select(&image.fs, &rt, &opts.include, &opts.exclude)?;
-    let sources: Vec<(String, Arc<str>)> = files
-        .iter()
-        .filter_map(|f| {
-            let text = image.fs.read_to_string(f)?;
-            Some((f.clone(), Arc::<str>::from(text)))
-        })
-        .collect();
-    let mut warnings: Vec<String> = image.warnings.clone();
-    warnings.extend(rt.warnings.iter().cloned());
-    for hook in &rt.startup_hooks {
-        warnings.push(format!(
-            "startup code may change the import system (not modelled): {hook}"
-        ));
-    }
-    if sources.len() < files.len() {
-        warnings.push(format!(
-            "{} application files could not be read",
-            files.len() - sources.len()
-        ));
-    }
-    let texts: BTreeMap<String, Arc<str>> = sources.iter().cloned().collect();
-    let parsed = importgate_source::parse_many(sources);
-
-    let v = rt.interpreter.version;
-    let mut ctx = Ctx {
-        rt: &rt,
-        resolver: Resolver::new(&image.fs, &rt),
-        image,
-        target: TargetEnv {
-            version: (v.major as u32, v.minor as u32, 0),
-            sys_platform: "linux".into(),
-            os_name: "posix".into(),
-            platform_system: "Linux".into(),
-        },
-        parsed: BTreeMap::new(),
-    };
-    let mut findings = Vec::new();
-    let mut imports = Vec::new();
-    for (file, module) in &parsed {
-        let text = texts.get(file).cloned().unwrap_or_else(|| Arc::from(""));
-        for err in &module.syntax_errors {
-            findings.push(Finding {
-                severity: Severity::Warning,
-                code: Code::SyntaxError,
-                module: String::new(),
-                file: file.clone(),
-                line: err.line,
-                column: err.column,
-                message: if module.python2_hint {
-                    format!("{} (this looks like Python 2 code)", err.message)
-                } else {
-                    err.message.clone()
-                },
-                hint: None,
-                notes: Vec::new(),
-                source_line: source_line(&text, err.line),
-                span_len: 1,
-            });
-        }
-        let id = identity(file, &rt, &ctx.resolver);
-        for site in &module.imports {
-            check_site(
-                &mut ctx,
-                file,
-                &text,
-                &id,
-                site,
-                &mut findings,
-                &mut imports,
-            );
-        }
-    }
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
-    });
-    let summary = Summary {
-        files: parsed.len(),
-        imports: imports.len(),
-        errors: findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count(),
-        warnings: findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count(),
-        infos: findings
-            .iter()
-            .filter(|f| f.severity == Severity::Info)
-            .count(),
-    };
-    Ok(Report {
-        image: image.reference.clone(),
-        python: PythonSummary {
-            version: rt.interpreter.version.to_string(),
-            executable: rt.interpreter.executable.clone(),
-            sys_path: rt.sys_path.clone(),
-        },
-        entrypoint: rt.launch.describe(),
-        findings,
-        imports,
-        summary,
-        warnings,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_site(
-    ctx: &mut Ctx<'_>,
-    file: &str,
-    text: &str,
-    id: &Identity,
-    site: &ImportSite,
-    findings: &mut Vec<Finding>,
-    imports: &mut Vec<CheckedImport>,
-) {
-    let mut record = CheckedImport {
-        file: file.to_string(),
-        line: site.line,
-        column: site.column,
-        statement: site.statement.clone(),
-        package: id.package.clone(),
-        module: String::new(),
-        name: None,
-        status: ImportStatus::Ok,
-    };
-    let span_len = site.end_column.saturating_sub(site.column).max(1);
-    let finding = |severity, code, module: &str, message: String, notes, hint| Finding {
-        severity,
-        code,
-        module: module.to_string(),
-        file: file.to_string(),
-        line: site.line,
-        column: site.column,
-        message,
-        hint,
-        notes,
-        source_line: source_line(text, site.line),
-        span_len,
-    };
-    // Code that never runs in this image (rule G2).
-    let dead = site.context.type_checking
-        || site
-            .context
-            .conditions
-            .iter()
-            .any(|c| c.reaches(&ctx.target) == Some(false));
-    // Target module and, for `from a import b`, the name.
-    let (module, name) = match &site.kind {
+/// The absolute module a site imports and, for `from a import b`, the name; `None` for a
+/// dynamic import whose module is not a literal.
+pub(crate) fn site_target(site: &ImportSite, id: &Identity) -> Option<(Target, Option<String>)> {
+    Some(match &site.kind {
         ImportKind::Import { module } => (Ok(module.clone()), None),
         ImportKind::From {
             module,
@@ -503,21 +376,7 @@ fn check_site(
             package,
             package_arg,
         } => {
-            let Some(m) = module else {
-                record.status = ImportStatus::Skipped;
-                if !dead {
-                    findings.push(finding(
-                        Severity::Info,
-                        Code::Undecidable,
-                        "",
-                        "the module of this dynamic import is not a literal; it cannot be checked statically".into(),
-                        Vec::new(),
-                        None,
-                    ));
-                }
-                imports.push(record);
-                return;
-            };
+            let m = module.as_ref()?;
             if m.starts_with('.') {
                 let level = m.chars().take_while(|c| *c == '.').count() as u32;
                 let rest = &m[level as usize..];
@@ -538,6 +397,525 @@ fn check_site(
                 (Ok(m.clone()), None)
             }
         }
+    })
+}
+
+/// The decided policy: defaults, then the configuration file (the one given, else
+/// `pyproject.toml`'s `[tool.importgate]` or `importgate.toml` in the image's working
+/// directory), then flags.
+fn build_policy(
+    image: &Image,
+    rt: &Runtime,
+    opts: &CheckOptions,
+) -> Result<(Policy, Option<String>), CheckError> {
+    let mut policy = Policy::default();
+    let mut source = None;
+    let found = match &opts.config {
+        Some((name, text)) => policy::parse_config(name, text)?.map(|c| (name.clone(), c)),
+        None => {
+            let mut found = None;
+            for name in ["importgate.toml", "pyproject.toml"] {
+                let path = format!("{}/{name}", rt.cwd.trim_end_matches('/'));
+                if let Some(text) = image.fs.read_to_string(&path)
+                    && let Some(cfg) = policy::parse_config(&path, &text)?
+                {
+                    found = Some((path, cfg));
+                    break;
+                }
+            }
+            found
+        }
+    };
+    if let Some((name, cfg)) = found {
+        policy.apply(&cfg)?;
+        source = Some(name);
+    }
+    if !opts.select.is_empty() {
+        policy.select = Policy::parse_codes(&opts.select)?;
+    }
+    policy.ignore.extend(Policy::parse_codes(&opts.ignore)?);
+    policy
+        .ignore_modules
+        .extend(opts.ignore_modules.iter().cloned());
+    policy.include.extend(opts.include.iter().cloned());
+    policy.exclude.extend(opts.exclude.iter().cloned());
+    for kv in &opts.severity {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| policy::PolicyError::UnknownKind(kv.clone()))?;
+        policy.set_severity(k.trim(), v.trim())?;
+    }
+    Ok((policy, source))
+}
+
+/// Runs the whole check on a loaded image.
+pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
+    let started = std::time::Instant::now();
+    let mut rt = importgate_python::model(&image.fs, &image.config)?;
+    let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
+    let server_notes = closure::apply_server_paths(&mut rt, &argv);
+    let rt = rt;
+    let (policy, config_file) = build_policy(image, &rt, opts)?;
+    let files = appfiles::select(&image.fs, &rt, &policy.include, &policy.exclude)?;
+    let sources: Vec<(String, Arc<str>)> = files
+        .iter()
+        .filter_map(|f| {
+            let text = image.fs.read_to_string(f)?;
+            Some((f.clone(), Arc::<str>::from(text)))
+        })
+        .collect();
+    let mut warnings: Vec<String> = image.warnings.clone();
+    warnings.extend(rt.warnings.iter().cloned());
+    for hook in &rt.startup_hooks {
+        warnings.push(format!(
+            "startup code may change the import system (not modelled): {hook}"
+        ));
+    }
+    if sources.len() < files.len() {
+        warnings.push(format!(
+            "{} application files could not be read",
+            files.len() - sources.len()
+        ));
+    }
+    let parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many(sources)
+        .into_iter()
+        .map(|(f, m)| (f, Arc::new(m)))
+        .collect();
+    let app_files: BTreeSet<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
+
+    let v = rt.interpreter.version;
+    let mut ctx = Ctx {
+        rt: &rt,
+        resolver: Resolver::new(&image.fs, &rt),
+        image,
+        target: TargetEnv {
+            version: (v.major as u32, v.minor as u32, 0),
+            sys_platform: "linux".into(),
+            os_name: "posix".into(),
+            platform_system: "Linux".into(),
+        },
+        parsed: parsed.iter().cloned().collect(),
+        native: crate::native::Native::new(image, &rt),
+    };
+
+    // The startup path.
+    let entry = closure::entry(&image.fs, &image.config, &rt, &argv);
+    let reached = startup_closure(&mut ctx, &entry, &mut warnings);
+    let mut findings = Vec::new();
+    let mut imports = Vec::new();
+    config_ref_findings(&ctx, &reached, &mut findings);
+
+    let check_file = |ctx: &mut Ctx<'_>,
+                      file: &str,
+                      module: &ParsedModule,
+                      third_party: bool,
+                      findings: &mut Vec<Finding>,
+                      imports: &mut Vec<CheckedImport>| {
+        let text: Arc<str> = image
+            .fs
+            .read_to_string(file)
+            .map(Arc::from)
+            .unwrap_or_else(|| Arc::from(""));
+        if !third_party {
+            for err in &module.syntax_errors {
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    code: Code::SyntaxError,
+                    module: String::new(),
+                    file: file.to_string(),
+                    line: err.line,
+                    column: err.column,
+                    message: if module.python2_hint {
+                        format!("{} (this looks like Python 2 code)", err.message)
+                    } else {
+                        err.message.clone()
+                    },
+                    hint: None,
+                    notes: Vec::new(),
+                    kind: Kind::Undecidable,
+                    chain: Vec::new(),
+                    source_line: source_line(&text, err.line),
+                    span_len: 1,
+                });
+            }
+        } else if !module.syntax_errors.is_empty() {
+            return;
+        }
+        let id = identity(file, ctx.rt, &ctx.resolver);
+        let chain = reached.by_file.get(file).map(|&i| reached.chain(i));
+        for site in &module.imports {
+            let mut site_findings = Vec::new();
+            let mut site_imports = Vec::new();
+            check_site(
+                ctx,
+                &SiteIn {
+                    file,
+                    text: &text,
+                    id: &id,
+                    site,
+                    chain: chain.as_deref(),
+                },
+                &mut site_findings,
+                &mut site_imports,
+            );
+            if third_party {
+                // Only what breaks the startup path: the rest of a dependency is its own
+                // business (optional extras, platform-specific code, functions never called).
+                let live = closure::unconditional(site, &ctx.target);
+                site_findings.retain(|f| f.kind == Kind::Startup && live);
+                site_imports.retain(|i| i.status == ImportStatus::Error);
+                if site_findings.is_empty() {
+                    site_imports.clear();
+                }
+            }
+            findings.extend(site_findings);
+            imports.extend(site_imports);
+        }
+    };
+    for (file, module) in &parsed {
+        check_file(&mut ctx, file, module, false, &mut findings, &mut imports);
+    }
+    let outside: Vec<String> = reached
+        .nodes
+        .iter()
+        .map(|n| n.file.clone())
+        .filter(|f| !app_files.contains(f))
+        .collect();
+    for file in &outside {
+        if let Some(module) = ctx.parsed.get(file).cloned() {
+            check_file(&mut ctx, file, &module, true, &mut findings, &mut imports);
+        }
+    }
+
+    // CPython stops at the first failing import of a missing dependency; the other
+    // third-party modules importing it would fail the same way and are noise.
+    let rank_of = |f: &Finding| {
+        reached
+            .rank
+            .get(&(f.file.clone(), f.line, f.column))
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    let mut first_by_module: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        if f.kind == Kind::Startup && !app_files.contains(&f.file) {
+            let r = (rank_of(f), i);
+            let e = first_by_module.entry(f.module.clone()).or_insert(r);
+            if r < *e {
+                *e = r;
+            }
+        }
+    }
+    let mut index = 0usize;
+    findings.retain(|f| {
+        let i = index;
+        index += 1;
+        f.kind != Kind::Startup
+            || app_files.contains(&f.file)
+            || first_by_module.get(&f.module).is_none_or(|&(_, j)| j == i)
+    });
+
+    // Policy: severities per kind, then select/ignore/patterns/comments.
+    findings = findings
+        .into_iter()
+        .filter_map(|mut f| {
+            if f.code != Code::SyntaxError {
+                let sev = policy.severity(f.kind)?;
+                // An import that could not be decided stays a warning at most.
+                f.severity = if f.severity == Severity::Warning && sev == Severity::Error {
+                    Severity::Warning
+                } else {
+                    sev
+                };
+            }
+            policy.keeps(&f).then_some(f)
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
+    });
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let summary = Summary {
+        files: parsed.len(),
+        imports: imports.len(),
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        infos: count(Severity::Info),
+    };
+    let mut notes = server_notes;
+    notes.extend(entry.notes.iter().cloned());
+    if let Some(cfg) = config_file {
+        notes.push(format!("configuration read from {cfg}"));
+    }
+    let startup = Startup {
+        understood: entry.understood,
+        notes,
+        modules_reached: reached.nodes.len(),
+        files_parsed: parsed.len() + reached.parsed_outside_app,
+        third_party_files: outside.len(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    if !entry.understood {
+        warnings.extend(entry.notes.iter().cloned());
+    }
+    Ok(Report {
+        image: image.reference.clone(),
+        python: PythonSummary {
+            version: rt.interpreter.version.to_string(),
+            executable: rt.interpreter.executable.clone(),
+            sys_path: rt.sys_path.clone(),
+        },
+        entrypoint: rt.launch.describe(),
+        findings,
+        imports,
+        summary,
+        warnings,
+        startup,
+    })
+}
+
+/// Computes the modules run at startup (see [`closure`]).
+fn startup_closure(
+    ctx: &mut Ctx<'_>,
+    entry: &closure::Entry,
+    warnings: &mut Vec<String>,
+) -> Reached {
+    let rt = ctx.rt;
+    let resolver = &ctx.resolver;
+    let identity_of = |f: &str| identity(f, rt, resolver);
+    let mut walker = Walker::new(
+        resolver,
+        &ctx.image.fs,
+        &ctx.target,
+        (vec![rt.interpreter.stdlib.clone()], rt.site_dirs.clone()),
+        &identity_of,
+        &mut ctx.parsed,
+    );
+    for (file, name) in &entry.files {
+        walker.add_file(file, name, None);
+    }
+    for module in &entry.modules {
+        let ok = match &rt.launch {
+            Launch::Module { module: m } if m == module => {
+                walker.add_main_module(module);
+                resolver.resolve(module).failure.is_none()
+            }
+            _ => walker.add_module(module, None).1,
+        };
+        if !ok {
+            warnings.push(format!(
+                "the entrypoint imports `{module}`, which cannot be imported: the container cannot start"
+            ));
+        }
+    }
+    walker.run();
+    // Django: the settings module, then the dotted strings Django imports from it.
+    let settings = entry.django_settings.clone().or_else(|| {
+        walker.reached.nodes.iter().find_map(|n| {
+            let name = n.file.rsplit('/').next().unwrap_or_default();
+            if !matches!(name, "wsgi.py" | "asgi.py" | "celery.py" | "manage.py") {
+                return None;
+            }
+            closure_settings(&ctx.image.fs, &n.file)
+        })
+    });
+    if let Some(settings) = settings {
+        let root = (!walker.reached.nodes.is_empty()).then_some(0);
+        let (node, ok) = walker.add_module(&settings, root);
+        walker.run();
+        if !ok {
+            warnings.push(format!(
+                "Django settings `{settings}` cannot be imported: the container cannot start"
+            ));
+        } else if let Some(node) = node
+            && let Some(file) = walker.reached.nodes.get(node).map(|n| n.file.clone())
+            && let Some(text) = ctx.image.fs.read_to_string(&file)
+        {
+            for (setting, value, line, column) in closure::django_strings(&text) {
+                for (module, required) in closure::django_targets(resolver, &setting, &value) {
+                    let (_, ok) = walker.add_module(&module, Some(node));
+                    if !ok && required {
+                        walker.reached.config_refs.push(closure::ConfigRef {
+                            module,
+                            file: file.clone(),
+                            line,
+                            column,
+                            setting: setting.clone(),
+                            parent: Some(node),
+                        });
+                    }
+                }
+            }
+            walker.run();
+        }
+    }
+    walker.order();
+    std::mem::take(&mut walker.reached)
+}
+
+fn closure_settings(vfs: &importgate_image::Vfs, file: &str) -> Option<String> {
+    closure::django_settings_in(&vfs.read_to_string(file)?)
+}
+
+/// Dotted strings in framework settings that Django imports at startup and that fail.
+fn config_ref_findings(ctx: &Ctx<'_>, reached: &Reached, findings: &mut Vec<Finding>) {
+    for r in &reached.config_refs {
+        let res = ctx.resolver.resolve(&r.module);
+        let Some(failed) = &res.failure else {
+            continue;
+        };
+        let (code, message, notes, hint) = failure_finding(failed, ctx.rt);
+        let mut chain = r.parent.map(|p| reached.chain(p)).unwrap_or_default();
+        chain.push(failed.module.clone());
+        let mut all = vec![
+            format!("fails at startup: {}", chain.join(" → ")),
+            format!("Django imports every `{}` entry at startup", r.setting),
+        ];
+        all.extend(notes);
+        let text = ctx.image.fs.read_to_string(&r.file).unwrap_or_default();
+        findings.push(Finding {
+            severity: Severity::Error,
+            code,
+            module: failed.module.clone(),
+            file: r.file.clone(),
+            line: r.line,
+            column: r.column,
+            message,
+            hint,
+            notes: all,
+            kind: Kind::Startup,
+            chain,
+            source_line: source_line(&text, r.line),
+            span_len: u32::try_from(r.module.chars().count() + 2).unwrap_or(1),
+        });
+    }
+}
+
+/// One import site and where it is.
+struct SiteIn<'a> {
+    file: &'a str,
+    text: &'a str,
+    id: &'a Identity,
+    site: &'a ImportSite,
+    /// The startup chain of the file, when the entrypoint reaches it.
+    chain: Option<&'a [String]>,
+}
+
+/// When the site runs, from its context and whether its module is on the startup path.
+fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
+    let site = s.site;
+    let dynamic = matches!(site.kind, ImportKind::Dynamic { .. });
+    if site.context.guarded {
+        Kind::Guarded
+    } else if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
+        Kind::Undecidable
+    } else if s.chain.is_some() && closure::runs_at_import(site, &ctx.target) {
+        Kind::Startup
+    } else if dynamic {
+        Kind::Dynamic
+    } else if matches!(site.context.scope, Scope::Function(_)) || site.context.lazy {
+        Kind::Lazy
+    } else {
+        Kind::ModuleLevel
+    }
+}
+
+/// The code a failure is reported with, given when the import runs.
+fn kind_code(kind: Kind, site: &ImportSite, base: Code) -> Code {
+    match kind {
+        Kind::Guarded => Code::GuardedImportMissing,
+        Kind::Lazy => Code::LazyImportMissing,
+        _ if matches!(site.kind, ImportKind::Dynamic { .. }) => Code::DynamicImportMissing,
+        _ => base,
+    }
+}
+
+fn context_notes(kind: Kind, s: &SiteIn<'_>, failing: &str) -> (Vec<String>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut chain = Vec::new();
+    match kind {
+        Kind::Startup => {
+            chain = s.chain.map(<[String]>::to_vec).unwrap_or_default();
+            if !failing.is_empty() && chain.last().map(String::as_str) != Some(failing) {
+                chain.push(failing.to_string());
+            }
+            notes.push(format!("fails at startup: {}", chain.join(" → ")));
+        }
+        Kind::Guarded => {
+            notes.push("the import is guarded (a failure is caught), so it does not raise".into())
+        }
+        _ => {}
+    }
+    match &s.site.context.scope {
+        Scope::Function(f) => notes.push(format!("fails when `{f}()` runs")),
+        Scope::Class(c) => notes.push(format!("the import is in the body of class `{c}`")),
+        Scope::Module => {}
+    }
+    if kind == Kind::ModuleLevel && s.chain.is_none() {
+        notes.push("fails when this module is imported (not reached from the entrypoint)".into());
+    }
+    (notes, chain)
+}
+
+fn check_site(
+    ctx: &mut Ctx<'_>,
+    s: &SiteIn<'_>,
+    findings: &mut Vec<Finding>,
+    imports: &mut Vec<CheckedImport>,
+) {
+    let (file, site, id) = (s.file, s.site, s.id);
+    let mut record = CheckedImport {
+        file: file.to_string(),
+        line: site.line,
+        column: site.column,
+        statement: site.statement.clone(),
+        package: id.package.clone(),
+        module: String::new(),
+        name: None,
+        status: ImportStatus::Ok,
+    };
+    let span_len = site.end_column.saturating_sub(site.column).max(1);
+    let kind = site_kind(ctx, s);
+    let finding = |severity, code, module: &str, message: String, notes, hint| {
+        let (mut all, chain): (Vec<String>, Vec<String>) = context_notes(kind, s, module);
+        all.extend::<Vec<String>>(notes);
+        Finding {
+            severity,
+            code: kind_code(kind, site, code),
+            module: module.to_string(),
+            file: file.to_string(),
+            line: site.line,
+            column: site.column,
+            message,
+            hint,
+            notes: all,
+            kind,
+            chain,
+            source_line: source_line(s.text, site.line),
+            span_len,
+        }
+    };
+    // Code that never runs in this image (rule G2).
+    let dead = site.context.type_checking
+        || site
+            .context
+            .conditions
+            .iter()
+            .any(|c| c.reaches(&ctx.target) == Some(false));
+    let Some((module, name)) = site_target(site, id) else {
+        record.status = ImportStatus::Skipped;
+        if !dead {
+            findings.push(finding(
+                Severity::Info,
+                Code::Undecidable,
+                "",
+                "the module of this dynamic import is not a literal; it cannot be checked statically".into(),
+                Vec::new(),
+                None,
+            ));
+        }
+        imports.push(record);
+        return;
     };
     record.name = name.clone().filter(|n| n != "*");
     if dead {
@@ -552,27 +930,19 @@ fn check_site(
     } else {
         (Severity::Error, ImportStatus::Error)
     };
-    let mut extra_notes: Vec<String> = scope_note(site).into_iter().collect();
-    if guarded {
-        extra_notes
-            .push("the import is guarded (a failure is caught), so it does not raise".into());
-    }
     let module = match module {
         Ok(m) => m,
         Err((code, message)) => {
-            let mut notes = extra_notes.clone();
+            let mut notes = Vec::new();
             if id.script {
-                notes.insert(
-                    0,
-                    format!(
-                        "{file} runs as the main script (`{}`), so it has no package",
-                        ctx.rt.launch.describe()
-                    ),
-                );
+                notes.push(format!(
+                    "{file} runs as the main script (`{}`), so it has no package",
+                    ctx.rt.launch.describe()
+                ));
             }
             findings.push(finding(
-                if guarded { Severity::Info } else { Severity::Error },
-                if guarded { Code::GuardedImportMissing } else { code },
+                sev,
+                code,
                 "",
                 message,
                 notes,
@@ -590,16 +960,25 @@ fn check_site(
     record.module = module.clone();
     let res = ctx.resolver.resolve(&module);
     if let Some(failed) = &res.failure {
-        let (code, message, mut notes, hint) = failure_finding(failed, ctx.rt);
-        notes.extend(extra_notes);
-        let (sev, code, status) = if failed.uncertain && !guarded {
-            (Severity::Warning, code, ImportStatus::Error)
-        } else if guarded {
-            (sev, Code::GuardedImportMissing, status)
+        let (code, message, mut notes, mut hint) = failure_finding(failed, ctx.rt);
+        if code == Code::ModuleNotFound
+            && let Some((note, better)) = ctx.native.not_found_hint(failed)
+        {
+            notes.push(note);
+            hint = Some(better);
+        }
+        let sev = if failed.uncertain && !guarded {
+            Severity::Warning
         } else {
-            (sev, code, status)
+            sev
         };
         findings.push(finding(sev, code, &failed.module, message, notes, hint));
+        record.status = status;
+        imports.push(record);
+        return;
+    }
+    if let Some(p) = ctx.native.inspect(&ctx.resolver, &res) {
+        findings.push(finding(sev, p.code, &p.module, p.message, p.notes, p.hint));
         record.status = status;
         imports.push(record);
         return;
@@ -622,14 +1001,9 @@ fn check_site(
                 found.search_path().unwrap_or_default().join(", ")
             ));
         }
-        notes.extend(extra_notes);
         findings.push(finding(
             sev,
-            if guarded {
-                Code::GuardedImportMissing
-            } else {
-                Code::NameNotInModule
-            },
+            Code::NameNotInModule,
             &module,
             format!("cannot import name '{name}' from '{module}'{where_}"),
             notes,

@@ -42,6 +42,18 @@ pub enum Code {
     SyntaxError,
     /// The import is guarded (`try/except ImportError`) and would fail: not an error.
     GuardedImportMissing,
+    /// An import inside a function or method that would fail when the function runs: its own
+    /// code because it does not break startup, so a gate can weigh it separately.
+    LazyImportMissing,
+    /// A literal `importlib.import_module("a.b")` / `__import__("a")` that would fail.
+    DynamicImportMissing,
+    /// An extension module (or a library it needs) names a shared library the image's dynamic
+    /// loader cannot find: `ImportError: libX.so: cannot open shared object file`.
+    MissingSharedLibrary,
+    /// An extension module built for another machine than the image's platform.
+    IncompatibleExtension,
+    /// The runtime user cannot read a module file the finder sees: `PermissionError`.
+    PermissionDenied,
 }
 
 impl Code {
@@ -56,6 +68,11 @@ impl Code {
             Code::Undecidable => "undecidable-import",
             Code::SyntaxError => "syntax-error",
             Code::GuardedImportMissing => "guarded-import-missing",
+            Code::LazyImportMissing => "lazy-import-missing",
+            Code::DynamicImportMissing => "dynamic-import-missing",
+            Code::MissingSharedLibrary => "missing-shared-library",
+            Code::IncompatibleExtension => "incompatible-extension",
+            Code::PermissionDenied => "permission-denied",
         }
     }
 
@@ -68,8 +85,79 @@ impl Code {
             Code::NameNotInModule | Code::RelativeImportNoParent => Some("ImportError"),
             Code::RelativeImportBeyondTop => Some("ImportError"),
             Code::SyntaxError => Some("SyntaxError"),
+            Code::LazyImportMissing | Code::DynamicImportMissing => Some("ImportError"),
+            Code::MissingSharedLibrary | Code::IncompatibleExtension => Some("ImportError"),
+            Code::PermissionDenied => Some("PermissionError"),
             Code::GuardedImportMissing | Code::Undecidable => None,
         }
+    }
+
+    /// Every code, for `--select`/`--ignore` validation and documentation.
+    pub const ALL: [Code; 14] = [
+        Code::ModuleNotFound,
+        Code::NamespaceShadowed,
+        Code::ParentNotPackage,
+        Code::NameNotInModule,
+        Code::RelativeImportNoParent,
+        Code::RelativeImportBeyondTop,
+        Code::Undecidable,
+        Code::SyntaxError,
+        Code::GuardedImportMissing,
+        Code::LazyImportMissing,
+        Code::DynamicImportMissing,
+        Code::MissingSharedLibrary,
+        Code::IncompatibleExtension,
+        Code::PermissionDenied,
+    ];
+
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// When the failing import runs, which decides how much it matters: a CI gate must stop an
+/// image that cannot start, but may only warn about a function nobody calls at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Runs while the entrypoint starts: the module is reached from it at import time.
+    Startup,
+    /// Module-level code of a module the entrypoint does not reach statically (it may still be
+    /// imported later, by a worker, a plugin loader or a test).
+    ModuleLevel,
+    /// Inside a function or method: fails when it is called.
+    Lazy,
+    /// A literal `importlib.import_module`/`__import__` call.
+    Dynamic,
+    /// Caught by `try/except ImportError`, `contextlib.suppress` or a `find_spec` test.
+    Guarded,
+    /// Cannot be decided statically (non-literal dynamic import, syntax error).
+    Undecidable,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Startup => "startup",
+            Kind::ModuleLevel => "module-level",
+            Kind::Lazy => "lazy",
+            Kind::Dynamic => "dynamic",
+            Kind::Guarded => "guarded",
+            Kind::Undecidable => "undecidable",
+        }
+    }
+
+    pub const ALL: [Kind; 6] = [
+        Kind::Startup,
+        Kind::ModuleLevel,
+        Kind::Lazy,
+        Kind::Dynamic,
+        Kind::Guarded,
+        Kind::Undecidable,
+    ];
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -92,6 +180,11 @@ pub struct Finding {
     pub hint: Option<String>,
     /// Why: the sys.path walk and the rule that decided, one line each.
     pub notes: Vec<String>,
+    /// When the import runs (startup, lazy, ...); decides the default severity.
+    pub kind: Kind,
+    /// For a startup finding, the modules from the entrypoint to the one that fails
+    /// (`app.main`, `fastapi`, `starlette`, `anyio`); empty otherwise.
+    pub chain: Vec<String>,
     /// The source line of the import site, for snippets; not part of the JSON schema.
     #[serde(skip)]
     pub source_line: Option<String>,

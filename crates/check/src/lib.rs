@@ -3,7 +3,7 @@
 
 pub mod finding;
 
-pub use finding::{Code, Finding, Severity};
+pub use finding::{Code, Finding, Kind, Severity};
 
 use importgate_python::SysPathEntry;
 use serde::Serialize;
@@ -22,6 +22,26 @@ pub struct Report {
     pub summary: Summary,
     /// Things the checker could not decide or that look wrong in the image itself.
     pub warnings: Vec<String>,
+    /// What the entrypoint starts and how far the startup closure went.
+    pub startup: Startup,
+}
+
+/// The startup path: how the entrypoint was read and the size of the closure followed from it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Startup {
+    /// False when the entrypoint was not understood: then no finding is marked `startup` and
+    /// module-level findings stand in for them.
+    pub understood: bool,
+    /// What was recognised (`uvicorn imports app.main`), configuration read, path options.
+    pub notes: Vec<String>,
+    /// Modules (files) executed at startup, application and third-party.
+    pub modules_reached: usize,
+    /// Python files parsed: the application's plus the third-party ones the closure reached.
+    pub files_parsed: usize,
+    /// Reached files outside the application (site-packages).
+    pub third_party_files: usize,
+    /// Time for the check itself (model, parse, closure, verdicts), without loading the image.
+    pub elapsed_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,6 +91,8 @@ pub enum ImportStatus {
 
 pub mod appfiles;
 pub mod checker;
+mod closure;
+pub mod policy;
 
 pub use checker::{CheckOptions, check};
 
@@ -82,6 +104,8 @@ pub enum CheckError {
     Model(#[from] importgate_python::ModelError),
     #[error("invalid glob `{pattern}`: {message}")]
     Glob { pattern: String, message: String },
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
 }
 
 /// Whether the image loader keeps a member's contents: Python sources outside installed
@@ -93,7 +117,20 @@ pub fn capture_policy() -> Arc<importgate_image::Capture> {
         let name = path.rsplit('/').next().unwrap_or(path);
         let installed = path.contains("/site-packages/") || path.contains("/dist-packages/");
         if name.ends_with(".py") {
-            return size <= 8 << 20 && (!installed || name == "__init__.py");
+            // Installed modules are kept up to 1 MiB for the startup closure into
+            // site-packages; larger ones are generated tables, not import logic.
+            return size <= 8 << 20 && (!installed || name == "__init__.py" || size <= 1 << 20);
+        }
+        if name == "pyproject.toml" || name == "importgate.toml" {
+            return size <= 1 << 20 && !installed;
+        }
+        if name.ends_with(".sh") && !installed {
+            // Entrypoint wrappers ending in `exec ...`.
+            return size <= 64 << 10;
+        }
+        if name.ends_with(".zip") || name.ends_with(".egg") || name.ends_with(".pyz") {
+            // Archives that can be on sys.path: zipimport reads their directory.
+            return size <= 64 << 20;
         }
         if name.ends_with(".pth")
             || name == "pyvenv.cfg"

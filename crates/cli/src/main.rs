@@ -63,6 +63,23 @@ struct CheckArgs {
     /// Application files to leave out (glob over paths inside the image).
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Configuration file (`pyproject.toml` with `[tool.importgate]`, or an `importgate.toml`);
+    /// replaces the one found in the image's working directory. Flags override it.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Report only these finding codes (comma-separated or repeated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    select: Vec<String>,
+    /// Never report these finding codes (comma-separated or repeated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// Do not report failures of modules matching PATTERN (`boto3`, `optional_*`, `pkg.*`).
+    #[arg(long, value_name = "PATTERN")]
+    ignore_module: Vec<String>,
+    /// Severity of a kind of finding: KIND=LEVEL, KIND one of startup, module-level, lazy,
+    /// dynamic, guarded, undecidable; LEVEL one of error, warning, info, off.
+    #[arg(long, value_name = "KIND=LEVEL")]
+    severity: Vec<String>,
     /// Show sys.path with origins, info findings and every note.
     #[arg(short, long)]
     verbose: bool,
@@ -116,11 +133,24 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let image = load(&source, &opts)
         .await
         .with_context(|| format!("cannot read image `{}`", args.image))?;
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read configuration {}", path.display()))?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
     let report = check(
         &image,
         &CheckOptions {
             include: args.include.clone(),
             exclude: args.exclude.clone(),
+            config,
+            select: args.select.clone(),
+            ignore: args.ignore.clone(),
+            ignore_modules: args.ignore_module.clone(),
+            severity: args.severity.clone(),
         },
     )
     .with_context(|| format!("cannot check image `{}`", args.image))?;

@@ -301,6 +301,9 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
     // A script with a Python shebang: a console script (or the app's own executable script).
     let path = which(vfs, path_var, cwd, first)?;
     let interp = shebang(vfs, &path)?;
+    if let Some(words) = shell_script_exec(vfs, &path, &interp, &argv[1..]) {
+        return parse_argv(vfs, &words, path_var, cwd, depth + 1);
+    }
     if !is_python_name(basename(&interp[0])) {
         return None;
     }
@@ -326,6 +329,88 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
         flags,
         launch,
     })
+}
+
+/// For a shell script (`entrypoint.sh`), the command of its last `exec` line with `"$@"`
+/// replaced by the script's arguments: the usual wrapper that prepares the environment and then
+/// hands the process to the server. Best effort: variables are not expanded.
+fn shell_script_exec(
+    vfs: &Vfs,
+    path: &str,
+    interp: &[String],
+    args: &[String],
+) -> Option<Vec<String>> {
+    if !matches!(basename(interp.first()?), "sh" | "bash" | "dash" | "ash") {
+        return None;
+    }
+    let text = vfs.read_to_string(path)?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("exec "))
+        .next_back()?;
+    let mut words = Vec::new();
+    for w in shell_words(line).into_iter().skip(1) {
+        if w == "$@" || w == "$*" {
+            words.extend(args.iter().cloned());
+        } else {
+            words.push(w);
+        }
+    }
+    (!words.is_empty()).then_some(words)
+}
+
+/// The program's own command line after the wrappers `parse_argv` sees through (`sh -c`,
+/// `exec`, init shims, shell entrypoint scripts): where app-server and framework options
+/// (`--app-dir`, `-A`, `--app`) are read from.
+pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
+    let cwd = abspath("/", config.working_dir());
+    let path_var = config.env_var("PATH").unwrap_or(DEFAULT_PATH).to_string();
+    let mut argv = config.argv();
+    for _ in 0..5 {
+        let Some(first) = argv.first() else {
+            break;
+        };
+        let name = basename(first).to_string();
+        if matches!(name.as_str(), "sh" | "bash" | "dash" | "ash") {
+            let Some(script) = argv
+                .iter()
+                .position(|a| a == "-c")
+                .and_then(|p| argv.get(p + 1))
+            else {
+                break;
+            };
+            let last = script
+                .split("&&")
+                .flat_map(|s| s.split(';'))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .last()
+                .unwrap_or_default();
+            argv = shell_words(last);
+            if argv.first().is_some_and(|w| w == "exec") {
+                argv.remove(0);
+            }
+            continue;
+        }
+        if matches!(name.as_str(), "tini" | "dumb-init" | "exec" | "env") {
+            argv = argv[1..]
+                .iter()
+                .skip_while(|a| a.starts_with('-') || a.contains('='))
+                .cloned()
+                .collect();
+            continue;
+        }
+        let words = which(vfs, &path_var, &cwd, first).and_then(|path| {
+            let interp = shebang(vfs, &path)?;
+            shell_script_exec(vfs, &path, &interp, &argv[1..])
+        });
+        match words {
+            Some(w) => argv = w,
+            None => break,
+        }
+    }
+    argv
 }
 
 /// Finds `lib/pythonX.Y/os.py` (or `.pyc`, or the zip) above the executable's real location, as

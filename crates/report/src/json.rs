@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use importgate_check::{CheckedImport, Finding, ImportStatus, Report};
+use importgate_check::{CheckedImport, Finding, ImportStatus, Kind, Report};
 use importgate_python::{Origin, SysPathEntry};
 use serde::Serialize;
 
@@ -35,6 +35,18 @@ struct Document<'a> {
     imports: Vec<Import<'a>>,
     summary: Summary,
     warnings: &'a [String],
+    /// Added in schema 1 (additive): the startup path.
+    startup: JsonStartup<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonStartup<'a> {
+    understood: bool,
+    notes: &'a [String],
+    modules_reached: usize,
+    files_parsed: usize,
+    third_party_files: usize,
+    elapsed_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -78,6 +90,11 @@ struct JsonFinding<'a> {
     message: &'a str,
     hint: Option<&'a str>,
     notes: &'a [String],
+    /// When the import runs: `startup`, `module-level`, `lazy`, `dynamic`, `guarded`,
+    /// `undecidable`.
+    kind: &'static str,
+    /// For `startup` findings, the modules from the entrypoint to the failing one.
+    chain: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -127,6 +144,14 @@ impl<'a> Document<'a> {
                 infos: s.infos,
             },
             warnings: &report.warnings,
+            startup: JsonStartup {
+                understood: report.startup.understood,
+                notes: &report.startup.notes,
+                modules_reached: report.startup.modules_reached,
+                files_parsed: report.startup.files_parsed,
+                third_party_files: report.startup.third_party_files,
+                elapsed_ms: report.startup.elapsed_ms,
+            },
         }
     }
 }
@@ -165,6 +190,8 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             message: &f.message,
             hint: f.hint.as_deref(),
             notes: &f.notes,
+            kind: kind_str(f.kind),
+            chain: &f.chain,
         }
     }
 }
@@ -192,5 +219,17 @@ fn status_str(status: ImportStatus) -> &'static str {
         ImportStatus::Error => "error",
         ImportStatus::Guarded => "guarded",
         ImportStatus::Skipped => "skipped",
+    }
+}
+
+/// Spelled out here for the same reason as [`status_str`].
+fn kind_str(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Startup => "startup",
+        Kind::ModuleLevel => "module-level",
+        Kind::Lazy => "lazy",
+        Kind::Dynamic => "dynamic",
+        Kind::Guarded => "guarded",
+        Kind::Undecidable => "undecidable",
     }
 }

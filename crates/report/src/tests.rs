@@ -2,7 +2,8 @@
 //! same facts and a change to one renderer cannot hide behind a different fixture.
 
 use importgate_check::{
-    CheckedImport, Code, Finding, ImportStatus, PythonSummary, Report, Severity, Summary,
+    CheckedImport, Code, Finding, ImportStatus, Kind, PythonSummary, Report, Severity, Startup,
+    Summary,
 };
 use importgate_python::{Origin, SysPathEntry};
 use serde_json::Value;
@@ -63,6 +64,8 @@ fn fixtures() -> Report {
                 message: "No module named 'ujson' (caught by `except ImportError`)".to_string(),
                 hint: None,
                 notes: strings(&["the fallback `import json` on line 12 resolves"]),
+                kind: Kind::Guarded,
+                chain: Vec::new(),
                 source_line: None,
                 span_len: 0,
             },
@@ -87,6 +90,8 @@ fn fixtures() -> Report {
                     "/app/core/aws_service.py exists but is never reached",
                     "PYTHONPATH=/opt/lib comes from the image's ENV",
                 ]),
+                kind: Kind::Startup,
+                chain: strings(&["main.py", "services.case_service", "core.aws_service"]),
                 source_line: Some("from core.aws_service import upload_case\n".to_string()),
                 span_len: 40,
             },
@@ -105,6 +110,8 @@ fn fixtures() -> Report {
                     "`services` is the regular package /app/services",
                     "it has no submodule `case_servcie` and binds no such name",
                 ]),
+                kind: Kind::ModuleLevel,
+                chain: Vec::new(),
                 source_line: Some("    from services import case_servcie".to_string()),
                 span_len: 33,
             },
@@ -151,6 +158,14 @@ fn fixtures() -> Report {
         warnings: strings(&[
             "/usr/local/lib/python3.12/site-packages/broken.pth:3: directory /opt/missing does not exist",
         ]),
+        startup: Startup {
+            understood: true,
+            notes: strings(&["python main.py runs /app/main.py"]),
+            modules_reached: 12,
+            files_parsed: 14,
+            third_party_files: 0,
+            elapsed_ms: 0,
+        },
     }
 }
 
@@ -250,10 +265,22 @@ fn json_has_the_documented_shape() {
             "findings",
             "imports",
             "summary",
-            "warnings"
+            "warnings",
+            "startup"
         ])
     );
     assert_eq!(doc["schema_version"], 1);
+    assert_eq!(
+        keys(&doc["startup"]),
+        sorted([
+            "understood",
+            "notes",
+            "modules_reached",
+            "files_parsed",
+            "third_party_files",
+            "elapsed_ms"
+        ])
+    );
     assert!(doc["image"].is_string());
     assert!(doc["entrypoint"].is_string());
 
@@ -298,9 +325,12 @@ fn json_has_the_documented_shape() {
         assert_eq!(
             keys(f),
             sorted([
-                "severity", "code", "module", "file", "line", "column", "message", "hint", "notes"
+                "severity", "code", "module", "file", "line", "column", "message", "hint", "notes",
+                "kind", "chain"
             ])
         );
+        assert!(f["kind"].is_string());
+        assert!(f["chain"].is_array());
         for field in ["severity", "code", "module", "file", "message"] {
             assert!(f[field].is_string(), "{field} is a string");
         }

@@ -329,11 +329,16 @@ impl Extractor<'_, '_> {
         self.visit_expr(&stmt.test);
         let truth = self.static_truth(&stmt.test);
         let test = condition::recognise(&stmt.test, &self.names);
+        // `if find_spec("x"):` guards the body; `if find_spec("x") is None:` the other arms.
+        let spec_test = self.find_spec_test(&stmt.test);
+        let saved_guard = self.guarded;
+        self.guarded |= spec_test == Some(true);
         self.visit_arm(
             &stmt.body,
             Test::in_branch(test.as_ref(), Branch::Body),
             truth == Some(false),
         );
+        self.guarded = saved_guard || spec_test == Some(false);
 
         // Every later arm runs only when the earlier tests were false.
         let saved = self.type_checking;
@@ -361,6 +366,41 @@ impl Extractor<'_, '_> {
         }
         self.conditions.truncate(depth);
         self.type_checking = saved;
+        self.guarded = saved_guard;
+    }
+
+    /// `Some(true)` when `test` is true only if a module is found (`find_spec(...)`,
+    /// `find_spec(...) is not None`), `Some(false)` for the negation (`... is None`,
+    /// `not find_spec(...)`): an import in the arm that runs when the module exists is
+    /// effectively guarded by the test.
+    fn find_spec_test(&self, test: &Expr) -> Option<bool> {
+        match test {
+            Expr::Call(call) => matches!(
+                self.names.qualified(&call.func).as_deref(),
+                Some("importlib.util.find_spec" | "find_spec")
+            )
+            .then_some(true),
+            Expr::UnaryOp(ast::ExprUnaryOp {
+                op: ast::UnaryOp::Not,
+                operand,
+                ..
+            }) => self.find_spec_test(operand).map(|v| !v),
+            Expr::Compare(cmp) if cmp.ops.len() == 1 && cmp.comparators.len() == 1 => {
+                let is_none = matches!(cmp.comparators[0], Expr::NoneLiteral(_));
+                let inner = self.find_spec_test(&cmp.left)?;
+                match cmp.ops[0] {
+                    ast::CmpOp::IsNot | ast::CmpOp::NotEq if is_none => Some(inner),
+                    ast::CmpOp::Is | ast::CmpOp::Eq if is_none => Some(!inner),
+                    _ => None,
+                }
+            }
+            Expr::BoolOp(b) if b.op == ast::BoolOp::And => b
+                .values
+                .iter()
+                .any(|v| self.find_spec_test(v) == Some(true))
+                .then_some(true),
+            _ => None,
+        }
     }
 }
 

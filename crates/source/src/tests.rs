@@ -566,3 +566,43 @@ fn long_operator_chains_are_not_parsed() {
     let out = parse_many(vec![("n.py".into(), Arc::from(near))]);
     assert_eq!(out[0].1.imports.len(), 1);
 }
+
+#[test]
+fn find_spec_guards() {
+    let out = sites(&src(r#"
+        import importlib.util
+        from importlib.util import find_spec
+        if importlib.util.find_spec("yaml"):
+            import yaml
+        if find_spec("ujson") is not None:
+            import ujson
+        else:
+            import json
+        if find_spec("orjson") is None:
+            import json
+        else:
+            import orjson
+        if not find_spec("rich"):
+            pass
+        else:
+            import rich
+        if find_spec("a") and x:
+            import a
+        import after
+        "#));
+    let guarded: Vec<&str> = out
+        .iter()
+        .filter(|l| l.contains("guarded"))
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    assert_eq!(
+        guarded,
+        vec![
+            "import yaml",
+            "import ujson",
+            "import orjson",
+            "import rich",
+            "import a"
+        ]
+    );
+}
