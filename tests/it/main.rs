@@ -16,6 +16,7 @@
 mod support;
 
 mod bad_input;
+mod corpus;
 mod differential;
 mod seed;
 mod sources;

@@ -133,6 +133,7 @@ pub fn capture_policy() -> Arc<importgate_image::Capture> {
             return size <= 64 << 20;
         }
         if name.ends_with(".pth")
+            || name.ends_with("._pth")
             || name == "pyvenv.cfg"
             || name == "RECORD"
             || name == "installed-files.txt"

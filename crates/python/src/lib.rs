@@ -8,6 +8,7 @@ pub mod interpreter;
 pub mod resolve;
 pub mod runtime;
 pub mod syspath;
+pub mod zipdir;
 
 pub use interpreter::{Interpreter, PyVersion};
 pub use resolve::{Found, Resolution, Resolver, Step, StepResult};

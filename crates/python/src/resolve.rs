@@ -4,7 +4,7 @@
 //! what was there — so that a diagnostic can explain itself without resolving twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use importgate_image::Vfs;
 use serde::Serialize;
@@ -79,7 +79,8 @@ impl Found {
 pub enum StepResult {
     /// The entry does not exist or is not a directory (CPython caches `None` for it).
     Missing,
-    /// A zip file or egg: its contents were not inspected.
+    /// A file that may be a zip archive but whose contents were not available (not captured,
+    /// too large, zip64): the verdict through it is uncertain.
     Archive,
     Nothing,
     Portion {
@@ -156,6 +157,22 @@ pub struct Resolver<'a> {
     unshadowable: BTreeSet<String>,
     suffixes: Vec<String>,
     listings: Mutex<BTreeMap<String, Option<BTreeSet<String>>>>,
+    /// Member names of zip archives on the path, by archive path (`None`: not a readable zip).
+    zips: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
+}
+
+/// What a sys.path entry that is not a directory turns out to be for `sys.path_hooks`.
+enum FileEntry {
+    /// `zipimporter(entry)` works: the archive's members and the prefix inside it.
+    Zip {
+        archive: String,
+        prefix: String,
+        members: Arc<BTreeSet<String>>,
+    },
+    /// A file whose contents are not available: it may or may not be a zip.
+    Unknown,
+    /// Neither a directory nor a zip: CPython caches `None` for it.
+    Nothing,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -177,6 +194,7 @@ impl<'a> Resolver<'a> {
             unshadowable: unshadowable(rt),
             suffixes,
             listings: Mutex::new(BTreeMap::new()),
+            zips: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -204,6 +222,90 @@ impl<'a> Resolver<'a> {
         names
     }
 
+    /// The members of the zip archive at `path`, read once.
+    fn zip_members(&self, path: &str) -> Option<Option<Arc<BTreeSet<String>>>> {
+        if let Ok(cache) = self.zips.lock()
+            && let Some(hit) = cache.get(path)
+        {
+            return Some(hit.clone());
+        }
+        // Contents not captured: unknown, not "not a zip".
+        let data = self.vfs.read(path)??;
+        let members = crate::zipdir::member_names(&data).map(Arc::new);
+        if let Ok(mut cache) = self.zips.lock() {
+            cache.insert(path.to_string(), members.clone());
+        }
+        Some(members)
+    }
+
+    /// `sys.path_hooks` for an entry that is not a directory: `zipimporter` accepts a zip
+    /// file or a path inside one (`app.zip/lib`), found by walking up to an existing file.
+    fn file_entry(&self, entry: &str) -> FileEntry {
+        let mut archive = entry.trim_end_matches('/').to_string();
+        let mut prefix = String::new();
+        while !self.vfs.is_file(&archive) {
+            if self.vfs.exists(&archive) {
+                return FileEntry::Nothing;
+            }
+            match archive.rsplit_once('/') {
+                Some((head, tail)) if !head.is_empty() => {
+                    prefix = if prefix.is_empty() {
+                        format!("{tail}/")
+                    } else {
+                        format!("{tail}/{prefix}")
+                    };
+                    archive = head.to_string();
+                }
+                _ => return FileEntry::Nothing,
+            }
+        }
+        match self.zip_members(&archive) {
+            None => FileEntry::Unknown,
+            Some(None) => FileEntry::Nothing,
+            Some(Some(members)) => FileEntry::Zip {
+                archive,
+                prefix,
+                members,
+            },
+        }
+    }
+
+    /// `zipimporter.find_spec(tail)` (rule C16, `Lib/zipimport.py`): package `__init__.pyc`,
+    /// `__init__.py`, then module `.pyc`, `.py` (never extension modules); else a namespace
+    /// portion, but only when the archive has an explicit `tail/` directory entry.
+    fn find_in_zip(
+        &self,
+        step: &mut Step,
+        archive: &str,
+        prefix: &str,
+        members: &BTreeSet<String>,
+        tail: &str,
+    ) {
+        let base = format!("{prefix}{tail}");
+        for (suffix, package) in [
+            ("/__init__.pyc", true),
+            ("/__init__.py", true),
+            (".pyc", false),
+            (".py", false),
+        ] {
+            let member = format!("{base}{suffix}");
+            if members.contains(&member) {
+                let full = format!("{archive}/{member}");
+                step.result = if package {
+                    StepResult::Package { init: full }
+                } else {
+                    StepResult::Module { file: full }
+                };
+                return;
+            }
+        }
+        if members.contains(&format!("{base}/")) {
+            step.result = StepResult::Portion {
+                dir: format!("{archive}/{base}"),
+            };
+        }
+    }
+
     /// One `FileFinder.find_spec(tail)` in `dir` (rule C6).
     fn find_in(&self, dir: &str, tail: &str) -> Step {
         let mut step = Step {
@@ -212,11 +314,15 @@ impl<'a> Resolver<'a> {
             foreign_extensions: Vec::new(),
         };
         let Some(names) = self.listing(dir) else {
-            step.result = if self.vfs.is_file(dir) {
-                StepResult::Archive
-            } else {
-                StepResult::Missing
-            };
+            match self.file_entry(dir) {
+                FileEntry::Zip {
+                    archive,
+                    prefix,
+                    members,
+                } => self.find_in_zip(&mut step, &archive, &prefix, &members, tail),
+                FileEntry::Unknown => step.result = StepResult::Archive,
+                FileEntry::Nothing => step.result = StepResult::Missing,
+            }
             return step;
         };
         let base = join(dir, tail);
@@ -268,9 +374,15 @@ impl<'a> Resolver<'a> {
             if winner.is_none() {
                 match &step.result {
                     StepResult::Package { init } => {
+                        // `__path__` is the package directory: `init`'s parent, which for a
+                        // package inside a zip is `archive.zip/prefix/tail`.
+                        let dir = init
+                            .rsplit_once('/')
+                            .map(|(d, _)| d.to_string())
+                            .unwrap_or_else(|| join(entry, tail));
                         winner = Some(Found::RegularPackage {
                             init: init.clone(),
-                            path: vec![join(entry, tail)],
+                            path: vec![dir],
                         })
                     }
                     StepResult::Module { file } => {
@@ -324,6 +436,21 @@ impl<'a> Resolver<'a> {
         found
     }
 
+    /// setuptools' `_EditableFinder`, after `PathFinder` on `sys.meta_path`: a top-level name
+    /// in a finder's `MAPPING` loads `path/__init__.py` or `path.py` (D11).
+    fn editable_find(&self, name: &str) -> Option<Found> {
+        let (_, path) = self.rt.editable.iter().find(|(k, _)| k == name)?;
+        let init = join(path, "__init__.py");
+        if self.vfs.is_file(&init) {
+            return Some(Found::RegularPackage {
+                init,
+                path: vec![path.clone()],
+            });
+        }
+        let file = format!("{path}.py");
+        self.vfs.is_file(&file).then_some(Found::Source { file })
+    }
+
     /// All directories named `tail` without an `__init__` on `search`, for the shadowing note.
     fn lost_portions(&self, walk: &[Step]) -> Vec<String> {
         walk.iter()
@@ -363,6 +490,20 @@ impl<'a> Resolver<'a> {
         for i in 0..parts.len() {
             let full = parts[..=i].join(".");
             let tail = parts[i];
+            if i == 0
+                && full == "distutils"
+                && let Some(dir) = &self.rt.distutils_shim
+            {
+                // setuptools' DistutilsMetaFinder sits first on sys.meta_path.
+                res.found.push((
+                    full,
+                    Found::RegularPackage {
+                        init: join(dir, "__init__.py"),
+                        path: vec![dir.clone()],
+                    },
+                ));
+                continue;
+            }
             if i == 0 && self.rt.interpreter.builtins.contains(&full) {
                 res.found.push((full, Found::Builtin));
                 continue;
@@ -405,7 +546,10 @@ impl<'a> Resolver<'a> {
                 res.found.push((full, Found::Frozen));
                 continue;
             }
-            let (found, walk, archive) = self.path_find(tail, &search);
+            let (mut found, walk, archive) = self.path_find(tail, &search);
+            if found.is_none() && i == 0 {
+                found = self.editable_find(&full);
+            }
             match found {
                 Some(f) => {
                     let lost = match &f {

@@ -59,6 +59,9 @@ pub struct Flags {
     pub no_user_site: bool,
     pub no_site: bool,
     pub safe_path: bool,
+    /// `-X frozen_modules=off` (or `on`); `None` when not given, which means on for an
+    /// installed build (rule C3).
+    pub frozen_modules: Option<bool>,
 }
 
 /// Everything later stages need about how Python runs in the image.
@@ -76,6 +79,16 @@ pub struct Runtime {
     pub startup_hooks: Vec<String>,
     /// The venv prefix, when the interpreter runs inside one.
     pub venv: Option<String>,
+    /// Top-level names served by setuptools editable finders (`__editable___*_finder.py`,
+    /// installed by a `.pth` import line): name -> the path its `MAPPING` gives. The finder is
+    /// appended to `sys.meta_path`, so it only answers what `PathFinder` does not find (D11).
+    pub editable: Vec<(String, String)>,
+    /// setuptools' `_distutils_hack` is installed by `distutils-precedence.pth` and enabled:
+    /// `import distutils` then loads this directory (`setuptools/_distutils`) before any
+    /// other finder is asked.
+    pub distutils_shim: Option<String>,
+    /// The `._pth` file that replaced the computed path (rule A4), if any.
+    pub pth_file: Option<String>,
     /// Things that could not be modelled exactly.
     pub warnings: Vec<String>,
 }
@@ -154,12 +167,13 @@ fn shebang(vfs: &Vfs, path: &str) -> Option<Vec<String>> {
         && let Some(second) = lines.next()
         && let Some(rest) = second.strip_prefix("'''exec' ")
     {
-        let python = rest
+        // `'''exec' /venv/bin/python -s "$0" "$@"`: the interpreter and its options, up to
+        // the script itself.
+        argv = rest
             .split_whitespace()
-            .next()?
-            .trim_matches('"')
-            .to_string();
-        argv = vec![python];
+            .take_while(|w| !w.starts_with("\"$0"))
+            .map(|w| w.trim_matches('"').to_string())
+            .collect();
     }
     if argv.first().is_some_and(|a| basename(a) == "env") {
         argv.remove(0);
@@ -237,7 +251,22 @@ fn parse_python_args(args: &[String], flags: &mut Flags) -> Launch {
                 Launch::Script { path: a.clone() }
             };
         }
-        if a == "-W" || a == "-X" || a == "--check-hash-based-pycs" {
+        if a == "-X" || (a.starts_with("-X") && a.len() > 2) {
+            let opt = if a == "-X" {
+                i += 1;
+                args.get(i).map(String::as_str).unwrap_or("")
+            } else {
+                &a[2..]
+            };
+            match opt {
+                "frozen_modules=off" => flags.frozen_modules = Some(false),
+                "frozen_modules=on" | "frozen_modules" => flags.frozen_modules = Some(true),
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if a == "-W" || a == "--check-hash-based-pycs" {
             i += 2;
             continue;
         }
@@ -561,6 +590,25 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         .realpath(&executable)
         .unwrap_or_else(|| executable.clone());
 
+    // A `._pth` file named after the (unresolved) executable replaces the computed path and
+    // implies -I, -S (unless it has `import site`) and safe_path; POSIX honours it from 3.11
+    // (rule A4, `Modules/getpath.py` "DETECT _pth FILE"). Environment and options cannot
+    // override it.
+    let pth_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"))
+        .or_else(|| search_prefix(vfs, &dirname(&real_executable), None).map(|(_, v)| v));
+    let pth_file = format!("{executable}._pth");
+    let pth_lines = vfs
+        .read_to_string(&pth_file)
+        .filter(|_| pth_version.is_some_and(|v| v >= PyVersion::new(3, 11)));
+    if let Some(text) = &pth_lines {
+        flags.isolated = true;
+        flags.ignore_environment = true;
+        flags.safe_path = true;
+        flags.no_site = !text
+            .lines()
+            .any(|l| l.split('#').next().unwrap_or("").trim() == "import site");
+    }
+
     // Environment options (rule A8); -E and -I ignore them.
     let use_env = !(flags.isolated || flags.ignore_environment);
     let env = |k: &str| -> Option<&str> {
@@ -573,6 +621,9 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     if env("PYTHONNOUSERSITE").is_some() {
         flags.no_user_site = true;
     }
+    // PYTHON_FROZEN_MODULES (3.13+) when no -X option says otherwise; read below once the
+    // version is known.
+    let frozen_env = env("PYTHON_FROZEN_MODULES").map(str::to_string);
 
     let exe_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"));
     if exe_version.is_some_and(|v| v.major == 2) {
@@ -645,7 +696,22 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         extension_suffixes: extension_suffixes(Some(&soabi)),
         builtins,
         builtins_from_binary,
-        frozen: frozen_modules(version),
+        // `-X frozen_modules=off` makes the stdlib copies load from files (rule C3).
+        frozen: {
+            let from_env = (version >= PyVersion::new(3, 13))
+                .then_some(frozen_env.as_deref())
+                .flatten()
+                .and_then(|v| match v {
+                    "off" => Some(false),
+                    "on" => Some(true),
+                    _ => None,
+                });
+            if flags.frozen_modules.or(from_env) == Some(false) {
+                BTreeSet::new()
+            } else {
+                frozen_modules(version)
+            }
+        },
         debian_site,
     };
 
@@ -657,9 +723,17 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         match &launch {
             Launch::Script { path } => {
                 let abs = abspath(&cwd, path);
-                let real = vfs.realpath(&abs).unwrap_or(abs);
+                // `python dir/` or `python app.zip` runs its `__main__.py`, and the directory
+                // or zip itself (as given, not resolved) is sys.path[0].
+                let main_importer = vfs.is_dir(&abs)
+                    || (vfs.is_file(&abs) && (abs.ends_with(".zip") || abs.ends_with(".pyz")));
+                let path0 = if main_importer {
+                    abs
+                } else {
+                    dirname(&vfs.realpath(&abs).unwrap_or(abs))
+                };
                 b.push(
-                    dirname(&real),
+                    path0,
                     Origin::ScriptDir {
                         script: path.clone(),
                     },
@@ -713,16 +787,48 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             b.push(p, Origin::PythonPath);
         }
     }
-    b.push(
-        format!("{lib}/python{}{}.zip", version.major, version.minor),
-        Origin::StdlibZip,
-    );
-    b.push(stdlib.clone(), Origin::Stdlib);
-    b.push(lib_dynload, Origin::LibDynload);
+    if let Some(text) = &pth_lines {
+        // The `._pth` lines are the whole module search path, relative to its directory.
+        let dir = dirname(&pth_file);
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() || line == "import site" {
+                continue;
+            }
+            if line.starts_with("import ") {
+                warnings.push(format!(
+                    "{pth_file}:{}: `{line}` is ignored by CPython (only `import site` counts)",
+                    n + 1
+                ));
+                continue;
+            }
+            b.push(
+                abspath(&dir, line),
+                Origin::Pth {
+                    file: pth_file.clone(),
+                    line: (n + 1) as u32,
+                },
+            );
+        }
+        if !flags.no_site {
+            warnings.push(format!(
+                "{pth_file} has `import site`: site-packages are taken from the interpreter's prefix, which a ._pth may move"
+            ));
+        }
+    } else {
+        b.push(
+            format!("{lib}/python{}{}.zip", version.major, version.minor),
+            Origin::StdlibZip,
+        );
+        b.push(stdlib.clone(), Origin::Stdlib);
+        b.push(lib_dynload, Origin::LibDynload);
+    }
 
     // site (rules B1–B7).
     let mut site_dirs = Vec::new();
     let mut startup_hooks = Vec::new();
+    let mut editable = Vec::new();
+    let mut distutils_shim = None;
     let venv_prefix = venv.as_ref().map(|(d, _)| d.clone());
     if !flags.no_site {
         let include_system = venv.as_ref().is_none_or(|(_, kv)| {
@@ -734,7 +840,11 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         let user_enabled =
             !(flags.no_user_site || flags.isolated) && (venv_prefix.is_none() || include_system);
         let user_site = if user_enabled {
-            let base = env("PYTHONUSERBASE")
+            // site.py reads PYTHONUSERBASE from os.environ itself, so -E does not hide it
+            // (only -I/-s/PYTHONNOUSERSITE, which are interpreter flags, turn the user site off).
+            let base = config
+                .env_var("PYTHONUSERBASE")
+                .filter(|v| !v.is_empty())
                 .map(|b| abspath(&cwd, b))
                 .unwrap_or_else(|| {
                     format!("{}/.local", home_dir(vfs, config).trim_end_matches('/'))
@@ -787,7 +897,32 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                         continue;
                     }
                     if line.starts_with("import ") || line.starts_with("import\t") {
+                        // An exception in an import line makes `addpackage` give up on the
+                        // rest of the file (rule B5). A module found nowhere certainly raises;
+                        // anything else may or may not, which is reported, not guessed.
+                        if let Some(missing) =
+                            first_import_missing(vfs, line, &b.entries, &interpreter)
+                        {
+                            warnings.push(format!(
+                                "{file}:{}: `import {missing}` fails (no such module), so CPython skips the rest of this .pth file",
+                                n + 1
+                            ));
+                            break;
+                        }
                         startup_hooks.push(format!("{file}:{}: {}", n + 1, line.trim()));
+                        if let Some(map) = editable_finder(vfs, dir, line) {
+                            editable.extend(map);
+                        }
+                        if name == "distutils-precedence.pth"
+                            && line.contains("_distutils_hack")
+                            && config
+                                .env_var("SETUPTOOLS_USE_DISTUTILS")
+                                .is_none_or(|v| v == "local")
+                            && vfs.is_file(&format!("{dir}/_distutils_hack/__init__.py"))
+                            && vfs.is_dir(&format!("{dir}/setuptools/_distutils"))
+                        {
+                            distutils_shim = Some(format!("{dir}/setuptools/_distutils"));
+                        }
                         continue;
                     }
                     let p = abspath(dir, line.trim_end());
@@ -822,8 +957,101 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         site_dirs,
         startup_hooks,
         venv: venv_prefix,
+        editable,
+        distutils_shim,
+        pth_file: pth_lines.map(|_| pth_file),
         warnings,
     })
+}
+
+/// The first module of a `.pth` import line (`import a.b, c; ...`: only the first statement
+/// runs before anything can fail) that exists nowhere the interpreter could find it at that
+/// point of startup: not builtin, frozen or preloaded, and no file, package or directory of
+/// that name in any sys.path entry so far. `None` when every name may exist.
+fn first_import_missing(
+    vfs: &Vfs,
+    line: &str,
+    entries: &[SysPathEntry],
+    interp: &Interpreter,
+) -> Option<String> {
+    let first = line.split(';').next()?.trim();
+    let names = first.strip_prefix("import")?;
+    for item in names.split(',') {
+        let dotted = item.split_whitespace().next()?;
+        let top = dotted.split('.').next()?;
+        if top.is_empty() || !top.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        if interp.builtins.contains(top)
+            || interp.frozen.contains(top)
+            || crate::interpreter::STARTUP_MODULES.contains(&top)
+        {
+            continue;
+        }
+        let exists = entries.iter().any(|e| {
+            if vfs.is_file(&e.path) {
+                return true; // a zip may hold it
+            }
+            let Some(names) = vfs.read_dir(&e.path) else {
+                return false;
+            };
+            names.iter().any(|n| {
+                *n == top
+                    || n.strip_prefix(top)
+                        .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+            })
+        });
+        if !exists {
+            return Some(top.to_string());
+        }
+    }
+    None
+}
+
+/// A setuptools editable-finder `.pth` line (`import __editable___x_finder; ...install()`):
+/// the `MAPPING` dict literal of that module in `site_dir`, as (top-level name, path) pairs.
+fn editable_finder(vfs: &Vfs, site_dir: &str, line: &str) -> Option<Vec<(String, String)>> {
+    let module = line
+        .split(';')
+        .next()?
+        .trim()
+        .strip_prefix("import ")?
+        .trim();
+    if !(module.starts_with("__editable___") && module.ends_with("_finder")) {
+        return None;
+    }
+    let src = vfs.read_to_string(&format!("{site_dir}/{module}.py"))?;
+    let start = src.find("MAPPING")?;
+    let rest = &src[start..];
+    let open = rest.find('{')?;
+    let close = rest[open..].find('}')? + open;
+    Some(parse_str_dict(&rest[open + 1..close]))
+}
+
+/// `'a': '/x', "b": "/y"` -> pairs; entries that are not two plain string literals are left
+/// out (a path that is not a literal cannot be followed statically).
+fn parse_str_dict(body: &str) -> Vec<(String, String)> {
+    let mut strings = Vec::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\'' || c == '"' {
+            let mut s = String::new();
+            for d in chars.by_ref() {
+                if d == c {
+                    break;
+                }
+                s.push(d);
+            }
+            strings.push(s);
+        }
+    }
+    strings
+        .chunks(2)
+        .filter_map(|kv| match kv {
+            [k, v] => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The builtin and frozen names that a file can never shadow, plus startup modules.
@@ -969,6 +1197,125 @@ mod tests {
             }
         );
         assert_eq!(paths(&rt)[0], "/app");
+    }
+
+    #[test]
+    fn pth_file_next_to_the_executable_replaces_the_path_from_311() {
+        let vfs = slim(&[
+            ("opt/app/bin/python", "-> /usr/local/bin/python3.12"),
+            (
+                "opt/app/bin/python._pth",
+                "/usr/local/lib/python3.12\n# comment\n../lib\n",
+            ),
+            ("opt/app/lib/", ""),
+            ("app/main.py", ""),
+        ]);
+        let rt = model(
+            &vfs,
+            &cfg(
+                &["/opt/app/bin/python", "main.py"],
+                "/app",
+                &["PYTHONPATH=/x"],
+            ),
+        )
+        .unwrap();
+        assert_eq!(paths(&rt), ["/usr/local/lib/python3.12", "/opt/app/lib"]);
+        assert!(rt.flags.isolated && rt.flags.no_site && rt.flags.safe_path);
+        assert_eq!(rt.pth_file.as_deref(), Some("/opt/app/bin/python._pth"));
+    }
+
+    #[test]
+    fn frozen_modules_off_from_x_option_and_exec_trick_keeps_flags() {
+        let vfs = slim(&[(
+            "venv/bin/tool",
+            "#!/bin/sh\n'''exec' /usr/local/bin/python3.12 -s -X frozen_modules=off \"$0\" \"$@\"\n' '''\nimport x\n",
+        )]);
+        let rt = model(&vfs, &cfg(&["/venv/bin/tool"], "/", &[])).unwrap();
+        assert!(rt.flags.no_user_site);
+        assert_eq!(rt.flags.frozen_modules, Some(false));
+        assert!(rt.interpreter.frozen.is_empty());
+        let rt = model(
+            &vfs,
+            &cfg(&["python", "-Xfrozen_modules=off", "m.py"], "/", &[]),
+        )
+        .unwrap();
+        assert!(rt.interpreter.frozen.is_empty());
+        let rt = model(&vfs, &cfg(&["python", "m.py"], "/", &[])).unwrap();
+        assert!(rt.interpreter.frozen.contains("runpy"));
+    }
+
+    #[test]
+    fn a_directory_with_main_is_its_own_sys_path_0() {
+        let vfs = slim(&[("srv/appdir/__main__.py", "")]);
+        let rt = model(&vfs, &cfg(&["python", "appdir"], "/srv", &[])).unwrap();
+        assert_eq!(paths(&rt)[0], "/srv/appdir");
+    }
+
+    #[test]
+    fn a_failing_pth_import_line_drops_the_rest_of_the_file() {
+        let vfs = slim(&[
+            (
+                "usr/local/lib/python3.12/site-packages/a.pth",
+                "/opt/one\nimport surely_missing_mod\n/opt/two\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/b.pth",
+                "import os\n/opt/three\n",
+            ),
+            ("opt/one/", ""),
+            ("opt/two/", ""),
+            ("opt/three/", ""),
+        ]);
+        let rt = model(&vfs, &cfg(&["python", "-c", "1"], "/", &[])).unwrap();
+        let p = paths(&rt);
+        assert!(p.contains(&"/opt/one") && p.contains(&"/opt/three"));
+        assert!(!p.contains(&"/opt/two"));
+        assert!(rt.warnings.iter().any(|w| w.contains("surely_missing_mod")));
+    }
+
+    #[test]
+    fn editable_finder_mapping_and_distutils_shim_are_read() {
+        let sp = "usr/local/lib/python3.12/site-packages";
+        let files: Vec<(String, &str)> = vec![
+            (
+                format!("{sp}/__editable__.proj-1.0.pth"),
+                "import __editable___proj_1_0_finder; __editable___proj_1_0_finder.install()\n",
+            ),
+            (
+                format!("{sp}/__editable___proj_1_0_finder.py"),
+                "import sys\nMAPPING = {'proj': '/src/proj', \"other\": '/src/other'}\nNAMESPACES = {}\n",
+            ),
+            (
+                format!("{sp}/distutils-precedence.pth"),
+                "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n",
+            ),
+            (format!("{sp}/_distutils_hack/__init__.py"), ""),
+            (format!("{sp}/setuptools/_distutils/__init__.py"), ""),
+        ];
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+        let vfs = slim(&refs);
+        let rt = model(&vfs, &cfg(&["python", "-c", "1"], "/", &[])).unwrap();
+        assert_eq!(
+            rt.editable,
+            [
+                ("proj".to_string(), "/src/proj".to_string()),
+                ("other".to_string(), "/src/other".to_string())
+            ]
+        );
+        assert_eq!(
+            rt.distutils_shim.as_deref(),
+            Some("/usr/local/lib/python3.12/site-packages/setuptools/_distutils")
+        );
+        let rt = model(
+            &vfs,
+            &cfg(
+                &["python", "-c", "1"],
+                "/",
+                &["SETUPTOOLS_USE_DISTUTILS=stdlib"],
+            ),
+        )
+        .unwrap();
+        assert_eq!(rt.distutils_shim, None);
     }
 
     #[test]
