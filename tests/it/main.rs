@@ -18,6 +18,7 @@ mod support;
 mod bad_input;
 mod corpus;
 mod differential;
+mod native;
 mod seed;
 mod sources;
 mod stdlib;

@@ -92,6 +92,7 @@ pub enum ImportStatus {
 pub mod appfiles;
 pub mod checker;
 mod closure;
+pub mod native;
 pub mod policy;
 
 pub use checker::{CheckOptions, check};
@@ -112,8 +113,22 @@ pub enum CheckError {
 /// distributions (and every package `__init__.py`, for `from pkg import name`), `.pth` and venv
 /// files, distribution records, scripts in `bin/` (for shebangs), the interpreter binary and
 /// libpython (for builtin modules), and the account files (for the runtime user's HOME).
+/// Shared objects are not kept but summarised ([`importgate_image::ElfSummary`]), for the
+/// native-extension checks.
 pub fn capture_policy() -> Arc<importgate_image::Capture> {
     Arc::new(|path: &str, size: u64| {
+        if keep_contents(path, size) {
+            importgate_image::Keep::Contents
+        } else if native::wants_elf_summary(path, size) {
+            importgate_image::Keep::ElfSummary
+        } else {
+            importgate_image::Keep::Nothing
+        }
+    })
+}
+
+fn keep_contents(path: &str, size: u64) -> bool {
+    {
         let name = path.rsplit('/').next().unwrap_or(path);
         let installed = path.contains("/site-packages/") || path.contains("/dist-packages/");
         if name.ends_with(".py") {
@@ -152,5 +167,5 @@ pub fn capture_policy() -> Arc<importgate_image::Capture> {
             return name.starts_with("python") && size <= 64 << 20 || size <= 64 << 10;
         }
         false
-    })
+    }
 }

@@ -7,8 +7,9 @@ use std::io::{self, Chain, Cursor, Read};
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::Capture;
+use crate::elf::{ELF_MAGIC, ElfSummary};
 use crate::vfs::{FileData, clean_member_name};
+use crate::{Capture, Keep};
 
 /// Contents above this are never kept, whatever the capture predicate says: one hostile member
 /// must not be able to take the memory of the whole run.
@@ -334,20 +335,44 @@ fn read_data<R: Read>(
     pax_sparse: bool,
 ) -> io::Result<FileData> {
     let abs = format!("/{path}");
-    let content = if !pax_sparse && size <= MAX_CAPTURE && capture(&abs, size) {
-        let mut buf = Vec::with_capacity(size as usize);
-        entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
-        if buf.len() as u64 != size {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("member `{path}` is shorter than its header says"),
-            ));
-        }
-        Some(buf.into())
+    let keep = if pax_sparse || size > MAX_CAPTURE {
+        Keep::Nothing
     } else {
-        None
+        capture(&abs, size)
     };
-    Ok(FileData { size, content })
+    let mut content = None;
+    let mut elf = None;
+    match keep {
+        Keep::Nothing => {}
+        Keep::Contents => {
+            let mut buf = Vec::with_capacity(size as usize);
+            entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
+            check_len(&buf, size, path)?;
+            content = Some(buf.into());
+        }
+        Keep::ElfSummary => {
+            // Only the magic is read of non-ELF files; the tar reader skips the rest.
+            let mut buf = Vec::with_capacity(4);
+            (&mut *entry).take(4).read_to_end(&mut buf)?;
+            if buf.as_slice() == ELF_MAGIC {
+                buf.reserve(size.saturating_sub(4) as usize);
+                entry.take(MAX_CAPTURE - 4).read_to_end(&mut buf)?;
+                check_len(&buf, size, path)?;
+                elf = ElfSummary::parse(&buf).map(std::sync::Arc::new);
+            }
+        }
+    }
+    Ok(FileData { size, content, elf })
+}
+
+fn check_len(buf: &[u8], size: u64, path: &str) -> io::Result<()> {
+    if buf.len() as u64 != size {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("member `{path}` is shorter than its header says"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -370,7 +395,8 @@ mod tests {
                 idx.entries[1].kind,
                 EntryKind::File(FileData {
                     size: 8,
-                    content: Some(b"print(1)".to_vec().into())
+                    content: Some(b"print(1)".to_vec().into()),
+                    elf: None,
                 })
             );
         }

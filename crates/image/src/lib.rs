@@ -6,6 +6,7 @@
 mod archive;
 pub mod config;
 mod daemon;
+pub mod elf;
 pub mod error;
 mod layer;
 mod load;
@@ -20,6 +21,7 @@ mod testutil;
 pub mod vfs;
 
 pub use config::ImageConfig;
+pub use elf::ElfSummary;
 pub use error::ImageError;
 pub use load::{LoadOptions, load};
 pub use source::{Platform, Source, parse_source};
@@ -50,6 +52,24 @@ pub struct LayerInfo {
     pub entries: u64,
 }
 
-/// Decides, from a member's path (absolute, inside the image) and size alone, whether its
-/// contents are kept in memory. Everything else is indexed by metadata only.
-pub type Capture = dyn Fn(&str, u64) -> bool + Send + Sync;
+/// Decides, from a member's path (absolute, inside the image) and size alone, what of its
+/// contents is kept in memory. Everything else is indexed by metadata only.
+pub type Capture = dyn Fn(&str, u64) -> Keep + Send + Sync;
+
+/// What the loader keeps of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Metadata only.
+    Nothing,
+    /// The whole contents (up to the per-member cap).
+    Contents,
+    /// If the file is ELF, an [`ElfSummary`] parsed while the member streams past; the bytes
+    /// are dropped at once, so every shared object of a large image can be inspected cheaply.
+    ElfSummary,
+}
+
+impl From<bool> for Keep {
+    fn from(keep: bool) -> Self {
+        if keep { Keep::Contents } else { Keep::Nothing }
+    }
+}

@@ -25,7 +25,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             platform: Platform::default(),
-            capture: Arc::new(|_: &str, _: u64| false),
+            capture: Arc::new(|_: &str, _: u64| crate::Keep::Nothing),
         }
     }
 }

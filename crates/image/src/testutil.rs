@@ -5,8 +5,8 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
-pub fn capture_all(_: &str, _: u64) -> bool {
-    true
+pub fn capture_all(_: &str, _: u64) -> crate::Keep {
+    crate::Keep::Contents
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

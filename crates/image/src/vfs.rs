@@ -37,6 +37,8 @@ pub struct Meta {
 pub struct FileData {
     pub size: u64,
     pub content: Option<Arc<[u8]>>,
+    /// For ELF files the loader was asked to summarise: what the dynamic loader reads.
+    pub elf: Option<Arc<crate::ElfSummary>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +161,7 @@ impl Vfs {
                     NewNode::File(FileData {
                         size: content.len() as u64,
                         content: Some(Arc::from(content.as_bytes())),
+                        elf: None,
                     }),
                     Meta::file_default(),
                 )
@@ -491,6 +494,15 @@ impl Vfs {
         let id = self.lookup(path, true)?;
         match &self.node(id).kind {
             NodeKind::File(data) => Some(data.content.clone()),
+            _ => None,
+        }
+    }
+
+    /// The ELF summary of a file, following symlinks (`None` if not summarised or not ELF).
+    pub fn elf(&self, path: &str) -> Option<Arc<crate::ElfSummary>> {
+        let id = self.lookup(path, true)?;
+        match &self.node(id).kind {
+            NodeKind::File(data) => data.elf.clone(),
             _ => None,
         }
     }

@@ -4,7 +4,10 @@
 //!
 //! [`Vfs`]: importgate_image::Vfs
 
+pub mod abi;
+pub mod access;
 pub mod interpreter;
+pub mod ldso;
 pub mod resolve;
 pub mod runtime;
 pub mod syspath;
