@@ -403,6 +403,19 @@ impl<'a> Native<'a> {
     }
 }
 
+impl Drop for Native<'_> {
+    /// The figures of docs/performance.md come from this line (`IMPORTGATE_LOG=debug`).
+    fn drop(&mut self) {
+        let (files, bytes, secs) = importgate_image::elf::stats::snapshot();
+        tracing::debug!(
+            "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged",
+            bytes as f64 / 1e6,
+            self.elf_inspected(),
+            self.verdicts.lock().map(|v| v.len()).unwrap_or(0)
+        );
+    }
+}
+
 /// The machine of the interpreter binary (or its libpython), when the config has no usable
 /// architecture.
 fn interpreter_machine(vfs: &Vfs, rt: &Runtime) -> Option<u16> {
@@ -413,6 +426,99 @@ fn interpreter_machine(vfs: &Vfs, rt: &Runtime) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use importgate_image::{ElfSummary, FileData, ImageConfig, Meta, NewNode};
+    use std::sync::Arc;
+
+    fn image(machine: u16, user: &str) -> Image {
+        let mut fs = Vfs::from_files(&[
+            ("usr/local/bin/python3.12", "ELF"),
+            ("usr/local/bin/python", "-> python3.12"),
+            ("usr/local/lib/python3.12/os.py", ""),
+            ("usr/local/lib/python3.12/lib-dynload/", ""),
+            ("usr/local/lib/python3.12/site-packages/", ""),
+            ("lib64/ld-linux-x86-64.so.2", ""),
+            (
+                "etc/passwd",
+                "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+            ),
+            ("etc/group", "root:x:0:\napp:x:1000:\n"),
+            ("app/ok.py", ""),
+        ]);
+        let elf = ElfSummary {
+            machine,
+            class: 64,
+            ..ElfSummary::default()
+        };
+        fs.insert(
+            "usr/local/lib/python3.12/site-packages/fast.cpython-312-x86_64-linux-gnu.so",
+            NewNode::File(FileData {
+                size: 1,
+                content: None,
+                elf: Some(Arc::new(elf)),
+            }),
+            Meta::file_default(),
+        )
+        .unwrap();
+        fs.insert(
+            "app/secret.py",
+            NewNode::File(FileData {
+                size: 0,
+                content: Some(Arc::from(&b""[..])),
+                elf: None,
+            }),
+            Meta {
+                mode: 0o600,
+                ..Meta::default()
+            },
+        )
+        .unwrap();
+        Image {
+            reference: "t".into(),
+            id: None,
+            config: ImageConfig {
+                architecture: "amd64".into(),
+                user: user.into(),
+                working_dir: "/app".into(),
+                cmd: Some(vec!["python".into(), "-m".into(), "x".into()]),
+                ..ImageConfig::default()
+            },
+            fs,
+            layers: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_extension_for_another_machine_is_incompatible() {
+        let img = image(183, "");
+        let rt = importgate_python::model(&img.fs, &img.config).unwrap();
+        let resolver = Resolver::new(&img.fs, &rt);
+        let native = Native::new(&img, &rt);
+        let p = native
+            .inspect(&resolver, &resolver.resolve("fast"))
+            .unwrap();
+        assert_eq!(p.code, Code::IncompatibleExtension);
+        assert!(p.message.contains("aarch64 for a x86_64 image"), "{p:?}");
+
+        let img = image(62, "");
+        let rt = importgate_python::model(&img.fs, &img.config).unwrap();
+        let resolver = Resolver::new(&img.fs, &rt);
+        let native = Native::new(&img, &rt);
+        assert_eq!(native.inspect(&resolver, &resolver.resolve("fast")), None);
+    }
+
+    #[test]
+    fn an_unreadable_module_is_a_permission_error_except_for_root() {
+        for (user, expect) in [("app", Some(Code::PermissionDenied)), ("", None)] {
+            let img = image(62, user);
+            let rt = importgate_python::model(&img.fs, &img.config).unwrap();
+            let resolver = Resolver::new(&img.fs, &rt);
+            let native = Native::new(&img, &rt);
+            let got = native.inspect(&resolver, &resolver.resolve("secret"));
+            assert_eq!(got.map(|p| p.code), expect, "user {user:?}");
+            assert_eq!(native.inspect(&resolver, &resolver.resolve("ok")), None);
+        }
+    }
 
     #[test]
     fn shared_objects_are_summarised() {

@@ -23,6 +23,26 @@ pub struct ElfSummary {
     pub soname: Option<String>,
 }
 
+/// Process-wide counters of the summarising work, for `IMPORTGATE_LOG=debug` and the figures in
+/// docs/performance.md: how many members were summarised, their bytes, and the time spent
+/// buffering and parsing them (the rest of the stream costs the same with or without it).
+pub mod stats {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static FILES: AtomicU64 = AtomicU64::new(0);
+    pub static BYTES: AtomicU64 = AtomicU64::new(0);
+    pub static NANOS: AtomicU64 = AtomicU64::new(0);
+
+    /// `(files, bytes, seconds)` so far.
+    pub fn snapshot() -> (u64, u64, f64) {
+        (
+            FILES.load(Ordering::Relaxed),
+            BYTES.load(Ordering::Relaxed),
+            NANOS.load(Ordering::Relaxed) as f64 / 1e9,
+        )
+    }
+}
+
 /// The four magic bytes every ELF file starts with.
 pub const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 

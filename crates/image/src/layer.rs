@@ -355,10 +355,15 @@ fn read_data<R: Read>(
             let mut buf = Vec::with_capacity(4);
             (&mut *entry).take(4).read_to_end(&mut buf)?;
             if buf.as_slice() == ELF_MAGIC {
+                let started = std::time::Instant::now();
                 buf.reserve(size.saturating_sub(4) as usize);
                 entry.take(MAX_CAPTURE - 4).read_to_end(&mut buf)?;
                 check_len(&buf, size, path)?;
                 elf = ElfSummary::parse(&buf).map(std::sync::Arc::new);
+                use std::sync::atomic::Ordering::Relaxed;
+                crate::elf::stats::FILES.fetch_add(1, Relaxed);
+                crate::elf::stats::BYTES.fetch_add(size, Relaxed);
+                crate::elf::stats::NANOS.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
             }
         }
     }
