@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use importgate_check::{CheckOptions, Report, Severity, capture_policy, check};
 use importgate_image::{LoadOptions, Platform, load, parse_source};
-use importgate_report::{HumanOptions, render_human, render_json};
+use importgate_report::{
+    HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
+};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +34,12 @@ enum Command {
 enum FormatArg {
     Human,
     Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// JUnit XML, one test case per application file.
+    Junit,
+    /// GitHub Actions annotations (`::error file=...`).
+    Github,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -117,6 +125,9 @@ fn render(
     match format {
         FormatArg::Human => render_human(report, human, out),
         FormatArg::Json => render_json(report, out),
+        FormatArg::Sarif => render_sarif(report, out),
+        FormatArg::Junit => render_junit(report, out),
+        FormatArg::Github => render_github(report, out),
     }
 }
 

@@ -46,7 +46,6 @@ struct JsonStartup<'a> {
     modules_reached: usize,
     files_parsed: usize,
     third_party_files: usize,
-    elapsed_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -150,7 +149,6 @@ impl<'a> Document<'a> {
                 modules_reached: report.startup.modules_reached,
                 files_parsed: report.startup.files_parsed,
                 third_party_files: report.startup.third_party_files,
-                elapsed_ms: report.startup.elapsed_ms,
             },
         }
     }

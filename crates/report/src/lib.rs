@@ -5,8 +5,11 @@
 //! Both renderers write to the `out` they are given and never decide about terminals: the CLI
 //! knows whether stdout is a TTY and whether `NO_COLOR` is set, so it passes that in.
 
+mod github;
 mod human;
 mod json;
+mod junit;
+mod sarif;
 
 #[cfg(test)]
 mod tests;
@@ -17,8 +20,11 @@ use std::str::FromStr;
 
 use importgate_check::Report;
 
+pub use github::render_github;
 pub use human::{HumanOptions, render_human};
 pub use json::{SCHEMA_VERSION, render_json};
+pub use junit::render_junit;
+pub use sarif::render_sarif;
 
 /// Output format, spelled as users type it on the command line (`--format human|json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -26,11 +32,20 @@ pub enum Format {
     #[default]
     Human,
     Json,
+    Sarif,
+    Junit,
+    Github,
 }
 
 impl Format {
     /// Every format, in the order a CLI should list them (for clap's `PossibleValue`s).
-    pub const ALL: [Format; 2] = [Format::Human, Format::Json];
+    pub const ALL: [Format; 5] = [
+        Format::Human,
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+    ];
 
     /// The name accepted by [`FromStr`]; kept identical to clap's `ValueEnum` derivation so the
     /// CLI can wrap this type either way without renaming anything.
@@ -38,6 +53,9 @@ impl Format {
         match self {
             Format::Human => "human",
             Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Github => "github",
         }
     }
 }
@@ -50,7 +68,7 @@ impl fmt::Display for Format {
 
 /// The name was not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format `{0}` (expected `human` or `json`)")]
+#[error("unknown format `{0}` (expected `human`, `json`, `sarif`, `junit` or `github`)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -75,5 +93,8 @@ pub fn render(
     match format {
         Format::Human => render_human(report, opts, out),
         Format::Json => render_json(report, out),
+        Format::Sarif => render_sarif(report, out),
+        Format::Junit => render_junit(report, out),
+        Format::Github => render_github(report, out),
     }
 }

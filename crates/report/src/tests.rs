@@ -8,7 +8,7 @@ use importgate_check::{
 use importgate_python::{Origin, SysPathEntry};
 use serde_json::Value;
 
-use crate::{Format, HumanOptions, render, render_human, render_json};
+use crate::{Format, HumanOptions, render, render_github, render_human, render_json};
 
 fn entry(path: &str, origin: Origin) -> SysPathEntry {
     SysPathEntry {
@@ -164,7 +164,6 @@ fn fixtures() -> Report {
             modules_reached: 12,
             files_parsed: 14,
             third_party_files: 0,
-            elapsed_ms: 0,
         },
     }
 }
@@ -277,8 +276,7 @@ fn json_has_the_documented_shape() {
             "notes",
             "modules_reached",
             "files_parsed",
-            "third_party_files",
-            "elapsed_ms"
+            "third_party_files"
         ])
     );
     assert!(doc["image"].is_string());
@@ -421,4 +419,62 @@ fn render_dispatches_on_format() {
         panic!("rendering to a Vec cannot fail: {e}");
     }
     assert_eq!(String::from_utf8_lossy(&out), json(&report));
+}
+
+fn rendered(format: Format) -> String {
+    let mut out = Vec::new();
+    render(&fixtures(), format, &HumanOptions::default(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn sarif_document() {
+    insta::assert_snapshot!("sarif", rendered(Format::Sarif));
+}
+
+#[test]
+fn sarif_results_point_at_known_rules() {
+    let v: Value = serde_json::from_str(&rendered(Format::Sarif)).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), fixtures().findings.len());
+    for r in results {
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(
+            !loc["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with('/')
+        );
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn junit_document() {
+    insta::assert_snapshot!("junit", rendered(Format::Junit));
+}
+
+#[test]
+fn github_annotations() {
+    insta::assert_snapshot!("github", rendered(Format::Github));
+}
+
+#[test]
+fn github_escapes_newlines_and_separators() {
+    let mut report = fixtures();
+    report.findings.truncate(1);
+    report.findings[0].message = "a\nb%c".into();
+    report.findings[0].hint = None;
+    report.findings[0].file = "/app/x,y:z.py".into();
+    let mut out = Vec::new();
+    render_github(&report, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("file=app/x%2Cy%3Az.py,"), "{text}");
+    assert!(text.ends_with("::a%0Ab%25c\n"), "{text}");
 }
