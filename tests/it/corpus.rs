@@ -953,6 +953,63 @@ fn more(py: &Py) -> Vec<Layout> {
     ]
 }
 
+/// setuptools 65's real `_distutils_hack/__init__.py`, taken from the 3.11 base image (where
+/// ensurepip installed it), so the shim the corpus tests is the one users get.
+fn distutils_hack() -> String {
+    static SRC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SRC.get_or_init(|| {
+        let tag = ensure_base("slim", "3.11");
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "cat",
+                &tag,
+            ])
+            .arg("/usr/local/lib/python3.11/site-packages/_distutils_hack/__init__.py")
+            .output()
+            .expect("docker run cat");
+        assert!(out.status.success(), "no _distutils_hack in {tag}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .clone()
+}
+
+/// setuptools' `distutils-precedence.pth` shim in a venv's own site-packages (so no other
+/// layout sees it): `import distutils` loads `setuptools._distutils`, also on 3.12+ where the
+/// stdlib has none, unless `SETUPTOOLS_USE_DISTUTILS=stdlib`.
+fn distutils_shim(py: &Py) -> Vec<Layout> {
+    let ver = py.ver();
+    let hack = distutils_hack();
+    let shim = |id: &str, about: &str| {
+        let sp = format!("venv/lib/python{ver}/site-packages");
+        Layout::new(id, about, py)
+            .f("venv/pyvenv.cfg", &format!("home = {}\ninclude-system-site-packages = false\n", py.bindir()))
+            .link("venv/bin/python", &py.exe())
+            .f(
+                &format!("{sp}/distutils-precedence.pth"),
+                "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n",
+            )
+            .f(&format!("{sp}/_distutils_hack/__init__.py"), &hack)
+            .f(&format!("{sp}/setuptools/__init__.py"), "")
+            .f(&format!("{sp}/setuptools/_distutils/__init__.py"), "")
+            .f(&format!("{sp}/setuptools/_distutils/core.py"), "")
+            .f(&format!("{sp}/setuptools/_distutils/{id}_only.py"), "")
+            .argv(&[&format!("/c/{id}/venv/bin/python"), "main.py"])
+            .s("import distutils")
+            .s("import distutils.core")
+            .s(&format!("import distutils.{id}_only"))
+    };
+    vec![
+        shim("sl04", "setuptools' _distutils_hack serves distutils"),
+        shim("sl05", "SETUPTOOLS_USE_DISTUTILS=stdlib turns the shim off")
+            .env("SETUPTOOLS_USE_DISTUTILS", "stdlib"),
+    ]
+}
+
 /// `._pth` next to the executable (A4, 3.11+; ignored on POSIX before).
 fn pth_files(py: &Py) -> Vec<Layout> {
     let stdlib = py.stdlib();
@@ -1003,6 +1060,7 @@ fn corpus(py: &Py) -> Vec<Layout> {
     v.extend(editables(py));
     v.extend(pth_files(py));
     v.extend(more(py));
+    v.extend(distutils_shim(py));
     fix_shebangs(py, &mut v);
     v
 }
@@ -1193,6 +1251,7 @@ fn corpus_on(py: &Py) -> (usize, usize, Vec<String>) {
     let verdicts = run_importgate(&mut loaded, &layouts);
     let mut problems = Vec::new();
     let mut compared = 0;
+    let mut errors = 0;
     for l in &layouts {
         let t = &truth[&l.id];
         let header = || {
@@ -1234,6 +1293,7 @@ fn corpus_on(py: &Py) -> (usize, usize, Vec<String>) {
             let truth = results.get(i).map(truth_of);
             let (verdict, abs_module) = ig.0.get(i).cloned().unwrap_or_default();
             let (mut module, name) = target(st);
+            errors += usize::from(verdict == "error");
             if module.starts_with('.') && !abs_module.is_empty() {
                 module = abs_module;
             }
@@ -1296,10 +1356,11 @@ fn corpus_on(py: &Py) -> (usize, usize, Vec<String>) {
     }
     let disagreements = problems.len();
     eprintln!(
-        "corpus {}: {} layouts, {} statements, {} disagreements",
+        "corpus {}: {} layouts, {} statements ({} of them failing imports), {} disagreements",
         py.label(),
         layouts.len(),
         compared,
+        errors,
         disagreements
     );
     (layouts.len(), compared, problems)

@@ -917,7 +917,8 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                             && line.contains("_distutils_hack")
                             && config
                                 .env_var("SETUPTOOLS_USE_DISTUTILS")
-                                .is_none_or(|v| v == "local")
+                                .or_else(|| distutils_default(line))
+                                == Some("local")
                             && vfs.is_file(&format!("{dir}/_distutils_hack/__init__.py"))
                             && vfs.is_dir(&format!("{dir}/setuptools/_distutils"))
                         {
@@ -1006,6 +1007,16 @@ fn first_import_missing(
         }
     }
     None
+}
+
+/// The default of `SETUPTOOLS_USE_DISTUTILS` written into `distutils-precedence.pth`
+/// (`os.environ.get(var, 'local')`; setuptools 60+ says `local`, older ones `stdlib`).
+fn distutils_default(line: &str) -> Option<&str> {
+    let rest = &line[line.find("os.environ.get(var,")? + "os.environ.get(var,".len()..];
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = &rest[1..];
+    Some(&body[..body.find(quote)?])
 }
 
 /// A setuptools editable-finder `.pth` line (`import __editable___x_finder; ...install()`):
@@ -1305,6 +1316,12 @@ mod tests {
         assert_eq!(
             rt.distutils_shim.as_deref(),
             Some("/usr/local/lib/python3.12/site-packages/setuptools/_distutils")
+        );
+        assert_eq!(
+            distutils_default(
+                "import os; var = 'X'; enabled = os.environ.get(var, 'stdlib') == 'local'"
+            ),
+            Some("stdlib")
         );
         let rt = model(
             &vfs,
