@@ -40,8 +40,6 @@ pub struct Startup {
     pub files_parsed: usize,
     /// Reached files outside the application (site-packages).
     pub third_party_files: usize,
-    /// Time for the check itself (model, parse, closure, verdicts), without loading the image.
-    pub elapsed_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -910,6 +910,18 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                             break;
                         }
                         startup_hooks.push(format!("{file}:{}: {}", n + 1, line.trim()));
+                        let path_lines_follow = text.lines().skip(n + 1).any(|l| {
+                            !(l.starts_with('#')
+                                || l.trim().is_empty()
+                                || l.starts_with("import ")
+                                || l.starts_with("import\t"))
+                        });
+                        if path_lines_follow {
+                            warnings.push(format!(
+                                "{file}:{}: undecidable: if this import line raises, CPython skips the rest of the file; the path lines after it are assumed to be added",
+                                n + 1
+                            ));
+                        }
                         if let Some(map) = editable_finder(vfs, dir, line) {
                             editable.extend(map);
                         }
@@ -1282,6 +1294,12 @@ mod tests {
         assert!(p.contains(&"/opt/one") && p.contains(&"/opt/three"));
         assert!(!p.contains(&"/opt/two"));
         assert!(rt.warnings.iter().any(|w| w.contains("surely_missing_mod")));
+        // `import os` may still raise in principle: reported, not guessed.
+        assert!(
+            rt.warnings
+                .iter()
+                .any(|w| w.contains("b.pth:1: undecidable"))
+        );
     }
 
     #[test]
