@@ -624,6 +624,11 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     // PYTHON_FROZEN_MODULES (3.13+) when no -X option says otherwise; read below once the
     // version is known.
     let frozen_env = env("PYTHON_FROZEN_MODULES").map(str::to_string);
+    if let Some(dir) = env("PYTHONPLATLIBDIR").filter(|d| *d != "lib") {
+        warnings.push(format!(
+            "PYTHONPLATLIBDIR={dir} is not modelled: the stdlib and site-packages are looked for under lib/"
+        ));
+    }
 
     let exe_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"));
     if exe_version.is_some_and(|v| v.major == 2) {
