@@ -297,6 +297,43 @@ fn sqlite3_without_libsqlite3_is_a_missing_shared_library() {
     assert!(cpython(&img.tag, "import json").ok == Some(true));
 }
 
+/// libsqlite3 moved out of the cached and default directories: found again through
+/// `LD_LIBRARY_PATH` from the image Env; without it the stale `ld.so.cache` entry is skipped.
+#[test]
+fn ld_library_path_from_the_env_and_a_stale_ld_so_cache_entry() {
+    if !require_docker() {
+        return;
+    }
+    let base = ensure_base("slim", "3.12");
+    let build = |env: &str, name: &str| {
+        Build::new(&base)
+            .file("/app/main.py", "import sqlite3\n")
+            .line(
+                "RUN mkdir -p /opt/sqlite && cp /lib/x86_64-linux-gnu/libsqlite3.so.0 /opt/sqlite/ \
+                 && rm -f /lib/x86_64-linux-gnu/libsqlite3.so.0* /usr/lib/x86_64-linux-gnu/libsqlite3.so.0*",
+            )
+            .line(env)
+            .line(APP)
+            .build(name)
+    };
+    let with = build("ENV LD_LIBRARY_PATH=/opt/sqlite", "ldpath");
+    let (run, report) = check_json(&with.tag);
+    assert_eq!(run.code, 0, "{report:#}");
+    assert_no_native_findings_and_app_ok(&with.tag, &report);
+
+    let without = build("ENV UNRELATED=1", "noldpath");
+    let (run, report) = check_json(&without.tag);
+    assert_eq!(run.code, 1, "{report:#}");
+    let f = the_finding(&report, "missing-shared-library");
+    assert!(f["notes"].to_string().contains("/etc/ld.so.cache"), "{f:#}");
+    let t = cpython(&without.tag, "import sqlite3");
+    assert!(
+        t.import_error && t.describe().contains("libsqlite3.so.0"),
+        "{}",
+        t.describe()
+    );
+}
+
 #[test]
 fn psycopg2_binary_finds_its_bundled_libs_and_misses_them_when_removed() {
     if !require_docker() {

@@ -23,6 +23,15 @@ pub fn wants_elf_summary(path: &str, _size: u64) -> bool {
     name.ends_with(".so") || name.contains(".so.")
 }
 
+/// The dynamic loader's configuration files, whose contents the loader model reads.
+pub fn wants_contents(path: &str, size: u64) -> bool {
+    size <= 16 << 20
+        && (path == "/etc/ld.so.cache"
+            || path == "/etc/ld.so.conf"
+            || (path.starts_with("/etc/ld.so.conf.d/") && path.ends_with(".conf"))
+            || (path.starts_with("/etc/ld-musl-") && path.ends_with(".path")))
+}
+
 /// A load-time failure of an import that the finder resolves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeProblem {
@@ -63,6 +72,8 @@ pub struct Native<'a> {
     machine: Option<u16>,
     /// Verdict per extension-module path.
     verdicts: Mutex<BTreeMap<String, Option<NativeProblem>>>,
+    /// Time spent in [`Native::inspect`], for the performance figures.
+    spent: Mutex<std::time::Duration>,
 }
 
 fn parent(path: &str) -> &str {
@@ -85,6 +96,7 @@ impl<'a> Native<'a> {
             loader: Loader::new(vfs, &image.config, machine),
             machine,
             verdicts: Mutex::new(BTreeMap::new()),
+            spent: Mutex::new(std::time::Duration::ZERO),
         }
     }
 
@@ -98,6 +110,15 @@ impl<'a> Native<'a> {
         if res.failure.is_some() {
             return None;
         }
+        let started = std::time::Instant::now();
+        let verdict = self.inspect_resolved(resolver, res);
+        if let Ok(mut spent) = self.spent.lock() {
+            *spent += started.elapsed();
+        }
+        verdict
+    }
+
+    fn inspect_resolved(&self, resolver: &Resolver<'_>, res: &Resolution) -> Option<NativeProblem> {
         if let Some(p) = self.permissions(res) {
             return Some(p);
         }
@@ -268,6 +289,10 @@ impl<'a> Native<'a> {
             .find(|d| d.contains(".libs"))
             .cloned();
         let hint = match (package_for(lib), bundled) {
+            _ if missing.not_in_cache.is_some() => format!(
+                "`{lib}` is in {} (listed in /etc/ld.so.conf) but not in /etc/ld.so.cache, and the loader reads only the cache: run `ldconfig` after installing it, or add the directory to LD_LIBRARY_PATH",
+                missing.not_in_cache.as_deref().unwrap_or_default()
+            ),
             (_, Some(dir)) if lib.contains('-') => format!(
                 "`{lib}` is a library the wheel bundles in {dir}; it was removed from the image: reinstall the distribution and do not delete its `.libs` directory"
             ),
@@ -408,10 +433,11 @@ impl Drop for Native<'_> {
     fn drop(&mut self) {
         let (files, bytes, secs) = importgate_image::elf::stats::snapshot();
         tracing::debug!(
-            "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged",
+            "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged in {:.3} s",
             bytes as f64 / 1e6,
             self.elf_inspected(),
-            self.verdicts.lock().map(|v| v.len()).unwrap_or(0)
+            self.verdicts.lock().map(|v| v.len()).unwrap_or(0),
+            self.spent.lock().map(|d| d.as_secs_f64()).unwrap_or(0.0)
         );
     }
 }
@@ -531,5 +557,9 @@ mod tests {
             1
         ));
         assert!(!wants_elf_summary("/app/main.py", 1));
+        assert!(wants_contents("/etc/ld.so.cache", 4000));
+        assert!(wants_contents("/etc/ld.so.conf.d/libc.conf", 40));
+        assert!(wants_contents("/etc/ld-musl-x86_64.path", 40));
+        assert!(!wants_contents("/etc/hosts", 40));
     }
 }

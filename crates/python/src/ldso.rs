@@ -33,6 +33,9 @@ pub struct MissingLibrary {
     pub chain: Vec<String>,
     /// Directories searched for it, in order.
     pub searched: Vec<String>,
+    /// A directory of `/etc/ld.so.conf` that holds the library although `ld.so.cache` does not
+    /// list it: `ld.so` reads only the cache at run time, so `ldconfig` was not run.
+    pub not_in_cache: Option<String>,
 }
 
 /// Which loader the image's interpreter runs under.
@@ -52,7 +55,8 @@ pub struct Loader<'a> {
     ld_library_path: Vec<String>,
     /// soname → paths, from `/etc/ld.so.cache` (glibc).
     cache: BTreeMap<String, Vec<String>>,
-    /// `/etc/ld.so.conf` directories, used only when there is no cache.
+    /// `/etc/ld.so.conf` directories. `ld.so` never reads them (only `ldconfig` does, to write
+    /// the cache); they serve to explain a library that is present but was never cached.
     conf_dirs: Vec<String>,
     default_dirs: Vec<String>,
     /// Results per (object, needed) are pure functions of the image, so they are kept.
@@ -277,9 +281,8 @@ impl<'a> Loader<'a> {
                         }
                         cache.entry(soname).or_insert_with(Vec::new).push(path);
                     }
-                } else {
-                    ld_so_conf(vfs, "/etc/ld.so.conf", 0, &mut conf_dirs);
                 }
+                ld_so_conf(vfs, "/etc/ld.so.conf", 0, &mut conf_dirs);
                 glibc_default_dirs(arch_dir(machine))
             }
             Flavor::Musl => {
@@ -360,7 +363,6 @@ impl<'a> Loader<'a> {
                 dirs.extend(elf.runpath.as_deref().map(expand).unwrap_or_default());
                 // The cache is consulted here; `resolve` handles it.
                 dirs.push("\0cache".into());
-                dirs.extend(self.conf_dirs.iter().cloned());
                 dirs.extend(self.default_dirs.iter().cloned());
             }
             Flavor::Musl => {
@@ -472,10 +474,19 @@ impl<'a> Loader<'a> {
                         }
                     }
                     Err(searched) => {
+                        let not_in_cache = (self.flavor == Flavor::Glibc)
+                            .then(|| {
+                                self.conf_dirs
+                                    .iter()
+                                    .find(|d| self.acceptable(&join(d, name)))
+                                    .cloned()
+                            })
+                            .flatten();
                         return Err(MissingLibrary {
                             library: name.clone(),
                             chain,
                             searched,
+                            not_in_cache,
                         });
                     }
                 }
@@ -691,6 +702,22 @@ mod tests {
         );
         elf_file(&mut vfs, "/opt/foo/libfoo.so.1", &[], None);
         assert_eq!(Loader::new(&vfs, &cfg, Some(62)).check("/m/ext.so"), Ok(()));
+    }
+
+    #[test]
+    fn ld_so_conf_dirs_are_not_searched_but_explain_a_missing_ldconfig() {
+        let mut vfs = Vfs::from_files(&[
+            ("lib64/ld-linux-x86-64.so.2", ""),
+            ("etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n"),
+            ("etc/ld.so.conf.d/opt.conf", "# vendor\n/opt/vendor/lib\n"),
+        ]);
+        elf_file(&mut vfs, "/m/ext.so", &["libv.so.1"], None);
+        elf_file(&mut vfs, "/opt/vendor/lib/libv.so.1", &[], None);
+        let cfg = ImageConfig::default();
+        let missing = Loader::new(&vfs, &cfg, Some(62))
+            .check("/m/ext.so")
+            .unwrap_err();
+        assert_eq!(missing.not_in_cache.as_deref(), Some("/opt/vendor/lib"));
     }
 
     #[test]
