@@ -115,7 +115,7 @@ pub enum CheckError {
 /// native-extension checks.
 pub fn capture_policy() -> Arc<importgate_image::Capture> {
     Arc::new(|path: &str, size: u64| {
-        if keep_contents(path, size) {
+        if keep_contents(path, size) || native::wants_contents(path, size) {
             importgate_image::Keep::Contents
         } else if native::wants_elf_summary(path, size) {
             importgate_image::Keep::ElfSummary
