@@ -16,6 +16,7 @@
 mod support;
 
 mod bad_input;
+mod context;
 mod corpus;
 mod differential;
 mod native;

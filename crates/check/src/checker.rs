@@ -450,7 +450,6 @@ fn build_policy(
 
 /// Runs the whole check on a loaded image.
 pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
-    let started = std::time::Instant::now();
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
     let server_notes = closure::apply_server_paths(&mut rt, &argv);
@@ -653,7 +652,6 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         modules_reached: reached.nodes.len(),
         files_parsed: parsed.len() + reached.parsed_outside_app,
         third_party_files: outside.len(),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     if !entry.understood {
         warnings.extend(entry.notes.iter().cloned());
@@ -825,6 +823,7 @@ fn kind_code(kind: Kind, site: &ImportSite, base: Code) -> Code {
     match kind {
         Kind::Guarded => Code::GuardedImportMissing,
         Kind::Lazy => Code::LazyImportMissing,
+        Kind::Undecidable => base,
         _ if matches!(site.kind, ImportKind::Dynamic { .. }) => Code::DynamicImportMissing,
         _ => base,
     }
