@@ -72,6 +72,9 @@ pub struct Native<'a> {
     machine: Option<u16>,
     /// Verdict per extension-module path.
     verdicts: Mutex<BTreeMap<String, Option<NativeProblem>>>,
+    /// Verdict per package directory scanned for extension modules: an image's code imports
+    /// the same few packages from thousands of sites.
+    packages: Mutex<BTreeMap<String, Option<NativeProblem>>>,
     /// Time spent in [`Native::inspect`], for the performance figures.
     spent: Mutex<std::time::Duration>,
 }
@@ -96,6 +99,7 @@ impl<'a> Native<'a> {
             loader: Loader::new(vfs, &image.config, machine),
             machine,
             verdicts: Mutex::new(BTreeMap::new()),
+            packages: Mutex::new(BTreeMap::new()),
             spent: Mutex::new(std::time::Duration::ZERO),
         }
     }
@@ -180,6 +184,19 @@ impl<'a> Native<'a> {
     }
 
     fn package_extensions(&self, top: &str, dir: &str) -> Option<NativeProblem> {
+        if let Ok(p) = self.packages.lock()
+            && let Some(hit) = p.get(dir)
+        {
+            return hit.clone();
+        }
+        let verdict = self.package_extensions_uncached(top, dir);
+        if let Ok(mut p) = self.packages.lock() {
+            p.insert(dir.to_string(), verdict.clone());
+        }
+        verdict
+    }
+
+    fn package_extensions_uncached(&self, top: &str, dir: &str) -> Option<NativeProblem> {
         let suffixes = &self.rt.interpreter.extension_suffixes;
         let base = parent(dir);
         let mut n = 0;
