@@ -943,6 +943,14 @@ fn more(py: &Py) -> Vec<Layout> {
             l.user = Some("1000".into());
             l.s("import mo04_u")
         },
+        Layout::new("mo06", "python -c: the working directory is sys.path[0]", py)
+            .f("mo06_m.py", "")
+            .argv(&[&py.exe(), "-c", "exec(open('main.py').read())"])
+            .s("import mo06_m"),
+        Layout::new("mo07", "python -I -c: nothing is prepended", py)
+            .f("mo07_m.py", "")
+            .argv(&[&py.exe(), "-I", "-c", "exec(open('main.py').read())"])
+            .s("import mo07_m"),
         Layout::new("mo05", "a zip with an explicit dir entry adds a namespace portion", py)
             .f("p1/mo05_ns/a.py", "")
             .run("cd /c/mo05 && python3 -c \"import zipfile; z = zipfile.ZipFile('p2.zip', 'w'); z.writestr('mo05_ns/', ''); z.writestr('mo05_ns/b.py', ''); z.writestr('mo05_q/c.py', ''); z.close()\"")
