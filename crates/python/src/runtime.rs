@@ -376,8 +376,7 @@ fn shell_script_exec(
     let line = text
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("exec "))
-        .next_back()?;
+        .rfind(|l| l.starts_with("exec "))?;
     let mut words = Vec::new();
     for w in shell_words(line).into_iter().skip(1) {
         if w == "$@" || w == "$*" {

@@ -223,7 +223,7 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .map(|f| {
             let mut text = f.message.clone();
             for note in &f.notes {
-                text.push_str("\n");
+                text.push('\n');
                 text.push_str(note);
             }
             if let Some(hint) = &f.hint {
