@@ -500,6 +500,12 @@ impl<'a> Loader<'a> {
 pub fn package_for(soname: &str) -> Option<(&'static str, &'static str)> {
     const TABLE: &[(&str, &str, &str)] = &[
         ("libstdc++.so.6", "libstdc++6", "libstdc++"),
+        // glibc's own libraries: on Alpine only the gcompat shim provides these names.
+        ("libc.so.6", "libc6", "gcompat"),
+        ("libm.so.6", "libc6", "gcompat"),
+        ("libdl.so.2", "libc6", "gcompat"),
+        ("libpthread.so.0", "libc6", "gcompat"),
+        ("librt.so.1", "libc6", "gcompat"),
         ("libgcc_s.so.1", "libgcc-s1", "libgcc"),
         ("libgomp.so.1", "libgomp1", "libgomp"),
         ("libgfortran.so.5", "libgfortran5", "libgfortran"),
