@@ -167,6 +167,26 @@ impl Ctx<'_> {
         Some(parsed)
     }
 
+    /// Whether a package above `module` writes `sys.modules` or its namespace dynamically
+    /// (six's `six.moves`, vendored-module aliases): then its submodules cannot be judged
+    /// statically.
+    fn dynamic_parent(&mut self, module: &str) -> bool {
+        let mut name = module;
+        while let Some((parent, _)) = name.rsplit_once('.') {
+            let res = self.resolver.resolve(parent);
+            if let Some(file) = res.last_found().and_then(Found::file).map(str::to_string)
+                && file.ends_with(".py")
+                && self
+                    .module_source(&file)
+                    .is_some_and(|p| p.bindings.dynamic_namespace)
+            {
+                return true;
+            }
+            name = parent;
+        }
+        false
+    }
+
     /// Whether `name` is bound in the module `found` (a `.py` module or a package `__init__.py`);
     /// `true` when that cannot be known (extension, builtin, contents not read, dynamic namespace).
     fn binds(&mut self, module: &str, found: &Found, name: &str, depth: u8) -> bool {
@@ -181,7 +201,8 @@ impl Ctx<'_> {
             return true;
         };
         let b = &parsed.bindings;
-        if b.names.contains(name) || b.has_getattr || b.dynamic_namespace {
+        if b.names.contains(name) || b.has_getattr || b.dynamic_namespace || is_module_dunder(name)
+        {
             return true;
         }
         if !parsed.syntax_errors.is_empty() {
@@ -236,6 +257,24 @@ impl Ctx<'_> {
         }
         self.binds(target, found, name, depth)
     }
+}
+
+/// Attributes every module has without binding them (`from ._parser import __doc__`).
+fn is_module_dunder(name: &str) -> bool {
+    matches!(
+        name,
+        "__doc__"
+            | "__name__"
+            | "__file__"
+            | "__spec__"
+            | "__loader__"
+            | "__package__"
+            | "__path__"
+            | "__builtins__"
+            | "__cached__"
+            | "__dict__"
+            | "__annotations__"
+    )
 }
 
 fn walk_notes(failed: &Failed, rt: &Runtime, limit_top: bool) -> Vec<String> {
@@ -541,8 +580,25 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             return;
         }
         let id = identity(file, ctx.rt, &ctx.resolver);
-        let chain = reached.by_file.get(file).map(|&i| reached.chain(i));
+        // Startup only when reached through imports whose failure is not caught.
+        let chain = reached
+            .by_file
+            .get(file)
+            .filter(|&&i| reached.hard.get(i).copied().unwrap_or(true))
+            .map(|&i| reached.chain(i));
+        if third_party && chain.is_none() {
+            return;
+        }
         for site in &module.imports {
+            if third_party
+                && (site.context.guarded
+                    || site.context.handler
+                    || !closure::runs_at_import(site, &ctx.target)
+                    || !closure::unconditional(site, &ctx.target))
+            {
+                // Only what breaks the startup path is reported in installed code.
+                continue;
+            }
             let mut site_findings = Vec::new();
             let mut site_imports = Vec::new();
             check_site(
@@ -560,8 +616,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             if third_party {
                 // Only what breaks the startup path: the rest of a dependency is its own
                 // business (optional extras, platform-specific code, functions never called).
-                let live = closure::unconditional(site, &ctx.target);
-                site_findings.retain(|f| f.kind == Kind::Startup && live);
+                site_findings.retain(|f| f.kind == Kind::Startup && !ctx.dynamic_parent(&f.module));
                 site_imports.retain(|i| i.status == ImportStatus::Error);
                 if site_findings.is_empty() {
                     site_imports.clear();
@@ -698,7 +753,11 @@ fn startup_closure(
                 walker.add_main_module(module);
                 resolver.resolve(module).failure.is_none()
             }
-            _ => walker.add_module(module, None).1,
+            _ => {
+                let (_, ok, nodes) = walker.add_module_nodes(module, None);
+                walker.reached.config_roots.extend(nodes);
+                ok
+            }
         };
         if !ok {
             warnings.push(format!(
@@ -719,7 +778,8 @@ fn startup_closure(
     });
     if let Some(settings) = settings {
         let root = (!walker.reached.nodes.is_empty()).then_some(0);
-        let (node, ok) = walker.add_module(&settings, root);
+        let (node, ok, nodes) = walker.add_module_nodes(&settings, root);
+        walker.reached.config_roots.extend(nodes);
         walker.run();
         if !ok {
             warnings.push(format!(
@@ -731,7 +791,8 @@ fn startup_closure(
         {
             for (setting, value, line, column) in closure::django_strings(&text) {
                 for (module, required) in closure::django_targets(resolver, &setting, &value) {
-                    let (_, ok) = walker.add_module(&module, Some(node));
+                    let (_, ok, added) = walker.add_module_nodes(&module, Some(node));
+                    walker.reached.config_roots.extend(added);
                     if !ok && required {
                         walker.reached.config_refs.push(closure::ConfigRef {
                             module,

@@ -54,7 +54,16 @@ pub(crate) struct Entry {
 
 /// One module's import sites that run at import time, `(line, column)`, with the nodes each
 /// executes.
-pub(crate) type SiteEdges = Vec<((u32, u32), Vec<usize>)>;
+pub(crate) type SiteEdges = Vec<Edge>;
+
+/// One import site of a reached module: where it is, whether a failure in what it executes is
+/// caught (`try/except ImportError` around it), and the nodes it executes.
+#[derive(Debug, Clone)]
+pub(crate) struct Edge {
+    pub at: (u32, u32),
+    pub guarded: bool,
+    pub children: Vec<usize>,
+}
 
 /// The closure once computed.
 #[derive(Debug, Default)]
@@ -73,6 +82,13 @@ pub(crate) struct Reached {
     /// Execution rank of each import site reached: `(file, line, column)` to its position in
     /// the depth-first order, so the first failure CPython hits can be told from later ones.
     pub rank: BTreeMap<(String, u32, u32), usize>,
+    /// Nodes reached through imports whose failure is not caught: an exception raised while
+    /// executing them stops startup. A module reached only under `try/except ImportError`
+    /// (urllib3's optional `pyopenssl`) may fail without consequence.
+    pub hard: Vec<bool>,
+    /// Nodes the entrypoint or a framework imports directly (with the packages on the way),
+    /// besides the parentless roots: the starting points of [`Reached::hard`].
+    pub config_roots: Vec<usize>,
 }
 
 impl Reached {
@@ -496,15 +512,10 @@ impl<'a, 'r> Walker<'a, 'r> {
         Some(i)
     }
 
-    /// Adds what importing `module` executes (each package on the way, then the module);
-    /// returns the node of the deepest one reached, and whether the whole name resolved.
-    pub fn add_module(&mut self, module: &str, parent: Option<usize>) -> (Option<usize>, bool) {
-        let (last, ok, _) = self.add_module_nodes(module, parent);
-        (last, ok)
-    }
-
-    /// As [`Walker::add_module`], also returning every node the import executes.
-    fn add_module_nodes(
+    /// Adds what importing `module` executes (each package on the way, then the module):
+    /// the node of the deepest one reached, whether the whole name resolved, and every node
+    /// the import executes.
+    pub fn add_module_nodes(
         &mut self,
         module: &str,
         parent: Option<usize>,
@@ -543,7 +554,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                     stack.pop();
                     continue;
                 };
-                let Some((at, children)) = edges.get(*site) else {
+                let Some(Edge { at, children, .. }) = edges.get(*site) else {
                     stack.pop();
                     continue;
                 };
@@ -572,12 +583,38 @@ impl<'a, 'r> Walker<'a, 'r> {
         }
         self.reached.dfs_parent = dfs_parent;
         self.reached.rank = rank;
+        // Hard reachability: from the roots over unguarded edges only.
+        let mut hard = vec![false; n];
+        // Roots: entry files and modules, `__main__`, framework configuration, each with the
+        // packages its import executes first.
+        let mut queue: Vec<usize> = (0..n)
+            .filter(|&i| self.reached.nodes[i].parent.is_none())
+            .chain(self.reached.config_roots.iter().copied().filter(|&i| i < n))
+            .collect();
+        for &i in &queue {
+            hard[i] = true;
+        }
+        while let Some(i) = queue.pop() {
+            for e in self.reached.edges.get(i).into_iter().flatten() {
+                if e.guarded {
+                    continue;
+                }
+                for &c in &e.children {
+                    if c < n && !hard[c] {
+                        hard[c] = true;
+                        queue.push(c);
+                    }
+                }
+            }
+        }
+        self.reached.hard = hard;
     }
 
     /// `python -m pkg` runs `pkg/__main__.py` after importing `pkg`.
     pub fn add_main_module(&mut self, module: &str) {
         let res = self.resolver.resolve(module);
-        let (last, _) = self.add_module(module, None);
+        let (last, _, nodes) = self.add_module_nodes(module, None);
+        self.reached.config_roots.extend(nodes);
         if let Some(found @ (Found::RegularPackage { .. } | Found::NamespacePackage { .. })) =
             res.last_found()
             && let Some(main) = found.search_path().and_then(|p| {
@@ -585,8 +622,9 @@ impl<'a, 'r> Walker<'a, 'r> {
                     .map(|d| format!("{d}/__main__.py"))
                     .find(|f| self.vfs.is_file(f))
             })
+            && let Some(i) = self.add_file(&main, &format!("{module}.__main__"), last)
         {
-            self.add_file(&main, &format!("{module}.__main__"), last);
+            self.reached.config_roots.push(i);
         }
     }
 
@@ -634,9 +672,10 @@ impl<'a, 'r> Walker<'a, 'r> {
             if !runs_at_import(site, self.target) {
                 continue;
             }
-            // A dependency's branches on its own state (`if PYDANTIC_V2:`) are not ours to
-            // guess: only what runs whatever the test says is followed.
-            if third_party && !unconditional(site, self.target) {
+            // A dependency's branches on its own state (`if PYDANTIC_V2:`) and its fallbacks
+            // in `except` handlers are not ours to guess: only what runs whatever the test
+            // says is followed.
+            if third_party && (!unconditional(site, self.target) || site.context.handler) {
                 continue;
             }
             let Some((Ok(module), name)) = site_target(site, &id) else {
@@ -653,7 +692,11 @@ impl<'a, 'r> Walker<'a, 'r> {
                     children.extend(more);
                 }
             }
-            edges.push(((site.line, site.column), children));
+            edges.push(Edge {
+                at: (site.line, site.column),
+                guarded: site.context.guarded,
+                children,
+            });
         }
         if self.reached.edges.len() <= i {
             self.reached.edges.resize(i + 1, Vec::new());

@@ -18,6 +18,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>,
         names: Resolver::default(),
         sites: Vec::new(),
         guarded: false,
+        handler: false,
         type_checking: false,
         conditions: Vec::new(),
         scopes: Vec::new(),
@@ -32,6 +33,7 @@ struct Extractor<'l, 's> {
     names: Resolver,
     sites: Vec<ImportSite>,
     guarded: bool,
+    handler: bool,
     type_checking: bool,
     conditions: Vec<Condition>,
     scopes: Vec<Scope>,
@@ -57,6 +59,7 @@ impl Extractor<'_, '_> {
             condition: self.conditions.last().cloned(),
             conditions: self.conditions.clone(),
             lazy,
+            handler: self.handler,
         }
     }
 
@@ -422,11 +425,13 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 }
                 // The body runs when called, outside any enclosing `try`.
                 let saved = std::mem::replace(&mut self.guarded, false);
+                let saved_handler = std::mem::replace(&mut self.handler, false);
                 self.scopes
                     .push(Scope::Function(def.name.as_str().to_owned()));
                 self.visit_body(&def.body);
                 self.scopes.pop();
                 self.guarded = saved;
+                self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
                 for decorator in &class.decorator_list {
@@ -449,9 +454,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.guarded |= guards;
                 self.visit_body(&try_stmt.body);
                 self.guarded = saved;
+                let saved_handler = std::mem::replace(&mut self.handler, true);
                 for handler in &try_stmt.handlers {
                     self.visit_except_handler(handler);
                 }
+                self.handler = saved_handler;
                 self.visit_body(&try_stmt.orelse);
                 self.visit_body(&try_stmt.finalbody);
             }

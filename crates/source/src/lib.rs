@@ -136,6 +136,10 @@ pub struct ImportContext {
     pub conditions: Vec<Condition>,
     /// `lazy import ...` (PEP 810): a failure only surfaces when the name is used.
     pub lazy: bool,
+    /// Inside an `except` handler: a fallback that runs only when the `try` body raised
+    /// (`except ImportError: from _dummy_thread import get_ident`).
+    #[serde(default)]
+    pub handler: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
