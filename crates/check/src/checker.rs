@@ -1073,3 +1073,178 @@ fn check_site(
     }
     imports.push(record);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use importgate_image::{ImageConfig, Vfs};
+
+    const SITE: &str = "usr/local/lib/python3.12/site-packages";
+
+    fn image(extra: &[(&str, &str)], cmd: &[&str]) -> Image {
+        let mut files: Vec<(String, String)> = [
+            ("usr/local/bin/python3.12", "ELF"),
+            ("usr/local/bin/python", "-> python3.12"),
+            ("usr/local/lib/python3.12/os.py", ""),
+            ("usr/local/lib/python3.12/json/__init__.py", ""),
+            ("usr/local/lib/python3.12/lib-dynload/", ""),
+            (&format!("{SITE}/")[..], ""),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        files.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+        Image {
+            reference: "test".into(),
+            id: None,
+            config: ImageConfig {
+                env: vec!["PATH=/usr/local/bin:/usr/bin:/bin".into()],
+                working_dir: "/app".into(),
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                ..ImageConfig::default()
+            },
+            fs: Vfs::from_files(&refs),
+            layers: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn by_module<'a>(r: &'a Report, m: &str) -> Vec<&'a Finding> {
+        r.findings.iter().filter(|f| f.module == m).collect()
+    }
+
+    #[test]
+    fn startup_closure_into_site_packages() {
+        let lib = |p: &str| format!("{SITE}/{p}");
+        let (a, b, c, d, e, f) = (
+            lib("web/__init__.py"),
+            lib("web/routing.py"),
+            lib("web/util.py"),
+            lib("tls/__init__.py"),
+            lib("six.py"),
+            lib("optional/__init__.py"),
+        );
+        let img = image(
+            &[
+                ("app/main.py", "import web\nimport services.jobs\n"),
+                ("app/services/__init__.py", ""),
+                (
+                    "app/services/jobs.py",
+                    "def refresh_cache():\n    import missing_lazy\n",
+                ),
+                ("app/tools.py", "import missing_tool\n"),
+                (&a, "from . import routing\nfrom .util import helper\n"),
+                // Both fail on the same missing module: only the first CPython runs is reported.
+                (&b, "import anyio\nfrom . import util\n"),
+                (&c, "import anyio\ndef helper():\n    import never_called\n"),
+                // Reached only under try/except ImportError: its failure is caught.
+                (
+                    &d,
+                    "try:\n    import optional\nexcept ImportError:\n    from fallback import x\n",
+                ),
+                (&f, "import OpenSSL\n"),
+                (&e, "import sys\nsys.modules[__name__ + '.moves'] = None\n"),
+                ("app/uses_tls.py", "import tls\nimport six.moves\n"),
+            ],
+            &["python", "main.py"],
+        );
+        let r = check(&img, &CheckOptions::default()).unwrap();
+        assert!(r.startup.understood);
+        let anyio = by_module(&r, "anyio");
+        assert_eq!(anyio.len(), 1, "{:#?}", r.findings);
+        assert_eq!(anyio[0].file, format!("/{b}"));
+        assert_eq!(anyio[0].line, 1);
+        assert_eq!(anyio[0].kind, Kind::Startup);
+        assert_eq!(anyio[0].severity, Severity::Error);
+        assert_eq!(anyio[0].chain, ["main.py", "web", "web.routing", "anyio"]);
+        assert_eq!(
+            anyio[0].notes[0],
+            "fails at startup: main.py → web → web.routing → anyio"
+        );
+        let lazy = by_module(&r, "missing_lazy");
+        assert_eq!(lazy.len(), 1);
+        assert_eq!(lazy[0].code, Code::LazyImportMissing);
+        assert_eq!(lazy[0].severity, Severity::Warning);
+        assert!(
+            lazy[0]
+                .notes
+                .iter()
+                .any(|n| n == "fails when `refresh_cache()` runs")
+        );
+        let tool = by_module(&r, "missing_tool");
+        assert_eq!(tool[0].kind, Kind::ModuleLevel);
+        assert!(tool[0].chain.is_empty());
+        // Not on the startup path (uses_tls.py is not imported by main.py): nothing from
+        // installed code it would reach, and never anything from a function body.
+        for m in ["never_called", "OpenSSL", "fallback"] {
+            assert!(by_module(&r, m).is_empty(), "{m}: {:#?}", r.findings);
+        }
+        assert_eq!(r.startup.third_party_files, 3, "{:#?}", r.startup);
+    }
+
+    #[test]
+    fn guarded_dependency_failures_are_not_startup_errors() {
+        let lib = |p: &str| format!("{SITE}/{p}");
+        let (t, o, s) = (
+            lib("tls/__init__.py"),
+            lib("optional/__init__.py"),
+            lib("six.py"),
+        );
+        let img = image(
+            &[
+                ("app/main.py", "import tls\nimport six.moves\n"),
+                (
+                    &t,
+                    "try:\n    import optional\nexcept ImportError:\n    from fallback import x\n",
+                ),
+                (&o, "import OpenSSL\n"),
+                (&s, "import sys\nsys.modules[__name__ + '.moves'] = None\n"),
+            ],
+            &["python", "main.py"],
+        );
+        let r = check(&img, &CheckOptions::default()).unwrap();
+        for m in ["OpenSSL", "fallback"] {
+            assert!(by_module(&r, m).is_empty(), "{m}: {:#?}", r.findings);
+        }
+        assert_eq!(r.startup.modules_reached, 4, "{:#?}", r.startup);
+    }
+
+    #[test]
+    fn policy_from_pyproject_in_the_working_directory() {
+        let img = image(
+            &[
+                (
+                    "app/main.py",
+                    "import missing_a\nimport missing_b  # importgate: ignore\n",
+                ),
+                (
+                    "app/pyproject.toml",
+                    "[tool.importgate]\nignore-modules = [\"missing_a\"]\n",
+                ),
+            ],
+            &["python", "main.py"],
+        );
+        let r = check(&img, &CheckOptions::default()).unwrap();
+        assert!(r.findings.is_empty(), "{:#?}", r.findings);
+        assert!(
+            r.startup
+                .notes
+                .iter()
+                .any(|n| n == "configuration read from /app/pyproject.toml")
+        );
+        let err = check(
+            &img,
+            &CheckOptions {
+                severity: vec!["lazy=loud".into()],
+                ..CheckOptions::default()
+            },
+        );
+        assert!(matches!(
+            err,
+            Err(CheckError::Policy(policy::PolicyError::UnknownSeverity(_)))
+        ));
+    }
+}
