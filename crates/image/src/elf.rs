@@ -147,3 +147,300 @@ mod tests {
         assert_eq!(ElfSummary::parse(b"#!/bin/sh\n"), None);
     }
 }
+
+/// Reads only what the summary needs from a member that streams past: the ELF and program
+/// headers, the first loadable segment (where linkers put `.dynstr`) and the dynamic segment.
+/// The reader is left wherever it stopped, and the tar reader skips the rest.
+pub(crate) fn summarise_stream<R: std::io::Read>(
+    reader: &mut R,
+    size: u64,
+    prefix: &mut Vec<u8>,
+) -> std::io::Result<Streamed> {
+    use std::io::Read;
+    const HEAD: u64 = 64 << 10;
+    (&mut *reader)
+        .take(HEAD.min(size).saturating_sub(prefix.len() as u64))
+        .read_to_end(prefix)?;
+    let Some(layout) = Layout::parse(prefix) else {
+        return Ok(Streamed::ReadWhole);
+    };
+    let Some((dyn_off, dyn_len)) = layout.dynamic else {
+        return Ok(Streamed::Done(ElfSummary::parse_headers_only(prefix)));
+    };
+    let keep_end = layout.first_load_end.min(size);
+    let dyn_end = dyn_off.saturating_add(dyn_len).min(size);
+    if dyn_end <= dyn_off || dyn_len > (16 << 20) || keep_end > (64 << 20) {
+        return Ok(Streamed::ReadWhole);
+    }
+    // Keep [0, keep_end) and the dynamic segment; discard everything else up to dyn_end.
+    let mut dynbuf = Vec::with_capacity(dyn_len as usize);
+    let mut pos = prefix.len() as u64;
+    if prefix.len() as u64 > keep_end {
+        // The prefix already holds bytes past the first segment; take the dynamic part from it.
+        let s = (dyn_off as usize).min(prefix.len());
+        let e = (dyn_end as usize).min(prefix.len());
+        dynbuf.extend_from_slice(&prefix[s..e]);
+    }
+    let mut scratch = vec![0u8; 64 << 10];
+    while pos < dyn_end.max(keep_end) {
+        let want = (dyn_end.max(keep_end) - pos).min(scratch.len() as u64) as usize;
+        let n = reader.read(&mut scratch[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "shared object shorter than its header says",
+            ));
+        }
+        let chunk = &scratch[..n];
+        let (start, end) = (pos, pos + n as u64);
+        if start < keep_end {
+            let e = (keep_end.min(end) - start) as usize;
+            prefix.extend_from_slice(&chunk[..e]);
+        }
+        if end > dyn_off && start < dyn_end {
+            let s = dyn_off.saturating_sub(start) as usize;
+            let e = (dyn_end.min(end) - start) as usize;
+            dynbuf.extend_from_slice(&chunk[s..e]);
+        }
+        pos = end;
+    }
+    if dynbuf.len() as u64 != dyn_end - dyn_off {
+        // Past the prefix there is no going back: what the headers promise is not there.
+        return Ok(Streamed::Done(None));
+    }
+    let Some((entries, str_off, str_len)) = layout.dynamic_entries(&dynbuf) else {
+        return Ok(Streamed::Done(None));
+    };
+    let mut out = ElfSummary {
+        machine: layout.machine,
+        class: layout.class,
+        ..ElfSummary::default()
+    };
+    if entries.is_empty() {
+        return Ok(Streamed::Done(Some(out)));
+    }
+    let str_end = str_off.saturating_add(str_len);
+    let strings: Vec<u8> = if str_end <= prefix.len() as u64 {
+        prefix[str_off as usize..str_end as usize].to_vec()
+    } else if str_off >= pos && str_len <= (16 << 20) {
+        // patchelf (auditwheel) moves `.dynstr` to a new segment at the end of the file.
+        std::io::copy(
+            &mut (&mut *reader).take(str_off - pos),
+            &mut std::io::sink(),
+        )?;
+        let mut buf = Vec::with_capacity(str_len as usize);
+        (&mut *reader).take(str_len).read_to_end(&mut buf)?;
+        buf
+    } else {
+        return Ok(Streamed::Done(None));
+    };
+    if strings.len() as u64 != str_len {
+        return Ok(Streamed::Done(None));
+    }
+    let text = |v: u64| -> Option<String> {
+        let tail = strings.get(usize::try_from(v).ok()?..)?;
+        let n = tail.iter().position(|b| *b == 0)?;
+        Some(String::from_utf8_lossy(&tail[..n]).into_owned())
+    };
+    for (tag, val) in entries {
+        let Some(s) = text(val) else {
+            return Ok(Streamed::Done(None));
+        };
+        match tag {
+            1 => out.needed.push(s),
+            14 => out.soname = Some(s),
+            15 => out.rpath = Some(s),
+            _ => out.runpath = Some(s),
+        }
+    }
+    Ok(Streamed::Done(Some(out)))
+}
+
+/// The outcome of [`summarise_stream`].
+pub(crate) enum Streamed {
+    /// The summary (`None`: malformed, or its strings lie outside the kept ranges).
+    Done(Option<ElfSummary>),
+    /// Nothing past the prefix in `prefix` was consumed; read the member whole instead.
+    ReadWhole,
+}
+
+/// The parts of the ELF and program headers the stream reader needs.
+struct Layout {
+    class: u8,
+    little: bool,
+    machine: u16,
+    /// `(file offset, file size)` of `PT_DYNAMIC`.
+    dynamic: Option<(u64, u64)>,
+    /// `(vaddr, offset, filesz)` of each `PT_LOAD`.
+    loads: Vec<(u64, u64, u64)>,
+    first_load_end: u64,
+}
+
+fn rd(data: &[u8], at: usize, len: usize, little: bool) -> Option<u64> {
+    let b = data.get(at..at.checked_add(len)?)?;
+    let mut v = 0u64;
+    if little {
+        for (i, x) in b.iter().enumerate() {
+            v |= u64::from(*x) << (8 * i);
+        }
+    } else {
+        for x in b {
+            v = (v << 8) | u64::from(*x);
+        }
+    }
+    Some(v)
+}
+
+impl Layout {
+    fn parse(d: &[u8]) -> Option<Layout> {
+        if d.get(..4)? != ELF_MAGIC {
+            return None;
+        }
+        let class = match d.get(4)? {
+            1 => 32,
+            2 => 64,
+            _ => return None,
+        };
+        let little = match d.get(5)? {
+            1 => true,
+            2 => false,
+            _ => return None,
+        };
+        let machine = rd(d, 18, 2, little)? as u16;
+        let (phoff, phentsize, phnum) = if class == 64 {
+            (
+                rd(d, 32, 8, little)?,
+                rd(d, 54, 2, little)?,
+                rd(d, 56, 2, little)?,
+            )
+        } else {
+            (
+                rd(d, 28, 4, little)?,
+                rd(d, 42, 2, little)?,
+                rd(d, 44, 2, little)?,
+            )
+        };
+        let mut layout = Layout {
+            class,
+            little,
+            machine,
+            dynamic: None,
+            loads: Vec::new(),
+            first_load_end: 0,
+        };
+        for i in 0..phnum {
+            let at = usize::try_from(phoff.checked_add(i.checked_mul(phentsize)?)?).ok()?;
+            let (ty, off, vaddr, filesz) = if class == 64 {
+                (
+                    rd(d, at, 4, little)?,
+                    rd(d, at + 8, 8, little)?,
+                    rd(d, at + 16, 8, little)?,
+                    rd(d, at + 32, 8, little)?,
+                )
+            } else {
+                (
+                    rd(d, at, 4, little)?,
+                    rd(d, at + 4, 4, little)?,
+                    rd(d, at + 8, 4, little)?,
+                    rd(d, at + 16, 4, little)?,
+                )
+            };
+            match ty {
+                1 => layout.loads.push((vaddr, off, filesz)),
+                2 => layout.dynamic = Some((off, filesz)),
+                _ => {}
+            }
+        }
+        layout.first_load_end = layout
+            .loads
+            .iter()
+            .min_by_key(|(_, off, _)| *off)
+            .map(|(_, off, sz)| off.saturating_add(*sz))
+            .unwrap_or(0);
+        Some(layout)
+    }
+
+    /// The string-valued entries (`DT_NEEDED`, `DT_SONAME`, `DT_RPATH`, `DT_RUNPATH`) with
+    /// their string-table offsets, and the string table's file offset and size.
+    #[allow(clippy::type_complexity)]
+    fn dynamic_entries(&self, dynbuf: &[u8]) -> Option<(Vec<(u64, u64)>, u64, u64)> {
+        let (esz, vsz) = if self.class == 64 { (16, 8) } else { (8, 4) };
+        let mut strtab = None;
+        let mut strsz = None;
+        let mut entries = Vec::new();
+        for i in 0..dynbuf.len() / esz {
+            let tag = rd(dynbuf, i * esz, vsz, self.little)?;
+            let val = rd(dynbuf, i * esz + vsz, vsz, self.little)?;
+            match tag {
+                0 => break,
+                5 => strtab = Some(val),
+                10 => strsz = Some(val),
+                1 | 14 | 15 | 29 => entries.push((tag, val)),
+                _ => {}
+            }
+        }
+        if entries.is_empty() {
+            return Some((entries, 0, 0));
+        }
+        let addr = strtab?;
+        let (vaddr, off, _) = self
+            .loads
+            .iter()
+            .find(|(v, _, sz)| addr >= *v && addr < v.saturating_add(*sz))?;
+        Some((entries, addr - vaddr + off, strsz?))
+    }
+}
+
+impl ElfSummary {
+    /// Machine and class only: an ELF without a dynamic segment needs nothing.
+    fn parse_headers_only(prefix: &[u8]) -> Option<ElfSummary> {
+        let l = Layout::parse(prefix)?;
+        Some(ElfSummary {
+            machine: l.machine,
+            class: l.class,
+            ..ElfSummary::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// The streamed summary equals the whole-file one for the host's real shared objects.
+    #[test]
+    fn streaming_agrees_with_the_full_parse_on_host_libraries() {
+        let mut checked = 0;
+        for dir in [
+            "/usr/lib/x86_64-linux-gnu",
+            "/lib64",
+            "/usr/lib/aarch64-linux-gnu",
+        ] {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten().take(400) {
+                let p = e.path();
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                if !name.is_some_and(|n| n.contains(".so")) || !p.is_file() {
+                    continue;
+                }
+                let Ok(data) = std::fs::read(&p) else {
+                    continue;
+                };
+                let Some(full) = ElfSummary::parse(&data) else {
+                    continue;
+                };
+                let mut prefix = Vec::new();
+                let mut r = &data[..];
+                if let Streamed::Done(streamed) =
+                    summarise_stream(&mut r, data.len() as u64, &mut prefix).unwrap()
+                {
+                    assert_eq!(streamed, Some(full), "{}", p.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 0 || !std::path::Path::new("/usr/lib/x86_64-linux-gnu").exists());
+    }
+}

@@ -7,7 +7,7 @@ use std::io::{self, Chain, Cursor, Read};
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::elf::{ELF_MAGIC, ElfSummary};
+use crate::elf::{ELF_MAGIC, ElfSummary, Streamed};
 use crate::vfs::{FileData, clean_member_name};
 use crate::{Capture, Keep};
 
@@ -356,10 +356,16 @@ fn read_data<R: Read>(
             (&mut *entry).take(4).read_to_end(&mut buf)?;
             if buf.as_slice() == ELF_MAGIC {
                 let started = std::time::Instant::now();
-                buf.reserve(size.saturating_sub(4) as usize);
-                entry.take(MAX_CAPTURE - 4).read_to_end(&mut buf)?;
-                check_len(&buf, size, path)?;
-                elf = ElfSummary::parse(&buf).map(std::sync::Arc::new);
+                // Headers, first segment and dynamic segment only; the whole member only when
+                // its layout is unusual.
+                elf = match crate::elf::summarise_stream(&mut *entry, size, &mut buf)? {
+                    Streamed::Done(summary) => summary.map(std::sync::Arc::new),
+                    Streamed::ReadWhole => {
+                        entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
+                        check_len(&buf, size, path)?;
+                        ElfSummary::parse(&buf).map(std::sync::Arc::new)
+                    }
+                };
                 use std::sync::atomic::Ordering::Relaxed;
                 crate::elf::stats::FILES.fetch_add(1, Relaxed);
                 crate::elf::stats::BYTES.fetch_add(size, Relaxed);
