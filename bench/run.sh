@@ -76,6 +76,10 @@ if [[ "$(docker image inspect -f '{{index .Config.Labels "importgate.bench.key"}
     CTX="$CACHE/context"
     rm -rf "$CTX" && mkdir -p "$CTX"
     cp "$BENCH/app/Dockerfile" "$BENCH/app/main.py" "$CTX/"
+    mkdir -p "$CTX/native-libs"
+    for lib in libstdc++.so.6 libgcc_s.so.1 libgomp.so.1 libpthread.so.0 libdl.so.2 librt.so.1; do
+        cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$CTX/native-libs/$lib"
+    done
     cp -al "$TREE" "$CTX/site-packages" 2>/dev/null || cp -a "$TREE" "$CTX/site-packages"
     rm -f "$CTX/site-packages/.complete"
     DOCKER_BUILDKIT=0 docker build -q --label "importgate.bench.key=$KEY" -t "$IMAGE" "$CTX" >&2

@@ -156,7 +156,9 @@ pub struct Resolver<'a> {
     rt: &'a Runtime,
     unshadowable: BTreeSet<String>,
     suffixes: Vec<String>,
-    listings: Mutex<BTreeMap<String, Option<BTreeSet<String>>>>,
+    /// Shared, not cloned: a site-packages listing has thousands of names and is consulted for
+    /// every top-level import.
+    listings: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
     /// Member names of zip archives on the path, by archive path (`None`: not a readable zip).
     zips: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
 }
@@ -206,7 +208,7 @@ impl<'a> Resolver<'a> {
         self.vfs
     }
 
-    fn listing(&self, dir: &str) -> Option<BTreeSet<String>> {
+    fn listing(&self, dir: &str) -> Option<Arc<BTreeSet<String>>> {
         if let Ok(cache) = self.listings.lock()
             && let Some(hit) = cache.get(dir)
         {
@@ -215,7 +217,7 @@ impl<'a> Resolver<'a> {
         let names = self
             .vfs
             .read_dir(dir)
-            .map(|v| v.into_iter().map(str::to_string).collect::<BTreeSet<_>>());
+            .map(|v| Arc::new(v.into_iter().map(str::to_string).collect::<BTreeSet<_>>()));
         if let Ok(mut cache) = self.listings.lock() {
             cache.insert(dir.to_string(), names.clone());
         }
