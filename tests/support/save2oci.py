@@ -23,7 +23,9 @@ import sys
 import tarfile
 import tempfile
 
-EPOCH = 1700000000
+# The archive writer is shared with mkbase.py (same directory, so importable as a script).
+from mkbase import write_oci_archive
+
 
 
 def die(msg):
@@ -108,29 +110,6 @@ def convert(save_path, ref_override=None):
     return blobs, index
 
 
-def write_archive(out, blobs, index):
-    tmp = out + ".tmp"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        def add(name, data=None):
-            ti = tarfile.TarInfo(name)
-            ti.mtime = EPOCH
-            if data is None:
-                ti.type = tarfile.DIRTYPE
-                ti.mode = 0o755
-                tar.addfile(ti)
-            else:
-                ti.size = len(data)
-                ti.mode = 0o644
-                tar.addfile(ti, io.BytesIO(data))
-        add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        add("index.json", index)
-        add("blobs")
-        add("blobs/sha256")
-        for digest in sorted(blobs):
-            add("blobs/sha256/" + digest.split(":", 1)[1], blobs[digest])
-    os.replace(tmp, out)
-
-
 def write_dir(out, blobs, index):
     if os.path.exists(out):
         shutil.rmtree(out)
@@ -155,7 +134,7 @@ def main():
     if args.dir:
         write_dir(args.out, blobs, index)
     else:
-        write_archive(args.out, blobs, index)
+        write_oci_archive(args.out, blobs, index)
 
 
 if __name__ == "__main__":
