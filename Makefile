@@ -29,12 +29,10 @@ demo: build
 
 demo-docker:
 	$(PYTHON) tests/support/mkbase.py --layout slim --python 3.12
-	DOCKER_BUILDKIT=0 docker build -q -t importgate-demo/seed-app examples/seed-app
-	DOCKER_BUILDKIT=0 docker build -q -t importgate-demo/seed-app-fixed examples/seed-app-fixed
-	@echo; echo "== importgate check importgate-demo/seed-app   (core/ and services/ without __init__.py)"
-	@$(BIN) check importgate-demo/seed-app; echo "exit code: $$?"
-	@echo; echo "== importgate check importgate-demo/seed-app-fixed"
-	@$(BIN) check importgate-demo/seed-app-fixed; echo "exit code: $$?"
+	@echo; echo "== importgate check --context examples/seed-app   (core/ and services/ without __init__.py)"
+	@$(BIN) check --context examples/seed-app --tag importgate-demo/seed-app; echo "exit code: $$?"
+	@echo; echo "== importgate check --context examples/seed-app-fixed"
+	@$(BIN) check --context examples/seed-app-fixed --tag importgate-demo/seed-app-fixed; echo "exit code: $$?"
 
 demo-oci:
 	@mkdir -p $(DEMO_DIR)

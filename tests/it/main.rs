@@ -16,10 +16,14 @@
 mod support;
 
 mod bad_input;
+mod build;
+mod ci;
 mod context;
 mod corpus;
 mod differential;
+mod dockerignore;
 mod native;
+mod predict;
 mod seed;
 mod sources;
 mod stdlib;

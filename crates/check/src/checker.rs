@@ -312,6 +312,17 @@ fn walk_notes(failed: &Failed, rt: &Runtime, limit_top: bool) -> Vec<String> {
     notes
 }
 
+/// The file the hint of a failure asks to create, as an image path (see [`Finding::fix_path`]).
+fn fix_path(failed: &Failed) -> Option<String> {
+    match failed.failure {
+        Failure::NotFound => failed
+            .shadowed
+            .first()
+            .map(|sh| format!("{}/__init__.py", sh.dir)),
+        Failure::ParentNotPackage { .. } => None,
+    }
+}
+
 fn failure_finding(failed: &Failed, rt: &Runtime) -> (Code, String, Vec<String>, Option<String>) {
     let tail = failed.module.rsplit('.').next().unwrap_or(&failed.module);
     match &failed.failure {
@@ -346,8 +357,8 @@ fn failure_finding(failed: &Failed, rt: &Runtime) -> (Code, String, Vec<String>,
                 ];
                 notes.extend(walk_notes(failed, rt, true));
                 let hint = format!(
-                    "create {}/__init__.py so that `{parent}` is a regular package there (it comes first on sys.path), or rename one of the two `{parent}` packages",
-                    sh.dir
+                    "create {} so that `{parent}` is a regular package there (it comes first on sys.path), or rename one of the two `{parent}` packages",
+                    fix_path(failed).unwrap_or_default()
                 );
                 return (Code::NamespaceShadowed, message, notes, Some(hint));
             }
@@ -572,6 +583,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     notes: Vec::new(),
                     kind: Kind::Undecidable,
                     chain: Vec::new(),
+                    fix_path: None,
+                    context: None,
                     source_line: source_line(&text, err.line),
                     span_len: 1,
                 });
@@ -724,6 +737,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         summary,
         warnings,
         startup,
+        mode: crate::Mode::Image,
+        context_files: BTreeMap::new(),
+        files: app_files.into_iter().collect(),
     })
 }
 
@@ -844,6 +860,8 @@ fn config_ref_findings(ctx: &Ctx<'_>, reached: &Reached, findings: &mut Vec<Find
             notes: all,
             kind: Kind::Startup,
             chain,
+            fix_path: fix_path(failed),
+            context: None,
             source_line: source_line(&text, r.line),
             span_len: u32::try_from(r.module.chars().count() + 2).unwrap_or(1),
         });
@@ -951,6 +969,8 @@ fn check_site(
             notes: all,
             kind,
             chain,
+            fix_path: None,
+            context: None,
             source_line: source_line(s.text, site.line),
             span_len,
         }
@@ -1032,7 +1052,9 @@ fn check_site(
         } else {
             sev
         };
-        findings.push(finding(sev, code, &failed.module, message, notes, hint));
+        let mut f = finding(sev, code, &failed.module, message, notes, hint);
+        f.fix_path = fix_path(failed);
+        findings.push(f);
         record.status = status;
         imports.push(record);
         return;

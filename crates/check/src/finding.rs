@@ -185,10 +185,28 @@ pub struct Finding {
     /// For a startup finding, the modules from the entrypoint to the one that fails
     /// (`app.main`, `fastapi`, `starlette`, `anyio`); empty otherwise.
     pub chain: Vec<String>,
+    /// The image path the hint asks to create or change (`/app/core/__init__.py`), kept apart
+    /// from the hint's words so a report built from a context can name the context file
+    /// instead ([`ContextRef::fix_path`]).
+    pub fix_path: Option<String>,
+    /// Where the importing file comes from in the build context, when the image was built
+    /// (or predicted) from one; `None` when only the image is known.
+    pub context: Option<ContextRef>,
     /// The source line of the import site, for snippets; not part of the JSON schema.
     #[serde(skip)]
     pub source_line: Option<String>,
     /// Length in characters of the import site on `source_line`, for underlining.
     #[serde(skip)]
     pub span_len: u32,
+}
+
+/// A finding's place in the build context: the user's file rather than the image's copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContextRef {
+    /// The importing file, relative to the context root (`backend/services/case_service.py`).
+    pub path: String,
+    /// The Dockerfile line of the `COPY`/`ADD` that puts the file into the image.
+    pub copy_line: usize,
+    /// [`Finding::fix_path`] relative to the context root, when it maps there.
+    pub fix_path: Option<String>,
 }

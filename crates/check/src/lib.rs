@@ -3,7 +3,7 @@
 
 pub mod finding;
 
-pub use finding::{Code, Finding, Kind, Severity};
+pub use finding::{Code, ContextRef, Finding, Kind, Severity};
 
 use importgate_python::SysPathEntry;
 use serde::Serialize;
@@ -24,6 +24,94 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// What the entrypoint starts and how far the startup closure went.
     pub startup: Startup,
+    /// Where the image came from: named by the user, built from a context, or predicted.
+    pub mode: Mode,
+    /// Image path → context-relative path of every application file that came from the build
+    /// context, so per-file reports (JUnit) name the user's files too; empty for an image.
+    pub context_files: std::collections::BTreeMap<String, String>,
+    /// The application files checked (image paths, sorted), with or without imports: per-file
+    /// reports (JUnit) list each.
+    pub files: Vec<String>,
+}
+
+/// How the checked image came to be; renderers say so, and a prediction says it on every
+/// finding because its verdicts rest on a model rather than on the built image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Mode {
+    /// An existing image (daemon reference, archive, OCI layout).
+    #[default]
+    Image,
+    /// Built by importgate from a build context (`--context`).
+    Built {
+        /// The context directory as the user gave it (`examples/seed-app`); findings'
+        /// [`ContextRef`] paths are relative to it.
+        context: String,
+        /// The Dockerfile as the user gave it, or its default path in the context.
+        dockerfile: String,
+        /// `sha256:` id of the built image.
+        image_id: String,
+        /// `--tag` names given to it; empty when it was left untagged.
+        tags: Vec<String>,
+    },
+    /// Predicted from the Dockerfile and the context without building (`--no-build`).
+    Prediction {
+        /// The context directory as the user gave it.
+        context: String,
+        /// The Dockerfile as the user gave it, or its default path in the context.
+        dockerfile: String,
+        /// What the final stage's base was read from, in words (`importgate-test/python:3.12-slim
+        /// from the local engine`, `bundled model of python:3.12-slim`).
+        base: String,
+    },
+}
+
+impl Mode {
+    /// The context directory findings' [`ContextRef`] paths are relative to, if any.
+    pub fn context_dir(&self) -> Option<&str> {
+        match self {
+            Mode::Image => None,
+            Mode::Built { context, .. } | Mode::Prediction { context, .. } => Some(context),
+        }
+    }
+
+    pub fn is_prediction(&self) -> bool {
+        matches!(self, Mode::Prediction { .. })
+    }
+
+    /// A context-relative path (a [`ContextRef`] path) as reports show it. Paths stay relative
+    /// to the context root, not to where importgate ran: in CI the context is the repository
+    /// (or the directory a job works in), which is what SARIF's `%SRCROOT%` and annotations
+    /// resolve against; the summary names the context directory.
+    pub fn join_context(&self, rel: &str) -> Option<String> {
+        self.context_dir().map(|_| rel.to_string())
+    }
+}
+
+impl Report {
+    /// Where a finding should be shown: its context file when known, else its image path.
+    pub fn shown_path<'a>(&self, finding: &'a Finding) -> std::borrow::Cow<'a, str> {
+        match finding
+            .context
+            .as_ref()
+            .and_then(|c| self.mode.join_context(&c.path))
+        {
+            Some(p) => std::borrow::Cow::Owned(p),
+            None => self.shown_file(&finding.file),
+        }
+    }
+
+    /// An application file (image path) as shown: its context file when known.
+    pub fn shown_file<'a>(&self, image_path: &'a str) -> std::borrow::Cow<'a, str> {
+        match self
+            .context_files
+            .get(image_path)
+            .and_then(|rel| self.mode.join_context(rel))
+        {
+            Some(p) => std::borrow::Cow::Owned(p),
+            None => std::borrow::Cow::Borrowed(image_path),
+        }
+    }
 }
 
 /// The startup path: how the entrypoint was read and the size of the closure followed from it.

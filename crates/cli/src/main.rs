@@ -1,14 +1,17 @@
 //! The `importgate` command: argument parsing, wiring of the library stages, exit codes.
 //! Exit status: 0 no import errors, 1 import errors found, 2 bad input or infrastructure failure.
 
+mod build;
+mod predict;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use importgate_check::{CheckOptions, Report, Severity, capture_policy, check};
-use importgate_image::{LoadOptions, Platform, load, parse_source};
+use importgate_check::{CheckOptions, Mode, Report, Severity, capture_policy, check};
+use importgate_image::{Image, LoadOptions, Platform, Source, load, parse_source};
 use importgate_report::{
     HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
 };
@@ -53,8 +56,34 @@ enum ColorArg {
 struct CheckArgs {
     /// The image: a daemon reference (`myapp:1.2`, `docker-daemon:myapp:1.2`),
     /// `docker-archive:PATH[:REF]`, `oci:PATH[:REF]`, `oci-archive:PATH[:REF]`, or an existing
-    /// path (detected).
-    image: String,
+    /// path (detected). Give either IMAGE or `--context`.
+    #[arg(required_unless_present = "context", conflicts_with = "context")]
+    image: Option<String>,
+    /// Build the image from this build context through the Docker Engine, then check it;
+    /// findings name the context's files.
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
+    /// The Dockerfile (default: DIR/Dockerfile), as `docker build -f`.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "DOCKERFILE",
+        requires = "context"
+    )]
+    file: Option<PathBuf>,
+    /// The build stage to check (`docker build --target`).
+    #[arg(long, value_name = "STAGE", requires = "context")]
+    target: Option<String>,
+    /// A build argument, K=V (or K to take the value from the environment).
+    #[arg(long = "build-arg", value_name = "K=V", requires = "context")]
+    build_arg: Vec<String>,
+    /// Tag the built image (repeatable). Without it the image is left untagged, as by
+    /// `docker build`; its id is printed and in the report.
+    #[arg(long, value_name = "NAME[:TAG]", requires = "context")]
+    tag: Vec<String>,
+    /// Predict the final stage from the Dockerfile and the context instead of building it.
+    #[arg(long, requires = "context")]
+    no_build: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     format: FormatArg,
@@ -131,19 +160,76 @@ fn render(
     }
 }
 
+/// Where the image to check comes from, and what maps its paths back to the user's files.
+struct Subject {
+    image: Image,
+    /// What the user named, for error messages.
+    name: String,
+    mode: Mode,
+    /// For an image built or predicted from a context: image path → context path.
+    path_map: Option<importgate_context::PathMap>,
+}
+
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let platform: Platform = args
         .platform
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid --platform `{}`: {e}", args.platform))?;
-    let source = parse_source(&args.image);
     let opts = LoadOptions {
         platform,
         capture: capture_policy(),
     };
-    let image = load(&source, &opts)
-        .await
-        .with_context(|| format!("cannot read image `{}`", args.image))?;
+    let subject = match (&args.image, &args.context) {
+        (Some(name), _) => {
+            let image = load(&parse_source(name), &opts)
+                .await
+                .with_context(|| format!("cannot read image `{name}`"))?;
+            Subject {
+                image,
+                name: name.clone(),
+                mode: Mode::Image,
+                path_map: None,
+            }
+        }
+        (None, Some(dir)) if args.no_build => {
+            // The pre-build mode (importgate_predict): a model of the final stage instead of a
+            // build; it fills the same `Subject`, with `Mode::Prediction`.
+            let predicted = predict::predict_from_context(&args, dir, &opts).await?;
+            Subject {
+                image: predicted.image,
+                name: dir.display().to_string(),
+                mode: predicted.mode,
+                path_map: predicted.path_map,
+            }
+        }
+        (None, Some(dir)) => {
+            let built = build::build_from_context(&args, dir).await?;
+            let source = Source::Daemon {
+                reference: built.image_id.clone(),
+            };
+            let image = load(&source, &opts)
+                .await
+                .with_context(|| format!("cannot read the built image {}", built.image_id))?;
+            Subject {
+                image,
+                name: built.image_id.clone(),
+                mode: built.mode,
+                path_map: built.path_map,
+            }
+        }
+        (None, None) => anyhow::bail!("give an IMAGE or --context DIR"),
+    };
+    let Subject {
+        mut image,
+        name,
+        mode,
+        path_map,
+    } = subject;
+    if let Mode::Built { tags, .. } = &mode
+        && let Some(tag) = tags.first()
+    {
+        image.reference = tag.clone();
+    }
     let config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -152,7 +238,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let report = check(
+    let mut report = check(
         &image,
         &CheckOptions {
             include: args.include.clone(),
@@ -164,7 +250,11 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             severity: args.severity.clone(),
         },
     )
-    .with_context(|| format!("cannot check image `{}`", args.image))?;
+    .with_context(|| format!("cannot check image `{name}`"))?;
+    report.mode = mode;
+    if let Some(map) = &path_map {
+        importgate_build::relocate(&mut report, map);
+    }
     let human = HumanOptions {
         color: use_color(args.color),
         verbose: args.verbose,
@@ -219,7 +309,11 @@ fn main() -> ExitCode {
             // One line: each layer adds its own sentence.
             let mut line = format!("error: {err}");
             for cause in err.chain().skip(1) {
-                line.push_str(&format!(": {cause}"));
+                // An error that already prints its source (`path: io error`) need not repeat it.
+                let cause = cause.to_string();
+                if !line.ends_with(&cause) {
+                    line.push_str(&format!(": {cause}"));
+                }
             }
             eprintln!("{}", line.replace('\n', " "));
             ExitCode::from(2)

@@ -94,11 +94,13 @@ fn find_error_detail(tail: &[u8]) -> Option<String> {
     Some(message.to_string())
 }
 
-fn docker_host() -> String {
+/// The engine address as the user configured it, for error messages.
+pub fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
 }
 
-fn is_unreachable(e: &BollardError) -> bool {
+/// Whether a request failed because no engine answered (rather than the engine refusing it).
+pub fn is_unreachable(e: &BollardError) -> bool {
     matches!(
         e,
         BollardError::SocketNotFoundError(_)
@@ -127,13 +129,19 @@ fn map_request_error(reference: &str, e: BollardError) -> ImageError {
     }
 }
 
-pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<Image, ImageError> {
+/// Connects to the engine `DOCKER_HOST` names (default: the local socket) and negotiates the
+/// API version, so every caller (loading, building) reaches the same engine the same way.
+pub async fn connect() -> Result<Docker, ImageError> {
     let unreachable = |source| ImageError::DaemonUnreachable {
         host: docker_host(),
         source,
     };
     let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    docker.negotiate_version().await.map_err(unreachable)
+}
+
+pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<Image, ImageError> {
+    let docker = connect().await?;
     let inspect = docker
         .inspect_image(reference)
         .await

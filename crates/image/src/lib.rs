@@ -21,6 +21,7 @@ mod testutil;
 pub mod vfs;
 
 pub use config::ImageConfig;
+pub use daemon::{connect as connect_daemon, docker_host, is_unreachable};
 pub use elf::ElfSummary;
 pub use error::ImageError;
 pub use load::{LoadOptions, load};

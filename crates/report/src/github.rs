@@ -25,6 +25,9 @@ pub fn render_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             Severity::Info => "notice",
         };
         let mut message = f.message.clone();
+        if report.mode.is_prediction() {
+            message.push_str(" (prediction)");
+        }
         if let Some(hint) = &f.hint {
             message.push_str("\nhelp: ");
             message.push_str(hint);
@@ -32,7 +35,7 @@ pub fn render_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "::{kind} file={},line={},col={},title={}::{}",
-            escape_property(f.file.trim_start_matches('/')),
+            escape_property(report.shown_path(f).trim_start_matches('/')),
             f.line,
             f.column,
             escape_property(&format!("importgate {}", f.code.as_str())),

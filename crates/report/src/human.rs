@@ -14,7 +14,7 @@ use annotate_snippets::{
     AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
 };
 use anstyle::{AnsiColor, Effects, Style};
-use importgate_check::{Finding, Report, Severity};
+use importgate_check::{Finding, Mode, Report, Severity};
 
 /// How many notes a finding shows without `--verbose`: enough for the usual sys.path walk,
 /// few enough that ten findings still fit on a screen.
@@ -86,7 +86,7 @@ pub fn render_human(report: &Report, opts: &HumanOptions, out: &mut dyn Write) -
         if finding.severity == Severity::Info && !opts.verbose {
             continue;
         }
-        let rendered = renderer.render(&[finding_group(finding, opts.verbose)]);
+        let rendered = renderer.render(&[finding_group(report, finding, opts.verbose)]);
         writeln!(out, "{rendered}")?;
         writeln!(out)?;
     }
@@ -112,10 +112,19 @@ fn level(severity: Severity) -> Level<'static> {
     }
 }
 
-fn finding_group(finding: &Finding, verbose: bool) -> Group<'_> {
+fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Group<'a> {
+    // A prediction rests on a model of the image, not the image: every verdict says so.
+    let title: Cow<'a, str> = if report.mode.is_prediction() {
+        Cow::Owned(format!("{} (prediction)", finding.message))
+    } else {
+        Cow::Borrowed(finding.message.as_str())
+    };
     let title = level(finding.severity)
-        .primary_title(finding.message.as_str())
+        .primary_title(title)
         .id(finding.code.as_str());
+    // The user's file when the image was built (or predicted) from a context; the image path
+    // then follows as a note.
+    let path: String = report.shown_path(finding).into_owned();
 
     let location: Element<'_> = match finding.source_line.as_deref() {
         Some(source) => {
@@ -129,19 +138,26 @@ fn finding_group(finding: &Finding, verbose: bool) -> Group<'_> {
             }
             Snippet::source(source)
                 .line_start(line_number(finding.line))
-                .path(finding.file.as_str())
+                .path(path)
                 .annotation(annotation)
                 .into()
         }
         // Without the source there is nothing to underline, but the `-->` line still tells the
         // reader where to look, with the same line:column an editor jumps to.
-        None => Origin::path(finding.file.as_str())
+        None => Origin::path(path)
             .line(line_number(finding.line))
             .char_column(finding.column.max(1) as usize)
             .into(),
     };
 
     let mut group = title.element(location);
+    if let Some(ctx) = &finding.context {
+        group = group.element(Level::NOTE.message(format!(
+            "in the image at {} (COPY on line {} of the Dockerfile)",
+            clean(&finding.file),
+            ctx.copy_line
+        )));
+    }
 
     let shown = if verbose {
         finding.notes.len()
@@ -281,6 +297,9 @@ fn write_summary(
             line.push_str(" not shown (use --verbose)");
         }
     }
+    if report.mode.is_prediction() {
+        line = format!("prediction: {line}");
+    }
     writeln!(out, "{style}{line}{}", style.render_reset())?;
 
     if !opts.verbose && !report.warnings.is_empty() {
@@ -296,9 +315,39 @@ fn write_summary(
     }
 
     let python = &report.python;
+    let origin = match &report.mode {
+        Mode::Image => format!("image {}", clean(&report.image)),
+        Mode::Built {
+            context,
+            dockerfile,
+            image_id,
+            tags,
+        } => {
+            let short = image_id.strip_prefix("sha256:").unwrap_or(image_id);
+            let short = short.get(..12).unwrap_or(short);
+            let mut s = format!(
+                "built from {} ({}) as {short}",
+                clean(context),
+                clean(dockerfile)
+            );
+            if !tags.is_empty() {
+                s.push_str(&format!(" ({})", clean(&tags.join(", "))));
+            }
+            s
+        }
+        Mode::Prediction {
+            context,
+            dockerfile,
+            base,
+        } => format!(
+            "predicted from {} ({}) without a build, base {}",
+            clean(context),
+            clean(dockerfile),
+            clean(base)
+        ),
+    };
     let mut context = format!(
-        "image {} · python {} ({})",
-        clean(&report.image),
+        "{origin} · python {} ({})",
         clean(&python.version),
         clean(&python.executable),
     );

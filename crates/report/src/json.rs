@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use importgate_check::{CheckedImport, Finding, ImportStatus, Kind, Report};
+use importgate_check::{CheckedImport, ContextRef, Finding, ImportStatus, Kind, Mode, Report};
 use importgate_python::{Origin, SysPathEntry};
 use serde::Serialize;
 
@@ -37,6 +37,70 @@ struct Document<'a> {
     warnings: &'a [String],
     /// Added in schema 1 (additive): the startup path.
     startup: JsonStartup<'a>,
+    /// Added in schema 1 (additive): where the image came from.
+    mode: JsonMode<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum JsonMode<'a> {
+    Image,
+    Built {
+        context: &'a str,
+        dockerfile: &'a str,
+        image_id: &'a str,
+        tags: &'a [String],
+    },
+    Prediction {
+        context: &'a str,
+        dockerfile: &'a str,
+        base: &'a str,
+    },
+}
+
+impl<'a> From<&'a Mode> for JsonMode<'a> {
+    fn from(mode: &'a Mode) -> Self {
+        match mode {
+            Mode::Image => JsonMode::Image,
+            Mode::Built {
+                context,
+                dockerfile,
+                image_id,
+                tags,
+            } => JsonMode::Built {
+                context,
+                dockerfile,
+                image_id,
+                tags,
+            },
+            Mode::Prediction {
+                context,
+                dockerfile,
+                base,
+            } => JsonMode::Prediction {
+                context,
+                dockerfile,
+                base,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonContext<'a> {
+    path: &'a str,
+    copy_line: usize,
+    fix_path: Option<&'a str>,
+}
+
+impl<'a> From<&'a ContextRef> for JsonContext<'a> {
+    fn from(c: &'a ContextRef) -> Self {
+        JsonContext {
+            path: &c.path,
+            copy_line: c.copy_line,
+            fix_path: c.fix_path.as_deref(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -94,6 +158,10 @@ struct JsonFinding<'a> {
     kind: &'static str,
     /// For `startup` findings, the modules from the entrypoint to the failing one.
     chain: &'a [String],
+    /// Added in schema 1 (additive): the image path the hint asks to create or change.
+    fix_path: Option<&'a str>,
+    /// Added in schema 1 (additive): the finding's file in the build context.
+    context: Option<JsonContext<'a>>,
 }
 
 #[derive(Serialize)]
@@ -150,6 +218,7 @@ impl<'a> Document<'a> {
                 files_parsed: report.startup.files_parsed,
                 third_party_files: report.startup.third_party_files,
             },
+            mode: JsonMode::from(&report.mode),
         }
     }
 }
@@ -190,6 +259,8 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             notes: &f.notes,
             kind: kind_str(f.kind),
             chain: &f.chain,
+            fix_path: f.fix_path.as_deref(),
+            context: f.context.as_ref().map(JsonContext::from),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use importgate_check::{Code, Report, Severity};
+use importgate_check::{Code, Finding, Report, Severity};
 use serde::Serialize;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -191,8 +191,38 @@ fn pascal(code: &str) -> String {
         .collect()
 }
 
-/// Renders the report as one SARIF log with one run. Locations are paths inside the image,
-/// relative to the `IMAGEROOT` base.
+/// Where a result is: the user's file relative to `%SRCROOT%` (the context root; the
+/// code-scanning service resolves it, usually to the checkout) when the image was built from a
+/// context, else the path
+/// inside the image relative to `IMAGEROOT`.
+fn artifact(report: &Report, f: &Finding) -> ArtifactLocation {
+    if f.context.is_some() {
+        return ArtifactLocation {
+            uri: percent_path(&report.shown_path(f)),
+            uri_base_id: Some("%SRCROOT%"),
+        };
+    }
+    ArtifactLocation {
+        uri: percent_path(f.file.trim_start_matches('/')),
+        uri_base_id: Some("IMAGEROOT"),
+    }
+}
+
+/// A path as a URI reference: characters outside RFC 3986's unreserved set and `/` escaped.
+fn percent_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Renders the report as one SARIF log with one run. Locations are the user's files when the
+/// image was built from a context, else paths inside the image (see [`artifact`]).
 pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let rules: Vec<Rule> = RULES
         .iter()
@@ -222,6 +252,13 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .into_iter()
         .map(|f| {
             let mut text = f.message.clone();
+            if report.mode.is_prediction() {
+                text.push_str(" (prediction)");
+            }
+            if f.context.is_some() {
+                text.push_str("\nin the image at ");
+                text.push_str(&f.file);
+            }
             for note in &f.notes {
                 text.push('\n');
                 text.push_str(note);
@@ -237,10 +274,7 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 message: Text { text },
                 locations: vec![Location {
                     physical_location: PhysicalLocation {
-                        artifact_location: ArtifactLocation {
-                            uri: f.file.trim_start_matches('/').to_string(),
-                            uri_base_id: Some("IMAGEROOT"),
-                        },
+                        artifact_location: artifact(report, f),
                         region: Region {
                             start_line: f.line.max(1),
                             start_column: f.column.max(1),

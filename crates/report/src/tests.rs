@@ -2,8 +2,8 @@
 //! same facts and a change to one renderer cannot hide behind a different fixture.
 
 use importgate_check::{
-    CheckedImport, Code, Finding, ImportStatus, Kind, PythonSummary, Report, Severity, Startup,
-    Summary,
+    CheckedImport, Code, ContextRef, Finding, ImportStatus, Kind, Mode, PythonSummary, Report,
+    Severity, Startup, Summary,
 };
 use importgate_python::{Origin, SysPathEntry};
 use serde_json::Value;
@@ -66,6 +66,8 @@ fn fixtures() -> Report {
                 notes: strings(&["the fallback `import json` on line 12 resolves"]),
                 kind: Kind::Guarded,
                 chain: Vec::new(),
+                fix_path: None,
+                context: None,
                 source_line: None,
                 span_len: 0,
             },
@@ -92,6 +94,8 @@ fn fixtures() -> Report {
                 ]),
                 kind: Kind::Startup,
                 chain: strings(&["main.py", "services.case_service", "core.aws_service"]),
+                fix_path: None,
+                context: None,
                 source_line: Some("from core.aws_service import upload_case\n".to_string()),
                 span_len: 40,
             },
@@ -112,6 +116,8 @@ fn fixtures() -> Report {
                 ]),
                 kind: Kind::ModuleLevel,
                 chain: Vec::new(),
+                fix_path: None,
+                context: None,
                 source_line: Some("    from services import case_servcie".to_string()),
                 span_len: 33,
             },
@@ -165,6 +171,13 @@ fn fixtures() -> Report {
             files_parsed: 14,
             third_party_files: 0,
         },
+        mode: Mode::Image,
+        context_files: Default::default(),
+        files: strings(&[
+            "/app/main.py",
+            "/app/services/case_service.py",
+            "/app/util/strings.py",
+        ]),
     }
 }
 
@@ -265,9 +278,11 @@ fn json_has_the_documented_shape() {
             "imports",
             "summary",
             "warnings",
-            "startup"
+            "startup",
+            "mode"
         ])
     );
+    assert_eq!(doc["mode"], serde_json::json!({"kind": "image"}));
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(
         keys(&doc["startup"]),
@@ -324,10 +339,14 @@ fn json_has_the_documented_shape() {
             keys(f),
             sorted([
                 "severity", "code", "module", "file", "line", "column", "message", "hint", "notes",
-                "kind", "chain"
+                "kind", "chain", "fix_path", "context"
             ])
         );
         assert!(f["kind"].is_string());
+        assert!(
+            f["context"].is_null(),
+            "an image report has no context locations"
+        );
         assert!(f["chain"].is_array());
         for field in ["severity", "code", "module", "file", "message"] {
             assert!(f[field].is_string(), "{field} is a string");
@@ -477,4 +496,169 @@ fn github_escapes_newlines_and_separators() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("file=app/x%2Cy%3Az.py,"), "{text}");
     assert!(text.ends_with("::a%0Ab%25c\n"), "{text}");
+}
+
+/// The fixture as if built from `--context caseapp`: the error on case_service.py maps to the
+/// context and its hint names a file to create; the info finding's file does too, `main.py`
+/// does not map (copied from another stage, say).
+fn built() -> Report {
+    let mut report = fixtures();
+    report.mode = Mode::Built {
+        context: "caseapp".into(),
+        dockerfile: "caseapp/Dockerfile".into(),
+        image_id: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+        tags: Vec::new(),
+    };
+    for f in &mut report.findings {
+        if f.file == "/app/services/case_service.py" {
+            f.context = Some(ContextRef {
+                path: "backend/services/case_service.py".into(),
+                copy_line: 5,
+                fix_path: None,
+            });
+        }
+        if f.code == Code::ModuleNotFound {
+            f.fix_path = Some("/app/core/__init__.py".into());
+            f.hint = Some(
+                "create backend/core/__init__.py so that `core` is a regular package there".into(),
+            );
+            if let Some(c) = &mut f.context {
+                c.fix_path = Some("backend/core/__init__.py".into());
+            }
+        }
+    }
+    report.context_files.insert(
+        "/app/services/case_service.py".into(),
+        "backend/services/case_service.py".into(),
+    );
+    report
+}
+
+fn rendered_report(report: &Report, format: Format) -> String {
+    let mut out = Vec::new();
+    render(report, format, &HumanOptions::default(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn built_human_names_context_files() {
+    let text = human(&built(), false, false);
+    assert!(
+        text.contains("--> backend/services/case_service.py:3:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("in the image at /app/services/case_service.py (COPY on line 5"),
+        "{text}"
+    );
+    // Not mapped: stays an image path.
+    assert!(text.contains("--> /app/main.py:7:5"), "{text}");
+    assert!(!text.contains("prediction"), "{text}");
+    insta::assert_snapshot!("built_human", text);
+}
+
+#[test]
+fn built_json_carries_context_and_mode() {
+    let doc: Value = serde_json::from_str(&json(&built())).unwrap();
+    assert_eq!(doc["mode"]["kind"], "built");
+    assert_eq!(doc["mode"]["context"], "caseapp");
+    assert!(
+        doc["mode"]["image_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "module-not-found")
+        .unwrap();
+    assert_eq!(
+        f["file"], "/app/services/case_service.py",
+        "file stays the image path"
+    );
+    assert_eq!(f["fix_path"], "/app/core/__init__.py");
+    assert_eq!(
+        f["context"],
+        serde_json::json!({
+            "path": "backend/services/case_service.py",
+            "copy_line": 5,
+            "fix_path": "backend/core/__init__.py"
+        })
+    );
+}
+
+#[test]
+fn built_sarif_uses_srcroot_for_context_files() {
+    let v: Value = serde_json::from_str(&rendered_report(&built(), Format::Sarif)).unwrap();
+    let locs: Vec<(String, String)> = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let a = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+            (
+                a["uri"].as_str().unwrap().to_string(),
+                a["uriBaseId"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        locs,
+        [
+            ("app/main.py".to_string(), "IMAGEROOT".to_string()),
+            (
+                "backend/services/case_service.py".to_string(),
+                "%SRCROOT%".to_string()
+            ),
+            (
+                "backend/services/case_service.py".to_string(),
+                "%SRCROOT%".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn built_github_and_junit_use_context_files() {
+    let gh = rendered_report(&built(), Format::Github);
+    assert!(
+        gh.contains("file=backend/services/case_service.py,line=3,"),
+        "{gh}"
+    );
+    let junit = rendered_report(&built(), Format::Junit);
+    assert!(
+        junit.contains(r#"name="backend/services/case_service.py""#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(r#"file="backend/services/case_service.py""#),
+        "{junit}"
+    );
+}
+
+#[test]
+fn prediction_says_so_on_every_finding_and_in_the_summary() {
+    let mut report = built();
+    report.mode = Mode::Prediction {
+        context: "caseapp".into(),
+        dockerfile: "caseapp/Dockerfile".into(),
+        base: "bundled model of python:3.12-slim".into(),
+    };
+    let text = human(&report, false, true);
+    let titles: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("error[") || l.starts_with("info[") || l.starts_with("warning["))
+        .collect();
+    assert_eq!(titles.len(), 3, "{text}");
+    assert!(titles.iter().all(|t| t.ends_with("(prediction)")), "{text}");
+    assert!(
+        text.contains("\nprediction: found 2 import errors"),
+        "{text}"
+    );
+    assert!(text.contains("predicted from caseapp"), "{text}");
+    let doc: Value = serde_json::from_str(&json(&report)).unwrap();
+    assert_eq!(doc["mode"]["kind"], "prediction");
+    assert!(rendered_report(&report, Format::Github).contains("(prediction)"));
 }

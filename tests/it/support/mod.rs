@@ -111,7 +111,9 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
     tag
 }
 
-/// A tagged test image, removed when dropped (also when the test panics).
+/// A tagged test image, removed when dropped (also when the test panics). Its untagged parents
+/// stay (`--no-prune`): they are build cache that a test building the same steps at the same
+/// time may be using as the parent of its next step.
 pub struct Image {
     pub tag: String,
 }
@@ -119,7 +121,7 @@ pub struct Image {
 impl Drop for Image {
     fn drop(&mut self) {
         let _ = docker()
-            .args(["rmi", "-f", &self.tag])
+            .args(["rmi", "-f", "--no-prune", &self.tag])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

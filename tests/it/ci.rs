@@ -1,0 +1,400 @@
+//! The CI recipes of `docs/ci.md`, run as far as this machine allows: the SARIF validated against
+//! the official 2.1.0 JSON schema, the JUnit report read by `junitparser`, the pre-commit
+//! configuration run by `pre-commit` on a sample repository, the Makefile target run by `make`,
+//! and the YAML of the CI recipes parsed. The recipes are read from `docs/ci.md` itself.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// Pinned tools, installed once into a cached venv (PyPI is reachable from the host).
+const TOOLS: &[&str] = &[
+    "jsonschema==4.26.0",
+    "junitparser==5.0.3",
+    "pre-commit==4.7.0",
+];
+
+fn cache_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/importgate-tests")
+}
+
+fn lock_file(name: &str) -> fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lock.lock().expect("lock");
+    lock
+}
+
+fn run(cmd: &mut Command, what: &str) -> std::process::Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"))
+}
+
+fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = run(cmd, what);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The venv with the pinned tools; its `bin` directory.
+fn tools() -> PathBuf {
+    static READY: Mutex<bool> = Mutex::new(false);
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = cache_dir().join("ci-tools-venv");
+    let bin = venv.join("bin");
+    if *ready {
+        return bin;
+    }
+    let _lock = lock_file("importgate-ci-tools.lock");
+    let stamp = venv.join("importgate-tools.txt");
+    let want = TOOLS.join("\n");
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        let _ = fs::remove_dir_all(&venv);
+        fs::create_dir_all(cache_dir()).expect("cache dir");
+        run_ok(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        );
+        run_ok(
+            Command::new(bin.join("pip"))
+                .args(["install", "-q", "--disable-pip-version-check"])
+                .args(TOOLS),
+            "pip install the CI tools",
+        );
+        fs::write(&stamp, &want).expect("stamp");
+    }
+    *ready = true;
+    bin
+}
+
+/// The OASIS SARIF 2.1.0 schema, fetched once (digest-pinned by `ci_validate.py`).
+fn sarif_schema() -> PathBuf {
+    let path = cache_dir().join("sarif-schema-2.1.0.json");
+    let _lock = lock_file("importgate-sarif-schema.lock");
+    if !path.exists() {
+        fs::create_dir_all(cache_dir()).expect("cache dir");
+        run_ok(
+            Command::new("python3")
+                .arg(support_script("ci_validate.py"))
+                .arg("fetch-schema")
+                .arg(&path),
+            "fetch the SARIF schema",
+        );
+    }
+    path
+}
+
+fn validate(args: &[&str]) -> (bool, Value, String) {
+    let out = run(
+        Command::new(tools().join("python"))
+            .arg(support_script("ci_validate.py"))
+            .args(args),
+        "ci_validate.py",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.success(), value, stderr)
+}
+
+/// The fenced block that follows `<!-- tested: NAME -->` in docs/ci.md.
+fn recipe(name: &str) -> String {
+    let doc = fs::read_to_string(repo_root().join("docs/ci.md")).expect("docs/ci.md");
+    let marker = format!("<!-- tested: {name} -->");
+    let start = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/ci.md has no {marker}"));
+    let rest = &doc[start + marker.len()..];
+    let open = rest.find("```").expect("opening fence");
+    let body_start = rest[open..].find('\n').expect("fence line") + open + 1;
+    let close = rest[body_start..].find("\n```").expect("closing fence") + body_start;
+    rest[body_start..=close].to_string()
+}
+
+/// A copy of an example as a git repository of its own (what a user's checkout looks like).
+fn sample_repo(example: &str) -> tempfile::TempDir {
+    let dir = tempdir();
+    copy_tree(&repo_root().join("examples").join(example), dir.path());
+    run_ok(
+        Command::new("git")
+            .args(["init", "-q", "-b", "main"])
+            .current_dir(dir.path()),
+        "git init",
+    );
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn binary_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_importgate"))
+        .parent()
+        .expect("binary dir")
+        .to_path_buf()
+}
+
+/// PATH with the binary under test first, the way a user who installed it has it.
+fn path_with_binary(extra: &Path) -> String {
+    let mut parts = vec![binary_dir(), extra.to_path_buf()];
+    if let Some(path) = std::env::var_os("PATH") {
+        parts.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(parts)
+        .expect("PATH")
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn sarif_from_a_context_build_is_valid_and_points_into_the_repository() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let out = tempdir();
+    let sarif = out.path().join("importgate.sarif");
+    let context = repo_root().join("examples/seed-app");
+    let run = importgate(&[
+        "check",
+        "--context",
+        context.to_str().expect("utf-8 path"),
+        "--format",
+        "sarif",
+        "--output",
+        sarif.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(
+        run.code, 1,
+        "seed app must fail\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    // --output keeps the human report on stdout.
+    assert!(
+        run.stdout.contains("core.aws_service"),
+        "human report expected on stdout:\n{}",
+        run.stdout
+    );
+    let schema = sarif_schema();
+    let (valid, seen, stderr) = validate(&[
+        "sarif",
+        sarif.to_str().expect("utf-8 path"),
+        schema.to_str().expect("utf-8 path"),
+    ]);
+    assert!(valid, "SARIF invalid against the 2.1.0 schema:\n{stderr}");
+    let results = seen["results"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .any(|r| r["uri"] == "backend/services/case_service.py"
+                && r["uriBaseId"] == "%SRCROOT%"
+                && r["line"] == 1
+                && r["level"] == "error"),
+        "no error result at backend/services/case_service.py:1 in {seen:#}"
+    );
+    assert!(
+        seen["rules"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|r| r == "namespace-shadowed")),
+        "rule metadata missing: {seen:#}"
+    );
+}
+
+#[test]
+fn sarif_validator_rejects_an_invalid_document() {
+    // The validation above must be able to fail: a result without its required message.
+    if !require_docker() {
+        return;
+    }
+    let dir = tempdir();
+    let bad = dir.path().join("bad.sarif");
+    fs::write(
+        &bad,
+        r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"importgate"}},"results":[{"ruleId":"x"}]}]}"#,
+    )
+    .expect("write");
+    let schema = sarif_schema();
+    let (valid, _, stderr) = validate(&[
+        "sarif",
+        bad.to_str().expect("utf-8 path"),
+        schema.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!valid, "a result without `message` must be invalid");
+    assert!(stderr.contains("message"), "{stderr}");
+}
+
+#[test]
+fn junit_is_read_by_junitparser() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    for (example, failures) in [("seed-app", true), ("seed-app-fixed", false)] {
+        let out = tempdir();
+        let xml = out.path().join("importgate-junit.xml");
+        let context = repo_root().join("examples").join(example);
+        let run = importgate(&[
+            "check",
+            "--context",
+            context.to_str().expect("utf-8 path"),
+            "--format",
+            "junit",
+            "--output",
+            xml.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(run.code, i32::from(failures), "{example}\n{}", run.stderr);
+        let (valid, seen, stderr) = validate(&["junit", xml.to_str().expect("utf-8 path")]);
+        assert!(valid, "junitparser could not read the report: {stderr}");
+        assert!(seen["tests"].as_u64().unwrap_or(0) >= 3, "{seen:#}");
+        let failed: Vec<&Value> = seen["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .filter(|c| c["outcome"] == "failed")
+            .collect();
+        if failures {
+            assert!(
+                failed.iter().any(|c| {
+                    let text = format!("{} {}", c["classname"], c["name"]);
+                    text.contains("backend/services/case_service.py")
+                }),
+                "no failed case for backend/services/case_service.py: {seen:#}"
+            );
+        } else {
+            assert!(failed.is_empty(), "{seen:#}");
+        }
+    }
+}
+
+#[test]
+fn ci_recipes_are_valid_yaml() {
+    // pre-commit brings PyYAML; the recipes must at least be well-formed and run importgate.
+    if !require_docker() {
+        return;
+    }
+    let dir = tempdir();
+    for name in ["github-actions", "gitlab-ci", "pre-commit-config"] {
+        let text = recipe(name);
+        assert!(text.contains("importgate check"), "{name}: {text}");
+        let file = dir.path().join(format!("{name}.yaml"));
+        fs::write(&file, &text).expect("write yaml");
+        run_ok(
+            Command::new(tools().join("python"))
+                .args(["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))"])
+                .arg(&file),
+            &format!("parse the {name} recipe"),
+        );
+    }
+}
+
+#[test]
+fn precommit_hook_runs_the_prediction() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let bin = tools();
+    for (example, passes) in [("seed-app", false), ("seed-app-fixed", true)] {
+        let repo = sample_repo(example);
+        fs::write(
+            repo.path().join(".pre-commit-config.yaml"),
+            recipe("pre-commit-config"),
+        )
+        .expect("write config");
+        run_ok(
+            Command::new("git")
+                .args(["add", "-A"])
+                .current_dir(repo.path()),
+            "git add",
+        );
+        let home = tempdir();
+        let out = run(
+            Command::new(bin.join("pre-commit"))
+                .args(["run", "--all-files", "--color", "never"])
+                .current_dir(repo.path())
+                .env("PATH", path_with_binary(&bin))
+                .env("PRE_COMMIT_HOME", home.path())
+                .env("NO_COLOR", "1"),
+            "pre-commit run",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.success(),
+            passes,
+            "{example}: pre-commit verdict\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("importgate (pre-build prediction)"),
+            "{stdout}"
+        );
+        if !passes {
+            assert!(stdout.contains("prediction"), "{stdout}");
+            assert!(stdout.contains("core.aws_service"), "{stdout}");
+            assert!(
+                stdout.contains("backend/services/case_service.py"),
+                "{stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn makefile_target_builds_and_gates() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    for (example, passes) in [("seed-app", false), ("seed-app-fixed", true)] {
+        let repo = sample_repo(example);
+        fs::write(repo.path().join("Makefile"), recipe("makefile")).expect("write Makefile");
+        let tag = format!("importgate-test/ci-make-{example}:latest");
+        let out = run(
+            Command::new("make")
+                .arg("image")
+                .arg(format!("IMAGE={tag}"))
+                .current_dir(repo.path())
+                .env("PATH", path_with_binary(Path::new("/usr/bin")))
+                .env("NO_COLOR", "1"),
+            "make image",
+        );
+        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.success(),
+            passes,
+            "{example}: make image\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !passes {
+            assert!(stdout.contains("core.aws_service"), "{stdout}");
+        }
+    }
+}
