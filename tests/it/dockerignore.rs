@@ -263,10 +263,22 @@ fn server_version() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `DOCKER_BUILDKIT=0 docker build -f DOCKERFILE CASE/ctx`, without the build cache: cases
+/// built in parallel may produce identical layers, and one case removing its image must not pull
+/// a cached layer from under another.
 fn cli_build(tag: &str, case_dir: &Path, dockerfile: &str) {
     let out = Command::new("docker")
         .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "--network", "none", "-t", tag, "-f"])
+        .args([
+            "build",
+            "-q",
+            "--no-cache",
+            "--network",
+            "none",
+            "-t",
+            tag,
+            "-f",
+        ])
         .arg(case_dir.join(dockerfile))
         .arg(case_dir.join("ctx"))
         .output()

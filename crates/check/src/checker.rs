@@ -550,6 +550,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     // The startup path.
     let entry = closure::entry(&image.fs, &image.config, &rt, &argv);
     let reached = startup_closure(&mut ctx, &entry, &mut warnings);
+    // The native check follows third-party import-time code too: share what is parsed.
+    ctx.native.know_sources(ctx.parsed.iter());
     let mut findings = Vec::new();
     let mut imports = Vec::new();
     config_ref_findings(&ctx, &reached, &mut findings);

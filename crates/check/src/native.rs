@@ -4,8 +4,8 @@
 //! the directories the finder searches and read the module files. Each problem becomes a finding
 //! on the import that triggers it, in the words CPython would use.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use importgate_image::{Image, Vfs};
 use importgate_python::abi::machine_for_arch;
@@ -13,8 +13,11 @@ use importgate_python::access::{self, User};
 use importgate_python::ldso::{Loader, MissingLibrary, package_for};
 use importgate_python::resolve::{Failed, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
+use importgate_source::{ImportKind, ParsedModule, TargetEnv};
 
 use crate::Code;
+use crate::checker::{Identity, site_target};
+use crate::closure;
 
 /// Whether the loader should summarise a member as ELF: anything named like a shared object.
 /// Only the summary is kept, so the size bound is the per-member cap of the image crate.
@@ -63,6 +66,53 @@ const STDLIB_EXTENSIONS: &[(&str, &str)] = &[
 /// hundred, and a pathological tree must not make the check quadratic.
 const MAX_EXTENSIONS_PER_PACKAGE: usize = 4096;
 
+/// At most this many third-party modules are followed from one import: pandas executes a few
+/// hundred; a pathological tree must not make the check unbounded.
+const MAX_FILES_PER_WALK: usize = 4096;
+
+/// The first extension module that fails to load on a walk, with the modules executed from the
+/// walk's start down to it (inclusive).
+#[derive(Debug, Clone)]
+struct Hit {
+    chain: Vec<String>,
+    module: String,
+    file: String,
+}
+
+impl Hit {
+    fn new(chain: Vec<String>, module: &str, file: &str) -> Hit {
+        Hit {
+            chain,
+            module: module.to_string(),
+            file: file.to_string(),
+        }
+    }
+
+    /// The same failure, reached after the modules of `prefix`.
+    fn after(mut self, prefix: &[String]) -> Hit {
+        let mut chain = prefix.to_vec();
+        let skip = usize::from(chain.last() == self.chain.first());
+        chain.extend(self.chain.drain(..).skip(skip));
+        self.chain = chain;
+        self
+    }
+}
+
+/// One walk's state: the files executed so far (CPython does not run a module twice).
+struct Walk {
+    visited: BTreeSet<String>,
+    files: usize,
+}
+
+/// Whether one extension module loads.
+#[derive(Debug, Clone)]
+enum ExtVerdict {
+    Loads,
+    /// Refused by `dlopen` before its libraries are looked at (wrong machine).
+    Problem(NativeProblem),
+    Missing(MissingLibrary),
+}
+
 /// Per-check state for the native checks.
 pub struct Native<'a> {
     vfs: &'a Vfs,
@@ -70,11 +120,16 @@ pub struct Native<'a> {
     pub user: User,
     pub loader: Loader<'a>,
     machine: Option<u16>,
+    target: TargetEnv,
     /// Verdict per extension-module path.
-    verdicts: Mutex<BTreeMap<String, Option<NativeProblem>>>,
-    /// Verdict per package directory scanned for extension modules: an image's code imports
-    /// the same few packages from thousands of sites.
-    packages: Mutex<BTreeMap<String, Option<NativeProblem>>>,
+    verdicts: Mutex<BTreeMap<String, ExtVerdict>>,
+    /// First failing extension `(module, file)` per package directory scanned as a fallback.
+    packages: Mutex<BTreeMap<String, Option<(String, String)>>>,
+    /// First failing extension per third-party module file, walked from scratch: an image's
+    /// code imports the same few packages from thousands of sites.
+    walks: Mutex<BTreeMap<String, Option<Hit>>>,
+    /// Parsed third-party modules (seeded with the startup closure's), `None` when unreadable.
+    sources: Mutex<BTreeMap<String, Option<Arc<ParsedModule>>>>,
     /// Time spent in [`Native::inspect`], for the performance figures.
     spent: Mutex<std::time::Duration>,
 }
@@ -92,14 +147,23 @@ impl<'a> Native<'a> {
         let vfs = &image.fs;
         let machine =
             machine_for_arch(&image.config.architecture).or_else(|| interpreter_machine(vfs, rt));
+        let v = rt.interpreter.version;
         Native {
             vfs,
             rt,
             user: access::runtime_user(vfs, &image.config),
             loader: Loader::new(vfs, &image.config, machine),
             machine,
+            target: TargetEnv {
+                version: (v.major as u32, v.minor as u32, 0),
+                sys_platform: "linux".into(),
+                os_name: "posix".into(),
+                platform_system: "Linux".into(),
+            },
             verdicts: Mutex::new(BTreeMap::new()),
             packages: Mutex::new(BTreeMap::new()),
+            walks: Mutex::new(BTreeMap::new()),
+            sources: Mutex::new(BTreeMap::new()),
             spent: Mutex::new(std::time::Duration::ZERO),
         }
     }
@@ -126,51 +190,234 @@ impl<'a> Native<'a> {
         if let Some(p) = self.permissions(res) {
             return Some(p);
         }
+        // Each module the import executes, in order: the packages on the way, then the
+        // module. The first extension that cannot load is the error CPython raises.
         for (name, found) in &res.found {
-            let ext = match found {
-                Found::Extension { file } => Some(file.as_str()),
-                Found::RegularPackage { init, .. }
-                    if self
-                        .rt
-                        .interpreter
-                        .extension_suffixes
-                        .iter()
-                        .any(|s| init.ends_with(s.as_str())) =>
-                {
-                    Some(init.as_str())
-                }
-                _ => None,
-            };
-            if let Some(file) = ext
-                && let Some(p) = self.extension(name, file, std::slice::from_ref(name))
-            {
-                return Some(p);
+            let hit = self.entry_problem(resolver, name, found);
+            if let Some(hit) = hit {
+                return self.extension(&hit.module, &hit.file, &hit.chain);
             }
-        }
-        // Extensions an imported stdlib module loads in its own code.
-        for (module, ext) in STDLIB_EXTENSIONS {
-            let hit = res.found.iter().any(|(n, f)| {
-                n == module
-                    && f.file()
-                        .is_some_and(|f| f.starts_with(&self.rt.interpreter.stdlib))
-            });
-            if hit
-                && *ext != *module
-                && let Some(Found::Extension { file }) = resolver.resolve(ext).last_found()
-                && let Some(p) = self.extension(ext, file, &[module.to_string(), ext.to_string()])
-            {
-                return Some(p);
-            }
-        }
-        // A third-party package loads its extension modules from its own code; which ones
-        // cannot be known without running it, so every one in the package's tree counts.
-        if let Some((top, Found::RegularPackage { path, .. })) = res.found.first()
-            && let Some(dir) = path.first()
-            && self.in_site_dir(dir)
-        {
-            return self.package_extensions(top, dir);
         }
         None
+    }
+
+    /// The first extension that fails while `name` (one entry of a resolution) executes,
+    /// walked from scratch; walks of third-party modules are memoised.
+    fn entry_problem(&self, resolver: &Resolver<'_>, name: &str, found: &Found) -> Option<Hit> {
+        let key = found
+            .file()
+            .filter(|f| self.in_site_dir(f))
+            .map(|f| self.vfs.realpath(f).unwrap_or_else(|| f.to_string()));
+        if let Some(key) = &key
+            && let Ok(w) = self.walks.lock()
+            && let Some(hit) = w.get(key)
+        {
+            return hit.clone();
+        }
+        let mut walk = Walk {
+            visited: BTreeSet::new(),
+            files: 0,
+        };
+        let hit = self.found_problem(resolver, name, found, &[], &mut walk);
+        if let Some(key) = key
+            && let Ok(mut w) = self.walks.lock()
+        {
+            w.insert(key, hit.clone());
+        }
+        hit
+    }
+
+    /// The first extension that fails while the module `name` executes, reached after the
+    /// modules of `prefix`.
+    fn found_problem(
+        &self,
+        resolver: &Resolver<'_>,
+        name: &str,
+        found: &Found,
+        prefix: &[String],
+        walk: &mut Walk,
+    ) -> Option<Hit> {
+        let mut chain = prefix.to_vec();
+        if chain.last().map(String::as_str) != Some(name) {
+            chain.push(name.to_string());
+        }
+        if let Some(file) = self.extension_file(found) {
+            return self
+                .extension_fails(name, file)
+                .then(|| Hit::new(chain, name, file));
+        }
+        let file = found.file()?;
+        // Extensions an imported stdlib module loads in its own code (site-packages may lie
+        // inside the stdlib directory).
+        if !self.in_site_dir(file) && file.starts_with(&self.rt.interpreter.stdlib) {
+            for (module, ext) in STDLIB_EXTENSIONS {
+                if *module == name
+                    && *ext != *module
+                    && let Some(Found::Extension { file }) = resolver.resolve(ext).last_found()
+                    && self.extension_fails(ext, file)
+                {
+                    chain.push(ext.to_string());
+                    return Some(Hit::new(chain, ext, file));
+                }
+            }
+            return None;
+        }
+        // The application's own imports are checked at their own sites; a third-party
+        // module's are followed here.
+        if !self.in_site_dir(file) {
+            return None;
+        }
+        let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
+        if let Ok(w) = self.walks.lock()
+            && let Some(hit) = w.get(&real)
+        {
+            return hit.clone().map(|h| h.after(prefix));
+        }
+        if !walk.visited.insert(real.clone()) {
+            // Already executed (or executing: a cycle) in this import.
+            return None;
+        }
+        walk.files += 1;
+        if walk.files > MAX_FILES_PER_WALK {
+            return None;
+        }
+        self.walk_module(resolver, name, found, &real, chain, walk)
+    }
+
+    /// Follows the import-time code of one third-party module: the imports that run while it
+    /// is imported (module level, live branch, not `TYPE_CHECKING`) and whose failure is not
+    /// caught. Imports under `try/except ImportError` and fallbacks in `except` handlers are
+    /// optional: an extension they load may be missing. Where the code cannot be seen (not
+    /// captured, not parsed, bytecode only, a non-literal dynamic import), every extension in
+    /// the package's tree counts instead.
+    fn walk_module(
+        &self,
+        resolver: &Resolver<'_>,
+        name: &str,
+        found: &Found,
+        file: &str,
+        chain: Vec<String>,
+        walk: &mut Walk,
+    ) -> Option<Hit> {
+        let is_package = matches!(found, Found::RegularPackage { .. });
+        let package_dir = found
+            .search_path()
+            .and_then(|p| p.first().cloned())
+            .filter(|_| is_package);
+        let scan = |dir: Option<&String>| {
+            let (module, ext) = self.package_extensions(dir?)?;
+            let mut chain = chain.clone();
+            chain.push(module.clone());
+            Some(Hit::new(chain, &module, &ext))
+        };
+        let parsed = file
+            .ends_with(".py")
+            .then(|| self.source(file))
+            .flatten()
+            .filter(|p| p.syntax_errors.is_empty());
+        let Some(parsed) = parsed else {
+            return scan(package_dir.as_ref());
+        };
+        let id = Identity {
+            package: if is_package {
+                Some(name.to_string())
+            } else {
+                name.rsplit_once('.').map(|(p, _)| p.to_string())
+            },
+            script: false,
+        };
+        for site in &parsed.imports {
+            if !closure::runs_at_import(site, &self.target)
+                || site.context.guarded
+                || site.context.handler
+            {
+                continue;
+            }
+            if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
+                // What it loads is not known: the package's tree counts.
+                let dir = package_dir
+                    .clone()
+                    .or_else(|| (!is_package).then(|| parent(file).to_string()));
+                if let Some(hit) = scan(dir.as_ref()) {
+                    return Some(hit);
+                }
+                continue;
+            }
+            let Some((Ok(module), imported)) = site_target(site, &id) else {
+                continue;
+            };
+            let res = resolver.resolve(&module);
+            if res.failure.is_some() {
+                // Not found: another rule's finding, not a native one.
+                continue;
+            }
+            let mut steps = vec![res];
+            if let Some(n) = imported.filter(|n| n != "*")
+                && let Some(last) = steps[0].last_found()
+                && resolver.submodule_exists(last, &n)
+            {
+                let sub = resolver.resolve(&format!("{module}.{n}"));
+                if sub.failure.is_none() {
+                    steps.push(sub);
+                }
+            }
+            for step in &steps {
+                for (n, f) in &step.found {
+                    if let Some(hit) = self.found_problem(resolver, n, f, &chain, walk) {
+                        return Some(hit);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The file of an extension module (an extension can also be a package's `__init__`).
+    fn extension_file<'f>(&self, found: &'f Found) -> Option<&'f str> {
+        match found {
+            Found::Extension { file } => Some(file.as_str()),
+            Found::RegularPackage { init, .. }
+                if self
+                    .rt
+                    .interpreter
+                    .extension_suffixes
+                    .iter()
+                    .any(|s| init.ends_with(s.as_str())) =>
+            {
+                Some(init.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// A parsed third-party module, shared with the startup closure's cache.
+    fn source(&self, file: &str) -> Option<Arc<ParsedModule>> {
+        if let Ok(s) = self.sources.lock()
+            && let Some(hit) = s.get(file)
+        {
+            return hit.clone();
+        }
+        let parsed = self
+            .vfs
+            .read_to_string(file)
+            .map(|text| Arc::new(importgate_source::parse_module(&text)));
+        if let Ok(mut s) = self.sources.lock() {
+            s.insert(file.to_string(), parsed.clone());
+        }
+        parsed
+    }
+
+    /// Modules the checker has parsed already (the startup closure's), by real path.
+    pub fn know_sources<'m>(
+        &self,
+        parsed: impl IntoIterator<Item = (&'m String, &'m Arc<ParsedModule>)>,
+    ) {
+        if let Ok(mut s) = self.sources.lock() {
+            for (file, module) in parsed {
+                s.entry(file.clone())
+                    .or_insert_with(|| Some(module.clone()));
+            }
+        }
     }
 
     fn in_site_dir(&self, dir: &str) -> bool {
@@ -183,20 +430,22 @@ impl<'a> Native<'a> {
         })
     }
 
-    fn package_extensions(&self, top: &str, dir: &str) -> Option<NativeProblem> {
+    /// Fallback where a package's code cannot be seen: the first extension (by path) in its
+    /// tree that cannot load, as `(module, file)`.
+    fn package_extensions(&self, dir: &str) -> Option<(String, String)> {
         if let Ok(p) = self.packages.lock()
             && let Some(hit) = p.get(dir)
         {
             return hit.clone();
         }
-        let verdict = self.package_extensions_uncached(top, dir);
+        let verdict = self.package_extensions_uncached(dir);
         if let Ok(mut p) = self.packages.lock() {
             p.insert(dir.to_string(), verdict.clone());
         }
         verdict
     }
 
-    fn package_extensions_uncached(&self, top: &str, dir: &str) -> Option<NativeProblem> {
+    fn package_extensions_uncached(&self, dir: &str) -> Option<(String, String)> {
         let suffixes = &self.rt.interpreter.extension_suffixes;
         let base = parent(dir);
         let mut n = 0;
@@ -220,39 +469,53 @@ impl<'a> Native<'a> {
                 .strip_suffix(suffix.as_str())
                 .unwrap_or(&file);
             let module = rel.replace('/', ".").replace(".__init__", "");
-            if let Some(p) = self.extension(&module, &file, &[top.to_string(), module.clone()]) {
-                return Some(p);
+            if self.extension_fails(&module, &file) {
+                return Some((module, file));
             }
         }
         None
     }
 
+    fn extension_fails(&self, module: &str, file: &str) -> bool {
+        !matches!(self.verdict(module, file), ExtVerdict::Loads)
+    }
+
     /// Machine and shared libraries of one extension module, memoised.
     fn extension(&self, module: &str, file: &str, chain: &[String]) -> Option<NativeProblem> {
+        match self.verdict(module, file) {
+            ExtVerdict::Loads => None,
+            ExtVerdict::Problem(mut p) => {
+                p.module = module.to_string();
+                Some(p)
+            }
+            ExtVerdict::Missing(missing) => {
+                Some(self.missing_library(module, file, chain, &missing))
+            }
+        }
+    }
+
+    fn verdict(&self, module: &str, file: &str) -> ExtVerdict {
         if let Ok(v) = self.verdicts.lock()
             && let Some(hit) = v.get(file)
         {
             return hit.clone();
         }
-        let verdict = self.extension_uncached(module, file, chain);
+        let verdict = self.extension_uncached(module, file);
         if let Ok(mut v) = self.verdicts.lock() {
             v.insert(file.to_string(), verdict.clone());
         }
         verdict
     }
 
-    fn extension_uncached(
-        &self,
-        module: &str,
-        file: &str,
-        chain: &[String],
-    ) -> Option<NativeProblem> {
-        let elf = self.vfs.elf(file)?;
+    fn extension_uncached(&self, module: &str, file: &str) -> ExtVerdict {
+        let Some(elf) = self.vfs.elf(file) else {
+            return ExtVerdict::Loads;
+        };
         if let Some(want) = self.machine
             && elf.machine != want
         {
             let name = file.rsplit('/').next().unwrap_or(file);
-            return Some(NativeProblem {
+            return ExtVerdict::Problem(NativeProblem {
                 code: Code::IncompatibleExtension,
                 module: module.to_string(),
                 message: format!(
@@ -272,8 +535,8 @@ impl<'a> Native<'a> {
             });
         }
         match self.loader.check(file) {
-            Ok(()) => None,
-            Err(missing) => Some(self.missing_library(module, file, chain, &missing)),
+            Ok(()) => ExtVerdict::Loads,
+            Err(missing) => ExtVerdict::Missing(missing),
         }
     }
 
@@ -560,6 +823,97 @@ mod tests {
             let got = native.inspect(&resolver, &resolver.resolve("secret"));
             assert_eq!(got.map(|p| p.code), expect, "user {user:?}");
             assert_eq!(native.inspect(&resolver, &resolver.resolve("ok")), None);
+        }
+    }
+
+    /// An image whose site-packages hold `name/_fast.so` needing a library the image lacks,
+    /// under packages that import it in different ways.
+    fn packages(inits: &[(&str, &str)]) -> Image {
+        let mut img = image(62, "");
+        let site = "usr/local/lib/python3.12/site-packages";
+        for (pkg, init) in inits {
+            img.fs
+                .insert(
+                    &format!("{site}/{pkg}/__init__.py"),
+                    NewNode::File(FileData {
+                        size: init.len() as u64,
+                        content: Some(Arc::from(init.as_bytes())),
+                        elf: None,
+                    }),
+                    Meta::file_default(),
+                )
+                .unwrap();
+            img.fs
+                .insert(
+                    &format!("{site}/{pkg}/_fast.cpython-312-x86_64-linux-gnu.so"),
+                    NewNode::File(FileData {
+                        size: 1,
+                        content: None,
+                        elf: Some(Arc::new(ElfSummary {
+                            machine: 62,
+                            class: 64,
+                            needed: vec!["libmissing.so.1".into()],
+                            ..ElfSummary::default()
+                        })),
+                    }),
+                    Meta::file_default(),
+                )
+                .unwrap();
+        }
+        img
+    }
+
+    #[test]
+    fn only_extensions_the_package_code_imports_unguarded_count() {
+        let img = packages(&[
+            (
+                "guarded",
+                "try:\n    from ._fast import f\nexcept ImportError:\n    f = None\n",
+            ),
+            ("fallback", "try:\n    import json\nexcept ImportError:\n    from ._fast import f\n"),
+            ("unused", "X = 1\ndef g():\n    from . import _fast\n"),
+            ("hard", "import os\nfrom . import sub\n"),
+            ("broken", "from . import (\n"),
+            ("dynamic", "import importlib\nimportlib.import_module(NAME)\n"),
+        ]);
+        let mut img = img;
+        img.fs
+            .insert(
+                "usr/local/lib/python3.12/site-packages/hard/sub.py",
+                NewNode::File(FileData {
+                    size: 1,
+                    content: Some(Arc::from(&b"from hard._fast import f\n"[..])),
+                    elf: None,
+                }),
+                Meta::file_default(),
+            )
+            .unwrap();
+        let rt = importgate_python::model(&img.fs, &img.config).unwrap();
+        let resolver = Resolver::new(&img.fs, &rt);
+        let native = Native::new(&img, &rt);
+        for clean in ["guarded", "fallback", "unused"] {
+            assert_eq!(native.inspect(&resolver, &resolver.resolve(clean)), None, "{clean}");
+        }
+        let p = native
+            .inspect(&resolver, &resolver.resolve("hard"))
+            .unwrap();
+        assert_eq!(p.code, Code::MissingSharedLibrary);
+        assert_eq!(p.module, "hard._fast");
+        assert_eq!(
+            p.notes[0],
+            "loading chain: hard → hard.sub → hard._fast → libmissing.so.1"
+        );
+        // Importing the extension itself fails whatever the package's code does.
+        let p = native
+            .inspect(&resolver, &resolver.resolve("guarded._fast"))
+            .unwrap();
+        assert_eq!(p.notes[0], "loading chain: guarded._fast → libmissing.so.1");
+        // Code that cannot be seen: the package's tree counts.
+        for opaque in ["broken", "dynamic"] {
+            let p = native
+                .inspect(&resolver, &resolver.resolve(opaque))
+                .unwrap_or_else(|| panic!("{opaque}"));
+            assert_eq!(p.module, format!("{opaque}._fast"));
         }
     }
 
