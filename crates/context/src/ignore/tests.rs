@@ -2,7 +2,6 @@ use proptest::prelude::*;
 
 use super::*;
 
-
 fn pats(lines: &[&str]) -> Vec<Pattern> {
     lines
         .iter()
@@ -63,7 +62,11 @@ const CASES: &[(&[&str], &str, bool)] = &[
     (&["app", "!app/main.py"], "app/main.py", false),
     (&["app", "!app/main.py"], "app/other.py", true),
     (&["!app/main.py", "app"], "app/main.py", true),
-    (&["app/*.py", "!app/keep.py", "app/keep*"], "app/keep.py", true),
+    (
+        &["app/*.py", "!app/keep.py", "app/keep*"],
+        "app/keep.py",
+        true,
+    ),
     (&["**", "!**/*.py"], "a/b/c.py", false),
     (&["**", "!**/*.py"], "a/b/c.txt", true),
 ];
@@ -93,9 +96,15 @@ fn malformed_patterns_are_rejected() {
 
 #[test]
 fn simple_patterns_need_no_regex() {
-    assert_eq!(translate(&clean("app/main.py"), Flavor::Current).0, T::Exact);
+    assert_eq!(
+        translate(&clean("app/main.py"), Flavor::Current).0,
+        T::Exact
+    );
     assert_eq!(translate(&clean("app/**"), Flavor::Current).0, T::Prefix);
-    assert_eq!(translate(&clean("**/main.py"), Flavor::Current).0, T::Suffix);
+    assert_eq!(
+        translate(&clean("**/main.py"), Flavor::Current).0,
+        T::Suffix
+    );
     assert_eq!(translate(&clean("app/*.py"), Flavor::Current).0, T::Regexp);
 }
 
