@@ -250,8 +250,12 @@ fn numpy_without_libstdcxx_is_a_missing_shared_library() {
             .starts_with("libstdc++.so.6: cannot open")
     );
     let notes = f["notes"].to_string();
+    // The path CPython's traceback shows: numpy/__init__.py imports numpy.__config__, which
+    // imports numpy._core, whose multiarray loads the extension.
     assert!(
-        notes.contains("numpy → numpy._core._multiarray_umath"),
+        notes.contains(
+            "loading chain: numpy → numpy.__config__ → numpy._core → numpy._core.multiarray → numpy._core._multiarray_umath → libstdc++.so.6"
+        ),
         "{notes}"
     );
     assert!(f["hint"].as_str().unwrap().contains("libstdc++6"));
@@ -542,4 +546,188 @@ fn assert_no_native_findings_and_app_ok(tag: &str, report: &Value) {
     assert!(imports.iter().all(|i| i["status"] == "ok"), "{imports:#?}");
     app["imports"] = Value::Array(imports);
     differential_with(tag, "python3", Some("/app"), &app);
+}
+
+/// PyYAML and MarkupSafe import their extension modules under `try/except ImportError` and
+/// fall back to pure Python; their manylinux wheels' `_yaml`/`_speedups` still name
+/// `libpthread.so.0`, which the base image lacks. CPython imports both packages fine, so
+/// importgate reports nothing; importing the extension unguarded (`yaml.cyaml` does
+/// `from yaml._yaml import …`, `from markupsafe import _speedups`) fails in both, at the
+/// application's import site, with the chain CPython follows.
+#[test]
+fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
+    if !require_docker() {
+        return;
+    }
+    let base = ensure_base("slim", "3.12");
+    let all = wheels("3.12", &["pyyaml", "markupsafe"], false);
+    for w in ["pyyaml", "markupsafe"] {
+        let so = Command::new("unzip")
+            .args(["-l"])
+            .arg(wheel(&all, w))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&so.stdout).contains(".cpython-312-x86_64-linux-gnu.so"),
+            "{w} wheel has no extension module"
+        );
+    }
+    let build = |main: &str, name: &str| {
+        Build::new(&base)
+            .wheel(&wheel(&all, "pyyaml"))
+            .wheel(&wheel(&all, "markupsafe"))
+            .file("/app/main.py", main)
+            .line(PIP_INSTALL)
+            .line(APP)
+            .build(name)
+    };
+
+    // (1) Guarded: the packages import, the extension is skipped.
+    let guarded = build(
+        "import yaml\nimport markupsafe\nprint(yaml.__with_libyaml__, markupsafe.escape('<'))\n",
+        "guarded-ext",
+    );
+    let (run, report) = check_json(&guarded.tag);
+    assert_eq!(run.code, 0, "{report:#}");
+    assert_no_native_findings_and_app_ok(&guarded.tag, &report);
+    assert_eq!(report["summary"]["errors"], 0, "{report:#}");
+    for s in ["import yaml", "import markupsafe"] {
+        let t = cpython(&guarded.tag, s);
+        assert_eq!(t.ok, Some(true), "{s}: {}", t.describe());
+    }
+    // …and the extension really cannot load there.
+    let t = cpython(&guarded.tag, "import yaml._yaml");
+    assert!(
+        t.import_error && t.describe().contains("libpthread.so.0"),
+        "{}",
+        t.describe()
+    );
+
+    // (2) Unguarded: both fail.
+    let hard = build(
+        "import yaml\nimport yaml.cyaml\nfrom markupsafe import _speedups\n",
+        "unguarded-ext",
+    );
+    let (run, report) = check_json(&hard.tag);
+    assert_eq!(run.code, 1, "{report:#}");
+    let app: Vec<&Value> = findings(&report)
+        .into_iter()
+        .filter(|f| f["file"] == "/app/main.py")
+        .collect();
+    let lines: Vec<(u64, &str, &str)> = app
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["code"].as_str().unwrap(),
+                f["module"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (2, "missing-shared-library", "yaml._yaml"),
+            (3, "missing-shared-library", "markupsafe._speedups"),
+        ],
+        "{report:#}"
+    );
+    assert!(
+        app[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("libpthread.so.0: cannot open shared object file"),
+        "{:#}",
+        app[0]
+    );
+    let notes = app[0]["notes"].to_string();
+    assert!(
+        notes.contains("loading chain: yaml.cyaml → yaml._yaml → libpthread.so.0"),
+        "{notes}"
+    );
+    assert!(
+        app[1]["notes"]
+            .to_string()
+            .contains("loading chain: markupsafe._speedups → libpthread.so.0"),
+        "{:#}",
+        app[1]
+    );
+    // Nothing else fails: line 1 (`import yaml`) is fine.
+    assert!(
+        report["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["file"] == "/app/main.py" && i["line"] == 1 && i["status"] == "ok"),
+        "{report:#}"
+    );
+    let t = cpython(&hard.tag, "import yaml");
+    assert_eq!(t.ok, Some(true), "{}", t.describe());
+    for s in ["import yaml.cyaml", "from markupsafe import _speedups"] {
+        let t = cpython(&hard.tag, s);
+        assert!(
+            t.import_error && t.describe().contains("libpthread.so.0"),
+            "{s}: {}",
+            t.describe()
+        );
+    }
+}
+
+/// pyarrow without libstdc++: every one of its extension modules fails to load, and CPython
+/// fails on the first one `pyarrow/__init__.py` imports, `pyarrow.lib` (`_acero`, first by
+/// name in the package's tree, is not imported by `import pyarrow`).
+#[test]
+fn pyarrow_fails_on_pyarrow_lib_first() {
+    if !require_docker() {
+        return;
+    }
+    let base = ensure_base("slim", "3.12");
+    let all = wheels("3.12", &["pyarrow"], false);
+    let img = with_glibc_stubs(Build::new(&base))
+        .host_lib("libgcc_s.so.1")
+        .wheel(&wheel(&all, "pyarrow"))
+        .file("/app/main.py", "import os\nimport pyarrow\n")
+        .line(PIP_INSTALL)
+        .line(APP)
+        .build("pyarrow-nolibstdcxx");
+    let (run, report) = check_json(&img.tag);
+    assert_eq!(run.code, 1, "{report:#}");
+    let native: Vec<&Value> = findings(&report)
+        .into_iter()
+        .filter(|f| f["code"] == "missing-shared-library")
+        .collect();
+    assert!(
+        native.iter().all(|f| f["module"] == "pyarrow.lib"),
+        "{native:#?}"
+    );
+    let f = native
+        .iter()
+        .find(|f| f["file"] == "/app/main.py")
+        .unwrap_or_else(|| panic!("no finding at the application's import: {report:#}"));
+    assert_eq!(f["line"], 2, "{f:#}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("libstdc++.so.6: cannot open"),
+        "{f:#}"
+    );
+    assert!(
+        f["notes"]
+            .to_string()
+            .contains("loading chain: pyarrow → pyarrow.lib → "),
+        "{f:#}"
+    );
+    let t = cpython(&img.tag, "import pyarrow");
+    assert!(
+        t.import_error && t.describe().contains("libstdc++.so.6"),
+        "{}",
+        t.describe()
+    );
+    // The loader's ImportError names the extension it failed to load (`lib`, not `_acero`).
+    assert!(
+        matches!(t.name.as_deref(), Some("lib" | "pyarrow.lib")),
+        "{}",
+        t.describe()
+    );
 }

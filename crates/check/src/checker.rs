@@ -1061,7 +1061,19 @@ fn check_site(
         imports.push(record);
         return;
     }
-    if let Some(p) = ctx.native.inspect(&ctx.resolver, &res) {
+    // `from pkg import sub` imports the submodule too, whatever the package's code did.
+    let submodule = name
+        .as_deref()
+        .filter(|n| *n != "*")
+        .zip(res.last_found())
+        .filter(|(n, found)| ctx.resolver.submodule_exists(found, n))
+        .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
+    let native = ctx.native.inspect(&ctx.resolver, &res).or_else(|| {
+        submodule
+            .as_ref()
+            .and_then(|sub| ctx.native.inspect(&ctx.resolver, sub))
+    });
+    if let Some(p) = native {
         findings.push(finding(sev, p.code, &p.module, p.message, p.notes, p.hint));
         record.status = status;
         imports.push(record);

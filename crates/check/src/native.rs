@@ -5,6 +5,7 @@
 //! on the import that triggers it, in the words CPython would use.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use importgate_image::{Image, Vfs};
@@ -101,6 +102,10 @@ impl Hit {
 /// One walk's state: the files executed so far (CPython does not run a module twice).
 struct Walk {
     visited: BTreeSet<String>,
+    /// Files still executing, with their depth.
+    in_progress: BTreeMap<String, usize>,
+    /// The lowest depth of an executing file a cycle skipped, since the current file started.
+    low: usize,
     files: usize,
 }
 
@@ -121,6 +126,8 @@ pub struct Native<'a> {
     pub loader: Loader<'a>,
     machine: Option<u16>,
     target: TargetEnv,
+    /// The site directories (`…-packages/`) whose modules are followed.
+    site_prefixes: Vec<String>,
     /// Verdict per extension-module path.
     verdicts: Mutex<BTreeMap<String, ExtVerdict>>,
     /// First failing extension `(module, file)` per package directory scanned as a fallback.
@@ -130,6 +137,11 @@ pub struct Native<'a> {
     walks: Mutex<BTreeMap<String, Option<Hit>>>,
     /// Parsed third-party modules (seeded with the startup closure's), `None` when unreadable.
     sources: Mutex<BTreeMap<String, Option<Arc<ParsedModule>>>>,
+    /// Resolutions of the module names the walks import.
+    resolutions: Mutex<BTreeMap<String, Arc<Resolution>>>,
+    /// Modules followed by the walks, and those parsed for them alone, for the figures.
+    walked: AtomicUsize,
+    parsed_here: AtomicUsize,
     /// Time spent in [`Native::inspect`], for the performance figures.
     spent: Mutex<std::time::Duration>,
 }
@@ -148,7 +160,19 @@ impl<'a> Native<'a> {
         let machine =
             machine_for_arch(&image.config.architecture).or_else(|| interpreter_machine(vfs, rt));
         let v = rt.interpreter.version;
+        let site_prefixes = rt
+            .sys_path
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.origin,
+                    Origin::Stdlib | Origin::StdlibZip | Origin::LibDynload
+                ) && e.path.contains("-packages")
+            })
+            .map(|e| format!("{}/", e.path.trim_end_matches('/')))
+            .collect();
         Native {
+            site_prefixes,
             vfs,
             rt,
             user: access::runtime_user(vfs, &image.config),
@@ -164,6 +188,9 @@ impl<'a> Native<'a> {
             packages: Mutex::new(BTreeMap::new()),
             walks: Mutex::new(BTreeMap::new()),
             sources: Mutex::new(BTreeMap::new()),
+            resolutions: Mutex::new(BTreeMap::new()),
+            walked: AtomicUsize::new(0),
+            parsed_here: AtomicUsize::new(0),
             spent: Mutex::new(std::time::Duration::ZERO),
         }
     }
@@ -202,29 +229,15 @@ impl<'a> Native<'a> {
     }
 
     /// The first extension that fails while `name` (one entry of a resolution) executes,
-    /// walked from scratch; walks of third-party modules are memoised.
+    /// walked from scratch (walks of third-party modules are memoised).
     fn entry_problem(&self, resolver: &Resolver<'_>, name: &str, found: &Found) -> Option<Hit> {
-        let key = found
-            .file()
-            .filter(|f| self.in_site_dir(f))
-            .map(|f| self.vfs.realpath(f).unwrap_or_else(|| f.to_string()));
-        if let Some(key) = &key
-            && let Ok(w) = self.walks.lock()
-            && let Some(hit) = w.get(key)
-        {
-            return hit.clone();
-        }
         let mut walk = Walk {
             visited: BTreeSet::new(),
+            in_progress: BTreeMap::new(),
+            low: usize::MAX,
             files: 0,
         };
-        let hit = self.found_problem(resolver, name, found, &[], &mut walk);
-        if let Some(key) = key
-            && let Ok(mut w) = self.walks.lock()
-        {
-            w.insert(key, hit.clone());
-        }
-        hit
+        self.found_problem(resolver, name, found, &[], &mut walk)
     }
 
     /// The first extension that fails while the module `name` executes, reached after the
@@ -275,13 +288,36 @@ impl<'a> Native<'a> {
         }
         if !walk.visited.insert(real.clone()) {
             // Already executed (or executing: a cycle) in this import.
+            if let Some(&depth) = walk.in_progress.get(&real) {
+                walk.low = walk.low.min(depth);
+            }
             return None;
         }
         walk.files += 1;
+        self.walked.fetch_add(1, Ordering::Relaxed);
         if walk.files > MAX_FILES_PER_WALK {
+            walk.low = 0;
             return None;
         }
-        self.walk_module(resolver, name, found, &real, chain, walk)
+        let depth = walk.in_progress.len();
+        walk.in_progress.insert(real.clone(), depth);
+        let outer_low = std::mem::replace(&mut walk.low, usize::MAX);
+        let own = chain.len() - 1;
+        let hit = self.walk_module(resolver, name, found, &real, chain, walk);
+        walk.in_progress.remove(&real);
+        // The result is the module's own (what importing it from scratch finds) unless the
+        // walk skipped a module still executing above it (a cycle through an ancestor).
+        if walk.low >= depth
+            && let Ok(mut w) = self.walks.lock()
+        {
+            let relative = hit.clone().map(|mut h| {
+                h.chain.drain(..own);
+                h
+            });
+            w.insert(real, relative);
+        }
+        walk.low = walk.low.min(outer_low);
+        hit
     }
 
     /// Follows the import-time code of one third-party module: the imports that run while it
@@ -346,7 +382,7 @@ impl<'a> Native<'a> {
             let Some((Ok(module), imported)) = site_target(site, &id) else {
                 continue;
             };
-            let res = resolver.resolve(&module);
+            let res = self.resolve(resolver, &module);
             if res.failure.is_some() {
                 // Not found: another rule's finding, not a native one.
                 continue;
@@ -356,7 +392,7 @@ impl<'a> Native<'a> {
                 && let Some(last) = steps[0].last_found()
                 && resolver.submodule_exists(last, &n)
             {
-                let sub = resolver.resolve(&format!("{module}.{n}"));
+                let sub = self.resolve(resolver, &format!("{module}.{n}"));
                 if sub.failure.is_none() {
                     steps.push(sub);
                 }
@@ -370,6 +406,20 @@ impl<'a> Native<'a> {
             }
         }
         None
+    }
+
+    /// `resolver.resolve`, memoised: the walks import the same modules from many files.
+    fn resolve(&self, resolver: &Resolver<'_>, module: &str) -> Arc<Resolution> {
+        if let Ok(r) = self.resolutions.lock()
+            && let Some(hit) = r.get(module)
+        {
+            return hit.clone();
+        }
+        let res = Arc::new(resolver.resolve(module));
+        if let Ok(mut r) = self.resolutions.lock() {
+            r.insert(module.to_string(), res.clone());
+        }
+        res
     }
 
     /// The file of an extension module (an extension can also be a package's `__init__`).
@@ -397,10 +447,10 @@ impl<'a> Native<'a> {
         {
             return hit.clone();
         }
-        let parsed = self
-            .vfs
-            .read_to_string(file)
-            .map(|text| Arc::new(importgate_source::parse_module(&text)));
+        let parsed = self.vfs.read_to_string(file).map(|text| {
+            self.parsed_here.fetch_add(1, Ordering::Relaxed);
+            Arc::new(importgate_source::parse_module(&text))
+        });
         if let Ok(mut s) = self.sources.lock() {
             s.insert(file.to_string(), parsed.clone());
         }
@@ -421,13 +471,9 @@ impl<'a> Native<'a> {
     }
 
     fn in_site_dir(&self, dir: &str) -> bool {
-        self.rt.sys_path.iter().any(|e| {
-            !matches!(
-                e.origin,
-                Origin::Stdlib | Origin::StdlibZip | Origin::LibDynload
-            ) && dir.starts_with(&format!("{}/", e.path.trim_end_matches('/')))
-                && e.path.contains("-packages")
-        })
+        self.site_prefixes
+            .iter()
+            .any(|p| dir.starts_with(p.as_str()))
     }
 
     /// Fallback where a package's code cannot be seen: the first extension (by path) in its
@@ -713,11 +759,13 @@ impl Drop for Native<'_> {
     fn drop(&mut self) {
         let (files, bytes, secs) = importgate_image::elf::stats::snapshot();
         tracing::debug!(
-            "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged in {:.3} s",
+            "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged in {:.3} s; {} third-party modules followed for their extension imports ({} parsed for that alone)",
             bytes as f64 / 1e6,
             self.elf_inspected(),
             self.verdicts.lock().map(|v| v.len()).unwrap_or(0),
-            self.spent.lock().map(|d| d.as_secs_f64()).unwrap_or(0.0)
+            self.spent.lock().map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            self.walked.load(Ordering::Relaxed),
+            self.parsed_here.load(Ordering::Relaxed)
         );
     }
 }
@@ -870,11 +918,17 @@ mod tests {
                 "guarded",
                 "try:\n    from ._fast import f\nexcept ImportError:\n    f = None\n",
             ),
-            ("fallback", "try:\n    import json\nexcept ImportError:\n    from ._fast import f\n"),
+            (
+                "fallback",
+                "try:\n    import json\nexcept ImportError:\n    from ._fast import f\n",
+            ),
             ("unused", "X = 1\ndef g():\n    from . import _fast\n"),
             ("hard", "import os\nfrom . import sub\n"),
             ("broken", "from . import (\n"),
-            ("dynamic", "import importlib\nimportlib.import_module(NAME)\n"),
+            (
+                "dynamic",
+                "import importlib\nimportlib.import_module(NAME)\n",
+            ),
         ]);
         let mut img = img;
         img.fs
@@ -892,7 +946,11 @@ mod tests {
         let resolver = Resolver::new(&img.fs, &rt);
         let native = Native::new(&img, &rt);
         for clean in ["guarded", "fallback", "unused"] {
-            assert_eq!(native.inspect(&resolver, &resolver.resolve(clean)), None, "{clean}");
+            assert_eq!(
+                native.inspect(&resolver, &resolver.resolve(clean)),
+                None,
+                "{clean}"
+            );
         }
         let p = native
             .inspect(&resolver, &resolver.resolve("hard"))
