@@ -614,6 +614,12 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
         .into_iter()
         .filter(|f| f["file"] == "/app/main.py")
         .collect();
+    // One failure, one finding: at the application's line, not again inside the dependency.
+    assert_eq!(
+        app.len(),
+        findings(&report).len(),
+        "findings outside the application: {report:#}"
+    );
     let lines: Vec<(u64, &str, &str)> = app
         .iter()
         .map(|f| {

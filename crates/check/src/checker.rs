@@ -675,13 +675,22 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             }
         }
     }
+    // The same failure seen from an application line (`import yaml.cyaml` whose extension
+    // cannot load) is reported there, where the user can act on it, not a second time inside
+    // the dependency.
+    let in_app: BTreeSet<String> = findings
+        .iter()
+        .filter(|f| app_files.contains(&f.file))
+        .map(|f| f.module.clone())
+        .collect();
     let mut index = 0usize;
     findings.retain(|f| {
         let i = index;
         index += 1;
         f.kind != Kind::Startup
             || app_files.contains(&f.file)
-            || first_by_module.get(&f.module).is_none_or(|&(_, j)| j == i)
+            || (!in_app.contains(&f.module)
+                && first_by_module.get(&f.module).is_none_or(|&(_, j)| j == i))
     });
 
     // Policy: severities per kind, then select/ignore/patterns/comments.
