@@ -2,38 +2,9 @@
 //! checked, and every finding is reported at the user's file in the context, with notes for
 //! modules the context has but the image lacks.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 
 use crate::support::*;
-
-fn example(name: &str) -> PathBuf {
-    repo_root().join("examples").join(name)
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Removes an image importgate built at the end of the test (also when it panics).
-fn tagged(tag: &str) -> Image {
-    Image {
-        tag: tag.to_string(),
-    }
-}
-
-/// Writes a context directory: `(relative path, contents)`.
-fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempdir();
-    for (rel, text) in files {
-        let path = dir.path().join(rel);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(&path, text).expect("write context file");
-    }
-    dir
-}
 
 fn finding<'a>(report: &'a Value, module: &str) -> &'a Value {
     findings_for(report, module)
@@ -50,15 +21,14 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
     ensure_base("slim", "3.12");
     let _image = tagged("importgate-test/build-seed:latest");
     let ctx = example("seed-app");
-    let run = importgate(&[
+    let check = [
         "check",
         "--context",
         path_str(&ctx),
         "--tag",
         "importgate-test/build-seed:latest",
-        "--format",
-        "json",
-    ]);
+    ];
+    let run = importgate(&[&check[..], &["--format", "json"]].concat());
     assert_eq!(
         run.code, 1,
         "broken seed app must fail\nstderr:\n{}",
@@ -109,13 +79,7 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
     );
 
     // The same, as people read it.
-    let run = importgate(&[
-        "check",
-        "--context",
-        path_str(&ctx),
-        "--tag",
-        "importgate-test/build-seed:latest",
-    ]);
+    let run = importgate(&check);
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
     assert!(
         run.stdout
@@ -182,7 +146,7 @@ fn failing_build_exits_2_naming_the_step_after_the_log() {
         return;
     }
     let base = ensure_base("slim", "3.12");
-    let dir = context(&[(
+    let dir = context_dir(&[(
         "Dockerfile",
         &format!(
             "FROM {base}\nRUN echo about to fail\nRUN echo last words && false\nCMD [\"python\"]\n"
@@ -218,7 +182,7 @@ fn missing_base_image_is_named() {
     if !require_docker() {
         return;
     }
-    let dir = context(&[(
+    let dir = context_dir(&[(
         "Dockerfile",
         "FROM importgate-test/no-such-base:0\nCMD [\"python\"]\n",
     )]);
@@ -275,7 +239,7 @@ fn modules_absent_from_the_image_say_why() {
         return;
     }
     let base = ensure_base("slim", "3.12");
-    let dir = context(&[
+    let dir = context_dir(&[
         (
             "Dockerfile",
             &format!(

@@ -19,40 +19,6 @@ const TOOLS: &[&str] = &[
     "pre-commit==4.7.0",
 ];
 
-fn cache_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/importgate-tests")
-}
-
-fn lock_file(name: &str) -> fs::File {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    lock.lock().expect("lock");
-    lock
-}
-
-fn run(cmd: &mut Command, what: &str) -> std::process::Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"))
-}
-
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = run(cmd, what);
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The venv with the pinned tools; its `bin` directory.
 fn tools() -> PathBuf {
     static READY: Mutex<bool> = Mutex::new(false);
@@ -102,7 +68,7 @@ fn sarif_schema() -> PathBuf {
 }
 
 fn validate(args: &[&str]) -> (bool, Value, String) {
-    let out = run(
+    let out = output_of(
         Command::new(tools().join("python"))
             .arg(support_script("ci_validate.py"))
             .args(args),
@@ -130,8 +96,7 @@ fn recipe(name: &str) -> String {
 
 /// A copy of an example as a git repository of its own (what a user's checkout looks like).
 fn sample_repo(example: &str) -> tempfile::TempDir {
-    let dir = tempdir();
-    copy_tree(&repo_root().join("examples").join(example), dir.path());
+    let dir = example_copy(example);
     run_ok(
         Command::new("git")
             .args(["init", "-q", "-b", "main"])
@@ -139,19 +104,6 @@ fn sample_repo(example: &str) -> tempfile::TempDir {
         "git init",
     );
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 fn binary_dir() -> PathBuf {
@@ -181,15 +133,15 @@ fn sarif_from_a_context_build_is_valid_and_points_into_the_repository() {
     ensure_base("slim", "3.12");
     let out = tempdir();
     let sarif = out.path().join("importgate.sarif");
-    let context = repo_root().join("examples/seed-app");
+    let context = example("seed-app");
     let run = importgate(&[
         "check",
         "--context",
-        context.to_str().expect("utf-8 path"),
+        path_str(&context),
         "--format",
         "sarif",
         "--output",
-        sarif.to_str().expect("utf-8 path"),
+        path_str(&sarif),
     ]);
     assert_eq!(
         run.code, 1,
@@ -203,11 +155,7 @@ fn sarif_from_a_context_build_is_valid_and_points_into_the_repository() {
         run.stdout
     );
     let schema = sarif_schema();
-    let (valid, seen, stderr) = validate(&[
-        "sarif",
-        sarif.to_str().expect("utf-8 path"),
-        schema.to_str().expect("utf-8 path"),
-    ]);
+    let (valid, seen, stderr) = validate(&["sarif", path_str(&sarif), path_str(&schema)]);
     assert!(valid, "SARIF invalid against the 2.1.0 schema:\n{stderr}");
     let results = seen["results"].as_array().expect("results");
     assert!(
@@ -241,11 +189,7 @@ fn sarif_validator_rejects_an_invalid_document() {
     )
     .expect("write");
     let schema = sarif_schema();
-    let (valid, _, stderr) = validate(&[
-        "sarif",
-        bad.to_str().expect("utf-8 path"),
-        schema.to_str().expect("utf-8 path"),
-    ]);
+    let (valid, _, stderr) = validate(&["sarif", path_str(&bad), path_str(&schema)]);
     assert!(!valid, "a result without `message` must be invalid");
     assert!(stderr.contains("message"), "{stderr}");
 }
@@ -259,18 +203,18 @@ fn junit_is_read_by_junitparser() {
     for (example, failures) in [("seed-app", true), ("seed-app-fixed", false)] {
         let out = tempdir();
         let xml = out.path().join("importgate-junit.xml");
-        let context = repo_root().join("examples").join(example);
+        let context = crate::support::example(example);
         let run = importgate(&[
             "check",
             "--context",
-            context.to_str().expect("utf-8 path"),
+            path_str(&context),
             "--format",
             "junit",
             "--output",
-            xml.to_str().expect("utf-8 path"),
+            path_str(&xml),
         ]);
         assert_eq!(run.code, i32::from(failures), "{example}\n{}", run.stderr);
-        let (valid, seen, stderr) = validate(&["junit", xml.to_str().expect("utf-8 path")]);
+        let (valid, seen, stderr) = validate(&["junit", path_str(&xml)]);
         assert!(valid, "junitparser could not read the report: {stderr}");
         assert!(seen["tests"].as_u64().unwrap_or(0) >= 3, "{seen:#}");
         let failed: Vec<&Value> = seen["cases"]
@@ -335,7 +279,7 @@ fn precommit_hook_runs_the_prediction() {
             "git add",
         );
         let home = tempdir();
-        let out = run(
+        let out = output_of(
             Command::new(bin.join("pre-commit"))
                 .args(["run", "--all-files", "--color", "never"])
                 .current_dir(repo.path())
@@ -376,7 +320,8 @@ fn makefile_target_builds_and_gates() {
         let repo = sample_repo(example);
         fs::write(repo.path().join("Makefile"), recipe("makefile")).expect("write Makefile");
         let tag = format!("importgate-test/ci-make-{example}:latest");
-        let out = run(
+        let image = tagged(&tag);
+        let out = output_of(
             Command::new("make")
                 .arg("image")
                 .arg(format!("IMAGE={tag}"))
@@ -385,7 +330,7 @@ fn makefile_target_builds_and_gates() {
                 .env("NO_COLOR", "1"),
             "make image",
         );
-        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+        drop(image);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             out.status.success(),

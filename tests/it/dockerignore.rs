@@ -150,11 +150,7 @@ fn populate(ctx: &Path) {
         ("real/hidden.py", ""),
         ("rel/x", ""),
     ];
-    for (p, c) in files {
-        let path = ctx.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, c).unwrap();
-    }
+    write_files(ctx, files);
     fs::set_permissions(ctx.join("app/main.py"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(ctx.join("secret.txt"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::set_permissions(ctx.join("lib/keep"), fs::Permissions::from_mode(0o750)).unwrap();
@@ -267,26 +263,21 @@ fn server_version() -> String {
 /// built in parallel may produce identical layers, and one case removing its image must not pull
 /// a cached layer from under another.
 fn cli_build(tag: &str, case_dir: &Path, dockerfile: &str) {
-    let out = Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "-q",
-            "--no-cache",
-            "--network",
-            "none",
-            "-t",
-            tag,
-            "-f",
-        ])
-        .arg(case_dir.join(dockerfile))
-        .arg(case_dir.join("ctx"))
-        .output()
-        .expect("docker build");
-    assert!(
-        out.status.success(),
-        "docker build {tag}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        docker()
+            .args([
+                "build",
+                "-q",
+                "--no-cache",
+                "--network",
+                "none",
+                "-t",
+                tag,
+                "-f",
+            ])
+            .arg(case_dir.join(dockerfile))
+            .arg(case_dir.join("ctx")),
+        &format!("docker build {tag}"),
     );
 }
 
@@ -299,17 +290,13 @@ fn run_case(tmp: &Path, i: usize, case: &Case<'_>, rules: EngineRules) -> Option
     fs::write(ctx_dir.join("Dockerfile"), DOCKERFILE).unwrap();
     fs::write(case_dir.join("Dockerfile.outside"), DOCKERFILE).unwrap();
     fs::write(ctx_dir.join(".dockerignore"), case.ignore).unwrap();
-    for (p, c) in case.extra {
-        let path = ctx_dir.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, c).unwrap();
-    }
+    write_files(&ctx_dir, case.extra);
 
     let tag = format!(
         "importgate-test/dockerignore-{}-{i}:latest",
         std::process::id()
     );
-    let _image = Image { tag: tag.clone() };
+    let _image = tagged(&tag);
     cli_build(&tag, &case_dir, case.dockerfile);
     let mut got = image_listing(&tag, &case_dir, "ctx/");
 
@@ -458,11 +445,7 @@ fn path_map_matches_classic_builder_copies() {
         ("single.py", "single"),
         ("real/inner.py", "inner"),
     ];
-    for (p, c) in files {
-        let path = ctx_dir.join(p);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, c).unwrap();
-    }
+    write_files(&ctx_dir, files);
     symlink("real", ctx_dir.join("link-to-dir")).unwrap();
     fs::write(ctx_dir.join(".dockerignore"), "**/secret_*\n").unwrap();
     let dockerfile = "FROM scratch AS build\nWORKDIR /src\nCOPY app ./app\nCOPY tools/t.py /tools/\n\
@@ -474,7 +457,7 @@ COPY --from=build /cfg /etc/cfg\n";
     fs::write(ctx_dir.join("Dockerfile"), dockerfile).unwrap();
 
     let tag = format!("importgate-test/pathmap-{}:latest", std::process::id());
-    let _image = Image { tag: tag.clone() };
+    let _image = tagged(&tag);
     cli_build(&tag, tmp.path(), "ctx/Dockerfile");
     let image = image_listing(&tag, tmp.path(), "");
 

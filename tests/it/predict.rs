@@ -36,62 +36,31 @@ fn verdicts(report: &Value) -> BTreeSet<Verdict> {
         .unwrap_or_default()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", from.display()))
-        .arg(to)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn temp_copy(example: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("importgate-predict.")
-        .tempdir()
-        .unwrap();
-    copy_dir(&repo_root().join("examples").join(example), dir.path());
-    dir
-}
-
 /// Wheels for CPython 3.12 on x86_64 glibc downloaded from PyPI on the host (cached).
 fn pypi_wheels(name: &str, reqs: &[&str]) -> PathBuf {
-    let cache = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".cache/importgate-tests")
-        .join(name);
+    let cache = cache_dir().join(name);
     if !cache.join(".complete").exists() {
         let python = std::env::var("PYTHON312")
             .unwrap_or_else(|_| "/root/.pyenv/versions/3.12.1/bin/python".to_string());
-        let out = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.12",
-                "--implementation",
-                "cp",
-                "--platform",
-                "manylinux2014_x86_64",
-                "-d",
-            ])
-            .arg(&cache)
-            .args(reqs)
-            .output()
-            .expect("pip");
-        assert!(
-            out.status.success(),
-            "pip download {reqs:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(python)
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--only-binary=:all:",
+                    "--python-version",
+                    "3.12",
+                    "--implementation",
+                    "cp",
+                    "--platform",
+                    "manylinux2014_x86_64",
+                    "-d",
+                ])
+                .arg(&cache)
+                .args(reqs),
+            &format!("pip download {reqs:?}"),
         );
         fs::write(cache.join(".complete"), "").unwrap();
     }
@@ -100,8 +69,14 @@ fn pypi_wheels(name: &str, reqs: &[&str]) -> PathBuf {
 
 /// `check --context DIR --no-build --format json`.
 fn predicted(dir: &Path) -> (Run, Value) {
-    let dir = dir.to_str().unwrap();
-    let run = importgate(&["check", "--context", dir, "--no-build", "--format", "json"]);
+    let run = importgate(&[
+        "check",
+        "--context",
+        path_str(dir),
+        "--no-build",
+        "--format",
+        "json",
+    ]);
     let json = run.json();
     assert_eq!(
         json["mode"]["kind"], "prediction",
@@ -136,7 +111,7 @@ fn assert_agree(tag: &str, dir: &Path) -> BTreeSet<Verdict> {
         "sys.path"
     );
     assert_eq!(prediction["entrypoint"], build["entrypoint"]);
-    let human = importgate(&["check", "--context", dir.to_str().unwrap(), "--no-build"]);
+    let human = importgate(&["check", "--context", path_str(dir), "--no-build"]);
     assert_eq!(human.code, prun.code, "stderr:\n{}", human.stderr);
     assert!(
         human.stdout.contains("prediction"),
@@ -153,7 +128,7 @@ fn prediction_agrees_with_the_build_on_the_seed_apps() {
     }
     ensure_base("slim", "3.12");
     for (name, code) in [("seed-app", 1), ("seed-app-fixed", 0)] {
-        let ctx = temp_copy(name);
+        let ctx = example_copy(name);
         let found = assert_agree(&format!("importgate-test/predict-{name}"), ctx.path());
         assert_eq!(found.is_empty(), code == 0, "{name}: {found:?}");
         if code == 1 {
@@ -175,15 +150,11 @@ fn flask_context() -> tempfile::TempDir {
         "flask-app-wheels-v1",
         &[
             "-r",
-            repo_root()
-                .join("examples/flask-app/requirements.txt")
-                .to_str()
-                .unwrap(),
+            path_str(&example("flask-app").join("requirements.txt")),
         ],
     );
-    let ctx = temp_copy("flask-app");
-    fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-    copy_dir(&wheels, &ctx.path().join("wheels"));
+    let ctx = example_copy("flask-app");
+    copy_tree(&wheels, &ctx.path().join("wheels"));
     let _ = fs::remove_file(ctx.path().join("wheels/.complete"));
     fs::create_dir_all(ctx.path().join("libs")).unwrap();
     fs::copy(
@@ -241,21 +212,17 @@ fn prediction_reads_requirements_like_pip_installs_them() {
 /// `distutils`) fail, in the prediction (no engine needed) and in the build alike.
 #[test]
 fn prediction_from_the_bundled_model_matches_a_build_on_the_local_base() {
-    let ctx = tempfile::Builder::new()
-        .prefix("importgate-predict-model.")
-        .tempdir()
-        .unwrap();
-    let root = ctx.path();
-    fs::create_dir_all(root.join("app/lib")).unwrap();
-    fs::write(
-        root.join("app/main.py"),
-        "import asyncio\nimport json\nimport sqlite3\nimport tomllib\nimport zoneinfo\nfrom collections import OrderedDict\nfrom xml.etree import ElementTree\n\nimport lib.helpers\nimport imp\n\n\ndef later():\n    import distutils.core\n",
-    )
-    .unwrap();
-    fs::write(root.join("app/lib/helpers.py"), "import os.path\n").unwrap();
-    fs::write(root.join(".dockerignore"), "**/*.pyc\n").unwrap();
     let dockerfile = "FROM python:3.12-slim\nWORKDIR /app\nCOPY app/ .\nENV PYTHONDONTWRITEBYTECODE=1\nCMD [\"python\", \"main.py\"]\n";
-    fs::write(root.join("Dockerfile"), dockerfile).unwrap();
+    let ctx = context_dir(&[
+        (
+            "app/main.py",
+            "import asyncio\nimport json\nimport sqlite3\nimport tomllib\nimport zoneinfo\nfrom collections import OrderedDict\nfrom xml.etree import ElementTree\n\nimport lib.helpers\nimport imp\n\n\ndef later():\n    import distutils.core\n",
+        ),
+        ("app/lib/helpers.py", "import os.path\n"),
+        (".dockerignore", "**/*.pyc\n"),
+        ("Dockerfile", dockerfile),
+    ]);
+    let root = ctx.path();
 
     let (run, prediction) = predicted(root);
     let in_engine = Command::new("docker")
@@ -296,21 +263,11 @@ fn prediction_from_the_bundled_model_matches_a_build_on_the_local_base() {
 
 #[test]
 fn an_unknown_base_is_bad_input() {
-    let ctx = tempfile::Builder::new()
-        .prefix("importgate-predict-unknown.")
-        .tempdir()
-        .unwrap();
-    fs::write(
-        ctx.path().join("Dockerfile"),
+    let ctx = context_dir(&[(
+        "Dockerfile",
         "FROM registry.invalid/team/runtime:7\nCOPY . /app\n",
-    )
-    .unwrap();
-    let run = importgate(&[
-        "check",
-        "--context",
-        ctx.path().to_str().unwrap(),
-        "--no-build",
-    ]);
+    )]);
+    let run = importgate(&["check", "--context", path_str(ctx.path()), "--no-build"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(

@@ -220,28 +220,14 @@ impl BuildContext {
             .clone()
             .unwrap_or_else(|| pathdiff(&dockerfile_path, &root));
         for file in [".dockerignore".to_string(), df_tar_rel] {
-            let m = Matcher::new(&all_patterns, Flavor::Current).map_err(|(i, reason)| {
-                ContextError::BadPattern {
-                    path: root_ignore_path.clone(),
-                    line: all_patterns[i].line,
-                    pattern: all_patterns[i].text.clone(),
-                    reason,
-                }
-            })?;
+            let m = Matcher::for_file(&root_ignore_path, &all_patterns)?;
             if m.matches_one_parent(&clean(&file), true)
                 && let Ok(Some(p)) = new_pattern(&format!("!{file}"), 0)
             {
                 all_patterns.push(p);
             }
         }
-        let matcher = Matcher::new(&all_patterns, Flavor::Current).map_err(|(i, reason)| {
-            ContextError::BadPattern {
-                path: root_ignore_path.clone(),
-                line: all_patterns[i].line,
-                pattern: all_patterns[i].text.clone(),
-                reason,
-            }
-        })?;
+        let matcher = Matcher::for_file(&root_ignore_path, &all_patterns)?;
 
         let mut ctx = BuildContext {
             root,

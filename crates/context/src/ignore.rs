@@ -66,15 +66,7 @@ impl IgnoreFile {
             }
         }
         // Compile once to surface patterns whose regular expression does not compile.
-        Matcher::new(&patterns, Flavor::Current).map_err(|(i, reason)| {
-            let p = &patterns[i];
-            ContextError::BadPattern {
-                path: path.to_path_buf(),
-                line: p.line,
-                pattern: p.text.clone(),
-                reason,
-            }
-        })?;
+        Matcher::for_file(path, &patterns)?;
         Ok(IgnoreFile {
             path: path.to_path_buf(),
             patterns,
@@ -311,6 +303,17 @@ pub struct Matcher {
 pub struct MatchInfo(Vec<bool>);
 
 impl Matcher {
+    /// The current engine's matcher for patterns of the ignore file at `path`; a pattern whose
+    /// regular expression does not compile is an error naming its line there.
+    pub(crate) fn for_file(path: &Path, patterns: &[Pattern]) -> Result<Matcher, ContextError> {
+        Matcher::new(patterns, Flavor::Current).map_err(|(i, reason)| ContextError::BadPattern {
+            path: path.to_path_buf(),
+            line: patterns[i].line,
+            pattern: patterns[i].text.clone(),
+            reason,
+        })
+    }
+
     /// Compiles the patterns; the error names the index of the pattern whose regular expression
     /// does not compile.
     pub fn new(patterns: &[Pattern], flavor: Flavor) -> Result<Matcher, (usize, String)> {

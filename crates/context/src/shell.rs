@@ -256,6 +256,16 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
             }
             break;
         };
+        // An escape keeps itself and the next character in the word (outside single quotes);
+        // a trailing one is dropped.
+        if ch == escape && phase != Phase::Quote('\'') {
+            if let Some(&next) = c.get(i + 1) {
+                word.push(ch);
+                word.push(next);
+            }
+            i += 2;
+            continue;
+        }
         match phase {
             Phase::Word | Phase::Spaces => {
                 if ch.is_whitespace() {
@@ -271,35 +281,12 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
                     phase = Phase::Quote(ch);
                     blank_ok = true;
                 }
-                if ch == escape {
-                    if i + 1 == c.len() {
-                        i += 1;
-                        continue;
-                    }
-                    word.push(ch);
-                    i += 1;
-                    word.push(c[i]);
-                    i += 1;
-                    continue;
-                }
                 word.push(ch);
                 i += 1;
             }
             Phase::Quote(q) => {
                 if ch == q {
                     phase = Phase::Word;
-                }
-                if ch == escape && q != '\'' {
-                    if i + 1 == c.len() {
-                        phase = Phase::Word;
-                        i += 1;
-                        continue;
-                    }
-                    word.push(ch);
-                    i += 1;
-                    word.push(c[i]);
-                    i += 1;
-                    continue;
                 }
                 word.push(ch);
                 i += 1;
@@ -368,5 +355,13 @@ mod tests {
         );
         assert_eq!(parse_words("A=''", '\\'), vec!["A=''"]);
         assert_eq!(parse_words("  ", '\\'), Vec::<String>::new());
+        // Escapes: kept with the next character outside single quotes, a trailing one dropped.
+        assert_eq!(
+            parse_words("A=\"x\\\" y\" B='a\\' C", '\\'),
+            vec!["A=\"x\\\" y\"", "B='a\\'", "C"]
+        );
+        assert_eq!(parse_words("A=b\\", '\\'), vec!["A=b"]);
+        assert_eq!(parse_words("A=\"b\\", '\\'), vec!["A=\"b"]);
+        assert_eq!(parse_words("A=`` B=x` y", '`'), vec!["A=``", "B=x` y"]);
     }
 }

@@ -3,10 +3,9 @@
 //! groups for the permission checks, its home for `pip install --user` and the user site).
 //! Debian's shadow tools and Alpine's busybox applets are both understood.
 
-use std::sync::Arc;
+use importgate_image::{Meta, NewNode};
 
-use importgate_image::{FileData, Meta, NewNode};
-
+use crate::model::put_meta;
 use crate::stage::State;
 
 fn read(state: &State, path: &str) -> String {
@@ -14,20 +13,8 @@ fn read(state: &State, path: &str) -> String {
 }
 
 fn write(state: &mut State, path: &str, text: &str) {
-    let meta = Meta {
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        layer: state.layer,
-    };
-    let node = NewNode::File(FileData {
-        size: text.len() as u64,
-        content: Some(Arc::from(text.as_bytes())),
-        elf: None,
-    });
-    if let Err(e) = state.fs.insert(path, node, meta) {
-        tracing::debug!("{path}: {e}");
-    }
+    let meta = state.meta(0o644);
+    put_meta(&mut state.fs, path, text.as_bytes(), meta);
 }
 
 fn ids(text: &str) -> Vec<(String, u32)> {

@@ -226,7 +226,8 @@ fn triplet(arch: &str, libc: Libc) -> String {
     format!("{cpu}-linux-{abi}")
 }
 
-fn file(content: &[u8]) -> NewNode {
+/// A regular file node with these bytes.
+pub(crate) fn file(content: &[u8]) -> NewNode {
     NewNode::File(FileData {
         size: content.len() as u64,
         content: Some(Arc::from(content)),
@@ -313,7 +314,8 @@ pub fn install_stub_distribution(
     written
 }
 
-fn put_meta(fs: &mut Vfs, path: &str, content: &[u8], m: Meta) {
+/// Writes a regular file; a path that cannot be written (below a file) is skipped and logged.
+pub(crate) fn put_meta(fs: &mut Vfs, path: &str, content: &[u8], m: Meta) {
     if let Err(err) = fs.insert(path, file(content), m) {
         tracing::debug!("{path} not added: {err}");
     }

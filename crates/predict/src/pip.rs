@@ -10,7 +10,7 @@ use std::sync::Arc;
 use importgate_image::{ElfSummary, FileData, Keep, NewNode};
 use importgate_python::runtime::abspath;
 
-use crate::model::install_stub_distribution;
+use crate::model::{file, install_stub_distribution, put_meta};
 use crate::names::import_names;
 use crate::requirements::{
     Item, Requirement, normalize, parse_pip_install, parse_pyproject, parse_requirements,
@@ -510,15 +510,12 @@ impl Predictor<'_> {
             "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {func_top}\nif __name__ == '__main__':\n    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    sys.exit({func}())\n"
         );
         let meta = state.meta(0o755);
-        let path = format!("{bin}/{name}");
-        let node = NewNode::File(FileData {
-            size: text.len() as u64,
-            content: Some(Arc::from(text.as_bytes())),
-            elf: None,
-        });
-        if let Err(e) = state.fs.insert(&path, node, meta) {
-            tracing::debug!("console script {path}: {e}");
-        }
+        put_meta(
+            &mut state.fs,
+            &format!("{bin}/{name}"),
+            text.as_bytes(),
+            meta,
+        );
     }
 
     /// `pip install .`, `-e .`, a local wheel or project directory.
@@ -600,15 +597,7 @@ impl Predictor<'_> {
             // A path `.pth`, as setuptools' and hatchling's editable installs write for a
             // plain layout.
             let pth = format!("{}/__editable__.{canonical}-0.pth", dest.site);
-            let text = format!("{src}\n");
-            let node = NewNode::File(FileData {
-                size: text.len() as u64,
-                content: Some(Arc::from(text.as_bytes())),
-                elf: None,
-            });
-            if let Err(e) = state.fs.insert(&pth, node, meta) {
-                tracing::debug!("{pth}: {e}");
-            }
+            put_meta(&mut state.fs, &pth, format!("{src}\n").as_bytes(), meta);
             install_stub_distribution(&mut state.fs, &dest.site, &name, "0", &[], meta);
         } else {
             // The packages are copied as they are (their sources are known).
@@ -647,12 +636,7 @@ impl Predictor<'_> {
             for r in record {
                 text.push_str(&format!("{r},,\n"));
             }
-            let node = NewNode::File(FileData {
-                size: text.len() as u64,
-                content: Some(Arc::from(text.as_bytes())),
-                elf: None,
-            });
-            let _ = state.fs.insert(&record_path, node, meta);
+            put_meta(&mut state.fs, &record_path, text.as_bytes(), meta);
         }
         if let Some(bin) = &dest.bin {
             for (script, target) in &project.scripts {
@@ -695,14 +679,12 @@ impl Predictor<'_> {
                 tracing::debug!("venv {path}: {e}");
             }
         };
-        let file = |text: &str| {
-            NewNode::File(FileData {
-                size: text.len() as u64,
-                content: Some(Arc::from(text.as_bytes())),
-                elf: None,
-            })
-        };
-        put(state, format!("{dir}/pyvenv.cfg"), file(&cfg), 0o644);
+        put(
+            state,
+            format!("{dir}/pyvenv.cfg"),
+            file(cfg.as_bytes()),
+            0o644,
+        );
         put(
             state,
             format!("{dir}/bin/python"),
@@ -738,7 +720,12 @@ impl Predictor<'_> {
                 "pip3".to_string(),
                 format!("pip3.{minor}"),
             ] {
-                put(state, format!("{dir}/bin/{name}"), file(&script), 0o755);
+                put(
+                    state,
+                    format!("{dir}/bin/{name}"),
+                    file(script.as_bytes()),
+                    0o755,
+                );
             }
             install_stub_distribution(&mut state.fs, &site, "pip", "0", &["pip".to_string()], meta);
         }

@@ -186,17 +186,7 @@ pub struct Predictor<'a> {
 
 /// Cleans a context source path: no leading `/` or `./`, `..` cannot climb above the root.
 fn clean_rel(src: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in src.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
+    abspath("/", src).trim_start_matches('/').to_string()
 }
 
 fn has_wildcard(s: &str) -> bool {
@@ -849,11 +839,7 @@ pub fn add_stub_submodules(prediction: &mut Prediction, modules: &[String]) -> b
                 gid: 0,
                 layer: 0,
             };
-            let node = NewNode::File(FileData {
-                size: STUB_SOURCE.len() as u64,
-                content: Some(Arc::from(STUB_SOURCE.as_bytes())),
-                elf: None,
-            });
+            let node = model::file(STUB_SOURCE.as_bytes());
             if prediction.image.fs.insert(&init, node, meta).is_ok() {
                 added = true;
             }

@@ -13,9 +13,7 @@ use crate::stage::{LoadedBase, Predictor};
 use crate::{PredictError, PredictOptions, Prediction, model};
 
 fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    fs::write(p, text).expect("write");
+    write_bytes(root, rel, text.as_bytes());
 }
 
 fn write_bytes(root: &Path, rel: &str, data: &[u8]) {

@@ -3,90 +3,53 @@
 //! `top_level.txt`, `entry_points.txt`). A wheel installs by unpacking, so its member names are
 //! exactly the files pip would put in site-packages.
 
-use std::io::Read;
+use std::io::{Cursor, Read};
+
+use zip::ZipArchive;
 
 use crate::requirements::{Item, normalize, parse_spec};
 
-const EOCD_SIG: u32 = 0x0605_4b50;
-const CDH_SIG: u32 = 0x0201_4b50;
-const LFH_SIG: u32 = 0x0403_4b50;
-const EOCD_LEN: usize = 22;
 /// Metadata members are small; a hostile archive must not make us inflate gigabytes.
 const MAX_MEMBER: u64 = 16 << 20;
 
-fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
-}
+type Zip<'a> = ZipArchive<Cursor<&'a [u8]>>;
 
-fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
-}
-
+/// One file member of the central directory (directories are left out).
 struct Member {
+    index: usize,
+    /// With `/` separators.
     name: String,
-    method: u16,
-    compressed: u64,
+    /// Uncompressed.
     size: u64,
-    local_offset: usize,
 }
 
-fn central_directory(data: &[u8]) -> Option<Vec<Member>> {
-    if data.len() < EOCD_LEN {
-        return None;
-    }
-    let lowest = data.len().saturating_sub(EOCD_LEN + 0xFFFF);
-    let eocd = (lowest..=data.len() - EOCD_LEN)
-        .rev()
-        .find(|&i| u32_at(data, i) == Some(EOCD_SIG))?;
-    let count = u16_at(data, eocd + 10)? as usize;
-    let size = u32_at(data, eocd + 12)? as usize;
-    let start = eocd.checked_sub(size)?;
-    let mut out = Vec::with_capacity(count);
-    let mut at = start;
-    for _ in 0..count {
-        if u32_at(data, at)? != CDH_SIG {
-            return None;
-        }
-        let name_len = u16_at(data, at + 28)? as usize;
-        let extra_len = u16_at(data, at + 30)? as usize;
-        let comment_len = u16_at(data, at + 32)? as usize;
-        let name = data.get(at + 46..at + 46 + name_len)?;
-        out.push(Member {
-            name: String::from_utf8_lossy(name).replace('\\', "/"),
-            method: u16_at(data, at + 10)?,
-            compressed: u64::from(u32_at(data, at + 20)?),
-            size: u64::from(u32_at(data, at + 24)?),
-            local_offset: u32_at(data, at + 42)? as usize,
-        });
-        at += 46 + name_len + extra_len + comment_len;
-    }
-    Some(out)
+/// The archive and its file members, or `None` when `data` is not a zip archive.
+fn open(data: &[u8]) -> Option<(Zip<'_>, Vec<Member>)> {
+    let zip = ZipArchive::new(Cursor::new(data)).ok()?;
+    let members = (0..zip.len())
+        .filter_map(|index| {
+            let entry = zip.by_index_data(index).ok()?;
+            let name = entry.name().ok()?.replace('\\', "/");
+            let size = entry.size();
+            (!name.ends_with('/')).then_some(Member { index, name, size })
+        })
+        .collect();
+    Some((zip, members))
 }
 
-fn read_member(data: &[u8], m: &Member) -> Option<Vec<u8>> {
+/// A member's bytes; `None` when it is over the cap, compressed other than stored or deflated,
+/// or corrupt.
+fn read_member(zip: &mut Zip<'_>, m: &Member) -> Option<Vec<u8>> {
     if m.size > MAX_MEMBER {
         return None;
     }
-    let at = m.local_offset;
-    if u32_at(data, at)? != LFH_SIG {
-        return None;
-    }
-    let name_len = u16_at(data, at + 26)? as usize;
-    let extra_len = u16_at(data, at + 28)? as usize;
-    let begin = at + 30 + name_len + extra_len;
-    let raw = data.get(begin..begin.checked_add(usize::try_from(m.compressed).ok()?)?)?;
-    match m.method {
-        0 => Some(raw.to_vec()),
-        8 => {
-            let mut out = Vec::with_capacity(m.size as usize);
-            flate2::read::DeflateDecoder::new(raw)
-                .take(MAX_MEMBER)
-                .read_to_end(&mut out)
-                .ok()?;
-            Some(out)
-        }
-        _ => None,
-    }
+    let mut out = Vec::with_capacity(usize::try_from(m.size).ok()?);
+    zip.by_index(m.index)
+        .ok()?
+        .take(MAX_MEMBER)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 /// Every file member with its size and, where `keep` asks for more than metadata, its bytes
@@ -95,18 +58,17 @@ pub fn members_with(
     data: &[u8],
     keep: &dyn Fn(&str, u64) -> importgate_image::Keep,
 ) -> Vec<(String, u64, Option<Vec<u8>>)> {
-    let Some(members) = central_directory(data) else {
+    let Some((mut zip, members)) = open(data) else {
         return Vec::new();
     };
     members
-        .iter()
-        .filter(|m| !m.name.ends_with('/'))
+        .into_iter()
         .map(|m| {
             let bytes = match keep(&m.name, m.size) {
                 importgate_image::Keep::Nothing => None,
-                _ => read_member(data, m),
+                _ => read_member(&mut zip, &m),
             };
-            (m.name.clone(), m.size, bytes)
+            (m.name, m.size, bytes)
         })
         .collect()
 }
@@ -139,16 +101,13 @@ impl Wheel {
     /// Reads a wheel; `None` when it is not a zip this reader understands.
     pub fn read(file_name: &str, data: &[u8]) -> Option<Wheel> {
         let (name, version) = wheel_file_name(file_name)?;
-        let members = central_directory(data)?;
+        let (mut zip, members) = open(data)?;
         let mut wheel = Wheel {
             name,
             version,
             ..Wheel::default()
         };
         for m in &members {
-            if m.name.ends_with('/') {
-                continue;
-            }
             wheel.files.push(m.name.clone());
             let base = m.name.rsplit('/').next().unwrap_or(&m.name);
             let in_info = m
@@ -163,7 +122,7 @@ impl Wheel {
                     "METADATA" | "RECORD" | "top_level.txt" | "entry_points.txt"
                 ))
                 || (!m.name.contains('/') && base.ends_with(".pth"));
-            if wanted && let Some(bytes) = read_member(data, m) {
+            if wanted && let Some(bytes) = read_member(&mut zip, m) {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 if base == "METADATA" {
                     wheel.requires = text
@@ -284,43 +243,14 @@ pub(crate) mod tests {
 
     /// A zip with deflated members, as a wheel is.
     pub(crate) fn zip_of(members: &[(&str, &str)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut central = Vec::new();
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (name, text) in members {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(text.as_bytes()).expect("deflate");
-            let data = enc.finish().expect("deflate");
-            let offset = out.len() as u32;
-            out.extend_from_slice(&LFH_SIG.to_le_bytes());
-            out.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(&0u32.to_le_bytes()); // crc (not checked)
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&0u16.to_le_bytes());
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(&data);
-            central.extend_from_slice(&CDH_SIG.to_le_bytes());
-            central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
-            central.extend_from_slice(&0u32.to_le_bytes());
-            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            central.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            central.extend_from_slice(&[0; 12]);
-            central.extend_from_slice(&offset.to_le_bytes());
-            central.extend_from_slice(name.as_bytes());
+            zip.start_file(*name, options).expect("zip member");
+            zip.write_all(text.as_bytes()).expect("deflate");
         }
-        let cd_offset = out.len() as u32;
-        out.extend_from_slice(&central);
-        out.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&(members.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(members.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-        out.extend_from_slice(&cd_offset.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out
+        zip.finish().expect("zip").into_inner()
     }
 
     #[test]

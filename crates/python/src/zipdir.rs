@@ -1,5 +1,7 @@
 //! The member names of a zip archive, read from its central directory: all `zipimport` needs
-//! to decide what a zip on `sys.path` provides (rule C16). No decompression, no dependency.
+//! to decide what a zip on `sys.path` provides (rule C16). No decompression, no dependency:
+//! it has to accept and refuse what zipimport itself does (no zip64 before 3.13, data
+//! prepended to the archive), which a general-purpose zip crate does not model.
 
 use std::collections::BTreeSet;
 

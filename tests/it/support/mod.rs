@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -26,18 +26,53 @@ pub fn support_script(name: &str) -> PathBuf {
     repo_root().join("tests/support").join(name)
 }
 
-fn docker() -> Command {
+/// `examples/NAME` in the repository.
+pub fn example(name: &str) -> PathBuf {
+    repo_root().join("examples").join(name)
+}
+
+/// A path as the `&str` a command-line argument takes.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Where tests keep what they fetch once (tool venvs, wheels, schemas): `~/.cache/importgate-tests`.
+pub fn cache_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/importgate-tests")
+}
+
+/// An exclusive lock on `NAME` in the test target's temporary directory, held until dropped:
+/// serialises a one-time setup across test processes and threads.
+pub fn lock_file(name: &str) -> fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lock.lock().expect("lock");
+    lock
+}
+
+/// The `docker` CLI, with the classic builder.
+pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
     // The classic builder: Docker Engine 20.10 without buildx.
     cmd.env("DOCKER_BUILDKIT", "0");
     cmd
 }
 
-/// Runs a command, panicking with its output if it fails.
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+/// Runs a command to its end, panicking only if it cannot be started.
+pub fn output_of(cmd: &mut Command, what: &str) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"))
+}
+
+/// Runs a command, panicking with its output if it fails; its stdout.
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = output_of(cmd, what);
     assert!(
         out.status.success(),
         "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -89,21 +124,14 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
             return tag;
         }
     }
-    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("importgate-mkbase.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("{}: {e}", lock_path.display()));
-    lock.lock().expect("lock mkbase");
+    let lock = lock_file("importgate-mkbase.lock");
     run_ok(
         Command::new("python3")
             .arg(support_script("mkbase.py"))
             .args(["--layout", layout, "--python", version, "--tag", &tag]),
         &format!("mkbase.py --layout {layout} --python {version}"),
     );
-    lock.unlock().expect("unlock mkbase");
+    drop(lock);
     DONE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert_with(HashSet::new)
@@ -116,6 +144,14 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
 /// time may be using as the parent of its next step.
 pub struct Image {
     pub tag: String,
+}
+
+/// Removes the image with this tag (or id) at the end of the test, also when it panics: for
+/// images a test has something else build.
+pub fn tagged(tag: &str) -> Image {
+    Image {
+        tag: tag.to_string(),
+    }
 }
 
 impl Drop for Image {
@@ -136,9 +172,7 @@ pub fn build_image(tag: &str, dir: &Path) -> Image {
             .arg(dir),
         &format!("docker build -t {tag} {}", dir.display()),
     );
-    Image {
-        tag: tag.to_string(),
-    }
+    tagged(tag)
 }
 
 pub fn docker_save(tag: &str, path: &Path) {
@@ -542,6 +576,44 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("importgate-test.")
         .tempdir()
         .expect("tempdir")
+}
+
+/// Writes `(relative path, contents)` below `dir`, creating parent directories.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, text) in files {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+/// A temporary build context with these files.
+pub fn context_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempdir();
+    write_files(dir.path(), files);
+    dir
+}
+
+/// Copies the files and directories below `from` into `to` (created if missing).
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+        }
+    }
+}
+
+/// A temporary copy of `examples/NAME`, for a test that changes it.
+pub fn example_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempdir();
+    copy_tree(&example(name), dir.path());
+    dir
 }
 
 /// Asserts the bad-input contract: exit 2, exactly one stderr line starting `error:`, no panic.
