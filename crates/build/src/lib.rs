@@ -14,11 +14,13 @@ mod events;
 mod relocate;
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{BuildImageOptionsBuilder, TagImageOptions};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 pub use events::{BuildEvent, StepHeader};
@@ -30,11 +32,15 @@ use events::LineSplitter;
 /// headers, then per read) would cut it off.
 const BUILD_TIMEOUT_SECS: u64 = 3600;
 
+/// Writes the context tar into the request body. It runs on a blocking thread while the engine
+/// reads, so a large context streams through a few chunks of memory instead of being held whole
+/// (the Docker CLI streams it the same way).
+pub type ContextWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
 /// What to build.
-#[derive(Debug, Clone, Default)]
 pub struct BuildRequest {
-    /// The context as a tar, exactly as the Docker CLI would send it.
-    pub context_tar: Vec<u8>,
+    /// Writes the context as a tar, exactly as the Docker CLI would send it.
+    pub context: ContextWriter,
     /// The Dockerfile's name inside the tar.
     pub dockerfile: String,
     /// `--target`: the stage to stop at.
@@ -85,6 +91,9 @@ pub enum BuildError {
     /// missing from the context, an unknown `--target`).
     #[error("the docker engine refused the build: {message}")]
     Refused { message: String, log: Vec<String> },
+    /// The context could not be read while it was being sent.
+    #[error("cannot send the build context")]
+    Context(#[source] io::Error),
     #[error("the build finished but the engine reported no image id")]
     NoImageId { log: Vec<String> },
     #[error("cannot tag the built image {image_id} as `{tag}`")]
@@ -144,11 +153,13 @@ pub async fn build(
     if let Some(tag) = request.tags.first() {
         options = options.t(tag);
     }
-    let body = bollard::body_full(bytes::Bytes::from(request.context_tar));
-    let mut stream = std::pin::pin!(docker.build_image(options.build(), None, Some(body)));
+    let (chunks, writer) = context_body(request.context);
+    let body = bollard::body_try_stream(chunks);
+    let mut stream = Box::pin(docker.build_image(options.build(), None, Some(body)));
 
     let mut state = State::default();
     let mut lines = LineSplitter::default();
+    let mut failure = None;
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => {
@@ -171,15 +182,27 @@ pub async fn build(
                 }
             }
             Err(e) => {
-                if let Some(line) = lines.finish() {
-                    state.line(line, on_event);
-                }
-                return Err(state.failure(e));
+                failure = Some(e);
+                break;
             }
         }
     }
+    // Dropping the request ends the body, so a writer still blocked on it returns.
+    drop(stream);
     if let Some(line) = lines.finish() {
         state.line(line, on_event);
+    }
+    // A context that could not be read explains a failure better than the broken request it
+    // caused; the engine hanging up early is not a read error.
+    match writer.await {
+        Ok(Err(read)) if read.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(BuildError::Context(read));
+        }
+        Ok(_) => {}
+        Err(join) => return Err(BuildError::Context(io::Error::other(join.to_string()))),
+    }
+    if let Some(e) = failure {
+        return Err(state.failure(e));
     }
     let Some(image_id) = state.image_id.or(state.short_id) else {
         return Err(BuildError::NoImageId { log: state.log });
@@ -204,6 +227,62 @@ pub async fn build(
         tags: request.tags,
         log: state.log,
     })
+}
+
+/// Chunks handed from the tar writer to the HTTP body; a few in flight bound the memory used.
+const CHUNK: usize = 256 << 10;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The chunks of the request body, fed by `write` on a blocking thread, and that thread's
+/// outcome.
+fn context_body(
+    write: ContextWriter,
+) -> (
+    impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static,
+    tokio::task::JoinHandle<io::Result<()>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = write(&mut out).and_then(|()| out.flush());
+        if let Err(e) = &result {
+            // Ends the body with an error so the engine does not build a truncated context.
+            let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
+        }
+        result
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    (chunks, writer)
+}
+
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the engine stopped reading"))
+    }
 }
 
 /// `registry:5000/app:1.2` → (`registry:5000/app`, `1.2`); the tag is after the last `:` that

@@ -41,18 +41,22 @@ pub(crate) fn parse_build_args(args: &[String]) -> anyhow::Result<Vec<(String, S
 
 pub async fn build_from_context(args: &CheckArgs, dir: &Path) -> anyhow::Result<FromContext> {
     let build_args = parse_build_args(&args.build_arg)?;
-    let ctx =
-        BuildContext::open(dir, args.file.as_deref()).context("cannot read the build context")?;
-    let mut tar = Vec::new();
-    let dockerfile = ctx
-        .write_tar(&mut tar)
-        .context("cannot pack the build context")?;
+    let ctx = std::sync::Arc::new(
+        BuildContext::open(dir, args.file.as_deref()).context("cannot read the build context")?,
+    );
+    let dockerfile = ctx.tar_dockerfile_name().to_string();
+    let sent = ctx.clone();
+    let write_context: importgate_build::ContextWriter = Box::new(move |out| {
+        sent.write_tar(out)
+            .map(drop)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    });
     let docker = importgate_build::connect().await?;
 
     let stderr = std::io::stderr();
     let mut progress = Progress::new(stderr.is_terminal() && !args.verbose, args.verbose);
     let request = BuildRequest {
-        context_tar: tar,
+        context: write_context,
         dockerfile,
         target: args.target.clone(),
         build_args: build_args.clone(),

@@ -109,6 +109,10 @@ pub struct BuildContext {
     mtimes: Vec<u64>,
     /// Entry index → the earlier entry it is a hard link of.
     hardlinks: HashMap<usize, usize>,
+    /// The Dockerfile's name inside the tar: its relative path, or a `.dockerfile.<hex>` name
+    /// chosen once so it is known before the tar is written (the build request names it while
+    /// the tar is still streaming).
+    tar_dockerfile: String,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ContextError + '_ {
@@ -245,6 +249,11 @@ impl BuildContext {
             index: HashMap::new(),
             mtimes: Vec::new(),
             hardlinks: HashMap::new(),
+            tar_dockerfile: String::new(),
+        };
+        ctx.tar_dockerfile = match &ctx.dockerfile_rel {
+            Some(rel) => rel.clone(),
+            None => format!(".dockerfile.{}", random_hex(20)),
         };
         let mut seen_inodes = HashMap::new();
         let root = ctx.root.clone();
@@ -498,14 +507,20 @@ impl BuildContext {
         Ok(done.join("/"))
     }
 
+    /// The Dockerfile's name inside the tar [`write_tar`](Self::write_tar) writes: its relative
+    /// path, or a generated `.dockerfile.<hex>` when it lies outside root.
+    pub fn tar_dockerfile_name(&self) -> &str {
+        &self.tar_dockerfile
+    }
+
     /// The context tar as the Docker CLI makes it; returns the Dockerfile's name inside the tar
-    /// (its relative path, or a generated `.dockerfile.<hex>` when it lies outside root).
+    /// (the same as [`tar_dockerfile_name`](Self::tar_dockerfile_name)).
     pub fn write_tar<W: io::Write>(&self, w: W) -> Result<String, ContextError> {
         let mut b = tar::Builder::new(w);
         b.mode(tar::HeaderMode::Complete);
         b.follow_symlinks(false);
         let outside = self.dockerfile_rel.is_none();
-        let random_name = format!(".dockerfile.{}", random_hex(20));
+        let random_name = self.tar_dockerfile.clone();
         let mut dockerignore_seen = false;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -566,7 +581,7 @@ impl BuildContext {
         }
         if !outside {
             b.finish().map_err(ContextError::Tar)?;
-            return Ok(self.dockerfile_rel.clone().unwrap_or_default());
+            return Ok(self.tar_dockerfile.clone());
         }
         let mut extra = vec![(random_name.clone(), self.dockerfile_text_bytes()?)];
         if !dockerignore_seen {
