@@ -22,6 +22,7 @@ mod context;
 mod corpus;
 mod differential;
 mod dockerignore;
+mod engine;
 mod native;
 mod predict;
 mod seed;

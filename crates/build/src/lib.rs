@@ -49,6 +49,9 @@ pub struct BuildRequest {
     pub build_args: Vec<(String, String)>,
     /// Names to give the image; empty leaves it untagged (as `docker build` without `-t`).
     pub tags: Vec<String>,
+    /// `--platform os/arch[/variant]` to build for; `None` sends none, so the engine builds for
+    /// its own platform (as `docker build` without `--platform`).
+    pub platform: Option<String>,
 }
 
 /// A finished build.
@@ -66,7 +69,9 @@ pub struct Built {
 /// is carried separately so the caller decides whether and where to print it.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot reach the docker engine at {host} (set DOCKER_HOST or start the engine)")]
+    #[error(
+        "cannot reach the docker engine at {host} (start it, or pick another with DOCKER_HOST, DOCKER_CONTEXT or `docker context use`)"
+    )]
     DaemonUnreachable {
         host: String,
         #[source]
@@ -118,7 +123,8 @@ impl BuildError {
     }
 }
 
-/// Connects to the engine the image loader uses (`DOCKER_HOST`, else the local socket).
+/// Connects to the engine the image loader uses (`DOCKER_HOST`, else the docker context, else
+/// the local socket).
 pub async fn connect() -> Result<Docker, BuildError> {
     importgate_image::connect_daemon()
         .await
@@ -149,6 +155,9 @@ pub async fn build(
         .buildargs(&args);
     if let Some(target) = &request.target {
         options = options.target(target);
+    }
+    if let Some(platform) = &request.platform {
+        options = options.platform(platform);
     }
     if let Some(tag) = request.tags.first() {
         options = options.t(tag);

@@ -61,6 +61,9 @@ pub async fn build_from_context(args: &CheckArgs, dir: &Path) -> anyhow::Result<
         target: args.target.clone(),
         build_args: build_args.clone(),
         tags: args.tag.clone(),
+        // Only an explicit `--platform` reaches the engine; the default only picks from
+        // multi-platform images.
+        platform: args.platform.clone(),
     };
     let result = importgate_build::build(&docker, request, &mut |e| progress.event(e)).await;
     let built = match result {

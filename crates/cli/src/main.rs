@@ -33,6 +33,9 @@ enum Command {
     Check(CheckArgs),
 }
 
+/// The platform picked from a multi-platform image when `--platform` is not given.
+const DEFAULT_PLATFORM: &str = "linux/amd64";
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Human,
@@ -91,9 +94,10 @@ struct CheckArgs {
     /// human form goes to stdout).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Platform to pick from a multi-platform image.
-    #[arg(long, default_value = "linux/amd64")]
-    platform: String,
+    /// Platform to pick from a multi-platform image [default: linux/amd64]. With `--context`,
+    /// also the platform to build for (without it the engine builds for its own platform).
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
     /// Extra application files to check (glob over paths inside the image).
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
@@ -171,10 +175,10 @@ struct Subject {
 }
 
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let platform: Platform = args
-        .platform
+    let platform_arg = args.platform.as_deref().unwrap_or(DEFAULT_PLATFORM);
+    let platform: Platform = platform_arg
         .parse()
-        .map_err(|e| anyhow::anyhow!("invalid --platform `{}`: {e}", args.platform))?;
+        .map_err(|e| anyhow::anyhow!("invalid --platform `{platform_arg}`: {e}"))?;
     let opts = LoadOptions {
         platform,
         capture: capture_policy(),
@@ -318,5 +322,32 @@ fn main() -> ExitCode {
             eprintln!("{}", line.replace('\n', " "));
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform_of(args: &[&str]) -> Option<String> {
+        let cli = Cli::try_parse_from([&["importgate", "check"], args].concat());
+        match cli.map(|c| c.command) {
+            Ok(Command::Check(args)) => args.platform,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn platform_is_only_set_when_given() {
+        // Not given: the build sends none; images are picked for DEFAULT_PLATFORM.
+        assert_eq!(platform_of(&["--context", "."]), None);
+        assert_eq!(
+            platform_of(&["--context", ".", "--platform", "linux/arm64"]).as_deref(),
+            Some("linux/arm64")
+        );
+        assert_eq!(
+            platform_of(&["img", "--platform", "linux/amd64"]).as_deref(),
+            Some("linux/amd64")
+        );
     }
 }

@@ -16,6 +16,27 @@ pub enum ImageError {
     PathNotFound { path: PathBuf },
     #[error("invalid platform `{0}`: expected os/arch[/variant]")]
     InvalidPlatform(String),
+    /// The docker context that `DOCKER_CONTEXT` or the config's `currentContext` names has no
+    /// metadata in the context store.
+    #[error("docker context `{name}` not found ({selected_by}, {})", meta.display())]
+    ContextNotFound {
+        name: String,
+        /// `DOCKER_CONTEXT`, or `currentContext in PATH`.
+        selected_by: String,
+        meta: PathBuf,
+    },
+    /// The selected docker context exists but cannot be used (unreadable or invalid metadata,
+    /// no docker endpoint, TLS, an unsupported host scheme).
+    #[error("docker context `{name}` ({selected_by}, {}): {problem}", path.display())]
+    Context {
+        name: String,
+        selected_by: String,
+        path: PathBuf,
+        problem: String,
+    },
+    /// The docker CLI's `config.json` (read for `currentContext`) is unreadable or invalid.
+    #[error("docker config `{}` {problem}", path.display())]
+    DockerConfig { path: PathBuf, problem: String },
     #[error("cannot reach the docker engine at {host}")]
     DaemonUnreachable {
         host: String,

@@ -21,7 +21,10 @@ mod testutil;
 pub mod vfs;
 
 pub use config::ImageConfig;
-pub use daemon::{connect as connect_daemon, docker_host, is_unreachable};
+pub use daemon::{
+    DEFAULT_DOCKER_HOST, Endpoint, EndpointOrigin, EngineEnv, connect as connect_daemon,
+    docker_host, is_unreachable, resolve_endpoint,
+};
 pub use elf::ElfSummary;
 pub use error::ImageError;
 pub use load::{LoadOptions, load};
