@@ -30,6 +30,12 @@ pub fn relocate(report: &mut Report, map: &PathMap) {
         .filter_map(|file| Some((file.to_string(), map.to_context(file)?.path)))
         .collect();
     report.context_files = context_files;
+    // `from pkg import name` names the missing submodule only in the import record.
+    let from_names: std::collections::BTreeMap<(String, u32, u32), String> = report
+        .imports
+        .iter()
+        .filter_map(|i| Some(((i.file.clone(), i.line, i.column), i.name.clone()?)))
+        .collect();
     for f in &mut report.findings {
         if let Some(loc) = map.to_context(&f.file) {
             let fix = f.fix_path.as_deref().and_then(|p| context_path(map, p));
@@ -45,7 +51,15 @@ pub fn relocate(report: &mut Report, map: &PathMap) {
             });
         }
         if is_missing_module(f) {
-            explain_absence(f, map, &sys_path, &shown);
+            let module = f.module.clone();
+            explain_absence(f, &module, map, &sys_path, &shown);
+        } else if f.code == Code::NameNotInModule
+            && let Some(name) = from_names.get(&(f.file.clone(), f.line, f.column))
+            && name != "*"
+        {
+            // The name may be a submodule whose file never arrived.
+            let module = format!("{}.{name}", f.module);
+            explain_absence(f, &module, map, &sys_path, &shown);
         }
     }
 }
@@ -94,12 +108,13 @@ fn module_files(module: &str) -> [String; 2] {
 
 fn explain_absence(
     f: &mut Finding,
+    module: &str,
     map: &PathMap,
     sys_path: &[String],
     shown: &dyn Fn(&str) -> String,
 ) {
-    let files = module_files(&f.module);
-    let dir = f.module.replace('.', "/");
+    let files = module_files(module);
+    let dir = module.replace('.', "/");
     for entry in sys_path {
         let base = entry.trim_end_matches('/');
         for rel in files.iter().chain(std::iter::once(&dir)) {
@@ -175,7 +190,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use importgate_check::{Kind, Mode, PythonSummary, Severity, Startup, Summary};
+    use importgate_check::{
+        CheckedImport, ImportStatus, Kind, Mode, PythonSummary, Severity, Startup, Summary,
+    };
     use importgate_context::{BuildContext, Dockerfile, plan};
     use importgate_python::{Origin, SysPathEntry};
 
@@ -235,6 +252,8 @@ mod tests {
             "create /app/core/__init__.py so that `core` is a regular package there",
         );
         shadowed.fix_path = Some("/app/core/__init__.py".into());
+        let mut from_import = finding(Code::NameNotInModule, "core", "/app/main.py", "h");
+        from_import.line = 3;
         let mut report = Report {
             image: "sha256:1".into(),
             python: PythonSummary {
@@ -258,8 +277,18 @@ mod tests {
                 ),
                 finding(Code::ModuleNotFound, "helpers", "/app/main.py", "h"),
                 finding(Code::ModuleNotFound, "yaml", "/usr/lib/x.py", "install"),
+                from_import,
             ],
-            imports: Vec::new(),
+            imports: vec![CheckedImport {
+                file: "/app/main.py".into(),
+                line: 3,
+                column: 1,
+                statement: "from core import aws_service".into(),
+                module: "core".into(),
+                name: Some("aws_service".into()),
+                package: None,
+                status: ImportStatus::Error,
+            }],
             summary: Summary::default(),
             warnings: Vec::new(),
             startup: Startup::default(),
@@ -328,6 +357,18 @@ mod tests {
         assert_eq!(
             uncopied.hint.as_deref(),
             Some("COPY tools/helpers.py to /app/helpers.py (the first directory on sys.path)")
+        );
+    }
+
+    #[test]
+    fn a_missing_from_import_name_that_is_an_excluded_submodule_says_why() {
+        let report = relocated();
+        let f = &report.findings[4];
+        assert!(
+            f.notes.iter().any(|n| n.starts_with(
+                "backend/core/aws_service.py is in the context but .dockerignore line 2"
+            )),
+            "{f:?}"
         );
     }
 
