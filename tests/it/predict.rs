@@ -1,6 +1,6 @@
-//! The pre-build mode (`check --context DIR --no-build`) against real builds of the same
-//! context: the predicted verdicts (code, module, file, line, severity of every finding) equal
-//! those on the image the engine builds, on the seed apps, on a Flask service whose
+//! The pre-build mode (`check --context DIR --no-build`) against the build mode on the same
+//! context (`check --context DIR`, the engine builds it): the predicted verdicts (code, module,
+//! file in the image and in the context, line, severity of every finding) equal the built ones, on the seed apps, on a Flask service whose
 //! dependencies are installed by `pip install -r requirements.txt` (complete, and with one
 //! dependency left undeclared), and on an app predicted from the bundled model of
 //! `python:3.12-slim` and built on the local `importgate-test/python:3.12-slim`.
@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use crate::support::*;
 
-type Verdict = (String, String, String, u64, String);
+type Verdict = (String, String, String, String, u64, String);
 
-/// Every finding as (code, module, file in the image, line, severity).
+/// Every finding as (code, module, file in the image, file in the context, line, severity).
 fn verdicts(report: &Value) -> BTreeSet<Verdict> {
     report["findings"]
         .as_array()
@@ -27,6 +27,10 @@ fn verdicts(report: &Value) -> BTreeSet<Verdict> {
                         f["code"].as_str().unwrap_or_default().to_string(),
                         f["module"].as_str().unwrap_or_default().to_string(),
                         f["file"].as_str().unwrap_or_default().to_string(),
+                        f["context"]["path"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                         f["line"].as_u64().unwrap_or_default(),
                         f["severity"].as_str().unwrap_or_default().to_string(),
                     )
@@ -86,10 +90,24 @@ fn predicted(dir: &Path) -> (Run, Value) {
     (run, json)
 }
 
-/// The same context built by the engine, then checked as an image.
+/// The same context in build mode: `check --context DIR --tag TAG`, the engine builds it.
 fn built(tag: &str, dir: &Path) -> (Image, Run, Value) {
-    let image = build_image(tag, dir);
-    let (run, json) = check_json(&image.tag);
+    let run = importgate(&[
+        "check",
+        "--context",
+        path_str(dir),
+        "--tag",
+        tag,
+        "--format",
+        "json",
+    ]);
+    let image = tagged(tag);
+    let json = run.json();
+    assert_eq!(
+        json["mode"]["kind"], "built",
+        "{json:#}\nstderr:\n{}",
+        run.stderr
+    );
     (image, run, json)
 }
 
@@ -135,7 +153,8 @@ fn prediction_agrees_with_the_build_on_the_seed_apps() {
             assert!(
                 found.iter().any(|v| v.1 == "core.aws_service"
                     && v.2 == "/app/services/case_service.py"
-                    && v.4 == "error"),
+                    && v.3 == "backend/services/case_service.py"
+                    && v.5 == "error"),
                 "{found:?}"
             );
         }
@@ -202,8 +221,9 @@ fn prediction_reads_requirements_like_pip_installs_them() {
         found.iter().any(|v| v.0 == "module-not-found"
             && v.1 == "yaml"
             && v.2 == "/srv/app/settings.py"
-            && v.3 == 3
-            && v.4 == "error"),
+            && v.3 == "app/settings.py"
+            && v.4 == 3
+            && v.5 == "error"),
         "{found:?}"
     );
 }
