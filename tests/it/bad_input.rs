@@ -135,3 +135,166 @@ fn unknown_format_and_platform() {
     assert_eq!(run.code, 2, "stderr:\n{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "stderr:\n{}", run.stderr);
 }
+
+/// `sha256:HEX` of `data`, by `sha256sum` (the test crate has no hash of its own).
+pub(crate) fn sha256(data: &[u8]) -> String {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(data)
+        .expect("sha256sum stdin");
+    let out = child.wait_with_output().expect("sha256sum");
+    let text = String::from_utf8_lossy(&out.stdout);
+    format!("sha256:{}", text.split_whitespace().next().expect("digest"))
+}
+
+/// A plain tar of `(name, contents)` members, in order.
+pub(crate) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, *data).expect("tar entry");
+    }
+    b.into_inner().expect("tar")
+}
+
+pub(crate) fn gzip_level(data: &[u8], level: u32) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    gz.write_all(data).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// A one-layer Python app image: the layer tar and its config.
+pub(crate) fn app_image() -> (Vec<u8>, Vec<u8>) {
+    let layer = tar_of(&[
+        ("usr/bin/python3", b"\x7fELF not really"),
+        ("usr/lib/python3.12/os.py", b""),
+        ("usr/lib/python3.12/json/__init__.py", b""),
+        ("app/main.py", b"import os\nimport json\nimport requests\n"),
+    ]);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["python3", "/app/main.py"], "WorkingDir": "/app"},
+        "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]},
+    });
+    (layer, serde_json::to_vec(&config).expect("config"))
+}
+
+/// The members of an OCI layout of `app_image`, its layer gzipped; the stored layer member is
+/// replaced by `stored` when given (same path, so only its digest tells).
+pub(crate) fn app_oci_layout(ref_name: &str, stored: Option<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
+    let (layer, config) = app_image();
+    let blob = gzip_level(&layer, 6);
+    let path = |d: &str| d.replace("sha256:", "blobs/sha256/");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256(&blob), "size": blob.len()}],
+    }))
+    .expect("manifest");
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": sha256(&manifest), "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": ref_name}}],
+    }))
+    .expect("index");
+    vec![
+        (path(&sha256(&blob)), stored.unwrap_or(blob)),
+        (path(&sha256(&config)), config),
+        (path(&sha256(&manifest)), manifest),
+        ("index.json".into(), index),
+        (
+            "oci-layout".into(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+    ]
+}
+
+pub(crate) fn write_layout(dir: &std::path::Path, members: &[(String, Vec<u8>)]) {
+    for (name, data) in members {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(p, data).expect("write member");
+    }
+}
+
+pub(crate) fn pack_members(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let refs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    tar_of(&refs)
+}
+
+#[test]
+fn tampered_oci_layer_blob() {
+    let dir = tempdir();
+    let (layer, _) = app_image();
+    // The same tar, stored uncompressed-in-gzip: its diff id is right, its blob digest is not.
+    let swapped = gzip_level(&layer, 0);
+    let members = app_oci_layout("1.0", Some(swapped.clone()));
+    let expected = sha256(&gzip_level(&layer, 6));
+    let actual = sha256(&swapped);
+    assert_ne!(expected, actual);
+    let layout = dir.path().join("layout");
+    write_layout(&layout, &members);
+    let archive = dir.path().join("tampered.oci.tar");
+    fs::write(&archive, pack_members(&members)).expect("write");
+    for arg in [
+        format!("oci:{}", layout.display()),
+        format!("oci-archive:{}", archive.display()),
+        archive.display().to_string(),
+    ] {
+        let run = importgate(&["check", &arg]);
+        assert_bad_input(&run, &format!("tampered layer blob ({arg})"));
+        for needle in [
+            expected.as_str(),
+            actual.as_str(),
+            "does not match its descriptor",
+        ] {
+            assert!(
+                run.stderr.contains(needle),
+                "{arg}: {needle}\n{}",
+                run.stderr
+            );
+        }
+        assert!(
+            run.stderr
+                .contains(&expected.replace("sha256:", "blobs/sha256/")),
+            "{arg}: blob not named\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn truncated_oci_layer_blob() {
+    let dir = tempdir();
+    let (layer, _) = app_image();
+    let mut cut = gzip_level(&layer, 6);
+    cut.truncate(cut.len() / 2);
+    let layout = dir.path().join("layout");
+    write_layout(&layout, &app_oci_layout("1.0", Some(cut)));
+    let arg = format!("oci:{}", layout.display());
+    let run = importgate(&["check", &arg]);
+    assert_bad_input(&run, "truncated layer blob");
+    assert!(
+        run.stderr.contains("does not match its descriptor"),
+        "{}",
+        run.stderr
+    );
+}

@@ -2,6 +2,14 @@
 //! the Engine's export stream). Blobs come before the manifests that name them, so every member
 //! that looks like a layer is indexed as it passes, compressed ones on worker threads, and the
 //! manifests pick from the indexes at the end. Nothing is spooled to disk.
+//!
+//! Indexing is speculative: `docker save` writes `manifest.json` last, and OCI archives list
+//! `index.json` wherever their producer put it (skopeo and containerd after the blobs), so which
+//! layers the chosen image needs is known only once the stream has ended, and a stream cannot
+//! go back. Every layer member is indexed (and its stored digest taken) as it passes; once an
+//! image is selected, [`ArchiveStore::retain_layers`] drops the indexes of the others before the
+//! merge, and their read errors and digests never matter. An OCI layout *directory* has no such
+//! problem: it reads `index.json` and the manifests first and opens only the chosen layers.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -10,7 +18,8 @@ use std::sync::{Arc, mpsc};
 use crate::Capture;
 use crate::error::ImageError;
 use crate::layer::{
-    Compression, LayerIndex, decompress, index_blob, index_tar, looks_like_tar, peek, sniff,
+    Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, index_stored, index_tar,
+    looks_like_tar, peek, sniff,
 };
 use crate::select::{BlobSource, MAX_SMALL};
 
@@ -49,6 +58,24 @@ impl ArchiveStore {
             member: path.to_string(),
         })
     }
+
+    /// Drops the indexes of every layer member the selected image does not use (`paths` as in
+    /// the selection, links resolved), so that their captured contents are freed before the
+    /// merge. Returns how many were dropped.
+    pub(crate) fn retain_layers(&mut self, paths: &[String]) -> usize {
+        let keep: std::collections::HashSet<String> =
+            paths.iter().filter_map(|p| self.resolve(p).ok()).collect();
+        let before = self.layers.len();
+        self.layers.retain(|member, _| keep.contains(member));
+        let dropped = before - self.layers.len();
+        if dropped > 0 {
+            tracing::debug!(
+                "{}: dropped the indexes of {dropped} layer members of other images",
+                self.name
+            );
+        }
+        dropped
+    }
 }
 
 impl BlobSource for ArchiveStore {
@@ -79,10 +106,13 @@ impl BlobSource for ArchiveStore {
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
                 match self.layers.get(&resolved) {
                     Some(Ok(index)) => Ok(index.clone()),
-                    Some(Err(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+                    Some(Err(e)) => Err(copy_error(e)),
                     // An empty member is an empty layer to Docker.
                     None if self.small.get(&resolved).is_some_and(Vec::is_empty) => {
-                        Ok(Arc::new(LayerIndex::default()))
+                        Ok(Arc::new(LayerIndex {
+                            blob: Some((EMPTY_SHA256.to_string(), 0)),
+                            ..LayerIndex::default()
+                        }))
                     }
                     None if self.small.contains_key(&resolved) => Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -169,7 +199,7 @@ pub(crate) fn collect<R: Read + Send>(
                             // Too big to copy into memory for a worker: decompress it in the
                             // stream. Memory stays bounded by the largest captured contents, not
                             // by the largest layer.
-                            let r = index_blob(&mut body, &**capture);
+                            let r = index_stored(&mut body, &**capture);
                             if r.is_err() {
                                 io::copy(&mut body, &mut io::sink()).map_err(corrupt)?;
                             }
@@ -190,7 +220,7 @@ pub(crate) fn collect<R: Read + Send>(
                             let tx = tx.clone();
                             let capture = capture.clone();
                             rayon::spawn(move || {
-                                let r = index_blob(&blob[..], &*capture)
+                                let r = index_stored(&blob[..], &*capture)
                                     .map(Arc::new)
                                     .map_err(Arc::new);
                                 // The receiver only goes away when the archive failed.
@@ -199,7 +229,11 @@ pub(crate) fn collect<R: Read + Send>(
                         }
                         Compression::None if looks_like_tar(&head) => {
                             // Plain tars are memcpy-bound to index: not worth a copy.
-                            let r = index_tar(&mut body, &**capture);
+                            let r = index_tar(&mut body, &**capture).map(|mut index| {
+                                // Stored as is: the blob digest is the diff id.
+                                index.blob = index.diff_id.clone().map(|d| (d, size));
+                                index
+                            });
                             // A failure inside the layer may hide a broken outer stream; drain
                             // so that the outer reader reports that instead.
                             if r.is_err() {
@@ -267,6 +301,45 @@ mod tests {
             got.iter()
                 .all(|r| r.as_ref().is_ok_and(|i| i.entries.len() == 1))
         );
+    }
+
+    #[test]
+    fn stored_digests_are_taken_in_the_stream_and_unused_layers_dropped() {
+        let (a, b) = (
+            TarBuilder::new().file("a", "1").build(),
+            TarBuilder::new().file("b", "2").build(),
+        );
+        let mut files = std::collections::BTreeMap::new();
+        let big = TarBuilder::new()
+            .file_bytes("big", &vec![7u8; (MAX_BUFFERED_BLOB + 1024) as usize])
+            .build();
+        // A gzip of zeros-ish data stays small; store it raw so the in-stream path is taken.
+        let big_gz = {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+            enc.write_all(&big).unwrap();
+            enc.finish().unwrap()
+        };
+        for (name, blob) in [
+            ("plain", a.clone()),
+            ("gz", gzip(&b)),
+            ("big", big_gz.clone()),
+        ] {
+            files.insert(name.to_string(), blob);
+        }
+        let tar = pack(&files, &[]);
+        let mut store = collect(&tar[..], "t", &cap()).unwrap();
+        for (name, blob) in [("plain", &a), ("gz", &gzip(&b)), ("big", &big_gz)] {
+            let idx = store.layers[name].as_ref().unwrap();
+            assert_eq!(
+                idx.blob,
+                Some((format!("sha256:{}", sha256_hex(blob)), blob.len() as u64)),
+                "{name}"
+            );
+        }
+        assert_eq!(store.retain_layers(&["gz".to_string()]), 2);
+        assert_eq!(store.layers.len(), 1);
+        assert!(store.layers.contains_key("gz"));
     }
 
     #[test]

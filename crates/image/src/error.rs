@@ -105,6 +105,21 @@ pub enum ImageError {
     },
     #[error("invalid blob digest `{digest}` in `{archive}`")]
     InvalidDigest { archive: String, digest: String },
+    /// A stored blob (layer, config, manifest) whose content does not hash to the digest (or
+    /// has not the size) its descriptor gives: tampered with, or truncated, as containerd and
+    /// skopeo would refuse it.
+    #[error(
+        "blob `{member}` in `{archive}` does not match its descriptor: it is {actual} ({actual_size} bytes), the descriptor says {expected}{}",
+        expected_size.map(|s| format!(" ({s} bytes)")).unwrap_or_default()
+    )]
+    BlobMismatch {
+        archive: String,
+        member: String,
+        expected: String,
+        expected_size: Option<u64>,
+        actual: String,
+        actual_size: u64,
+    },
     #[error("layer `{member}` in `{archive}` has diff id {actual}, but the config says {expected}")]
     DiffIdMismatch {
         archive: String,

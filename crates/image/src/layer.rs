@@ -104,6 +104,9 @@ pub(crate) struct LayerIndex {
     pub members: u64,
     /// `sha256:` of the uncompressed tar, to check against the config's diff id.
     pub diff_id: Option<String>,
+    /// `sha256:` and length of the blob as stored (compressed or not), to check against the
+    /// manifest's descriptor; hashed while it streams past, like the diff id.
+    pub blob: Option<(String, u64)>,
 }
 
 /// Hashes what passes through, so the diff id costs no second pass.
@@ -118,6 +121,114 @@ impl<R: Read> Read for Hashing<R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
+}
+
+/// Counts, and hashes unless told not to, the stored bytes on their way to the decoder.
+struct Stored<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    len: u64,
+}
+
+impl<R: Read> Read for Stored<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+pub(crate) fn hex_digest(digest: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(7 + 2 * digest.len());
+    s.push_str("sha256:");
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A compressed blob that failed to index, with the digest and length it has as stored.
+#[derive(Debug)]
+pub(crate) struct UndecodableBlob {
+    pub digest: String,
+    pub len: u64,
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for UndecodableBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for UndecodableBlob {}
+
+/// A copy of a shared layer error (kept behind an `Arc` by the archive reader), keeping what
+/// [`UndecodableBlob`] knows.
+pub(crate) fn copy_error(e: &io::Error) -> io::Error {
+    match e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<UndecodableBlob>())
+    {
+        Some(u) => io::Error::new(
+            e.kind(),
+            UndecodableBlob {
+                digest: u.digest.clone(),
+                len: u.len,
+                source: io::Error::new(u.source.kind(), u.source.to_string()),
+            },
+        ),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// The digest of an empty blob, which Docker takes for an empty layer.
+pub(crate) const EMPTY_SHA256: &str =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// [`index_blob`] that also records the stored blob's digest and length ([`LayerIndex::blob`])
+/// in the same pass. An uncompressed blob is its own diff id, so it is not hashed twice.
+pub(crate) fn index_stored<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
+    let (prefix, reader) = peek(reader, 4)?;
+    let plain = sniff(&prefix) == Compression::None;
+    let mut stored = Stored {
+        inner: reader,
+        hasher: (!plain).then(Sha256::new),
+        len: 0,
+    };
+    let mut index = match index_blob(&mut stored, capture) {
+        Ok(index) => index,
+        // A blob that does not decode may just not be the blob the manifest names; say which
+        // it is, so that the caller can tell a tampered blob from a broken one.
+        Err(e) => {
+            let Some(hasher) = stored.hasher.take() else {
+                return Err(e);
+            };
+            if io::copy(&mut stored, &mut io::sink()).is_err() {
+                return Err(e);
+            }
+            return Err(io::Error::new(
+                e.kind(),
+                UndecodableBlob {
+                    digest: hex_digest(&hasher.finalize()),
+                    len: stored.len,
+                    source: e,
+                },
+            ));
+        }
+    };
+    // Whatever follows the compressed stream is part of the blob too.
+    io::copy(&mut stored, &mut io::sink())?;
+    let digest = match stored.hasher {
+        Some(h) => Some(hex_digest(&h.finalize())),
+        None => index.diff_id.clone(),
+    };
+    index.blob = digest.map(|d| (d, stored.len));
+    Ok(index)
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -144,9 +255,7 @@ pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<Lay
     let mut index = index_entries(&mut hashing, capture)?;
     // The tar reader stops at the end marker; the digest covers the padding after it too.
     io::copy(&mut hashing, &mut io::sink())?;
-    let digest = hashing.hasher.finalize();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    index.diff_id = Some(format!("sha256:{hex}"));
+    index.diff_id = Some(hex_digest(&hashing.hasher.finalize()));
     Ok(index)
 }
 
@@ -446,6 +555,33 @@ mod tests {
         );
         assert_eq!(idx.warnings.len(), 1);
         assert!(idx.warnings[0].contains("../x"));
+    }
+
+    #[test]
+    fn stored_digest_is_of_the_blob_as_stored() {
+        let tar = TarBuilder::new().file("a", "1").build();
+        for blob in [tar.clone(), gzip(&tar), zstd_compress(&tar)] {
+            let idx = index_stored(&blob[..], &capture_all).unwrap();
+            assert_eq!(
+                idx.blob,
+                Some((format!("sha256:{}", sha256_hex(&blob)), blob.len() as u64))
+            );
+            assert_eq!(idx.diff_id, Some(format!("sha256:{}", sha256_hex(&tar))));
+        }
+        // A compressed blob that does not decode still tells what it is.
+        let bad = gzip(b"not a tar, long enough to fill a header block? no");
+        let err = index_stored(&bad[..], &capture_all).unwrap_err();
+        let inner = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<UndecodableBlob>()
+            .unwrap();
+        assert_eq!(inner.digest, format!("sha256:{}", sha256_hex(&bad)));
+        assert_eq!(inner.len, bad.len() as u64);
+        assert_eq!(
+            index_stored(&b""[..], &capture_all).unwrap().blob,
+            Some((EMPTY_SHA256.to_string(), 0))
+        );
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::archive::collect;
 use crate::error::ImageError;
+use crate::layer::UndecodableBlob;
 use crate::merge::apply_layer;
 use crate::ocidir::OciDir;
-use crate::select::{BlobSource, ParsedConfig, parse_config, select};
+use crate::select::{BlobSource, ParsedConfig, check_blob, parse_config, select};
 use crate::source::{Platform, Source};
 use crate::{Capture, Image, LayerInfo, Vfs};
 
@@ -76,12 +77,15 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 path: path.clone(),
                 source: e,
             })?;
-            let store = collect(
+            let mut store = collect(
                 BufReader::with_capacity(1 << 20, file),
                 &source.describe(),
                 &opts.capture,
             )?;
             let sel = select(&store, reference.as_deref(), &opts.platform)?;
+            // Layers of the other images were indexed on speculation (see `archive`); free them
+            // before the merge.
+            store.retain_layers(&sel.layers);
             assemble(source.describe(), &store, sel, None, opts)
         }
     }
@@ -127,12 +131,38 @@ pub(crate) fn assemble(
     let mut layers = Vec::with_capacity(indexes.len());
     for (n, result) in indexes.into_iter().enumerate() {
         let digest = parsed.diff_ids[n].clone();
-        let index = result.map_err(|source| ImageError::Layer {
-            archive: archive.clone(),
-            member: sel.layers[n].clone(),
-            digest: digest.clone(),
-            source,
-        })?;
+        let want = sel.layer_blobs.get(n).and_then(Option::as_ref);
+        let index = match result {
+            Ok(index) => index,
+            Err(source) => {
+                // Undecodable, and not the blob the manifest names: the mismatch is the news.
+                if let Some(want) = want
+                    && want.digest.starts_with("sha256:")
+                    && let Some(stored) = source
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<UndecodableBlob>())
+                {
+                    check_blob(&archive, &sel.layers[n], want, &stored.digest, stored.len)?;
+                }
+                return Err(ImageError::Layer {
+                    archive,
+                    member: sel.layers[n].clone(),
+                    digest,
+                    source,
+                });
+            }
+        };
+        // The stored blob first: a layer that is not what its manifest names is refused before
+        // anything is made of its contents. Streams are hashed as sha256 only.
+        if let Some(want) = want
+            && let Some((actual, size)) = &index.blob
+        {
+            if want.digest.starts_with("sha256:") {
+                check_blob(&archive, &sel.layers[n], want, actual, *size)?;
+            } else {
+                tracing::debug!("{archive}: cannot verify `{}`; not sha256", want.digest);
+            }
+        }
         if let Some(actual) = &index.diff_id
             && digest.starts_with("sha256:")
             && *actual != digest

@@ -1,6 +1,7 @@
 //! An OCI image layout on disk. Only paths derived from validated digests (and the fixed
 //! `index.json`/`oci-layout` names) are ever opened, so a hostile index cannot point outside the
-//! layout; the selected layers are indexed in parallel.
+//! layout; only the selected layers are opened, indexed in parallel, their stored digests taken
+//! in the same pass.
 
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::Capture;
 use crate::error::ImageError;
-use crate::layer::{LayerIndex, index_blob};
+use crate::layer::{LayerIndex, index_stored};
 use crate::select::{BlobSource, MAX_SMALL};
 use crate::source::read_small_file;
 
@@ -90,7 +91,7 @@ impl BlobSource for OciDir {
                     io::Error::new(io::ErrorKind::InvalidInput, "not a blob path")
                 })?;
                 let file = std::fs::File::open(host)?;
-                index_blob(BufReader::with_capacity(256 << 10, file), &**capture).map(Arc::new)
+                index_stored(BufReader::with_capacity(256 << 10, file), &**capture).map(Arc::new)
             })
             .collect()
     }

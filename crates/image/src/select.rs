@@ -40,9 +40,20 @@ struct Descriptor {
     media_type: Option<String>,
     digest: String,
     #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
     platform: Option<DescPlatform>,
     #[serde(default)]
     annotations: Option<HashMap<String, String>>,
+}
+
+impl Descriptor {
+    fn blob_ref(&self) -> BlobRef {
+        BlobRef {
+            digest: self.digest.clone(),
+            size: self.size,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,13 +117,87 @@ fn is_manifest_type(mt: &str) -> bool {
         || mt == "application/vnd.docker.distribution.manifest.v2+json"
 }
 
+/// What a descriptor says a stored blob is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlobRef {
+    pub digest: String,
+    pub size: Option<u64>,
+}
+
 /// The image picked: its config bytes and its layer members, oldest first.
 #[derive(Debug)]
 pub(crate) struct Selection {
     pub config: Vec<u8>,
     pub config_member: String,
     pub layers: Vec<String>,
+    /// Per layer, the digest (and size) the stored blob must have, when the format names one:
+    /// OCI descriptors, and the content-addressed `blobs/ALG/HEX` members of `manifest.json`.
+    pub layer_blobs: Vec<Option<BlobRef>>,
     pub warnings: Vec<String>,
+}
+
+/// The digest a `blobs/ALG/HEX` member is named by.
+fn digest_of_member(member: &str) -> Option<String> {
+    let mut parts = member.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("blobs"), Some(alg), Some(hex), None) if !alg.is_empty() && !hex.is_empty() => {
+            Some(format!("{alg}:{hex}"))
+        }
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Checks a metadata blob read whole against its descriptor. Digests of an algorithm other
+/// than sha256/sha512 cannot be checked and are let through (as before).
+pub(crate) fn verify_small(
+    archive: &str,
+    member: &str,
+    bytes: &[u8],
+    want: &BlobRef,
+) -> Result<(), ImageError> {
+    use sha2::Digest as _;
+    let actual = match want.digest.split_once(':') {
+        Some(("sha256", _)) => format!("sha256:{}", hex(&sha2::Sha256::digest(bytes))),
+        Some(("sha512", _)) => format!("sha512:{}", hex(&sha2::Sha512::digest(bytes))),
+        _ => {
+            tracing::debug!(
+                "{archive}: cannot verify `{}`; unknown algorithm",
+                want.digest
+            );
+            return Ok(());
+        }
+    };
+    check_blob(archive, member, want, &actual, bytes.len() as u64)
+}
+
+/// Compares a stored blob's digest and length with what its descriptor says.
+pub(crate) fn check_blob(
+    archive: &str,
+    member: &str,
+    want: &BlobRef,
+    actual: &str,
+    actual_size: u64,
+) -> Result<(), ImageError> {
+    if actual.eq_ignore_ascii_case(&want.digest) && want.size.is_none_or(|s| s == actual_size) {
+        return Ok(());
+    }
+    Err(ImageError::BlobMismatch {
+        archive: archive.to_string(),
+        member: member.to_string(),
+        expected: want.digest.clone(),
+        expected_size: want.size,
+        actual: actual.to_string(),
+        actual_size,
+    })
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(
@@ -318,6 +403,7 @@ impl Walk<'_> {
                 tracing::debug!("{archive}: manifest {} not present; skipped", d.digest);
                 continue;
             };
+            verify_small(&archive, &path, &bytes, &d.blob_ref())?;
             let doc: Document = parse_json(self.src, &path, &bytes)?;
             let mt = d
                 .media_type
@@ -348,12 +434,13 @@ impl Walk<'_> {
                 tracing::debug!("{archive}: config {} not present; skipped", config.digest);
                 continue;
             };
-            let layers = doc
-                .layers
-                .unwrap_or_default()
+            verify_small(&archive, &config_member, &config_bytes, &config.blob_ref())?;
+            let descs = doc.layers.unwrap_or_default();
+            let layers = descs
                 .iter()
                 .map(|l| blob_path(&archive, &l.digest))
                 .collect::<Result<Vec<_>, _>>()?;
+            let layer_blobs = descs.iter().map(|l| Some(l.blob_ref())).collect();
             if let Some(missing) = layers.iter().find(|l| !self.src.exists(l)) {
                 tracing::debug!(
                     "{archive}: layer {missing} of {} not present; skipped",
@@ -367,6 +454,7 @@ impl Walk<'_> {
                 config: config_bytes,
                 config_member,
                 layers,
+                layer_blobs,
                 warnings: Vec::new(),
             };
             if d.platform.is_none() {
@@ -453,12 +541,22 @@ fn select_docker(
     let config = src
         .small(&config_member)?
         .ok_or_else(|| missing(&first.config))?;
+    // Engine ≥ 25 names config and layers by digest (`blobs/sha256/HEX`); legacy names are not
+    // digests of what they hold.
+    if let Some(digest) = digest_of_member(&config_member) {
+        let want = BlobRef { digest, size: None };
+        verify_small(&archive, &config_member, &config, &want)?;
+    }
     let layers = first
         .layers
         .iter()
         .flatten()
         .map(|l| clean_member_name(l).map_err(|_| missing(l)))
         .collect::<Result<Vec<_>, _>>()?;
+    let layer_blobs = layers
+        .iter()
+        .map(|l| digest_of_member(l).map(|digest| BlobRef { digest, size: None }))
+        .collect();
     let mut warnings = Vec::new();
     let cp: ConfigPlatform = serde_json::from_slice(&config).unwrap_or_default();
     if !platform.matches(
@@ -480,6 +578,7 @@ fn select_docker(
         config,
         config_member,
         layers,
+        layer_blobs,
         warnings,
     })
 }

@@ -52,14 +52,32 @@ fn split_path_ref(s: &str) -> (PathBuf, Option<String>) {
     if Path::new(s).exists() {
         return (PathBuf::from(s), None);
     }
+    split_existing(s).unwrap_or_else(|| (PathBuf::from(s), None))
+}
+
+/// The longest existing path before a `:` of `s`, and what follows it as the reference.
+fn split_existing(s: &str) -> Option<(PathBuf, Option<String>)> {
     for (i, _) in s.rmatch_indices(':') {
         let (p, r) = (&s[..i], &s[i + 1..]);
         if !p.is_empty() && Path::new(p).exists() {
             let r = (!r.is_empty()).then(|| r.to_string());
-            return (PathBuf::from(p), r);
+            return Some((PathBuf::from(p), r));
         }
     }
-    (PathBuf::from(s), None)
+    None
+}
+
+/// A bare existing path: a directory is an OCI layout, a file is sniffed.
+fn detect(path: PathBuf, reference: Option<String>) -> Source {
+    if path.is_dir() {
+        // Only a layout is a usable directory; anything else is treated the same (and fails
+        // with a clear message at load time).
+        return Source::OciDir { path, reference };
+    }
+    match sniff_archive(&path) {
+        Some(ArchiveKind::Oci) => Source::OciArchive { path, reference },
+        _ => Source::DockerArchive { path, reference },
+    }
 }
 
 /// Parses a source string; never fails, since anything that is not a known transport or an
@@ -83,25 +101,17 @@ pub fn parse_source(s: &str) -> Source {
         return Source::OciDir { path, reference };
     }
     let path = Path::new(s);
-    if path.is_dir() {
-        // Only a layout is a usable directory; anything else is treated the same (and fails
-        // with a clear message at load time).
-        return Source::OciDir {
-            path: path.to_path_buf(),
-            reference: None,
-        };
+    if path.is_dir() || path.is_file() {
+        return detect(path.to_path_buf(), None);
     }
-    if path.is_file() {
-        return match sniff_archive(path) {
-            Some(ArchiveKind::Oci) => Source::OciArchive {
-                path: path.to_path_buf(),
-                reference: None,
-            },
-            _ => Source::DockerArchive {
-                path: path.to_path_buf(),
-                reference: None,
-            },
-        };
+    // `PATH:REF` without a transport, as skopeo users write it: taken when PATH exists (the
+    // longest such prefix), so `app.tar:myapp:1.2` is the archive and `myapp:1.2` stays a
+    // daemon reference unless an image `myapp` is there.
+    // Only an image is taken, though: a source directory `python/` beside `python:3.12` is not.
+    if let Some((path, reference)) = split_existing(s)
+        && (path.join("index.json").is_file() || (path.is_file() && sniff_archive(&path).is_some()))
+    {
+        return detect(path, reference);
     }
     // No image reference starts like a path; report a missing file rather than ask the engine.
     if s.starts_with('/') || s.starts_with("./") || s.starts_with("../") {
@@ -308,6 +318,83 @@ mod tests {
                 reference: None
             }
         );
+    }
+
+    #[test]
+    fn unprefixed_path_ref_is_taken_when_the_path_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = TestImage::standard();
+        let legacy = dir.path().join("app.tar");
+        std::fs::write(&legacy, pack(&img.legacy_archive(&["myapp:1.2"]), &[])).unwrap();
+        let oci = dir.path().join("app.oci.tar");
+        std::fs::write(&oci, pack(&img.oci_layout(&gzip, Some("1.4")), &[])).unwrap();
+        let layout = dir.path().join("oci-layout");
+        std::fs::create_dir(&layout).unwrap();
+        std::fs::write(layout.join("index.json"), b"{}").unwrap();
+        let (l, o, d) = (
+            legacy.display().to_string(),
+            oci.display().to_string(),
+            layout.display().to_string(),
+        );
+        for (given, prefixed) in [
+            (
+                format!("{l}:myapp:1.2"),
+                format!("docker-archive:{l}:myapp:1.2"),
+            ),
+            (format!("{o}:1.4"), format!("oci-archive:{o}:1.4")),
+            (format!("{d}:1.4"), format!("oci:{d}:1.4")),
+        ] {
+            assert_eq!(parse_source(&given), parse_source(&prefixed), "{given}");
+        }
+        assert_eq!(
+            parse_source(&format!("{l}:myapp:1.2")),
+            Source::DockerArchive {
+                path: legacy.clone(),
+                reference: Some("myapp:1.2".into())
+            }
+        );
+        // The longest existing prefix wins: a layout `x:y` beside a layout `x`.
+        let x = dir.path().join("x");
+        std::fs::create_dir(&x).unwrap();
+        std::fs::write(x.join("index.json"), b"{}").unwrap();
+        let xy = dir.path().join("x:y");
+        std::fs::create_dir(&xy).unwrap();
+        std::fs::write(xy.join("index.json"), b"{}").unwrap();
+        assert_eq!(
+            parse_source(&format!("{}:z", xy.display())),
+            Source::OciDir {
+                path: xy,
+                reference: Some("z".into())
+            }
+        );
+        // An existing directory or file that is no image is not taken for one.
+        let plain = dir.path().join("python");
+        std::fs::create_dir(&plain).unwrap();
+        let notes = dir.path().join("notes");
+        std::fs::write(&notes, b"text").unwrap();
+        for p in [&plain, &notes] {
+            let given = format!("{}:3.12", p.display());
+            assert_eq!(
+                parse_source(&given),
+                Source::DockerArchive {
+                    path: given.clone().into(),
+                    reference: None
+                }
+            );
+        }
+        // No such path: a daemon reference with colons stays one.
+        for r in [
+            "myapp:1.2",
+            "localhost:5000/app:1",
+            "nosuchdir-importgate/app:1",
+        ] {
+            assert_eq!(
+                parse_source(r),
+                Source::Daemon {
+                    reference: r.into()
+                }
+            );
+        }
     }
 
     #[test]
