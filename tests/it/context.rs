@@ -4,8 +4,6 @@
 //! FastAPI service installed from PyPI is checked clean and with one dependency removed.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -23,22 +21,11 @@ fn cpython_raises(image: &str, wd: &str, code: &str) -> Option<(String, String)>
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let out = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-w",
-            wd,
-            "--entrypoint",
-            "python3",
-            image,
-            "-c",
-            &wrapped,
-        ])
-        .output()
-        .expect("docker run");
+    let out = docker_run(
+        image,
+        &["-w", wd, "--entrypoint", "python3"],
+        &["-c", &wrapped],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let last = stdout.lines().last().unwrap_or_default().to_string();
     if last == "OK" {
@@ -152,10 +139,9 @@ def quiet():
 /// Every context form in one module, checked against CPython running it.
 #[test]
 fn context_forms_match_cpython() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let image = build_scenario(
         "importgate-test/context-forms:latest",
         &base,
@@ -344,10 +330,9 @@ fn context_forms_match_cpython() {
 /// and `--config` on the command line replacing it.
 #[test]
 fn configuration_from_pyproject_in_the_image() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let image = build_scenario(
         "importgate-test/context-config:latest",
         &base,
@@ -391,10 +376,9 @@ fn configuration_from_pyproject_in_the_image() {
 /// `startup` with its chain, and the container really fails to start with it.
 #[test]
 fn startup_chain_from_entrypoints() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let app = || {
         vec![
             file(
@@ -433,10 +417,7 @@ fn startup_chain_from_entrypoints() {
             &format!("RUN chmod +x /entrypoint.sh\nWORKDIR /app\nCMD {cmd}"),
         );
         // The truth: the container does not start.
-        let out = Command::new("docker")
-            .args(["run", "--rm", "--network", "none", &image.tag])
-            .output()
-            .unwrap();
+        let out = docker_run(&image.tag, &[], &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success()
@@ -451,12 +432,7 @@ fn startup_chain_from_entrypoints() {
         assert_eq!(f.len(), 1, "{label}: {fs:#?}");
         assert_eq!(f[0]["kind"], "startup", "{label}");
         assert_eq!(f[0]["file"], "/app/services/case_service.py");
-        let chain: Vec<&str> = f[0]["chain"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
+        let chain = chain_of(f[0]);
         assert_eq!(chain.first().copied(), Some(first), "{label}: {chain:?}");
         assert_eq!(chain.last().copied(), Some("core.aws_service"), "{label}");
         assert!(
@@ -479,47 +455,6 @@ fn startup_chain_from_entrypoints() {
     }
 }
 
-/// A site-packages tree installed from PyPI on the host (cached), for images.
-fn pypi_site(name: &str, reqs: &[&str]) -> PathBuf {
-    let cache = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".cache/importgate-tests")
-        .join(name);
-    let marker = cache.join(".complete");
-    if !marker.exists() {
-        let python = std::env::var("PYTHON312")
-            .unwrap_or_else(|_| "/root/.pyenv/versions/3.12.1/bin/python".to_string());
-        let out = Command::new(python)
-            .args(["-m", "pip", "install", "--quiet", "--upgrade", "--target"])
-            .arg(&cache)
-            .args(reqs)
-            .output()
-            .expect("pip");
-        assert!(
-            out.status.success(),
-            "pip install {reqs:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        fs::write(&marker, "").unwrap();
-    }
-    cache
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The shared libraries pydantic-core needs beyond the minimal base (a slim image has them).
 const HOST_LIBS: &[&str] = &[
     "libgcc_s.so.1",
@@ -527,11 +462,6 @@ const HOST_LIBS: &[&str] = &[
     "libpthread.so.0",
     "libdl.so.2",
 ];
-
-fn build_dir(tag: &str, dir: &Path, dockerfile: &str) -> Image {
-    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    build_image(tag, dir)
-}
 
 const FASTAPI_MAIN: &str = r#"from fastapi import FastAPI
 
@@ -580,68 +510,37 @@ const WHERE_IT_FAILS: &str = "import traceback\ntry:\n    import app.main\nexcep
 /// site-packages, exactly one finding, at the import CPython fails on, with its chain.
 #[test]
 fn fastapi_service_clean_and_missing_dependency() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let site = pypi_site("fastapi-site-v1", &["fastapi==0.115.6", "uvicorn==0.32.1"]);
-    let ctx = tempfile::Builder::new()
-        .prefix("importgate-fastapi.")
-        .tempdir()
-        .unwrap();
-    let root = ctx.path();
-    copy_tree(&site, &root.join("site"));
-    let _ = fs::remove_dir_all(root.join("site/bin"));
-    fs::create_dir_all(root.join("libs")).unwrap();
+    let mut clean = ImageBuilder::new(&base);
     for lib in HOST_LIBS {
-        fs::copy(
-            Path::new("/lib/x86_64-linux-gnu").join(lib),
-            root.join("libs").join(lib),
-        )
-        .unwrap();
+        clean = clean.host_lib(lib);
     }
-    let src = root.join("srv/src/app");
-    fs::create_dir_all(src.join("routers")).unwrap();
-    fs::write(src.join("__init__.py"), "").unwrap();
-    fs::write(src.join("main.py"), FASTAPI_MAIN).unwrap();
-    fs::write(
-        src.join("settings.py"),
-        "from pydantic import BaseModel\n\n\nclass Settings(BaseModel):\n    name: str = \"svc\"\n",
-    )
-    .unwrap();
-    fs::write(src.join("routers/__init__.py"), "").unwrap();
-    fs::write(src.join("routers/items.py"), FASTAPI_ITEMS).unwrap();
-    fs::write(root.join("uvicorn"), UVICORN_SCRIPT).unwrap();
-    let clean = build_dir(
-        "importgate-test/context-fastapi:clean",
-        root,
-        &format!(
-            "FROM {base}\nCOPY libs/ /lib/x86_64-linux-gnu/\nCOPY site/ {SITE}/\nCOPY uvicorn /usr/local/bin/uvicorn\nRUN chmod +x /usr/local/bin/uvicorn\nCOPY srv/ /srv/\nWORKDIR /srv\nCMD [\"uvicorn\", \"app.main:app\", \"--app-dir\", \"src\", \"--host\", \"0.0.0.0\", \"--port\", \"8000\"]\n"
-        ),
-    );
-    let broken = build_dir(
-        "importgate-test/context-fastapi:no-anyio",
-        root,
-        &format!("FROM {}\nRUN rm -r {SITE}/anyio\n", clean.tag),
-    );
+    let clean = clean
+        .tree("site", &site, SITE, &["bin"])
+        .file("/srv/src/app/__init__.py", "")
+        .file("/srv/src/app/main.py", FASTAPI_MAIN)
+        .file(
+            "/srv/src/app/settings.py",
+            "from pydantic import BaseModel\n\n\nclass Settings(BaseModel):\n    name: str = \"svc\"\n",
+        )
+        .file("/srv/src/app/routers/__init__.py", "")
+        .file("/srv/src/app/routers/items.py", FASTAPI_ITEMS)
+        .file("/usr/local/bin/uvicorn", UVICORN_SCRIPT)
+        .line("RUN chmod +x /usr/local/bin/uvicorn\nWORKDIR /srv\nCMD [\"uvicorn\", \"app.main:app\", \"--app-dir\", \"src\", \"--host\", \"0.0.0.0\", \"--port\", \"8000\"]")
+        .build("importgate-test/context-fastapi:clean");
+    let broken = ImageBuilder::new(&clean.tag)
+        .line(&format!("RUN rm -r {SITE}/anyio"))
+        .build("importgate-test/context-fastapi:no-anyio");
 
     let probe = |tag: &str| {
-        let out = Command::new("docker")
-            .args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "-w",
-                "/srv/src",
-                "--entrypoint",
-                "python3",
-                tag,
-                "-c",
-                WHERE_IT_FAILS,
-            ])
-            .output()
-            .unwrap();
+        let out = docker_run(
+            tag,
+            &["-w", "/srv/src", "--entrypoint", "python3"],
+            &["-c", WHERE_IT_FAILS],
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
 
@@ -679,12 +578,7 @@ fn fastapi_service_clean_and_missing_dependency() {
         words.get(3).copied().unwrap_or_default(),
         "{truth}"
     );
-    let chain: Vec<&str> = f["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let chain = chain_of(f);
     assert_eq!(&chain[..3], ["app", "app.main", "fastapi"], "{chain:?}");
     assert_eq!(chain.last().copied(), Some("anyio"));
     assert!(
@@ -716,18 +610,10 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/d
 /// settings.py and the container fails with the same error.
 #[test]
 fn django_settings_on_the_startup_path() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let site = pypi_site("django-site-v1", &["django==5.1.4"]);
-    let ctx = tempfile::Builder::new()
-        .prefix("importgate-django.")
-        .tempdir()
-        .unwrap();
-    let root = ctx.path();
-    copy_tree(&site, &root.join("site"));
-    let _ = fs::remove_dir_all(root.join("site/bin"));
     let files: &[(&str, &str)] = &[
         (
             "manage.py",
@@ -756,11 +642,11 @@ fn django_settings_on_the_startup_path() {
             "from django.http import HttpResponse\n\n\ndef index(request):\n    return HttpResponse(\"ok\")\n",
         ),
     ];
+    let mut app = ImageBuilder::new(&base).tree("site", &site, SITE, &["bin"]);
     for (path, text) in files {
-        let p = root.join("srv").join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
+        app = app.file(&format!("/srv/{path}"), text);
     }
+    let mut app = app.line("WORKDIR /srv\nCMD [\"python\", \"manage.py\", \"check\"]");
     let mut results = Vec::new();
     for (label, settings) in [
         ("clean", DJANGO_SETTINGS.to_string()),
@@ -772,18 +658,9 @@ fn django_settings_on_the_startup_path() {
             ),
         ),
     ] {
-        fs::write(root.join("srv/mysite/settings.py"), &settings).unwrap();
-        let image = build_dir(
-            &format!("importgate-test/context-django:{label}"),
-            root,
-            &format!(
-                "FROM {base}\nCOPY site/ {SITE}/\nCOPY srv/ /srv/\nWORKDIR /srv\nCMD [\"python\", \"manage.py\", \"check\"]\n"
-            ),
-        );
-        let out = Command::new("docker")
-            .args(["run", "--rm", "--network", "none", &image.tag])
-            .output()
-            .unwrap();
+        app = app.file("/srv/mysite/settings.py", &settings);
+        let image = app.build(&format!("importgate-test/context-django:{label}"));
+        let out = docker_run(&image.tag, &[], &[]);
         let (run, report) = check_json(&image.tag);
         results.push((label, out, run, report, image));
     }
@@ -816,12 +693,7 @@ fn django_settings_on_the_startup_path() {
     assert_eq!(fs[0]["kind"], "startup");
     assert_eq!(fs[0]["file"], "/srv/mysite/settings.py");
     assert_eq!(fs[0]["line"], 8);
-    let chain: Vec<&str> = fs[0]["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let chain = chain_of(&fs[0]);
     assert_eq!(chain.first().copied(), Some("manage.py"));
     assert!(chain.contains(&"mysite.settings"), "{chain:?}");
 }

@@ -17,8 +17,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 
 use importgate_check::{CheckOptions, ImportStatus, capture_policy, check};
 use importgate_image::{LoadOptions, load, parse_source};
@@ -967,19 +965,11 @@ fn distutils_hack() -> String {
     static SRC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SRC.get_or_init(|| {
         let tag = ensure_base("slim", "3.11");
-        let out = Command::new("docker")
-            .args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--entrypoint",
-                "cat",
-                &tag,
-            ])
-            .arg("/usr/local/lib/python3.11/site-packages/_distutils_hack/__init__.py")
-            .output()
-            .expect("docker run cat");
+        let out = docker_run(
+            &tag,
+            &["--entrypoint", "cat"],
+            &["/usr/local/lib/python3.11/site-packages/_distutils_hack/__init__.py"],
+        );
         assert!(out.status.success(), "no _distutils_hack in {tag}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     })
@@ -1120,32 +1110,12 @@ fn run_cpython(tag: &str, layouts: &[Layout]) -> BTreeMap<String, Value> {
             "user": l.user,
         })).collect::<Vec<_>>(),
     });
-    let mut child = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "--network",
-            "none",
-            "--user",
-            "0",
-            "--entrypoint",
-            "python3",
-            tag,
-            "/corpus/driver.py",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker run driver");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write driver input");
-    let out = child.wait_with_output().expect("driver output");
+    let out = docker_run_stdin(
+        tag,
+        &["--user", "0", "--entrypoint", "python3"],
+        &["/corpus/driver.py"],
+        input.to_string().as_bytes(),
+    );
     assert!(
         out.status.success(),
         "corpus driver failed in {tag}: {}\n{}",
@@ -1229,17 +1199,6 @@ fn run_importgate(
     out
 }
 
-fn truth_of(v: &Value) -> Truth {
-    Truth {
-        ok: v["ok"].as_bool(),
-        exc_type: v["type"].as_str().map(str::to_string),
-        name: v["name"].as_str().map(str::to_string),
-        import_error: v["import_error"].as_bool().unwrap_or(false),
-        message: v["message"].as_str().map(str::to_string),
-        in_module_code: v["in_module_code"].as_bool().unwrap_or(false),
-    }
-}
-
 /// The module and `from` name of a statement, for [`Truth::fails_for`].
 fn target(stmt: &str) -> (String, Option<String>) {
     let words: Vec<&str> = stmt.split_whitespace().collect();
@@ -1298,7 +1257,7 @@ fn corpus_on(py: &Py) -> (usize, usize, Vec<String>) {
         };
         for (i, st) in l.stmts.iter().enumerate() {
             compared += 1;
-            let truth = results.get(i).map(truth_of);
+            let truth = results.get(i).map(Truth::from_json);
             let (verdict, abs_module) = ig.0.get(i).cloned().unwrap_or_default();
             let (mut module, name) = target(st);
             errors += usize::from(verdict == "error");

@@ -97,7 +97,22 @@ struct Scenario<'a> {
     must: Vec<Must>,
 }
 
-impl Scenario<'_> {
+impl<'a> Scenario<'a> {
+    /// `python3 main.py` in `/app` ([`SCRIPT_APP`]), exit 0, no entries and no claims: the
+    /// defaults a scenario literal overrides.
+    fn script(name: &'a str, base: &'a Base) -> Scenario<'a> {
+        Scenario {
+            name,
+            base,
+            entries: Vec::new(),
+            dockerfile: SCRIPT_APP.into(),
+            python: "python3",
+            path0: Some("/app"),
+            exit: 0,
+            must: Vec::new(),
+        }
+    }
+
     /// The scenario's own claims, asked of CPython before importgate: each `must` import,
     /// written absolutely, fails or works as stated. A failure here is a broken scenario.
     fn check_premises(&self, image: &str) {
@@ -181,8 +196,6 @@ const SCRIPT_APP: &str = "WORKDIR /app\nCMD [\"python3\", \"main.py\"]";
 fn namespace_shadowed(base: Base) {
     let site = base.site();
     Scenario {
-        name: "namespace-shadowed",
-        base: &base,
         entries: vec![
             file(
                 "/app/main.py",
@@ -196,9 +209,6 @@ fn namespace_shadowed(base: Base) {
             file(format!("{site}/core/__init__.py"), "VERSION = 1\n"),
             file(format!("{site}/core/helpers.py"), ""),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![
             ok("services.case_service"),
@@ -206,6 +216,7 @@ fn namespace_shadowed(base: Base) {
             from_err("core", "aws_service"),
             ok("json"),
         ],
+        ..Scenario::script("namespace-shadowed", &base)
     }
     .run();
 }
@@ -243,8 +254,6 @@ fn namespace_shadowed_debian() {
 
 fn namespace_across_pythonpath(base: Base) {
     Scenario {
-        name: "namespace-pythonpath",
-        base: &base,
         entries: vec![
             file(
                 "/app/main.py",
@@ -254,8 +263,6 @@ fn namespace_across_pythonpath(base: Base) {
             file("/opt/b/ns/two.py", "B = 2\n"),
         ],
         dockerfile: format!("ENV PYTHONPATH=/opt/a:/opt/b\n{SCRIPT_APP}"),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![
             ok("ns.one"),
@@ -263,6 +270,7 @@ fn namespace_across_pythonpath(base: Base) {
             from_ok("ns", "one"),
             from_err("ns", "three"),
         ],
+        ..Scenario::script("namespace-pythonpath", &base)
     }
     .run();
 }
@@ -293,17 +301,13 @@ fn namespace_across_pythonpath_debian() {
 
 fn parent_not_package(base: Base) {
     Scenario {
-        name: "parent-not-package",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import a\nimport a.b\nimport os.path\n"),
             file("/app/a.py", "b = 1\n"),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![ok("a"), err("a.b"), ok("os.path")],
+        ..Scenario::script("parent-not-package", &base)
     }
     .run();
 }
@@ -334,8 +338,6 @@ fn parent_not_package_py38() {
 
 fn from_import_names(base: Base) {
     Scenario {
-        name: "from-import-names",
-        base: &base,
         entries: vec![
             file(
                 "/app/main.py",
@@ -344,9 +346,6 @@ fn from_import_names(base: Base) {
             file("/app/pkg/__init__.py", "defined = 1\n"),
             file("/app/pkg/sub.py", "def helper():\n    return 1\n"),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![
             from_ok("pkg", "sub"),
@@ -355,6 +354,7 @@ fn from_import_names(base: Base) {
             from_ok("pkg.sub", "helper"),
             from_err("pkg.sub", "nothing"),
         ],
+        ..Scenario::script("from-import-names", &base)
     }
     .run();
 }
@@ -378,8 +378,6 @@ fn from_import_names_debian() {
 
 fn relative_in_package(base: Base) {
     Scenario {
-        name: "relative-package",
-        base: &base,
         entries: vec![
             file("/srv/app/__init__.py", ""),
             file(
@@ -391,7 +389,6 @@ fn relative_in_package(base: Base) {
             file("/srv/app/sub/deep.py", "from .. import util\nfrom ..util import helper\nfrom ... import beyond\n"),
         ],
         dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"-m\", \"app.main\"]".into(),
-        python: "python3",
         path0: Some("/srv"),
         exit: 1,
         must: vec![
@@ -400,6 +397,7 @@ fn relative_in_package(base: Base) {
             from_err("app.util", "nothing"),
             from_ok("app.sub", "deep"),
         ],
+        ..Scenario::script("relative-package", &base)
     }
     .run();
 }
@@ -427,17 +425,13 @@ fn relative_in_package_py313() {
 
 fn relative_in_script(base: Base) {
     Scenario {
-        name: "relative-script",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import util\nfrom . import util\n"),
             file("/app/util.py", ""),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![ok("util")],
+        ..Scenario::script("relative-script", &base)
     }
     .run();
 }
@@ -475,14 +469,12 @@ fn dash_m_puts_workdir_first() {
     }
     let base = Base::slim("3.12");
     Scenario {
-        name: "dash-m",
-        base: &base,
         entries: dash_m_entries(),
         dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"-m\", \"app.main\"]".into(),
-        python: "python3",
         path0: Some("/srv"),
         exit: 1,
         must: vec![ok("app.util"), err("sibling")],
+        ..Scenario::script("dash-m", &base)
     }
     .run();
 }
@@ -494,14 +486,12 @@ fn script_puts_its_dir_first() {
     }
     let base = Base::slim("3.12");
     Scenario {
-        name: "dash-m-script",
-        base: &base,
         entries: dash_m_entries(),
         dockerfile: "WORKDIR /srv\nCMD [\"python3\", \"app/main.py\"]".into(),
-        python: "python3",
         path0: Some("/srv/app"),
         exit: 1,
         must: vec![err("app.util"), ok("sibling")],
+        ..Scenario::script("dash-m-script", &base)
     }
     .run();
 }
@@ -516,18 +506,15 @@ fn pythonpath_typo() {
     }
     let base = Base::slim("3.12");
     Scenario {
-        name: "pythonpath-typo",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import mylib\nimport otherlib\n"),
             file("/opt/libs/mylib.py", ""),
             file("/opt/other/otherlib.py", ""),
         ],
         dockerfile: format!("ENV PYTHONPATH=/opt/libz:/opt/other\n{SCRIPT_APP}"),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![err("mylib"), ok("otherlib")],
+        ..Scenario::script("pythonpath-typo", &base)
     }
     .run();
 }
@@ -538,8 +525,6 @@ fn pythonpath_typo() {
 fn pth_file(base: Base) {
     let site = base.site();
     Scenario {
-        name: "pth-file",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import extramod\nimport relmod\n"),
             file(
@@ -549,11 +534,9 @@ fn pth_file(base: Base) {
             file("/opt/extra/extramod.py", ""),
             file(format!("{site}/relative/relmod.py"), ""),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 0,
         must: vec![ok("extramod"), ok("relmod")],
+        ..Scenario::script("pth-file", &base)
     }
     .run();
 }
@@ -582,8 +565,6 @@ fn venv_hides_system_site_packages() {
     }
     let base = Base::slim("3.12");
     Scenario {
-        name: "venv",
-        base: &base,
         entries: vec![
             file(
                 "/app/main.py",
@@ -610,9 +591,9 @@ fn venv_hides_system_site_packages() {
              ENV VIRTUAL_ENV=/opt/venv\nWORKDIR /app\nCMD [\"python\", \"main.py\"]"
                 .into(),
         python: "python",
-        path0: Some("/app"),
         exit: 1,
         must: vec![ok("vpkg"), err("syspkg"), err("pip"), ok("json")],
+        ..Scenario::script("venv", &base)
     }
     .run();
 }
@@ -627,8 +608,6 @@ fn later_layer_deletes_modules() {
     }
     let base = Base::slim("3.12");
     Scenario {
-        name: "deleted-in-layer",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import helpers\nimport gone\nimport kept\n"),
             file("/app/helpers.py", ""),
@@ -636,10 +615,9 @@ fn later_layer_deletes_modules() {
             file("/app/gone/__init__.py", ""),
         ],
         dockerfile: format!("RUN rm /app/helpers.py && rm -r /app/gone\n{SCRIPT_APP}"),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![err("helpers"), err("gone"), ok("kept")],
+        ..Scenario::script("deleted-in-layer", &base)
     }
     .run();
 }
@@ -649,17 +627,13 @@ fn later_layer_deletes_modules() {
 
 fn stdlib_removed(base: Base, exit: i32, must: Vec<Must>) {
     Scenario {
-        name: "stdlib-removed",
-        base: &base,
         entries: vec![file(
             "/app/main.py",
             "import json\nimport distutils\nimport imp\nimport asynchat\nimport cgi\n",
         )],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit,
         must,
+        ..Scenario::script("stdlib-removed", &base)
     }
     .run();
 }
@@ -708,18 +682,14 @@ fn foreign_abi_extension_py312() {
     let base = Base::slim("3.12");
     let site = base.site();
     Scenario {
-        name: "foreign-abi",
-        base: &base,
         entries: vec![
             file("/app/main.py", "import fast\nimport slow\n"),
             file(format!("{site}/fast.cpython-310-x86_64-linux-gnu.so"), ""),
             file(format!("{site}/slow.py"), ""),
         ],
-        dockerfile: SCRIPT_APP.into(),
-        python: "python3",
-        path0: Some("/app"),
         exit: 1,
         must: vec![err("fast"), ok("slow")],
+        ..Scenario::script("foreign-abi", &base)
     }
     .run();
 }

@@ -7,8 +7,6 @@
 //! Wheels are downloaded on the host with pip into `~/.cache/importgate-tests/wheels/` (the
 //! test images have no network) and copied into the build context.
 
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -16,143 +14,10 @@ use serde_json::Value;
 use crate::support::*;
 
 const SLIM: &str = "/usr/local/lib";
-const MULTIARCH: &str = "/usr/lib/x86_64-linux-gnu";
 
-fn cache_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    PathBuf::from(home).join(".cache/importgate-tests/wheels")
-}
-
-/// The wheel files for `reqs` (with dependencies when `deps`), downloaded once for CPython
-/// `py` (`3.12`) on manylinux x86_64.
-fn wheels(py: &str, reqs: &[&str], deps: bool) -> Vec<PathBuf> {
-    let dir = cache_dir().join(format!("cp{}", py.replace('.', "")));
-    fs::create_dir_all(&dir).unwrap();
-    let have = |req: &str| {
-        let stem = req
-            .split(['=', '<', '>'])
-            .next()
-            .unwrap()
-            .to_lowercase()
-            .replace('-', "_");
-        fs::read_dir(&dir).unwrap().flatten().any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .to_lowercase()
-                .starts_with(&format!("{stem}-"))
-        })
-    };
-    if reqs.iter().any(|r| !have(r)) {
-        let mut cmd = Command::new("python3");
-        cmd.args(["-m", "pip", "download", "-q", "--only-binary=:all:"])
-            .args(["--python-version", py, "--implementation", "cp"])
-            .args(["--platform", "manylinux2014_x86_64"])
-            .args(["--platform", "manylinux_2_17_x86_64"])
-            .args(["--platform", "manylinux_2_28_x86_64"])
-            .arg("-d")
-            .arg(&dir)
-            .args(reqs);
-        if !deps {
-            cmd.arg("--no-deps");
-        }
-        let status = cmd.status().expect("run pip download");
-        assert!(status.success(), "pip download {reqs:?} failed");
-    }
-    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
-        .collect();
-    out.sort();
-    out
-}
-
-fn wheel(all: &[PathBuf], name: &str) -> PathBuf {
-    all.iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_lowercase()
-                .starts_with(&format!("{}-", name.to_lowercase()))
-        })
-        .unwrap_or_else(|| panic!("no wheel for {name} in {all:?}"))
-        .clone()
-}
-
-/// A build context: wheels under `wheels/`, host libraries under `libs/` (copied into the
-/// multiarch directory), literal files under `rootfs/`.
-struct Build {
-    ctx: tempfile::TempDir,
-    lines: Vec<String>,
-}
-
-impl Build {
-    fn new(base: &str) -> Build {
-        let ctx = tempfile::Builder::new()
-            .prefix("importgate-native.")
-            .tempdir()
-            .unwrap();
-        for d in ["wheels", "libs", "rootfs"] {
-            fs::create_dir_all(ctx.path().join(d)).unwrap();
-        }
-        fs::write(ctx.path().join("wheels/.keep"), "").unwrap();
-        fs::write(ctx.path().join("libs/.keep"), "").unwrap();
-        fs::write(ctx.path().join("rootfs/.keep"), "").unwrap();
-        Build {
-            ctx,
-            lines: vec![
-                format!("FROM {base}"),
-                "COPY wheels/ /wheels/".into(),
-                format!("COPY libs/ {MULTIARCH}/"),
-                "COPY rootfs/ /".into(),
-            ],
-        }
-    }
-
-    fn wheel(self, w: &Path) -> Build {
-        fs::copy(
-            w,
-            self.ctx.path().join("wheels").join(w.file_name().unwrap()),
-        )
-        .unwrap();
-        self
-    }
-
-    /// The host's copy of a library the base images lack (libstdc++, libgcc_s, libgomp), under
-    /// its soname.
-    fn host_lib(self, soname: &str) -> Build {
-        let src = fs::canonicalize(Path::new(MULTIARCH).join(soname))
-            .unwrap_or_else(|e| panic!("host library {soname}: {e}"));
-        fs::copy(src, self.ctx.path().join("libs").join(soname)).unwrap();
-        self
-    }
-
-    fn file(self, path: &str, text: &str) -> Build {
-        let p = self
-            .ctx
-            .path()
-            .join("rootfs")
-            .join(path.trim_start_matches('/'));
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
-        self
-    }
-
-    fn line(mut self, l: &str) -> Build {
-        self.lines.push(l.to_string());
-        self
-    }
-
-    fn build(self, name: &str) -> Image {
-        fs::write(
-            self.ctx.path().join("Dockerfile"),
-            self.lines.join("\n") + "\n",
-        )
-        .unwrap();
-        build_image(&format!("importgate-test/native-{name}"), self.ctx.path())
-    }
+/// The tag of this module's image `name`.
+fn native(name: &str) -> String {
+    format!("importgate-test/native-{name}")
 }
 
 const PIP_INSTALL: &str = "RUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl";
@@ -171,20 +36,39 @@ fn the_finding<'a>(report: &'a Value, code: &str) -> &'a Value {
 
 /// What CPython says of one statement run as `/app/main.py` would.
 fn cpython(tag: &str, statement: &str) -> Truth {
-    truth_with(tag, "python3", Some("/app"), &[Case::new(statement, None)])
-        .pop()
-        .unwrap()
+    cpython_statement(tag, "python3", Some("/app"), statement)
+}
+
+/// The finding's message starts with `prefix`.
+fn assert_message_starts(f: &Value, prefix: &str) {
+    assert!(f["message"].as_str().unwrap().starts_with(prefix), "{f:#}");
+}
+
+/// One of the finding's notes contains `needle`.
+fn assert_notes_contain(f: &Value, needle: &str) {
+    assert!(f["notes"].to_string().contains(needle), "{f:#}");
+}
+
+/// CPython raises an ImportError for `statement` whose description names `needle` (the
+/// library that cannot be loaded); its outcome.
+fn cpython_import_error(tag: &str, statement: &str, needle: &str) -> Truth {
+    let t = cpython(tag, statement);
+    assert!(
+        t.import_error && t.describe().contains(needle),
+        "{statement}: {}",
+        t.describe()
+    );
+    t
 }
 
 #[test]
 fn cp310_extension_in_a_311_image_is_not_found_with_the_abi_message() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.11") else {
         return;
-    }
-    let base = ensure_base("slim", "3.11");
+    };
     let w = wheel(&wheels("3.10", &["markupsafe==2.1.5"], false), "markupsafe");
     let site = format!("{SLIM}/python3.11/site-packages");
-    let img = Build::new(&base)
+    let img = ImageBuilder::new(&base)
         .wheel(&w)
         .file(
             "/app/main.py",
@@ -195,9 +79,8 @@ fn cp310_extension_in_a_311_image_is_not_found_with_the_abi_message() {
             w.file_name().unwrap().to_string_lossy()
         ))
         .line(APP)
-        .build("abi310");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("abi310"));
+    let report = check_exit(&img.tag, 1);
     let f = the_finding(&report, "module-not-found");
     assert_eq!(f["module"], "markupsafe._speedups");
     let notes = f["notes"].to_string();
@@ -213,13 +96,13 @@ fn cp310_extension_in_a_311_image_is_not_found_with_the_abi_message() {
 /// The host's libstdc++ and libgcc_s, which the test base images do not have, and glibc's
 /// compatibility stubs (`libpthread.so.0`, `libdl.so.2`, `librt.so.1`) that manylinux2014
 /// wheels still name but the bases (an `ldd` closure of the interpreter) leave out.
-fn with_cxx(b: Build) -> Build {
+fn with_cxx(b: ImageBuilder) -> ImageBuilder {
     with_glibc_stubs(b)
         .host_lib("libstdc++.so.6")
         .host_lib("libgcc_s.so.1")
 }
 
-fn with_glibc_stubs(b: Build) -> Build {
+fn with_glibc_stubs(b: ImageBuilder) -> ImageBuilder {
     b.host_lib("libpthread.so.0")
         .host_lib("libdl.so.2")
         .host_lib("librt.so.1")
@@ -228,27 +111,20 @@ fn with_glibc_stubs(b: Build) -> Build {
 
 #[test]
 fn numpy_without_libstdcxx_is_a_missing_shared_library() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let all = wheels("3.12", &["numpy"], false);
-    let img = with_cxx(Build::new(&base))
+    let img = with_cxx(ImageBuilder::new(&base))
         .wheel(&wheel(&all, "numpy"))
         .file("/app/main.py", "import numpy\n")
         .line(PIP_INSTALL)
         .line(&format!("RUN rm {MULTIARCH}/libstdc++.so.6"))
         .line(APP)
-        .build("numpy-nolibstdcxx");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("numpy-nolibstdcxx"));
+    let report = check_exit(&img.tag, 1);
     let f = the_finding(&report, "missing-shared-library");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("libstdc++.so.6: cannot open")
-    );
+    assert_message_starts(f, "libstdc++.so.6: cannot open");
     let notes = f["notes"].to_string();
     // The path CPython's traceback shows: numpy/__init__.py imports numpy.__config__, which
     // imports numpy._core, whose multiarray loads the extension.
@@ -267,37 +143,21 @@ fn numpy_without_libstdcxx_is_a_missing_shared_library() {
 
 #[test]
 fn sqlite3_without_libsqlite3_is_a_missing_shared_library() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
-    let img = Build::new(&base)
+    };
+    let img = ImageBuilder::new(&base)
         .file("/app/main.py", "import json\nimport sqlite3\n")
         .line("RUN rm -f /lib/x86_64-linux-gnu/libsqlite3.so.0* /usr/lib/x86_64-linux-gnu/libsqlite3.so.0*")
         .line(APP)
-        .build("nosqlite");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("nosqlite"));
+    let report = check_exit(&img.tag, 1);
     let f = the_finding(&report, "missing-shared-library");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("libsqlite3.so.0:"),
-        "{f:#}"
-    );
-    assert!(
-        f["notes"].to_string().contains("sqlite3 → _sqlite3"),
-        "{f:#}"
-    );
+    assert_message_starts(f, "libsqlite3.so.0:");
+    assert_notes_contain(f, "sqlite3 → _sqlite3");
     assert!(f["hint"].as_str().unwrap().contains("libsqlite3-0"));
     assert_eq!(findings(&report).len(), 1, "{report:#}");
-    let t = cpython(&img.tag, "import sqlite3");
-    assert!(
-        t.import_error && t.describe().contains("libsqlite3.so.0"),
-        "{}",
-        t.describe()
-    );
+    cpython_import_error(&img.tag, "import sqlite3", "libsqlite3.so.0");
     assert!(cpython(&img.tag, "import json").ok == Some(true));
 }
 
@@ -305,12 +165,11 @@ fn sqlite3_without_libsqlite3_is_a_missing_shared_library() {
 /// `LD_LIBRARY_PATH` from the image Env; without it the stale `ld.so.cache` entry is skipped.
 #[test]
 fn ld_library_path_from_the_env_and_a_stale_ld_so_cache_entry() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let build = |env: &str, name: &str| {
-        Build::new(&base)
+        ImageBuilder::new(&base)
             .file("/app/main.py", "import sqlite3\n")
             .line(
                 "RUN mkdir -p /opt/sqlite && cp /lib/x86_64-linux-gnu/libsqlite3.so.0 /opt/sqlite/ \
@@ -318,43 +177,35 @@ fn ld_library_path_from_the_env_and_a_stale_ld_so_cache_entry() {
             )
             .line(env)
             .line(APP)
-            .build(name)
+            .build(&native(name))
     };
     let with = build("ENV LD_LIBRARY_PATH=/opt/sqlite", "ldpath");
-    let (run, report) = check_json(&with.tag);
-    assert_eq!(run.code, 0, "{report:#}");
+    let report = check_exit(&with.tag, 0);
     assert_no_native_findings_and_app_ok(&with.tag, &report);
 
     let without = build("ENV UNRELATED=1", "noldpath");
-    let (run, report) = check_json(&without.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+    let report = check_exit(&without.tag, 1);
     let f = the_finding(&report, "missing-shared-library");
-    assert!(f["notes"].to_string().contains("/etc/ld.so.cache"), "{f:#}");
-    let t = cpython(&without.tag, "import sqlite3");
-    assert!(
-        t.import_error && t.describe().contains("libsqlite3.so.0"),
-        "{}",
-        t.describe()
-    );
+    assert_notes_contain(f, "/etc/ld.so.cache");
+    cpython_import_error(&without.tag, "import sqlite3", "libsqlite3.so.0");
 }
 
 #[test]
 fn psycopg2_binary_finds_its_bundled_libs_and_misses_them_when_removed() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let w = wheel(
         &wheels("3.12", &["psycopg2-binary"], false),
         "psycopg2_binary",
     );
     let build = || {
-        with_glibc_stubs(Build::new(&base))
+        with_glibc_stubs(ImageBuilder::new(&base))
             .wheel(&w)
             .file("/app/main.py", "import psycopg2\nimport psycopg2.extras\n")
             .line(PIP_INSTALL)
     };
-    let good = build().line(APP).build("psycopg2");
+    let good = build().line(APP).build(&native("psycopg2"));
     let (_, report) = check_json(&good.tag);
     assert_no_native_findings_and_app_ok(&good.tag, &report);
 
@@ -363,35 +214,20 @@ fn psycopg2_binary_finds_its_bundled_libs_and_misses_them_when_removed() {
             "RUN rm {SLIM}/python3.12/site-packages/psycopg2_binary.libs/libpq-*"
         ))
         .line(APP)
-        .build("psycopg2-nolibpq");
-    let (run, report) = check_json(&bad.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("psycopg2-nolibpq"));
+    let report = check_exit(&bad.tag, 1);
     let f = the_finding(&report, "missing-shared-library");
-    assert!(
-        f["message"].as_str().unwrap().starts_with("libpq-"),
-        "{f:#}"
-    );
-    assert!(
-        f["notes"]
-            .to_string()
-            .contains("psycopg2 → psycopg2._psycopg"),
-        "{f:#}"
-    );
-    let t = cpython(&bad.tag, "import psycopg2");
-    assert!(
-        t.import_error && t.describe().contains("libpq-"),
-        "{}",
-        t.describe()
-    );
+    assert_message_starts(f, "libpq-");
+    assert_notes_contain(f, "psycopg2 → psycopg2._psycopg");
+    cpython_import_error(&bad.tag, "import psycopg2", "libpq-");
 }
 
 #[test]
 fn a_closed_directory_and_an_unreadable_module_for_user_1000() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
-    let img = Build::new(&base)
+    };
+    let img = ImageBuilder::new(&base)
         .file(
             "/app/main.py",
             "import priv.mod\nimport secret\nimport open_mod\n",
@@ -403,25 +239,14 @@ fn a_closed_directory_and_an_unreadable_module_for_user_1000() {
         .line("RUN chmod 0700 /app/priv && chmod 0600 /app/secret.py")
         .line("USER 1000")
         .line(APP)
-        .build("perms");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("perms"));
+    let report = check_exit(&img.tag, 1);
     let nf = the_finding(&report, "module-not-found");
     assert_eq!(nf["module"], "priv.mod");
-    assert!(
-        nf["notes"]
-            .to_string()
-            .contains("/app/priv has mode 0700, owner 0:0"),
-        "{nf:#}"
-    );
+    assert_notes_contain(nf, "/app/priv has mode 0700, owner 0:0");
     let pd = the_finding(&report, "permission-denied");
     assert_eq!(pd["module"], "secret");
-    assert!(
-        pd["notes"]
-            .to_string()
-            .contains("/app/secret.py has mode 0600"),
-        "{pd:#}"
-    );
+    assert_notes_contain(pd, "/app/secret.py has mode 0600");
     assert_eq!(findings(&report).len(), 2, "{report:#}");
     // CPython: the closed directory hides the module; the unreadable file raises
     // PermissionError (an OSError, which the generic replay does not count as an import error).
@@ -439,29 +264,25 @@ fn a_closed_directory_and_an_unreadable_module_for_user_1000() {
 
 #[test]
 fn pip_install_user_as_root_then_user_app() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let w = wheel(
         &wheels("3.12", &["typing-extensions"], false),
         "typing_extensions",
     );
-    let img = Build::new(&base)
+    let img = ImageBuilder::new(&base)
         .wheel(&w)
         .file("/app/main.py", "import typing_extensions\n")
         .line("RUN python3 -m pip install -q --user --no-index --no-deps --disable-pip-version-check /wheels/*.whl")
         .line("USER app")
         .line(APP)
-        .build("pip-user");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("pip-user"));
+    let report = check_exit(&img.tag, 1);
     let f = the_finding(&report, "module-not-found");
-    assert!(
-        f["notes"]
-            .to_string()
-            .contains("is installed in /root/.local/lib/python3.12/site-packages"),
-        "{f:#}"
+    assert_notes_contain(
+        f,
+        "is installed in /root/.local/lib/python3.12/site-packages",
     );
     assert!(f["hint"].as_str().unwrap().contains("--user"), "{f:#}");
     differential_with(&img.tag, "python3", Some("/app"), &report);
@@ -469,10 +290,9 @@ fn pip_install_user_as_root_then_user_app() {
 
 #[test]
 fn no_false_positive_when_every_native_dependency_is_present() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let all = wheels(
         "3.12",
         &[
@@ -485,7 +305,7 @@ fn no_false_positive_when_every_native_dependency_is_present() {
         ],
         true,
     );
-    let mut b = with_cxx(Build::new(&base)).host_lib("libgomp.so.1");
+    let mut b = with_cxx(ImageBuilder::new(&base)).host_lib("libgomp.so.1");
     for name in [
         "numpy",
         "pandas",
@@ -498,13 +318,7 @@ fn no_false_positive_when_every_native_dependency_is_present() {
         "typing_extensions",
         "tzdata",
     ] {
-        if let Some(w) = all.iter().find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_lowercase()
-                .starts_with(&format!("{name}-"))
-        }) {
+        if let Some(w) = find_wheel(&all, name) {
             b = b.wheel(w);
         }
     }
@@ -516,7 +330,7 @@ fn no_false_positive_when_every_native_dependency_is_present() {
         )
         .line(PIP_INSTALL)
         .line(APP)
-        .build("all-present");
+        .build(&native("all-present"));
     let (_, report) = check_json(&img.tag);
     assert_no_native_findings_and_app_ok(&img.tag, &report);
 }
@@ -556,10 +370,9 @@ fn assert_no_native_findings_and_app_ok(tag: &str, report: &Value) {
 /// application's import site, with the chain CPython follows.
 #[test]
 fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let all = wheels("3.12", &["pyyaml", "markupsafe"], false);
     for w in ["pyyaml", "markupsafe"] {
         let so = Command::new("unzip")
@@ -573,13 +386,13 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
         );
     }
     let build = |main: &str, name: &str| {
-        Build::new(&base)
+        ImageBuilder::new(&base)
             .wheel(&wheel(&all, "pyyaml"))
             .wheel(&wheel(&all, "markupsafe"))
             .file("/app/main.py", main)
             .line(PIP_INSTALL)
             .line(APP)
-            .build(name)
+            .build(&native(name))
     };
 
     // (1) Guarded: the packages import, the extension is skipped.
@@ -587,8 +400,7 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
         "import yaml\nimport markupsafe\nprint(yaml.__with_libyaml__, markupsafe.escape('<'))\n",
         "guarded-ext",
     );
-    let (run, report) = check_json(&guarded.tag);
-    assert_eq!(run.code, 0, "{report:#}");
+    let report = check_exit(&guarded.tag, 0);
     assert_no_native_findings_and_app_ok(&guarded.tag, &report);
     assert_eq!(report["summary"]["errors"], 0, "{report:#}");
     for s in ["import yaml", "import markupsafe"] {
@@ -596,20 +408,14 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
         assert_eq!(t.ok, Some(true), "{s}: {}", t.describe());
     }
     // …and the extension really cannot load there.
-    let t = cpython(&guarded.tag, "import yaml._yaml");
-    assert!(
-        t.import_error && t.describe().contains("libpthread.so.0"),
-        "{}",
-        t.describe()
-    );
+    cpython_import_error(&guarded.tag, "import yaml._yaml", "libpthread.so.0");
 
     // (2) Unguarded: both fail.
     let hard = build(
         "import yaml\nimport yaml.cyaml\nfrom markupsafe import _speedups\n",
         "unguarded-ext",
     );
-    let (run, report) = check_json(&hard.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+    let report = check_exit(&hard.tag, 1);
     let app: Vec<&Value> = findings(&report)
         .into_iter()
         .filter(|f| f["file"] == "/app/main.py")
@@ -638,25 +444,15 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
         ],
         "{report:#}"
     );
-    assert!(
-        app[0]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("libpthread.so.0: cannot open shared object file"),
-        "{:#}",
-        app[0]
-    );
+    assert_message_starts(app[0], "libpthread.so.0: cannot open shared object file");
     let notes = app[0]["notes"].to_string();
     assert!(
         notes.contains("loading chain: yaml.cyaml → yaml._yaml → libpthread.so.0"),
         "{notes}"
     );
-    assert!(
-        app[1]["notes"]
-            .to_string()
-            .contains("loading chain: markupsafe._speedups → libpthread.so.0"),
-        "{:#}",
-        app[1]
+    assert_notes_contain(
+        app[1],
+        "loading chain: markupsafe._speedups → libpthread.so.0",
     );
     // Nothing else fails: line 1 (`import yaml`) is fine.
     assert!(
@@ -670,12 +466,7 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
     let t = cpython(&hard.tag, "import yaml");
     assert_eq!(t.ok, Some(true), "{}", t.describe());
     for s in ["import yaml.cyaml", "from markupsafe import _speedups"] {
-        let t = cpython(&hard.tag, s);
-        assert!(
-            t.import_error && t.describe().contains("libpthread.so.0"),
-            "{s}: {}",
-            t.describe()
-        );
+        cpython_import_error(&hard.tag, s, "libpthread.so.0");
     }
 }
 
@@ -684,20 +475,18 @@ fn guarded_extension_imports_are_optional_and_unguarded_ones_fail() {
 /// name in the package's tree, is not imported by `import pyarrow`).
 #[test]
 fn pyarrow_fails_on_pyarrow_lib_first() {
-    if !require_docker() {
+    let Some(base) = docker_base("slim", "3.12") else {
         return;
-    }
-    let base = ensure_base("slim", "3.12");
+    };
     let all = wheels("3.12", &["pyarrow"], false);
-    let img = with_glibc_stubs(Build::new(&base))
+    let img = with_glibc_stubs(ImageBuilder::new(&base))
         .host_lib("libgcc_s.so.1")
         .wheel(&wheel(&all, "pyarrow"))
         .file("/app/main.py", "import os\nimport pyarrow\n")
         .line(PIP_INSTALL)
         .line(APP)
-        .build("pyarrow-nolibstdcxx");
-    let (run, report) = check_json(&img.tag);
-    assert_eq!(run.code, 1, "{report:#}");
+        .build(&native("pyarrow-nolibstdcxx"));
+    let report = check_exit(&img.tag, 1);
     let native: Vec<&Value> = findings(&report)
         .into_iter()
         .filter(|f| f["code"] == "missing-shared-library")
@@ -711,25 +500,9 @@ fn pyarrow_fails_on_pyarrow_lib_first() {
         .find(|f| f["file"] == "/app/main.py")
         .unwrap_or_else(|| panic!("no finding at the application's import: {report:#}"));
     assert_eq!(f["line"], 2, "{f:#}");
-    assert!(
-        f["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("libstdc++.so.6: cannot open"),
-        "{f:#}"
-    );
-    assert!(
-        f["notes"]
-            .to_string()
-            .contains("loading chain: pyarrow → pyarrow.lib → "),
-        "{f:#}"
-    );
-    let t = cpython(&img.tag, "import pyarrow");
-    assert!(
-        t.import_error && t.describe().contains("libstdc++.so.6"),
-        "{}",
-        t.describe()
-    );
+    assert_message_starts(f, "libstdc++.so.6: cannot open");
+    assert_notes_contain(f, "loading chain: pyarrow → pyarrow.lib → ");
+    let t = cpython_import_error(&img.tag, "import pyarrow", "libstdc++.so.6");
     // The loader's ImportError names the extension it failed to load (`lib`, not `_acero`).
     assert!(
         matches!(t.name.as_deref(), Some("lib" | "pyarrow.lib")),

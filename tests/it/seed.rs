@@ -5,17 +5,17 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn example(name: &str) -> std::path::PathBuf {
-    repo_root().join("examples").join(name)
+/// `examples/NAME` built as TAG on the 3.12 base; `None` when the test is skipped.
+fn seed_image(tag: &str, name: &str) -> Option<Image> {
+    docker_base("slim", "3.12")?;
+    Some(build_image(tag, &example(name)))
 }
 
 #[test]
 fn seed_broken_image_reports_core_aws_service() {
-    if !require_docker() {
+    let Some(image) = seed_image("importgate-test/seed-app", "seed-app") else {
         return;
-    }
-    ensure_base("slim", "3.12");
-    let image = build_image("importgate-test/seed-app", &example("seed-app"));
+    };
     let (run, report) = check_json(&image.tag);
     assert_eq!(
         run.code, 1,
@@ -43,11 +43,9 @@ fn seed_broken_image_reports_core_aws_service() {
 
 #[test]
 fn seed_fixed_image_passes() {
-    if !require_docker() {
+    let Some(image) = seed_image("importgate-test/seed-app-fixed", "seed-app-fixed") else {
         return;
-    }
-    ensure_base("slim", "3.12");
-    let image = build_image("importgate-test/seed-app-fixed", &example("seed-app-fixed"));
+    };
     let (run, report) = check_json(&image.tag);
     assert_eq!(
         run.code, 0,
@@ -65,11 +63,9 @@ fn seed_fixed_image_passes() {
 
 #[test]
 fn seed_human_output_names_the_module() {
-    if !require_docker() {
+    let Some(image) = seed_image("importgate-test/seed-app-human", "seed-app") else {
         return;
-    }
-    ensure_base("slim", "3.12");
-    let image = build_image("importgate-test/seed-app-human", &example("seed-app"));
+    };
     let run = importgate(&["check", &image.tag]);
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
     let all = format!("{}{}", run.stdout, run.stderr);

@@ -139,6 +139,47 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
     tag
 }
 
+/// The base image for a test that needs Docker ([`require_docker`], then [`ensure_base`]);
+/// `None` when the test is skipped.
+pub fn docker_base(layout: &str, version: &str) -> Option<String> {
+    require_docker().then(|| ensure_base(layout, version))
+}
+
+/// `docker run --rm --network none OPTS IMAGE ARGS`, run to its end.
+pub fn docker_run(image: &str, opts: &[&str], args: &[&str]) -> Output {
+    output_of(
+        docker()
+            .args(["run", "--rm", "--network", "none"])
+            .args(opts)
+            .arg(image)
+            .args(args),
+        &format!("docker run {image}"),
+    )
+}
+
+/// As [`docker_run`] with `-i`, writing `input` to the container's stdin.
+pub fn docker_run_stdin(image: &str, opts: &[&str], args: &[&str], input: &[u8]) -> Output {
+    let mut child = docker()
+        .args(["run", "--rm", "-i", "--network", "none"])
+        .args(opts)
+        .arg(image)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("docker run {image}: cannot run: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .unwrap_or_else(|e| panic!("docker run {image}: write stdin: {e}"));
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("docker run {image}: output: {e}"))
+}
+
 /// A tagged test image, removed when dropped (also when the test panics). Its untagged parents
 /// stay (`--no-prune`): they are build cache that a test building the same steps at the same
 /// time may be using as the parent of its next step.
@@ -226,8 +267,15 @@ pub fn build_scenario(tag: &str, base: &str, entries: &[Entry], dockerfile_tail:
         .prefix("importgate-ctx.")
         .tempdir()
         .expect("tempdir");
-    let rootfs = ctx.path().join("rootfs");
-    fs::create_dir_all(&rootfs).expect("mkdir rootfs");
+    write_entries(&ctx.path().join("rootfs"), entries);
+    let dockerfile = format!("FROM {base}\nCOPY rootfs/ /\n{dockerfile_tail}\n");
+    fs::write(ctx.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
+    build_image(tag, ctx.path())
+}
+
+/// Writes scenario entries below `rootfs` (their absolute image paths made relative to it).
+fn write_entries(rootfs: &Path, entries: &[Entry]) {
+    fs::create_dir_all(rootfs).expect("mkdir rootfs");
     for entry in entries {
         let (path, write): (&str, &dyn Fn(&Path)) = match entry {
             Entry::File(path, content) => (path, &move |p: &Path| {
@@ -243,9 +291,195 @@ pub fn build_scenario(tag: &str, base: &str, entries: &[Entry], dockerfile_tail:
         fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
         write(&host);
     }
-    let dockerfile = format!("FROM {base}\nCOPY rootfs/ /\n{dockerfile_tail}\n");
-    fs::write(ctx.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
-    build_image(tag, ctx.path())
+}
+
+/// The multiarch library directory of the host and of the test images.
+pub const MULTIARCH: &str = "/usr/lib/x86_64-linux-gnu";
+
+/// An image built from a base, wheels from the cache (`COPY wheels/ /wheels/`), host libraries
+/// (`COPY libs/` into [`MULTIARCH`]), host directory trees, literal files (`COPY rootfs/ /`) and
+/// a Dockerfile tail. The `COPY` lines come right after `FROM`, in the order their kind was
+/// first added; the tail lines after them. The build context is removed when dropped.
+pub struct ImageBuilder {
+    ctx: tempfile::TempDir,
+    base: String,
+    copies: Vec<String>,
+    lines: Vec<String>,
+}
+
+impl ImageBuilder {
+    pub fn new(base: &str) -> ImageBuilder {
+        ImageBuilder {
+            ctx: tempfile::Builder::new()
+                .prefix("importgate-image.")
+                .tempdir()
+                .expect("tempdir"),
+            base: base.to_string(),
+            copies: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// The context directory `dir`, copied to `image_dir` (`""` is `/`).
+    fn dir(&mut self, dir: &str, image_dir: &str) -> PathBuf {
+        let copy = format!("COPY {dir}/ {image_dir}/");
+        if !self.copies.contains(&copy) {
+            self.copies.push(copy);
+        }
+        let path = self.ctx.path().join(dir);
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        path
+    }
+
+    /// A wheel file, under `/wheels/` in the image.
+    pub fn wheel(mut self, w: &Path) -> ImageBuilder {
+        let to = self
+            .dir("wheels", "/wheels")
+            .join(w.file_name().expect("wheel name"));
+        fs::copy(w, &to).unwrap_or_else(|e| panic!("{}: {e}", w.display()));
+        self
+    }
+
+    /// The host's copy of a library (followed to its real file), under its soname in
+    /// [`MULTIARCH`].
+    pub fn host_lib(mut self, soname: &str) -> ImageBuilder {
+        let src = fs::canonicalize(Path::new(MULTIARCH).join(soname))
+            .unwrap_or_else(|e| panic!("host library {soname}: {e}"));
+        let to = self.dir("libs", MULTIARCH).join(soname);
+        fs::copy(&src, to).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        self
+    }
+
+    /// The contents of the host directory `from` (`cp -a`: modes and symlinks kept), without
+    /// its top-level entries `skip`, in the image directory `image_dir` (context directory
+    /// `dir`).
+    pub fn tree(mut self, dir: &str, from: &Path, image_dir: &str, skip: &[&str]) -> ImageBuilder {
+        let to = self.dir(dir, image_dir);
+        run_ok(
+            Command::new("cp").arg("-a").arg(from.join(".")).arg(&to),
+            &format!("cp -a {}", from.display()),
+        );
+        for s in skip {
+            let _ = fs::remove_dir_all(to.join(s));
+        }
+        self
+    }
+
+    /// A file at an absolute image path (written again when it is already there).
+    pub fn file(mut self, path: &str, text: &str) -> ImageBuilder {
+        let rootfs = self.dir("rootfs", "");
+        write_entries(&rootfs, &[file(path, text)]);
+        self
+    }
+
+    /// A Dockerfile line (or lines) after the `COPY` lines.
+    pub fn line(mut self, l: &str) -> ImageBuilder {
+        self.lines.push(l.to_string());
+        self
+    }
+
+    /// `docker build -t TAG` of the context as it is now (it can be changed and built again).
+    pub fn build(&self, tag: &str) -> Image {
+        let mut dockerfile = vec![format!("FROM {}", self.base)];
+        dockerfile.extend(self.copies.iter().cloned());
+        dockerfile.extend(self.lines.iter().cloned());
+        fs::write(
+            self.ctx.path().join("Dockerfile"),
+            dockerfile.join("\n") + "\n",
+        )
+        .expect("write Dockerfile");
+        build_image(tag, self.ctx.path())
+    }
+}
+
+/// The wheel files for `reqs` (with dependencies when `deps`) for CPython `py` (`3.12`) on
+/// manylinux x86_64, downloaded once with pip into `~/.cache/importgate-tests/wheels/cpXY/`
+/// (the test images have no network); every wheel of that directory, sorted.
+pub fn wheels(py: &str, reqs: &[&str], deps: bool) -> Vec<PathBuf> {
+    let dir = cache_dir()
+        .join("wheels")
+        .join(format!("cp{}", py.replace('.', "")));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let have = |req: &str| {
+        let stem = req
+            .split(['=', '<', '>'])
+            .next()
+            .expect("requirement name")
+            .to_lowercase()
+            .replace('-', "_");
+        fs::read_dir(&dir).expect("wheel cache").flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .to_lowercase()
+                .starts_with(&format!("{stem}-"))
+        })
+    };
+    if reqs.iter().any(|r| !have(r)) {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "pip", "download", "-q", "--only-binary=:all:"])
+            .args(["--python-version", py, "--implementation", "cp"])
+            .args(["--platform", "manylinux2014_x86_64"])
+            .args(["--platform", "manylinux_2_17_x86_64"])
+            .args(["--platform", "manylinux_2_28_x86_64"])
+            .arg("-d")
+            .arg(&dir)
+            .args(reqs);
+        if !deps {
+            cmd.arg("--no-deps");
+        }
+        let status = cmd.status().expect("run pip download");
+        assert!(status.success(), "pip download {reqs:?} failed");
+    }
+    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("wheel cache")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The wheel of the distribution `name` (file name `name-…`, case-insensitive) among `all`.
+pub fn find_wheel<'a>(all: &'a [PathBuf], name: &str) -> Option<&'a PathBuf> {
+    all.iter().find(|p| {
+        p.file_name()
+            .expect("wheel name")
+            .to_string_lossy()
+            .to_lowercase()
+            .starts_with(&format!("{}-", name.to_lowercase()))
+    })
+}
+
+/// As [`find_wheel`], panicking when there is none.
+pub fn wheel(all: &[PathBuf], name: &str) -> PathBuf {
+    find_wheel(all, name)
+        .unwrap_or_else(|| panic!("no wheel for {name} in {all:?}"))
+        .clone()
+}
+
+/// A site-packages tree installed from PyPI on the host with CPython 3.12 (`$PYTHON312`),
+/// once, into `~/.cache/importgate-tests/NAME`.
+pub fn pypi_site(name: &str, reqs: &[&str]) -> PathBuf {
+    let cache = cache_dir().join(name);
+    let marker = cache.join(".complete");
+    if !marker.exists() {
+        let python = std::env::var("PYTHON312")
+            .unwrap_or_else(|_| "/root/.pyenv/versions/3.12.1/bin/python".to_string());
+        let out = Command::new(python)
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "--target"])
+            .arg(&cache)
+            .args(reqs)
+            .output()
+            .expect("pip");
+        assert!(
+            out.status.success(),
+            "pip install {reqs:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::write(&marker, "").expect("write marker");
+    }
+    cache
 }
 
 /// What running the binary produced.
@@ -293,6 +527,13 @@ pub fn check_json(image: &str) -> (Run, Value) {
     (run, json)
 }
 
+/// `importgate check --format json IMAGE`, which must exit with `code`; the report.
+pub fn check_exit(image: &str, code: i32) -> Value {
+    let (run, report) = check_json(image);
+    assert_eq!(run.code, code, "{report:#}");
+    report
+}
+
 /// One statement for the oracle.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Case {
@@ -324,6 +565,18 @@ pub struct Truth {
 }
 
 impl Truth {
+    /// One result object of `probe.py` (or of a harness printing the same fields).
+    pub fn from_json(r: &Value) -> Truth {
+        Truth {
+            ok: r["ok"].as_bool(),
+            exc_type: r["type"].as_str().map(str::to_string),
+            name: r["name"].as_str().map(str::to_string),
+            import_error: r["import_error"].as_bool().unwrap_or(false),
+            message: r["message"].as_str().map(str::to_string),
+            in_module_code: r["in_module_code"].as_bool().unwrap_or(false),
+        }
+    }
+
     /// CPython raises an ImportError for this import itself (not for some import the imported
     /// code does): `.name` is None, the module, `module.name`, or a dotted prefix of the module,
     /// and the exception does not come out of an imported module's own code.
@@ -389,31 +642,12 @@ pub fn truth_with(image: &str, python: &str, path0: Option<&str>, cases: &[Case]
             .map(|c| serde_json::json!({"statement": c.statement, "package": c.package}))
             .collect::<Vec<_>>(),
     });
-    let mut child = docker()
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "--network",
-            "none",
-            "--entrypoint",
-            python,
-            image,
-            "-c",
-        ])
-        .arg(&probe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker run probe");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write probe input");
-    let out = child.wait_with_output().expect("probe output");
+    let out = docker_run_stdin(
+        image,
+        &["--entrypoint", python],
+        &["-c", &probe],
+        input.to_string().as_bytes(),
+    );
     assert!(
         out.status.success(),
         "probe in {image} ({python}) failed: {}\nstderr:\n{}",
@@ -428,17 +662,14 @@ pub fn truth_with(image: &str, python: &str, path0: Option<&str>, cases: &[Case]
     });
     let results = v["results"].as_array().expect("probe results");
     assert_eq!(results.len(), cases.len(), "one result per case");
-    results
-        .iter()
-        .map(|r| Truth {
-            ok: r["ok"].as_bool(),
-            exc_type: r["type"].as_str().map(str::to_string),
-            name: r["name"].as_str().map(str::to_string),
-            import_error: r["import_error"].as_bool().unwrap_or(false),
-            message: r["message"].as_str().map(str::to_string),
-            in_module_code: r["in_module_code"].as_bool().unwrap_or(false),
-        })
-        .collect()
+    results.iter().map(Truth::from_json).collect()
+}
+
+/// What CPython says of one statement (see [`truth_with`]).
+pub fn cpython_statement(image: &str, python: &str, path0: Option<&str>, statement: &str) -> Truth {
+    truth_with(image, python, path0, &[Case::new(statement, None)])
+        .pop()
+        .expect("one result")
 }
 
 /// `sys.path[0]` as the report models it: the first entry when it is the script's directory,
@@ -568,6 +799,16 @@ pub fn findings_for<'a>(report: &'a Value, module: &str) -> Vec<&'a Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The `chain` of a finding: the modules from the entry point to the failing import.
+pub fn chain_of(finding: &Value) -> Vec<&str> {
+    finding["chain"]
+        .as_array()
+        .unwrap_or_else(|| panic!("finding without a `chain` array: {finding:#}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
 }
 
 /// A temporary directory removed at the end of the test.
