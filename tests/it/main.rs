@@ -26,5 +26,6 @@ mod engine;
 mod native;
 mod predict;
 mod seed;
+mod servers;
 mod sources;
 mod stdlib;

@@ -208,6 +208,16 @@ impl Ctx<'_> {
         if !parsed.syntax_errors.is_empty() {
             return true;
         }
+        // `enum._convert_('VerifyFlags', __name__, ...)` (ssl, signal, socket) creates the enum
+        // and its members in the module's namespace at import time.
+        if self
+            .image
+            .fs
+            .read_to_string(&file)
+            .is_some_and(|t| t.contains("._convert_("))
+        {
+            return true;
+        }
         let is_pkg = file.ends_with("/__init__.py");
         let package = if is_pkg {
             Some(module.to_string())
@@ -502,7 +512,7 @@ fn build_policy(
 pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
-    let server_notes = closure::apply_server_paths(&mut rt, &argv);
+    let server_notes = closure::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
     let rt = rt;
     let (policy, config_file) = build_policy(image, &rt, opts)?;
     let files = appfiles::select(&image.fs, &rt, &policy.include, &policy.exclude)?;

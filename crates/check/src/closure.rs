@@ -186,26 +186,56 @@ fn option(args: &[String], names: &[&str]) -> Option<String> {
     None
 }
 
-/// Applies app-server path options to the model: uvicorn's `--app-dir` and gunicorn's
-/// `--chdir`/`--pythonpath` put directories in front of sys.path before the app is imported.
-pub(crate) fn apply_server_paths(rt: &mut Runtime, argv: &[String]) -> Vec<String> {
-    let Launch::AppServer { server, .. } = &rt.launch else {
-        return Vec::new();
-    };
-    let server = server.clone();
+/// Applies app-server and framework-CLI path options to the model: uvicorn's `--app-dir` and
+/// gunicorn's `--chdir`/`--pythonpath` put directories in front of sys.path before the app is
+/// imported; Flask's CLI puts the directory its app path is imported from first
+/// (`prepare_import`), Celery's the working directory (`cwd_in_path`, after `--workdir`). Also
+/// names the app server's application in the launch (not an option value like `--bind`'s).
+pub(crate) fn apply_server_paths(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    rt: &mut Runtime,
+    argv: &[String],
+) -> Vec<String> {
     let args = argv.get(1..).unwrap_or_default();
     let mut front: Vec<(String, String)> = Vec::new();
-    if let Some(dir) = option(args, &["--app-dir"]) {
-        front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
+    let framework = match &rt.launch {
+        Launch::ConsoleScript { path } => basename(path).to_string(),
+        Launch::Module { module } => module.clone(),
+        _ => String::new(),
+    };
+    match framework.as_str() {
+        "flask" => {
+            let spec = flask_spec(config, args);
+            let (dir, _) = flask_import(vfs, &rt.cwd, spec.as_deref());
+            front.push((dir, "flask".into()));
+        }
+        "celery" => {
+            if let Some(dir) = option(args, &["--workdir"]) {
+                rt.cwd = abspath(&rt.cwd, &dir);
+            }
+            let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
+            front.push((cwd, "celery".into()));
+        }
+        _ => {}
     }
-    if let Some(dir) = option(args, &["--chdir"]) {
-        let dir = abspath(&rt.cwd, &dir);
-        rt.cwd = dir.clone();
-        front.push((dir, format!("{server} --chdir")));
-    }
-    if let Some(list) = option(args, &["--pythonpath"]) {
-        for p in list.split(',').filter(|p| !p.is_empty()) {
-            front.push((abspath(&rt.cwd, p), format!("{server} --pythonpath")));
+    if let Launch::AppServer { server, app } = &mut rt.launch {
+        if let Some(spec) = app_spec(args) {
+            *app = spec;
+        }
+        let server = server.clone();
+        if let Some(dir) = option(args, &["--app-dir"]) {
+            front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
+        }
+        if let Some(dir) = option(args, &["--chdir"]) {
+            let dir = abspath(&rt.cwd, &dir);
+            rt.cwd = dir.clone();
+            front.push((dir, format!("{server} --chdir")));
+        }
+        if let Some(list) = option(args, &["--pythonpath"]) {
+            for p in list.split(',').filter(|p| !p.is_empty()) {
+                front.push((abspath(&rt.cwd, p), format!("{server} --pythonpath")));
+            }
         }
     }
     let mut notes = Vec::new();
@@ -221,6 +251,64 @@ pub(crate) fn apply_server_paths(rt: &mut Runtime, argv: &[String]) -> Vec<Strin
         );
     }
     notes
+}
+
+/// The application an app server is given: the first positional with a `:`, else the first.
+fn app_spec(args: &[String]) -> Option<String> {
+    let pos = positionals(args);
+    pos.iter()
+        .find(|p| p.contains(':'))
+        .or_else(|| pos.first())
+        .cloned()
+}
+
+/// Flask's app path: `--app`/`-A`, else `FLASK_APP`.
+fn flask_spec(config: &ImageConfig, args: &[String]) -> Option<String> {
+    option(args, &["--app", "-A"])
+        .or_else(|| config.env_var("FLASK_APP").map(str::to_string))
+        .filter(|s| !s.is_empty())
+}
+
+/// Flask's `prepare_import`: the path part of the app spec (`pkg.app`, `src/app.py`, before a
+/// `:` not followed by a slash), made real and stripped of `.py` and `/__init__`, walked up
+/// while its directory is a package. Returns the directory Flask inserts first on sys.path and
+/// the module it imports. Without a spec Flask tries `wsgi.py`, then `app.py`.
+pub(crate) fn flask_import(vfs: &Vfs, cwd: &str, spec: Option<&str>) -> (String, String) {
+    let spec = match spec {
+        Some(s) => s.to_string(),
+        None if vfs.is_file(&format!("{}/wsgi.py", cwd.trim_end_matches('/'))) => "wsgi.py".into(),
+        None => "app.py".into(),
+    };
+    let bytes = spec.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| bytes[i] == b':' && !matches!(bytes.get(i + 1), Some(b'/' | b'\\')))
+        .unwrap_or(bytes.len());
+    let base = vfs.realpath(cwd).unwrap_or_else(|| cwd.to_string());
+    let mut path = abspath(&base, &spec[..end]);
+    if let Some(real) = vfs.realpath(&path) {
+        path = real;
+    }
+    if let Some(p) = path.strip_suffix(".py") {
+        path = p.to_string();
+    }
+    if let Some(p) = path.strip_suffix("/__init__") {
+        path = p.to_string();
+    }
+    let mut names = Vec::new();
+    loop {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        names.push(name.to_string());
+        path = if dir.is_empty() {
+            "/".into()
+        } else {
+            dir.into()
+        };
+        if path == "/" || !vfs.exists(&format!("{path}/__init__.py")) {
+            break;
+        }
+    }
+    names.reverse();
+    (path, names.join("."))
 }
 
 /// `module:attr` / `module:factory()` / `path/to/app.py` as a module name.
@@ -308,7 +396,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
         Launch::Module { module } => {
             e.modules.push(module.clone());
             if module == "flask" {
-                flask(config, args, &mut e);
+                flask(vfs, config, &rt.cwd, args, &mut e);
             }
             if module == "celery" {
                 celery(args, &mut e);
@@ -325,20 +413,18 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 e.modules.push(module.clone());
             }
             match basename(path) {
-                "flask" => flask(config, args, &mut e),
+                "flask" => flask(vfs, config, &rt.cwd, args, &mut e),
                 "celery" => celery(args, &mut e),
                 "django-admin" => e.django_settings = env_settings.clone(),
                 _ => {}
             }
         }
         Launch::AppServer { server, .. } => {
-            let pos = positionals(args);
-            let spec = pos
-                .iter()
-                .find(|p| p.contains(':'))
-                .or_else(|| pos.first())
-                .cloned();
-            match spec {
+            // The server's console script imports its own entry point module before the app.
+            if let Some(module) = console_entry_points(vfs, rt).get(server.as_str()) {
+                e.modules.push(module.clone());
+            }
+            match app_spec(args) {
                 Some(spec) => {
                     let module = app_module(&spec);
                     e.notes
@@ -385,23 +471,17 @@ fn which_server(vfs: &Vfs, rt: &Runtime, server: &str) -> Option<String> {
         .find(|p| vfs.is_file(p))
 }
 
-/// Flask's app discovery: `--app`, else `FLASK_APP`, else `app` or `wsgi` in the working
-/// directory.
-fn flask(config: &ImageConfig, args: &[String], e: &mut Entry) {
-    let spec =
-        option(args, &["--app", "-A"]).or_else(|| config.env_var("FLASK_APP").map(str::to_string));
-    match spec {
-        Some(spec) => {
-            let m = app_module(&spec);
-            e.notes.push(format!("flask imports `{m}` at startup"));
-            e.modules.push(m);
-        }
-        None => {
-            e.notes
-                .push("flask looks for `app` or `wsgi` in the working directory".into());
-            e.modules.push("app".into());
-        }
+/// Flask's app discovery: `--app`, else `FLASK_APP`, else `wsgi.py` or `app.py` in the working
+/// directory, imported as [`flask_import`] names it.
+fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let spec = flask_spec(config, args);
+    let (_, m) = flask_import(vfs, cwd, spec.as_deref());
+    if spec.is_none() {
+        e.notes
+            .push("flask looks for `wsgi` or `app` in the working directory".into());
     }
+    e.notes.push(format!("flask imports `{m}` at startup"));
+    e.modules.push(m);
 }
 
 /// `celery -A proj` imports `proj` (and `proj.celery` when `proj` is a package without an app).
@@ -843,6 +923,40 @@ mod tests {
         );
         assert_eq!(app_module("src/app.py"), "src.app");
         assert_eq!(app_module("app:create_app()"), "app");
+    }
+
+    /// Flask's `prepare_import`, as observed with Flask 3.1 (tests/it/servers.rs).
+    #[test]
+    fn flask_import_walks_up_packages() {
+        let vfs = Vfs::from_files(&[
+            ("srv/web/wsgi.py", ""),
+            ("srv/web/pkg/__init__.py", ""),
+            ("srv/web/pkg/app.py", ""),
+            ("srv/api/app.py", ""),
+            ("srv/link", "-> web"),
+        ]);
+        let got = |cwd: &str, spec: Option<&str>| flask_import(&vfs, cwd, spec);
+        let pair = |d: &str, m: &str| (d.to_string(), m.to_string());
+        assert_eq!(
+            got("/srv/web", Some("pkg.app")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(
+            got("/srv/web", Some("pkg.app:create_app()")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv", Some("web/wsgi.py")), pair("/srv/web", "wsgi"));
+        assert_eq!(
+            got("/srv", Some("web/pkg/app.py")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv/web", Some("pkg")), pair("/srv/web", "pkg"));
+        assert_eq!(
+            got("/srv/link", Some("pkg.app")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv/web", None), pair("/srv/web", "wsgi"));
+        assert_eq!(got("/srv/api", None), pair("/srv/api", "app"));
     }
 
     #[test]
