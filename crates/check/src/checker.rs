@@ -208,16 +208,6 @@ impl Ctx<'_> {
         if !parsed.syntax_errors.is_empty() {
             return true;
         }
-        // `enum._convert_('VerifyFlags', __name__, ...)` (ssl, signal, socket) creates the enum
-        // and its members in the module's namespace at import time.
-        if self
-            .image
-            .fs
-            .read_to_string(&file)
-            .is_some_and(|t| t.contains("._convert_("))
-        {
-            return true;
-        }
         let is_pkg = file.ends_with("/__init__.py");
         let package = if is_pkg {
             Some(module.to_string())

@@ -214,6 +214,20 @@ impl Extractor<'_, '_> {
                 self.dynamic_namespace = true;
             }
         }
+        // `IntEnum._convert_('VerifyFlags', __name__, ...)` (ssl, signal, socket; `_convert`
+        // before 3.8) creates an enum and its members in the module named by `__name__`.
+        if at_module
+            && let Expr::Attribute(attr) = &*call.func
+            && matches!(attr.attr.as_str(), "_convert_" | "_convert")
+            && call
+                .arguments
+                .args
+                .iter()
+                .chain(call.arguments.keywords.iter().map(|k| &k.value))
+                .any(|arg| matches!(arg, Expr::Name(n) if n.id.as_str() == "__name__"))
+        {
+            self.dynamic_namespace = true;
+        }
         // Handing the namespace to other code (`exec(src, globals())`,
         // `install(globals())`) lets it bind anything.
         let hands_out_namespace = call

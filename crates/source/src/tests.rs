@@ -368,6 +368,8 @@ fn getattr_and_dynamic_namespace() {
         "__path__ = extend_path(__path__, __name__)\n",
         "__path__.append('x')\n",
         "def f():\n    globals()[n] = v\n",
+        "_IntEnum._convert_('VerifyFlags', __name__, lambda n: n.startswith('V'), source=_ssl)\n",
+        "IntEnum._convert('Signals', __name__, lambda n: n.isupper())\n",
     ] {
         assert!(b(dynamic).dynamic_namespace, "{dynamic}");
     }
@@ -376,6 +378,8 @@ fn getattr_and_dynamic_namespace() {
         "def f():\n    vars()['a'] = 1\n",
         "def f():\n    exec(code)\n",
         "d = {}\nd['a'] = 1\n",
+        "E._convert_('E', 'other.module', pred)\n",
+        "def f():\n    E._convert_('E', __name__, pred)\n",
     ] {
         assert!(!b(static_ns).dynamic_namespace, "{static_ns}");
     }
