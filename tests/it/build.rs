@@ -20,15 +20,16 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
     }
     ensure_base("slim", "3.12");
     let _image = tagged("importgate-test/build-seed:latest");
-    let ctx = example("seed-app");
+    // Run at the repository's root, as CI does: paths are the repository's.
+    let root = repo_root();
     let check = [
         "check",
         "--context",
-        path_str(&ctx),
+        "examples/seed-app",
         "--tag",
         "importgate-test/build-seed:latest",
     ];
-    let run = importgate(&[&check[..], &["--format", "json"]].concat());
+    let run = importgate_in(&root, &[&check[..], &["--format", "json"]].concat());
     assert_eq!(
         run.code, 1,
         "broken seed app must fail\nstderr:\n{}",
@@ -50,11 +51,11 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
     assert_eq!(f["fix_path"], "/app/core/__init__.py");
     let hint = f["hint"].as_str().unwrap_or("");
     assert!(
-        hint.starts_with("create backend/core/__init__.py "),
+        hint.starts_with("create examples/seed-app/backend/core/__init__.py "),
         "hint names the image path, not the context file: {hint}"
     );
     assert_eq!(report["mode"]["kind"], "built");
-    assert_eq!(report["mode"]["context"], path_str(&ctx));
+    assert_eq!(report["mode"]["context"], "examples/seed-app");
     assert_eq!(
         report["mode"]["tags"],
         serde_json::json!(["importgate-test/build-seed:latest"])
@@ -79,16 +80,17 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
     );
 
     // The same, as people read it.
-    let run = importgate(&check);
+    let run = importgate_in(&root, &check);
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
     assert!(
         run.stdout
-            .contains("--> backend/services/case_service.py:1:1"),
+            .contains("--> examples/seed-app/backend/services/case_service.py:1:1"),
         "{}",
         run.stdout
     );
     assert!(
-        run.stdout.contains("help: create backend/core/__init__.py"),
+        run.stdout
+            .contains("help: create examples/seed-app/backend/core/__init__.py"),
         "{}",
         run.stdout
     );
@@ -98,7 +100,7 @@ fn seed_context_reports_the_users_file_and_the_init_to_create() {
         "{}",
         run.stdout
     );
-    let stdout = run.stdout.replace(path_str(&ctx), "[CONTEXT]");
+    let stdout = run.stdout;
     insta::with_settings!({filters => vec![(r"as [0-9a-f]{12}", "as [ID]")]}, {
         insta::assert_snapshot!("build_seed_human_output", stdout);
     });
@@ -260,15 +262,19 @@ fn modules_absent_from_the_image_say_why() {
         ("app/helpers.py", "def help(): ...\n"),
     ]);
     let _image = tagged("importgate-test/build-absent:latest");
-    let run = importgate(&[
-        "check",
-        "--context",
-        path_str(dir.path()),
-        "--tag",
-        "importgate-test/build-absent:latest",
-        "--format",
-        "json",
-    ]);
+    // `--context .` in the context itself: paths are relative to it.
+    let run = importgate_in(
+        dir.path(),
+        &[
+            "check",
+            "--context",
+            ".",
+            "--tag",
+            "importgate-test/build-absent:latest",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
     let report = run.json();
 

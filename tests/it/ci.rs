@@ -133,16 +133,19 @@ fn sarif_from_a_context_build_is_valid_and_points_into_the_repository() {
     ensure_base("slim", "3.12");
     let out = tempdir();
     let sarif = out.path().join("importgate.sarif");
-    let context = example("seed-app");
-    let run = importgate(&[
-        "check",
-        "--context",
-        path_str(&context),
-        "--format",
-        "sarif",
-        "--output",
-        path_str(&sarif),
-    ]);
+    // At the repository's root, as in a GitHub Actions job: URIs are repository paths.
+    let run = importgate_in(
+        &repo_root(),
+        &[
+            "check",
+            "--context",
+            "examples/seed-app",
+            "--format",
+            "sarif",
+            "--output",
+            path_str(&sarif),
+        ],
+    );
     assert_eq!(
         run.code, 1,
         "seed app must fail\n{}\n{}",
@@ -159,13 +162,13 @@ fn sarif_from_a_context_build_is_valid_and_points_into_the_repository() {
     assert!(valid, "SARIF invalid against the 2.1.0 schema:\n{stderr}");
     let results = seen["results"].as_array().expect("results");
     assert!(
-        results
-            .iter()
-            .any(|r| r["uri"] == "backend/services/case_service.py"
+        results.iter().any(
+            |r| r["uri"] == "examples/seed-app/backend/services/case_service.py"
                 && r["uriBaseId"] == "%SRCROOT%"
                 && r["line"] == 1
-                && r["level"] == "error"),
-        "no error result at backend/services/case_service.py:1 in {seen:#}"
+                && r["level"] == "error"
+        ),
+        "no error result at examples/seed-app/backend/services/case_service.py:1 in {seen:#}"
     );
     assert!(
         seen["rules"]

@@ -125,6 +125,7 @@ fn explain_absence(
                 ignore_file,
             }) = map.why_absent(&image_path)
             {
+                let ignore_file = shown(&ignore_file);
                 push_reason(
                     f,
                     format!(
@@ -134,6 +135,7 @@ fn explain_absence(
                         pattern.text
                     ),
                 );
+                // Patterns are relative to the context, whatever the report's paths are.
                 f.hint = Some(format!(
                     "let {} into the build: change `{}` on line {} of {ignore_file}, or add `!{path}` after it",
                     shown(&path),
@@ -169,9 +171,9 @@ fn explain_absence(
                 &files[0]
             };
             let from = first.strip_suffix("/__init__.py").unwrap_or(first);
+            // A COPY source is relative to the context, whatever the report's paths are.
             f.hint = Some(format!(
-                "COPY {} to {}/{rel} (the first directory on sys.path)",
-                shown(from),
+                "COPY {from} to {}/{rel} (the first directory on sys.path)",
                 entry.trim_end_matches('/')
             ));
         }
@@ -319,7 +321,7 @@ mod tests {
         );
         assert_eq!(
             f.hint.as_deref(),
-            Some("create backend/core/__init__.py so that `core` is a regular package there")
+            Some("create ctx/backend/core/__init__.py so that `core` is a regular package there")
         );
         assert_eq!(f.fix_path.as_deref(), Some("/app/core/__init__.py"));
         assert_eq!(
@@ -338,7 +340,7 @@ mod tests {
         let excluded = &report.findings[1];
         assert_eq!(
             excluded.notes[1],
-            "backend/core/aws_service.py is in the context but .dockerignore line 2 \
+            "ctx/backend/core/aws_service.py is in the context but ctx/.dockerignore line 2 \
              (`backend/core/aws_*`) excludes it from the build, so it is not at \
              /app/core/aws_service.py"
         );
@@ -352,7 +354,7 @@ mod tests {
         let uncopied = &report.findings[2];
         assert_eq!(
             uncopied.notes[1],
-            "present in the context at tools/helpers.py but no COPY brings it into the image"
+            "present in the context at ctx/tools/helpers.py but no COPY brings it into the image"
         );
         assert_eq!(
             uncopied.hint.as_deref(),
@@ -366,7 +368,7 @@ mod tests {
         let f = &report.findings[4];
         assert!(
             f.notes.iter().any(|n| n.starts_with(
-                "backend/core/aws_service.py is in the context but .dockerignore line 2"
+                "ctx/backend/core/aws_service.py is in the context but ctx/.dockerignore line 2"
             )),
             "{f:?}"
         );

@@ -79,12 +79,45 @@ impl Mode {
         matches!(self, Mode::Prediction { .. })
     }
 
-    /// A context-relative path (a [`ContextRef`] path) as reports show it. Paths stay relative
-    /// to the context root, not to where importgate ran: in CI the context is the repository
-    /// (or the directory a job works in), which is what SARIF's `%SRCROOT%` and annotations
-    /// resolve against; the summary names the context directory.
+    /// A context-relative path (a [`ContextRef`] path) as reports show it: joined to the
+    /// context directory as given, which the command line makes relative to the working
+    /// directory when it lies below it (see [`display_dir`]). So `--context caseapp/backend`
+    /// run at a repository's root reports `caseapp/backend/core/aws_service.py`: the path in
+    /// the repository, which is what editors, SARIF's `%SRCROOT%` and annotations resolve
+    /// against in CI.
     pub fn join_context(&self, rel: &str) -> Option<String> {
-        self.context_dir().map(|_| rel.to_string())
+        let dir = self.context_dir()?.trim_end_matches('/');
+        Some(match (dir, rel) {
+            ("" | ".", _) => rel.to_string(),
+            (_, "" | ".") => dir.to_string(),
+            _ => format!("{dir}/{rel}"),
+        })
+    }
+}
+
+/// A context directory as reports name it: relative to `cwd` when it lies below it (an
+/// absolute `--context` inside the repository still gives repository paths), `./` and
+/// trailing `/` dropped; elsewhere as given.
+pub fn display_dir(dir: &std::path::Path, cwd: Option<&std::path::Path>) -> String {
+    let below = match cwd {
+        Some(cwd) if dir.is_absolute() => dir.strip_prefix(cwd).ok(),
+        _ => None,
+    };
+    let shown = below.unwrap_or(dir);
+    let parts: Vec<String> = shown
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        return ".".to_string();
+    }
+    let joined = parts.join("/");
+    if shown.is_absolute() {
+        // `components()` yields the root as `/`.
+        format!("/{}", joined.trim_start_matches('/'))
+    } else {
+        joined
     }
 }
 
@@ -253,5 +286,50 @@ fn keep_contents(path: &str, size: u64) -> bool {
             return name.starts_with("python") && size <= 64 << 20 || size <= 64 << 10;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn context_dirs_are_shown_from_the_working_directory() {
+        let cwd = Some(Path::new("/repo"));
+        assert_eq!(
+            display_dir(Path::new("caseapp/backend"), cwd),
+            "caseapp/backend"
+        );
+        assert_eq!(display_dir(Path::new("./caseapp/"), cwd), "caseapp");
+        assert_eq!(display_dir(Path::new("."), cwd), ".");
+        assert_eq!(display_dir(Path::new("/repo/caseapp"), cwd), "caseapp");
+        assert_eq!(display_dir(Path::new("/repo"), cwd), ".");
+        assert_eq!(
+            display_dir(Path::new("/elsewhere/app"), cwd),
+            "/elsewhere/app"
+        );
+        assert_eq!(display_dir(Path::new("../app"), cwd), "../app");
+    }
+
+    #[test]
+    fn context_paths_join_the_context_directory() {
+        let mode = |dir: &str| Mode::Prediction {
+            context: dir.into(),
+            dockerfile: String::new(),
+            base: String::new(),
+        };
+        assert_eq!(
+            mode("caseapp/backend")
+                .join_context("core/aws_service.py")
+                .as_deref(),
+            Some("caseapp/backend/core/aws_service.py")
+        );
+        assert_eq!(
+            mode(".").join_context("core/x.py").as_deref(),
+            Some("core/x.py")
+        );
+        assert_eq!(mode("app/").join_context(".").as_deref(), Some("app"));
+        assert_eq!(Mode::Image.join_context("x.py"), None);
     }
 }

@@ -94,7 +94,7 @@ pub async fn build_from_context(args: &CheckArgs, dir: &Path) -> anyhow::Result<
     Ok(FromContext {
         image_id: built.image_id.clone(),
         mode: Mode::Built {
-            context: dir.display().to_string(),
+            context: importgate_check::display_dir(dir, std::env::current_dir().ok().as_deref()),
             dockerfile: dockerfile_shown,
             image_id: built.image_id,
             tags: built.tags,

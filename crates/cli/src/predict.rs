@@ -31,7 +31,7 @@ pub async fn predict_from_context(
     let predict_opts = importgate_predict::PredictOptions {
         platform: opts.platform.clone(),
         capture: opts.capture.clone(),
-        context_name: dir.display().to_string(),
+        context_name: importgate_check::display_dir(dir, std::env::current_dir().ok().as_deref()),
         dockerfile_name: dockerfile,
     };
     let prediction =

@@ -191,14 +191,21 @@ fn pascal(code: &str) -> String {
         .collect()
 }
 
-/// Where a result is: the user's file relative to `%SRCROOT%` (the context root; the
-/// code-scanning service resolves it, usually to the checkout) when the image was built from a
-/// context, else the path
-/// inside the image relative to `IMAGEROOT`.
+/// Where a result is: the user's file relative to `%SRCROOT%` (the directory importgate ran in,
+/// which the code-scanning service resolves to the checkout) when the image was built from a
+/// context, an absolute `file://` URI when that context lies outside the working directory,
+/// else the path inside the image relative to `IMAGEROOT`.
 fn artifact(report: &Report, f: &Finding) -> ArtifactLocation {
     if f.context.is_some() {
+        let shown = report.shown_path(f);
+        if shown.starts_with('/') {
+            return ArtifactLocation {
+                uri: format!("file://{}", percent_path(&shown)),
+                uri_base_id: None,
+            };
+        }
         return ArtifactLocation {
-            uri: percent_path(&report.shown_path(f)),
+            uri: percent_path(&shown),
             uri_base_id: Some("%SRCROOT%"),
         };
     }

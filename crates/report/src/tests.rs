@@ -544,7 +544,7 @@ fn rendered_report(report: &Report, format: Format) -> String {
 fn built_human_names_context_files() {
     let text = human(&built(), false, false);
     assert!(
-        text.contains("--> backend/services/case_service.py:3:1"),
+        text.contains("--> caseapp/backend/services/case_service.py:3:1"),
         "{text}"
     );
     assert!(
@@ -609,11 +609,11 @@ fn built_sarif_uses_srcroot_for_context_files() {
         [
             ("app/main.py".to_string(), "IMAGEROOT".to_string()),
             (
-                "backend/services/case_service.py".to_string(),
+                "caseapp/backend/services/case_service.py".to_string(),
                 "%SRCROOT%".to_string()
             ),
             (
-                "backend/services/case_service.py".to_string(),
+                "caseapp/backend/services/case_service.py".to_string(),
                 "%SRCROOT%".to_string()
             ),
         ]
@@ -624,16 +624,16 @@ fn built_sarif_uses_srcroot_for_context_files() {
 fn built_github_and_junit_use_context_files() {
     let gh = rendered_report(&built(), Format::Github);
     assert!(
-        gh.contains("file=backend/services/case_service.py,line=3,"),
+        gh.contains("file=caseapp/backend/services/case_service.py,line=3,"),
         "{gh}"
     );
     let junit = rendered_report(&built(), Format::Junit);
     assert!(
-        junit.contains(r#"name="backend/services/case_service.py""#),
+        junit.contains(r#"name="caseapp/backend/services/case_service.py""#),
         "{junit}"
     );
     assert!(
-        junit.contains(r#"file="backend/services/case_service.py""#),
+        junit.contains(r#"file="caseapp/backend/services/case_service.py""#),
         "{junit}"
     );
 }

@@ -507,10 +507,23 @@ pub fn importgate(args: &[&str]) -> Run {
 }
 
 pub fn importgate_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_importgate"));
-    cmd.args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
+    run_importgate(
+        Command::new(env!("CARGO_BIN_EXE_importgate")).envs(env.iter().copied()),
+        args,
+    )
+}
+
+/// `importgate ARGS` run in `dir`, as a user at the root of their repository runs it: context
+/// paths in the report are then relative to `dir`.
+pub fn importgate_in(dir: &Path, args: &[&str]) -> Run {
+    run_importgate(
+        Command::new(env!("CARGO_BIN_EXE_importgate")).current_dir(dir),
+        args,
+    )
+}
+
+fn run_importgate(cmd: &mut Command, args: &[&str]) -> Run {
+    cmd.args(args).stdin(Stdio::null());
     let out = cmd.output().expect("run importgate");
     Run {
         // killed by a signal: not an exit code the contract knows
