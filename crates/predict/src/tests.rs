@@ -453,3 +453,442 @@ fn a_project_installed_from_its_directory_brings_its_packages_and_dependencies()
     );
     assert_eq!(errors(&p), vec![]);
 }
+
+// --- Fuzz-style robustness of the input-facing parsers: arbitrary and near-valid input never
+// panics, and hostile archives cannot make the reader allocate what they claim. ---
+
+mod fuzz {
+    use std::io::{Cursor, Write};
+
+    use importgate_context::Step;
+    use importgate_image::Keep;
+    use proptest::prelude::*;
+
+    use crate::requirements::{parse_pip_install, parse_pyproject, parse_requirements, parse_spec};
+    use crate::wheel::{Wheel, members_with, wheel_file_name};
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("-r".to_string()),
+            Just("--requirement".to_string()),
+            Just("-e".to_string()),
+            Just("--editable=".to_string()),
+            Just("-t".to_string()),
+            Just("--target=".to_string()),
+            Just("--prefix".to_string()),
+            Just("--user".to_string()),
+            Just("-i".to_string()),
+            Just("=".to_string()),
+            Just("@".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just(",".to_string()),
+            Just(";".to_string()),
+            Just("#".to_string()),
+            Just(" #".to_string()),
+            Just("#egg=".to_string()),
+            Just("://".to_string()),
+            Just("git+".to_string()),
+            Just("file:".to_string()),
+            Just("$(".to_string()),
+            Just("$".to_string()),
+            Just("`".to_string()),
+            Just("\\".to_string()),
+            Just("\\\n".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just(" ".to_string()),
+            Just("\t".to_string()),
+            Just("'".to_string()),
+            Just("\"".to_string()),
+            Just(".".to_string()),
+            Just("..".to_string()),
+            Just("/".to_string()),
+            Just("../../etc/passwd".to_string()),
+            Just(".whl".to_string()),
+            Just("é".to_string()),
+            Just("\u{2003}".to_string()),
+            Just("&&".to_string()),
+            Just("||".to_string()),
+            Just("|".to_string()),
+            Just("(".to_string()),
+            Just(")".to_string()),
+            "[a-zA-Z0-9_.-]{1,6}",
+            "[a-zA-Z0-9_.-]{1,6}",
+            any::<char>().prop_map(|c| c.to_string()),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(piece(), 0..30).prop_map(|v| v.concat())
+    }
+
+    fn toml_text() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("[project]".to_string()),
+            Just("[project.optional-dependencies]".to_string()),
+            Just("[project.scripts]".to_string()),
+            Just("[[project]]".to_string()),
+            Just("[project".to_string()),
+            text().prop_map(|t| format!("name = {t:?}")),
+            Just("name = 1".to_string()),
+            Just("dependencies = 1".to_string()),
+            Just("dependencies = [1, \"a\", [\"b\"], {x=1}]".to_string()),
+            text().prop_map(|t| format!("dependencies = [{t:?}]")),
+            text().prop_map(|t| format!("dev = [{t:?}]")),
+            Just("dynamic = [\"dependencies\"]".to_string()),
+            Just("dynamic = \"dependencies\"".to_string()),
+            text().prop_map(|t| format!("x = {t:?}")),
+            text().prop_map(|t| format!("x = \"{t}")),
+            Just("project = 1".to_string()),
+            Just("a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]".to_string()),
+            Just("a = 99999999999999999999999999".to_string()),
+            Just("a = \"\\uD800\"".to_string()),
+            Just("a = '''".to_string()),
+            text(),
+        ];
+        prop::collection::vec(line, 0..10).prop_map(|v| v.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn requirements_files_never_panic(t in text()) {
+            let _ = parse_requirements(&t);
+            let _ = parse_spec(&t, false);
+            let _ = parse_spec(&t, true);
+        }
+
+        #[test]
+        fn arbitrary_unicode_requirements_never_panic(t in "\\PC{0,80}") {
+            let _ = parse_requirements(&t);
+            let _ = parse_spec(&t, false);
+            let _ = crate::shell::commands(&t);
+        }
+
+        #[test]
+        fn pip_command_lines_never_panic(words in prop::collection::vec(text(), 0..8)) {
+            let p = parse_pip_install(&words);
+            prop_assert!(p.items.len() <= words.len());
+            let line = words.join(" ");
+            for cmd in crate::shell::commands(&line) {
+                let _ = parse_pip_install(&cmd);
+            }
+        }
+
+        #[test]
+        fn shell_lines_never_panic(t in text()) {
+            let _ = crate::shell::commands(&t);
+        }
+
+        #[test]
+        fn garbage_pyproject_never_panics(t in toml_text(), extras in prop::collection::vec(text(), 0..3)) {
+            let _ = parse_pyproject(&t, &extras);
+        }
+
+        #[test]
+        fn wheel_names_and_arbitrary_bytes_never_panic(
+            name in text(),
+            data in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let _ = wheel_file_name(&name);
+            let _ = Wheel::read("a-1-py3-none-any.whl", &data);
+            let _ = members_with(&data, &|_, _| Keep::Contents);
+        }
+
+        #[test]
+        fn corrupted_wheels_never_panic(
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+            extras in prop::collection::vec(text(), 0..2),
+        ) {
+            let mut data = sample_wheel();
+            for (at, b) in &flips {
+                let i = at.index(data.len());
+                data[i] = *b;
+            }
+            if truncate {
+                data.truncate(cut.index(data.len()));
+            }
+            if let Some(w) = Wheel::read("pkg-1.0-py3-none-any.whl", &data) {
+                let _ = w.dependencies(&extras, Some(12));
+                let _ = w.dependencies(&extras, None);
+                let _ = w.text("METADATA");
+            }
+            for (_, _, bytes) in members_with(&data, &|_, _| Keep::Contents) {
+                if let Some(b) = bytes {
+                    prop_assert!(b.capacity() <= 16 << 20);
+                }
+            }
+        }
+
+        #[test]
+        fn requires_dist_markers_never_panic(lines in prop::collection::vec(text(), 0..6), extras in prop::collection::vec(text(), 0..2), minor in any::<Option<u8>>()) {
+            let w = Wheel { requires: lines, ..Wheel::default() };
+            let _ = w.dependencies(&extras, minor);
+        }
+    }
+
+    fn run_word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("pip".to_string()),
+            Just("pip3".to_string()),
+            Just("python".to_string()),
+            Just("python3 -m pip".to_string()),
+            Just("python -m venv".to_string()),
+            Just("/opt/venv/bin/pip".to_string()),
+            Just("install".to_string()),
+            Just("uninstall -y".to_string()),
+            Just("-r r.txt".to_string()),
+            Just("-r /".to_string()),
+            Just("-r".to_string()),
+            Just("-e .".to_string()),
+            Just(".".to_string()),
+            Just("./pkg".to_string()),
+            Just("pkg-1.0-py3-none-any.whl".to_string()),
+            Just("--user".to_string()),
+            Just("--target".to_string()),
+            Just("-t/".to_string()),
+            Just("--prefix=".to_string()),
+            Just("useradd -m -u 99999999999 app".to_string()),
+            Just("adduser -D -G".to_string()),
+            Just("groupadd -g -1".to_string()),
+            Just("addgroup".to_string()),
+            Just("&&".to_string()),
+            Just(";".to_string()),
+            Just("|".to_string()),
+            text(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// RUN lines made of pip, venv and account commands, with odd arguments, predicted
+        /// against a context holding a wheel, a project and requirements files.
+        #[test]
+        fn arbitrary_run_lines_predict_or_fail_with_one_line(
+            runs in prop::collection::vec(prop::collection::vec(run_word(), 1..8), 1..4),
+            req in text(),
+            pyproject in toml_text(),
+        ) {
+            let dir = tempfile::tempdir().expect("tmp");
+            let root = dir.path();
+            super::write(root, "Dockerfile", "FROM python:3.12-slim\n");
+            super::write(root, "r.txt", &format!("{req}\n-r r.txt\n"));
+            super::write(root, "pkg/pyproject.toml", &pyproject);
+            super::write(root, "pyproject.toml", &pyproject);
+            super::write_bytes(root, "pkg-1.0-py3-none-any.whl", &sample_wheel());
+            let mut steps = vec![super::copy(&["."], "/app/", 2), Step::Workdir { path: "/app".into(), line: 3 }];
+            for (i, words) in runs.iter().enumerate() {
+                steps.push(super::run(&words.join(" "), 4 + i));
+            }
+            match super::predict(root, vec![super::stage(super::base(), steps, &[])]) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(!e.to_string().contains('\n'), "{e}"),
+            }
+        }
+    }
+
+    fn zip_of(members: &[(&str, &[u8])], method: zip::CompressionMethod) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        for (name, data) in members {
+            zip.start_file(*name, options).expect("zip member");
+            zip.write_all(data).expect("write");
+        }
+        zip.finish().expect("zip").into_inner()
+    }
+
+    fn sample_wheel() -> Vec<u8> {
+        zip_of(
+            &[
+                ("pkg/__init__.py", b"import os\n"),
+                (
+                    "pkg-1.0.dist-info/METADATA",
+                    b"Name: pkg\nRequires-Dist: a ; extra == 'x' and python_version >= \"3.8\"\nRequires-Dist: b (>=1) ; (sys_platform != 'win32') or os_name == \"nt\"\n\nbody\n",
+                ),
+                ("pkg-1.0.dist-info/RECORD", b"pkg/__init__.py,,\n"),
+                ("pkg-1.0.dist-info/top_level.txt", b"pkg\n"),
+                ("x.pth", b"import pkg\n"),
+            ],
+            zip::CompressionMethod::Deflated,
+        )
+    }
+
+    /// Sets the uncompressed size of every member, in the local headers and the central
+    /// directory, to `size`.
+    fn claim_size(data: &mut [u8], size: u32) {
+        let mut i = 0;
+        while i + 46 <= data.len() {
+            match data[i..i + 4] {
+                [0x50, 0x4b, 0x03, 0x04] => {
+                    data[i + 22..i + 26].copy_from_slice(&size.to_le_bytes());
+                    i += 30;
+                }
+                [0x50, 0x4b, 0x01, 0x02] => {
+                    data[i + 24..i + 28].copy_from_slice(&size.to_le_bytes());
+                    i += 46;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Many tiny members that each claim just under the per-member cap: reading them must not
+    /// reserve what they claim (all members' bytes are alive at once in `members_with`).
+    #[test]
+    fn members_claiming_a_huge_size_do_not_allocate_it() {
+        let names: Vec<String> = (0..64).map(|i| format!("pkg/m{i}.py")).collect();
+        let members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+        for method in [
+            zip::CompressionMethod::Stored,
+            zip::CompressionMethod::Deflated,
+        ] {
+            let mut data = zip_of(&members, method);
+            claim_size(&mut data, (16 << 20) - 1);
+            let reserved: usize = members_with(&data, &|_, _| Keep::Contents)
+                .iter()
+                .filter_map(|(_, _, b)| b.as_ref().map(Vec::capacity))
+                .sum();
+            assert!(reserved < 8 << 20, "{method:?}: reserved {reserved} bytes");
+            let _ = Wheel::read("pkg-1.0-py3-none-any.whl", &data);
+        }
+    }
+
+    /// A member that claims a tiny size but inflates to far more is cut at the claim (or the
+    /// cap), never read in full.
+    #[test]
+    fn a_member_inflating_past_its_claim_is_not_read_in_full() {
+        let big = vec![0u8; 32 << 20];
+        let mut data = zip_of(
+            &[("pkg-1.0.dist-info/METADATA", &big[..])],
+            zip::CompressionMethod::Deflated,
+        );
+        assert!(data.len() < 1 << 20);
+        claim_size(&mut data, 10);
+        for (_, _, bytes) in members_with(&data, &|_, _| Keep::Contents) {
+            if let Some(b) = bytes {
+                assert!(b.len() <= 10, "read {} bytes past a claim of 10", b.len());
+            }
+        }
+        if let Some(w) = Wheel::read("pkg-1.0-py3-none-any.whl", &data) {
+            assert!(w.texts.iter().all(|(_, t)| t.len() <= 16 << 20));
+        }
+    }
+
+    #[test]
+    fn huge_requirement_lines_and_deep_continuations() {
+        let huge = format!("{}==1\n", "a".repeat(1 << 20));
+        assert_eq!(parse_requirements(&huge).len(), 1);
+        let cont = "x \\\n".repeat(50_000);
+        let _ = parse_requirements(&cont);
+        let _ = parse_requirements(&"-r\n".repeat(10_000));
+        let _ = parse_pip_install(&["-r".to_string()]);
+        let _ = parse_pip_install(&["--target".to_string()]);
+        let _ = parse_pip_install(&["-e".to_string(), "".to_string()]);
+        let _ = crate::shell::commands(&"$(".repeat(100_000));
+        let _ = crate::shell::commands(&"\"$(".repeat(10_000));
+    }
+}
+
+/// `-r` cycles (a includes b includes a, a includes itself) stop (pip itself would fail on
+/// them); `-r` paths leaving the context name image files, never host files.
+#[test]
+fn requirement_include_cycles_and_escapes_terminate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "a.txt", "-r b.txt\n-r a.txt\nflask\n");
+    write(root, "b.txt", "-r ./a.txt\nrequests\n");
+    write(
+        root,
+        "c.txt",
+        "-r ../../../../etc/shadow\n-r /proc/self/environ\nhttpx\n",
+    );
+    let started = std::time::Instant::now();
+    let p = predict(
+        root,
+        vec![stage(
+            base(),
+            vec![
+                Step::Workdir {
+                    path: "/app".into(),
+                    line: 2,
+                },
+                copy(&["a.txt", "b.txt", "c.txt"], "./", 3),
+                run("pip install -r a.txt", 4),
+                run(
+                    "pip install -r c.txt -r ../../../../../proc/self/environ",
+                    5,
+                ),
+            ],
+            &[],
+        )],
+    )
+    .expect("predicts");
+    assert!(started.elapsed().as_secs() < 10);
+    let site = "/usr/local/lib/python3.12/site-packages";
+    assert!(p.image.fs.is_file(&format!("{site}/httpx/__init__.py")));
+    assert!(
+        p.image
+            .warnings
+            .iter()
+            .any(|w| w.contains("/proc/self/environ")),
+        "{:?}",
+        p.image.warnings
+    );
+}
+
+/// `ln -s /etc escape`: `COPY escape/passwd /x` must not put the host's `/etc/passwd` into the
+/// predicted image (inside the context the link points at `<root>/etc`).
+#[test]
+fn a_symlink_out_of_the_context_does_not_leak_host_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(
+        root,
+        "Dockerfile",
+        "FROM python:3.12-slim\nCOPY escape/passwd /x\n",
+    );
+    std::os::unix::fs::symlink("/etc", root.join("escape")).expect("symlink");
+    std::os::unix::fs::symlink("/etc/passwd", root.join("pw")).expect("symlink");
+    std::os::unix::fs::symlink("../../../../../../../etc", root.join("up")).expect("symlink");
+    let host = fs::read("/etc/passwd").unwrap_or_default();
+    let ctx = BuildContext::open(root, None).expect("context");
+    for rel in ["escape/passwd", "pw", "up/passwd"] {
+        assert!(ctx.read(rel).is_err(), "{rel}");
+    }
+    for srcs in [
+        &["escape/passwd"][..],
+        &["pw"],
+        &["up/passwd"],
+        &["escape/"],
+        &["up/"],
+        &["escape"],
+    ] {
+        let r = predict(
+            root,
+            vec![stage(
+                base(),
+                vec![
+                    copy(srcs, "/x", 2),
+                    run("pip install -r /x/passwd -r /x", 3),
+                ],
+                &[],
+            )],
+        );
+        match r {
+            Ok(p) => {
+                for path in ["/x", "/x/passwd"] {
+                    if let Some(Some(data)) = p.image.fs.read(path) {
+                        assert!(host.is_empty() || *data != *host, "{srcs:?}: {path}");
+                    }
+                }
+            }
+            Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
+        }
+    }
+}

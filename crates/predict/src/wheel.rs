@@ -43,7 +43,9 @@ fn read_member(zip: &mut Zip<'_>, m: &Member) -> Option<Vec<u8>> {
     if m.size > MAX_MEMBER {
         return None;
     }
-    let mut out = Vec::with_capacity(usize::try_from(m.size).ok()?);
+    // The claimed size only bounds the first allocation: a tiny member may claim the cap, and
+    // `members_with` keeps every member's bytes alive at once.
+    let mut out = Vec::with_capacity(usize::try_from(m.size.min(64 << 10)).ok()?);
     zip.by_index(m.index)
         .ok()?
         .take(MAX_MEMBER)

@@ -265,3 +265,132 @@ fn exception_prefix_opens_dir_but_not_double_star() {
     assert_eq!(ctx.excluded_by("lib/keep.py").map(|p| p.line), Some(1));
     assert!(ctx.entry("keep.py").is_some());
 }
+
+/// `ln -s /etc escape`: inside the context an absolute link target starts at the context root,
+/// so `COPY escape/passwd /x` finds nothing, and nothing outside the root is ever read.
+#[test]
+fn a_symlink_to_an_outside_directory_cannot_read_outside_files() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(r, "Dockerfile", "FROM x\nCOPY escape/passwd /x\n");
+    symlink("/etc", r.join("escape")).unwrap();
+    symlink("../../../../../../../../etc", r.join("up")).unwrap();
+    symlink("/etc/passwd", r.join("pw")).unwrap();
+    let ctx = BuildContext::open(r, None).unwrap();
+    for rel in [
+        "escape/passwd",
+        "escape/../escape/passwd",
+        "up/passwd",
+        "pw",
+        "../etc/passwd",
+        "/etc/passwd",
+        "//etc/passwd",
+        "a/../../etc/passwd",
+        "",
+        ".",
+        "..",
+    ] {
+        match ctx.read(rel) {
+            Ok(bytes) => panic!("{rel}: read {} bytes", bytes.len()),
+            Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
+        }
+    }
+}
+
+#[test]
+fn reading_odd_relative_paths_never_panics() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(r, "Dockerfile", "FROM x\n");
+    write(r, "a/b.txt", "b");
+    symlink("a", r.join("loop1")).unwrap();
+    symlink("loop2", r.join("loop3")).unwrap();
+    symlink("loop3", r.join("loop2")).unwrap();
+    symlink("self", r.join("self")).unwrap();
+    let ctx = BuildContext::open(r, None).unwrap();
+    let long = "a/".repeat(2048);
+    for rel in [
+        "loop1/b.txt",
+        "loop2",
+        "self/x",
+        "//a//b.txt",
+        "a/./b.txt/",
+        "a/b.txt/..",
+        long.as_str(),
+        "\0",
+        "a\\b.txt",
+    ] {
+        let _ = ctx.read(rel);
+    }
+    assert_eq!(ctx.read("loop1/b.txt").unwrap(), b"b");
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn ignore_line() -> impl Strategy<Value = String> {
+        let atom = prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("Dockerfile".to_string()),
+            Just(".dockerignore".to_string()),
+            Just("*".to_string()),
+            Just("**".to_string()),
+            Just("?".to_string()),
+            Just("[".to_string()),
+            Just("[^a]".to_string()),
+            Just("\\".to_string()),
+            Just("!".to_string()),
+            Just("/".to_string()),
+            Just("..".to_string()),
+            Just(".".to_string()),
+            Just("#".to_string()),
+            Just(" ".to_string()),
+        ];
+        prop::collection::vec(atom, 0..6).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The walk, the engine rules, the tar and `read` with arbitrary ignore files: a clean
+        /// result or a one-line error.
+        #[test]
+        fn arbitrary_ignore_files_walk_tar_and_read(lines in prop::collection::vec(ignore_line(), 0..6)) {
+            let d = tempfile::tempdir().unwrap();
+            let r = d.path();
+            write(r, "Dockerfile", "FROM x\nCOPY . /app\n");
+            write(r, "a/b/c.txt", "c");
+            write(r, "a/x", "x");
+            write(r, "b/a", "a");
+            symlink("/etc", r.join("a/escape")).unwrap();
+            symlink("../..", r.join("b/up")).unwrap();
+            write(r, ".dockerignore", &lines.join("\n"));
+            match BuildContext::open(r, None) {
+                Ok(ctx) => {
+                    let _ = ctx.removed_by_engine(EngineRules::Current);
+                    let _ = ctx.removed_by_engine(EngineRules::Engine2010);
+                    let mut buf = Vec::new();
+                    if let Err(e) = ctx.write_tar(&mut buf) {
+                        prop_assert!(!e.to_string().contains('\n'), "{e}");
+                    }
+                    if let Ok(bytes) = ctx.read("a/b/c.txt") {
+                        prop_assert_eq!(bytes, b"c".to_vec());
+                    }
+                    for rel in ["a/escape/passwd", "b/up/etc/passwd", "b/up", "a/escape"] {
+                        let _ = ctx.excluded_by(rel);
+                        prop_assert!(ctx.read(rel).is_err(), "{}", rel);
+                    }
+                    let df = crate::Dockerfile::parse(ctx.dockerfile_text()).unwrap();
+                    let p = crate::plan(&df, &[], None).unwrap();
+                    let m = crate::PathMap::new(&ctx, &p);
+                    let _ = m.why_absent("/app/a/b/c.txt");
+                    let _ = m.uncopied_candidates("a/b/c");
+                }
+                Err(e) => prop_assert!(!e.to_string().contains('\n'), "{e}"),
+            }
+        }
+    }
+}

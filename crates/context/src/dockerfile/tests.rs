@@ -208,3 +208,237 @@ fn base_config_seeds_env_for_expansion() {
     .unwrap();
     assert_eq!(copies(&p.stages[0])[0].dest, "/usr/lib/python3.11/");
 }
+
+// --- Fuzz-style robustness: arbitrary and near-valid Dockerfiles never panic in parse/plan. ---
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn word() -> impl Strategy<Value = String> {
+        let atom = prop_oneof![
+            Just("$".to_string()),
+            Just("${".to_string()),
+            Just("}".to_string()),
+            Just("${A".to_string()),
+            Just("${A:-".to_string()),
+            Just("${A:+x}".to_string()),
+            Just("${A:?err}".to_string()),
+            Just("${A#*}".to_string()),
+            Just("${A%%x}".to_string()),
+            Just("${A/x/y}".to_string()),
+            Just("${#A}".to_string()),
+            Just("$A".to_string()),
+            Just("$B".to_string()),
+            Just("${}".to_string()),
+            Just("${:-}".to_string()),
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("\\".to_string()),
+            Just("`".to_string()),
+            Just("=".to_string()),
+            Just(" ".to_string()),
+            Just("/".to_string()),
+            Just("..".to_string()),
+            Just("*".to_string()),
+            Just("[".to_string()),
+            Just("é".to_string()),
+            Just("\\x".to_string()),
+            Just("\\u{0}".to_string()),
+            Just("\u{0}".to_string()),
+            Just("0".to_string()),
+            Just("99999".to_string()),
+            Just("18446744073709551616".to_string()),
+            Just("-1".to_string()),
+            "[a-c]{1,3}",
+            "[a-c]{1,3}",
+            "[a-c]{1,3}",
+            any::<char>()
+                .prop_filter("one line", |c| !matches!(c, '\n' | '\r'))
+                .prop_map(|c| c.to_string()),
+        ];
+        prop::collection::vec(atom, 0..6).prop_map(|v| v.concat())
+    }
+
+    fn instr() -> impl Strategy<Value = String> {
+        prop_oneof![
+            word().prop_map(|w| format!("FROM {w}")),
+            (word(), word()).prop_map(|(w, n)| format!("FROM {w} AS {n}")),
+            (0usize..6).prop_map(|n| format!("FROM s{n} AS s{}", n + 1)),
+            Just("FROM python:3.12 AS s0".to_string()),
+            Just("FROM".to_string()),
+            Just("FROM --platform=$BUILDPLATFORM x".to_string()),
+            word().prop_map(|w| format!("ARG {w}")),
+            (word(), word()).prop_map(|(k, v)| format!("ARG {k}={v}")),
+            Just("ARG A=$B".to_string()),
+            Just("ARG B=$A".to_string()),
+            Just("ARG A=${A}${A}".to_string()),
+            Just("ARG".to_string()),
+            word().prop_map(|w| format!("ENV {w}")),
+            (word(), word()).prop_map(|(k, v)| format!("ENV {k}={v}")),
+            (word(), word()).prop_map(|(k, v)| format!("ENV {k} {v}")),
+            Just("ENV".to_string()),
+            Just("ENV A=${A}${A}${A}${A}".to_string()),
+            (word(), word()).prop_map(|(s, d)| format!("COPY {s} {d}")),
+            (word(), word(), word()).prop_map(|(f, s, d)| format!("COPY --from={f} {s} {d}")),
+            (word(), word()).prop_map(|(s, d)| format!("ADD {s} {d}")),
+            (word(), word()).prop_map(|(c, s)| format!("COPY --chown={c} --chmod={c} {s} /d/")),
+            Just("COPY".to_string()),
+            Just("COPY onlyone".to_string()),
+            Just("COPY --from=99999 a b".to_string()),
+            Just("COPY --from=18446744073709551616 a b".to_string()),
+            Just("COPY --from=-1 a b".to_string()),
+            Just("COPY --from= a b".to_string()),
+            Just("COPY --from a b".to_string()),
+            Just("COPY [\"a\", \"b\"]".to_string()),
+            Just("COPY [\"a\"".to_string()),
+            Just("COPY <<EOF /x\nhi\nEOF".to_string()),
+            word().prop_map(|w| format!("WORKDIR {w}")),
+            Just("WORKDIR".to_string()),
+            word().prop_map(|w| format!("USER {w}")),
+            word().prop_map(|w| format!("RUN {w}")),
+            Just("RUN <<EOF\nx\n".to_string()),
+            word().prop_map(|w| format!("CMD {w}")),
+            word().prop_map(|w| format!("CMD [\"{w}\"]")),
+            word().prop_map(|w| format!("ENTRYPOINT [{w}")),
+            word().prop_map(|w| format!("SHELL [\"{w}\"]")),
+            Just("SHELL []".to_string()),
+            Just("ONBUILD COPY a b".to_string()),
+            Just("HEALTHCHECK NONE".to_string()),
+            word().prop_map(|w| format!("# {w}")),
+            Just("RUN a \\\n  b".to_string()),
+            Just("RUN a `\n  b".to_string()),
+        ]
+    }
+
+    fn dockerfile() -> impl Strategy<Value = Vec<String>> {
+        (
+            prop_oneof![
+                Just(String::new()),
+                Just("# escape=`\n".to_string()),
+                Just("# escape=\\\n".to_string()),
+                Just("# escape=x\n".to_string()),
+                Just("# escape=\n".to_string()),
+                Just("# syntax=docker/dockerfile:1\n# escape=`\n".to_string()),
+                Just("\u{feff}".to_string()),
+            ],
+            prop::option::weighted(0.9, word()),
+            prop::collection::vec(instr(), 0..10),
+            prop::option::weighted(0.1, any::<String>()),
+        )
+            .prop_map(|(head, from, lines, junk)| {
+                let from = from
+                    .map(|w| format!("FROM {w} AS s0\n"))
+                    .unwrap_or_default();
+                let junk = junk.unwrap_or_default();
+                let mut texts = vec![format!("{head}{from}{}\n{junk}", lines.join("\n"))];
+                // Each line alone, in a first stage and in a stage built on it: most of these
+                // parse, so the planner sees every generated instruction.
+                for l in &lines {
+                    texts.push(format!(
+                        "FROM b AS s0\n{l}\nFROM s0 AS s1\n{l}\nFROM s1\n{l}\n"
+                    ));
+                }
+                texts
+            })
+    }
+
+    fn check(text: &str, args: &[(String, String)], target: Option<&str>) {
+        match Dockerfile::parse(text) {
+            Ok(df) => {
+                for r in [
+                    plan(&df, args, target),
+                    plan_with_base(&df, args, target, &|r: &str| {
+                        Some(BaseConfig {
+                            env: vec![
+                                ("PATH".into(), "/usr/bin".into()),
+                                ("A".into(), format!("${{{r}")),
+                            ],
+                            workdir: Some(r.to_string()),
+                            user: Some(r.to_string()),
+                            ..BaseConfig::default()
+                        })
+                    }),
+                ] {
+                    match r {
+                        Ok(p) => {
+                            let _ = p.final_stage();
+                        }
+                        Err(e) => assert!(!e.to_string().contains('\n'), "two lines: {e}"),
+                    }
+                }
+            }
+            Err(e) => assert!(!e.to_string().contains('\n'), "two lines: {e:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn near_valid_dockerfiles_plan_or_fail_with_one_line(
+            text in dockerfile(),
+            args in prop::collection::vec((word(), word()), 0..3),
+            target in prop::option::of(prop_oneof![Just("s0".to_string()), Just("nope".to_string()), Just("0".to_string()), word()]),
+        ) {
+            for t in &text {
+                check(t, &args, target.as_deref());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_dockerfiles_never_panic(text in "\\PC{0,80}") {
+            check(&text, &[], None);
+        }
+    }
+}
+
+#[test]
+fn deep_stage_chains_arg_loops_and_odd_from_values_plan_or_fail_cleanly() {
+    let mut text = String::from("FROM python:3.12 AS s0\nENV A=1\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "FROM s{i} AS s{}\nENV A=${{A}}x\nCOPY --from=s{i} /a /b\n",
+            i + 1
+        ));
+    }
+    let p = plan_of(&text, &[], Some("s500")).expect("plans");
+    assert_eq!(p.target, 500);
+    for (text, target) in [
+        (
+            "ARG A=$B\nARG B=$A\nFROM x$A$B\nARG A\nARG B\nENV C=$A$B\n",
+            None,
+        ),
+        ("FROM x\nCOPY --from=99999 a b\n", None),
+        ("FROM x\nCOPY --from=18446744073709551616 a b\n", None),
+        ("FROM x\nCOPY --from=-1 a b\n", None),
+        ("FROM x\nCOPY --from=0 a b\n", None),
+        ("FROM x\nCOPY --from= a b\n", None),
+        ("FROM x\nCOPY\n", None),
+        ("COPY a b\n", None),
+        ("", None),
+        ("FROM x\n", Some("nope")),
+        ("FROM x AS a\n", Some("")),
+        ("FROM ${\n", None),
+        ("FROM x$\n", None),
+        ("FROM x\nENV A=\"unterminated\n", None),
+        ("FROM x\nENV A='unterminated\n", None),
+        ("FROM x\nWORKDIR ${A:-\n", None),
+        ("FROM x\nWORKDIR $\n", None),
+        ("# escape=`\nFROM x\nCOPY a`\n b\n", None),
+        ("# escape=\nFROM x\n", None),
+        ("# escape=ab\nFROM x\n", None),
+        ("FROM x\nUSER \\\n", None),
+        ("FROM x\nENV A=\\\n", None),
+        ("FROM x\nCOPY \\xff\\u{0} /d\n", None),
+        ("\u{feff}FROM x\n\u{0}\n", None),
+    ] {
+        match plan_of(text, &[("A", "$B"), ("B", "${A")], target) {
+            Ok(p) => {
+                let _ = p.final_stage();
+            }
+            Err(e) => assert!(!e.to_string().contains('\n'), "{text:?}: {e}"),
+        }
+    }
+}

@@ -326,3 +326,96 @@ proptest! {
         prop_assert_eq!(clean(&once), once.clone());
     }
 }
+
+// --- Fuzz-style robustness: arbitrary and near-valid `.dockerignore` text never panics. ---
+
+fn ignore_text() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("*".to_string()),
+        Just("**".to_string()),
+        Just("?".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("[^".to_string()),
+        Just("[!a-".to_string()),
+        Just("[[:alpha:]]".to_string()),
+        Just("[[:".to_string()),
+        Just("\\".to_string()),
+        Just("!".to_string()),
+        Just("/".to_string()),
+        Just("//".to_string()),
+        Just("..".to_string()),
+        Just(".".to_string()),
+        Just("{".to_string()),
+        Just("(".to_string()),
+        Just("$".to_string()),
+        Just("^".to_string()),
+        Just("|".to_string()),
+        Just("#".to_string()),
+        Just(" ".to_string()),
+        Just("\t".to_string()),
+        Just("\r".to_string()),
+        Just("\n".to_string()),
+        Just("é".to_string()),
+        Just("\u{feff}".to_string()),
+        Just("\u{0}".to_string()),
+        "[a-c]{1,3}",
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(atom, 0..24).prop_map(|v| v.concat())
+}
+
+fn odd_path() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("..".to_string()),
+        Just(".".to_string()),
+        Just("/".to_string()),
+        Just("//".to_string()),
+        Just("".to_string()),
+        Just("é".to_string()),
+        Just("[".to_string()),
+        Just("\\".to_string()),
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(atom, 0..12).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_ignore_files_parse_or_fail_with_one_line(text in ignore_text(), paths in prop::collection::vec(odd_path(), 0..6)) {
+        match IgnoreFile::parse(Path::new(".dockerignore"), &text) {
+            Ok(f) => {
+                for p in &paths {
+                    let _ = f.excluded_by(p);
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().contains('\n'), "{e}"),
+        }
+    }
+
+    #[test]
+    fn arbitrary_unicode_ignore_files_never_panic(text in "\\PC{0,60}", path in "\\PC{0,30}") {
+        if let Ok(f) = IgnoreFile::parse(Path::new(".dockerignore"), &text) {
+            let _ = f.excluded_by(&path);
+        }
+    }
+}
+
+#[test]
+fn very_long_patterns_and_paths_do_not_panic() {
+    let text = format!(
+        "{}\n!{}\n{}\n",
+        "*/".repeat(5000),
+        "a/".repeat(5000),
+        "[a".repeat(2000)
+    );
+    if let Ok(f) = IgnoreFile::parse(Path::new(".dockerignore"), &text) {
+        let _ = f.excluded_by(&"a/".repeat(5000));
+        let _ = f.excluded_by("");
+        let _ = f.excluded_by("//..//");
+    }
+}

@@ -203,3 +203,98 @@ fn copy_whole_context_into_workdir() {
     assert_eq!(m.to_context("/srv/Dockerfile"), None);
     assert_eq!(m.to_context("/srv/.dockerignore"), loc(".dockerignore", 3));
 }
+
+// --- Fuzz-style robustness: PathMap queries with odd paths and odd COPY lines never panic. ---
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn odd_path() -> impl Strategy<Value = String> {
+        let atom = prop_oneof![
+            Just("app".to_string()),
+            Just("core".to_string()),
+            Just("x.py".to_string()),
+            Just("..".to_string()),
+            Just(".".to_string()),
+            Just("/".to_string()),
+            Just("//".to_string()),
+            Just(String::new()),
+            Just("*".to_string()),
+            Just("?".to_string()),
+            Just("[".to_string()),
+            Just("[^a-".to_string()),
+            Just("\\".to_string()),
+            Just("é".to_string()),
+            any::<char>().prop_map(|c| c.to_string()),
+        ];
+        prop::collection::vec(atom, 0..10).prop_map(|v| v.concat())
+    }
+
+    fn fixture() -> (tempfile::TempDir, BuildContext) {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        write(r, "Dockerfile", "FROM x\n");
+        write(r, ".dockerignore", "app/secret*\n");
+        write(r, "app/main.py", "");
+        write(r, "app/core/x.py", "");
+        write(r, "app/secret.txt", "");
+        std::os::unix::fs::symlink("/etc", r.join("escape")).unwrap();
+        std::os::unix::fs::symlink("../..", r.join("app/up")).unwrap();
+        let ctx = BuildContext::open(r, None).unwrap();
+        (d, ctx)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn odd_copy_sources_and_queries_never_panic(
+            srcs in prop::collection::vec(odd_path(), 1..4),
+            dests in prop::collection::vec(odd_path(), 1..4),
+            queries in prop::collection::vec(odd_path(), 1..6),
+        ) {
+            let (_d, ctx) = fixture();
+            let mut text = String::from("FROM python:3.12 AS a\nWORKDIR /app\n");
+            for (s, d) in srcs.iter().zip(dests.iter().cycle()) {
+                text.push_str(&format!("COPY {s} {d}\n"));
+                text.push_str(&format!("ADD {s} {d}\n"));
+            }
+            text.push_str("FROM a\nCOPY --from=a / /\nCOPY --from=0 /app /\n");
+            let Ok(df) = Dockerfile::parse(&text) else { return Ok(()) };
+            let Ok(p) = plan(&df, &[], None) else { return Ok(()) };
+            let m = PathMap::new(&ctx, &p);
+            let _ = m.mapped_files();
+            for q in &queries {
+                let _ = m.to_context(q);
+                let _ = m.why_absent(q);
+                let _ = m.uncopied_candidates(q);
+            }
+        }
+    }
+
+    #[test]
+    fn very_long_and_empty_queries() {
+        let (_d, ctx) = fixture();
+        let df = Dockerfile::parse("FROM x\nCOPY . /app\nCOPY app/* /w/\n").unwrap();
+        let m = PathMap::new(&ctx, &plan(&df, &[], None).unwrap());
+        // PATH_MAX (4096) characters; the queries are quadratic in the number of components.
+        let long = "a/".repeat(2048);
+        for q in [
+            "",
+            "/",
+            "//",
+            "..",
+            "/..",
+            "/../../etc/passwd",
+            "/app//main.py",
+            &long,
+        ] {
+            let _ = m.to_context(q);
+            let _ = m.why_absent(q);
+            let _ = m.uncopied_candidates(q);
+        }
+        assert_eq!(m.to_context("/app/escape/passwd"), None);
+    }
+}
