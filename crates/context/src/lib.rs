@@ -21,4 +21,4 @@ pub use dockerfile::{
 };
 pub use error::ContextError;
 pub use ignore::{IgnoreFile, Pattern};
-pub use pathmap::{Absence, ContextLocation, PathMap};
+pub use pathmap::{Absence, ContextLocation, PathMap, glob_match};

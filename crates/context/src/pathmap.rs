@@ -195,72 +195,120 @@ fn has_wildcards(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Go's `filepath.Match`: `*` and `?` do not match `/`; `[...]` classes with `^` negation and
-/// ranges; `\` escapes. A malformed pattern matches nothing.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn class(p: &[char], c: char) -> Option<(bool, usize)> {
-        // p starts after '['
-        let mut i = 0;
-        let negated = p.first() == Some(&'^');
-        if negated {
-            i += 1;
+/// Go's `filepath.Match`, which the builder uses for wildcard `COPY`/`ADD` sources: `*` and `?`
+/// do not match `/`; `[...]` classes with `^` negation and ranges; `\` escapes. A malformed
+/// pattern matches nothing. Every token but `*` matches exactly one character, so on a mismatch
+/// only the last `*` needs to take one more character: linear in the name for each star, where
+/// retrying every split would be exponential in the number of stars (`COPY *a*a*a*a*a*ab`).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = name.chars().collect();
+    if !well_formed(&p) {
+        return false;
+    }
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where its pattern continues and how much of the name it took.
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi + 1, si));
+            pi += 1;
+            continue;
         }
-        let mut matched = false;
-        let mut n = 0;
-        loop {
-            let ch = *p.get(i)?;
-            if ch == ']' && n > 0 {
-                i += 1;
-                break;
+        if pi < p.len() {
+            if let Some(&c) = s.get(si)
+                && let Some(used) = one_char(&p[pi..], c)
+            {
+                pi += used;
+                si += 1;
+                continue;
             }
-            let lo = if ch == '\\' {
+        } else if si == s.len() {
+            return true;
+        }
+        match star {
+            Some((next, taken)) if taken < s.len() && s[taken] != '/' => {
+                star = Some((next, taken + 1));
+                pi = next;
+                si = taken + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// How many pattern characters the token at the start of `p` (not `*`) uses to match `c`, or
+/// `None` when it does not match.
+fn one_char(p: &[char], c: char) -> Option<usize> {
+    match p[0] {
+        '?' => (c != '/').then_some(1),
+        '[' if c != '/' => match class(&p[1..], c) {
+            Some((true, used)) => Some(1 + used),
+            _ => None,
+        },
+        '[' => None,
+        '\\' => (p.get(1) == Some(&c)).then_some(2),
+        lit => (lit == c).then_some(1),
+    }
+}
+
+/// Whether every class is closed and no `\` ends the pattern (Go's `ErrBadPattern` otherwise).
+fn well_formed(p: &[char]) -> bool {
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '\\' if i + 1 >= p.len() => return false,
+            '\\' => i += 2,
+            '[' => match class(&p[i + 1..], '\0') {
+                Some((_, used)) => i += 1 + used,
+                None => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// A class after its `[`: whether `c` is in it, and how many characters it spans with its `]`;
+/// `None` when it is not closed.
+fn class(p: &[char], c: char) -> Option<(bool, usize)> {
+    let mut i = 0;
+    let negated = p.first() == Some(&'^');
+    if negated {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut n = 0;
+    loop {
+        let ch = *p.get(i)?;
+        if ch == ']' && n > 0 {
+            i += 1;
+            break;
+        }
+        let lo = if ch == '\\' {
+            i += 1;
+            *p.get(i)?
+        } else {
+            ch
+        };
+        i += 1;
+        let mut hi = lo;
+        if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|c| *c != ']') {
+            i += 1;
+            hi = if p[i] == '\\' {
                 i += 1;
                 *p.get(i)?
             } else {
-                ch
+                p[i]
             };
             i += 1;
-            let mut hi = lo;
-            if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|c| *c != ']') {
-                i += 1;
-                hi = if p[i] == '\\' {
-                    i += 1;
-                    *p.get(i)?
-                } else {
-                    p[i]
-                };
-                i += 1;
-            }
-            if lo <= c && c <= hi {
-                matched = true;
-            }
-            n += 1;
         }
-        Some((matched != negated, i))
+        if lo <= c && c <= hi {
+            matched = true;
+        }
+        n += 1;
     }
-    fn m(p: &[char], s: &[char]) -> bool {
-        if p.is_empty() {
-            return s.is_empty();
-        }
-        match p[0] {
-            '*' => (0..=s.len())
-                .take_while(|&k| k == 0 || s[k - 1] != '/')
-                .any(|k| m(&p[1..], &s[k..])),
-            '?' => !s.is_empty() && s[0] != '/' && m(&p[1..], &s[1..]),
-            '[' => match s.first() {
-                Some(&c) if c != '/' => match class(&p[1..], c) {
-                    Some((true, used)) => m(&p[1 + used..], &s[1..]),
-                    _ => false,
-                },
-                _ => false,
-            },
-            '\\' if p.len() > 1 => s.first() == Some(&p[1]) && m(&p[2..], &s[1..]),
-            c => s.first() == Some(&c) && m(&p[1..], &s[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = name.chars().collect();
-    m(&p, &s)
+    Some((matched != negated, i))
 }
 
 fn is_remote_or_archive(add: bool, src: &str) -> bool {

@@ -193,54 +193,10 @@ fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// `filepath.Match` on one path component: `*`, `?`, `[...]` (with `^`/`!` negation, ranges).
-fn match_component(pattern: &[char], name: &[char]) -> bool {
-    match pattern.first() {
-        None => name.is_empty(),
-        Some('*') => (0..=name.len()).any(|i| match_component(&pattern[1..], &name[i..])),
-        Some('?') => !name.is_empty() && match_component(&pattern[1..], &name[1..]),
-        Some('[') => {
-            let Some(close) = pattern.iter().skip(1).position(|c| *c == ']') else {
-                return false;
-            };
-            let class = &pattern[1..close + 1];
-            let Some(c) = name.first() else {
-                return false;
-            };
-            let (negate, class) = match class.first() {
-                Some('^') | Some('!') => (true, &class[1..]),
-                _ => (false, class),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == '-' {
-                    hit |= class[i] <= *c && *c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == *c;
-                    i += 1;
-                }
-            }
-            hit != negate && match_component(&pattern[close + 2..], &name[1..])
-        }
-        Some('\\') if pattern.len() > 1 => {
-            name.first() == Some(&pattern[1]) && match_component(&pattern[2..], &name[1..])
-        }
-        Some(p) => name.first() == Some(p) && match_component(&pattern[1..], &name[1..]),
-    }
-}
-
-/// A wildcard source against a `/`-separated path: same number of components, each matching.
+/// A wildcard source against a `/`-separated path, as the builder matches it
+/// (`filepath.Match`: no wildcard crosses a `/`).
 pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let p: Vec<&str> = pattern.split('/').collect();
-    let n: Vec<&str> = path.split('/').collect();
-    p.len() == n.len()
-        && p.iter().zip(&n).all(|(p, n)| {
-            let p: Vec<char> = p.chars().collect();
-            let n: Vec<char> = n.chars().collect();
-            match_component(&p, &n)
-        })
+    importgate_context::glob_match(pattern, path)
 }
 
 fn basename(path: &str) -> &str {
@@ -743,12 +699,12 @@ fn fs_writes(
     let src_abs = abspath("/", src);
     let items: Vec<String> = if has_wildcard(&src_abs) {
         let parent = dirname(&src_abs);
-        let pattern: Vec<char> = basename(&src_abs).chars().collect();
+        let pattern = basename(&src_abs);
         from.fs
             .read_dir(&parent)
             .unwrap_or_default()
             .into_iter()
-            .filter(|n| match_component(&pattern, &n.chars().collect::<Vec<_>>()))
+            .filter(|n| path_matches(pattern, n))
             .map(|n| join(&parent, n))
             .collect()
     } else {
@@ -859,7 +815,9 @@ mod tests {
         assert!(path_matches("app/*.py", "app/main.py"));
         assert!(path_matches("req*.txt", "requirements.txt"));
         assert!(path_matches("file?.[a-c]", "file1.b"));
-        assert!(!path_matches("file?.[!a-c]", "file1.b"));
+        assert!(!path_matches("file?.[^a-c]", "file1.b"));
+        // Go's `filepath.Match` negates with `^` only: `!` is a member of the class.
+        assert!(path_matches("file?.[!a-c]", "file1.b"));
     }
 
     #[test]
