@@ -794,8 +794,8 @@ mod fuzz {
     }
 }
 
-/// `-r` cycles (a includes b includes a, a includes itself) stop (pip itself would fail on
-/// them); `-r` paths leaving the context name image files, never host files.
+/// `-r` cycles (a includes b includes a, a includes itself) stop; `-r` paths leaving the
+/// context name image files, never host files.
 #[test]
 fn requirement_include_cycles_and_escapes_terminate() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -808,7 +808,6 @@ fn requirement_include_cycles_and_escapes_terminate() {
         "c.txt",
         "-r ../../../../etc/shadow\n-r /proc/self/environ\nhttpx\n",
     );
-    let started = std::time::Instant::now();
     let p = predict(
         root,
         vec![stage(
@@ -829,7 +828,6 @@ fn requirement_include_cycles_and_escapes_terminate() {
         )],
     )
     .expect("predicts");
-    assert!(started.elapsed().as_secs() < 10);
     let site = "/usr/local/lib/python3.12/site-packages";
     assert!(p.image.fs.is_file(&format!("{site}/httpx/__init__.py")));
     assert!(
