@@ -12,6 +12,7 @@ use importgate_image::{Image, Vfs};
 use importgate_python::abi::machine_for_arch;
 use importgate_python::access::{self, User};
 use importgate_python::ldso::{Loader, MissingLibrary, package_for};
+use importgate_python::memo::Memo;
 use importgate_python::resolve::{Failed, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
 use importgate_source::{ImportKind, ParsedModule, TargetEnv};
@@ -129,16 +130,16 @@ pub struct Native<'a> {
     /// The site directories (`…-packages/`) whose modules are followed.
     site_prefixes: Vec<String>,
     /// Verdict per extension-module path.
-    verdicts: Mutex<BTreeMap<String, ExtVerdict>>,
+    verdicts: Memo<ExtVerdict>,
     /// First failing extension `(module, file)` per package directory scanned as a fallback.
-    packages: Mutex<BTreeMap<String, Option<(String, String)>>>,
+    packages: Memo<Option<(String, String)>>,
     /// First failing extension per third-party module file, walked from scratch: an image's
     /// code imports the same few packages from thousands of sites.
     walks: Mutex<BTreeMap<String, Option<Hit>>>,
     /// Parsed third-party modules (seeded with the startup closure's), `None` when unreadable.
-    sources: Mutex<BTreeMap<String, Option<Arc<ParsedModule>>>>,
+    sources: Memo<Option<Arc<ParsedModule>>>,
     /// Resolutions of the module names the walks import.
-    resolutions: Mutex<BTreeMap<String, Arc<Resolution>>>,
+    resolutions: Memo<Arc<Resolution>>,
     /// Modules followed by the walks, and those parsed for them alone, for the figures.
     walked: AtomicUsize,
     parsed_here: AtomicUsize,
@@ -184,11 +185,11 @@ impl<'a> Native<'a> {
                 os_name: "posix".into(),
                 platform_system: "Linux".into(),
             },
-            verdicts: Mutex::new(BTreeMap::new()),
-            packages: Mutex::new(BTreeMap::new()),
+            verdicts: Memo::default(),
+            packages: Memo::default(),
             walks: Mutex::new(BTreeMap::new()),
-            sources: Mutex::new(BTreeMap::new()),
-            resolutions: Mutex::new(BTreeMap::new()),
+            sources: Memo::default(),
+            resolutions: Memo::default(),
             walked: AtomicUsize::new(0),
             parsed_here: AtomicUsize::new(0),
             spent: Mutex::new(std::time::Duration::ZERO),
@@ -410,16 +411,8 @@ impl<'a> Native<'a> {
 
     /// `resolver.resolve`, memoised: the walks import the same modules from many files.
     fn resolve(&self, resolver: &Resolver<'_>, module: &str) -> Arc<Resolution> {
-        if let Ok(r) = self.resolutions.lock()
-            && let Some(hit) = r.get(module)
-        {
-            return hit.clone();
-        }
-        let res = Arc::new(resolver.resolve(module));
-        if let Ok(mut r) = self.resolutions.lock() {
-            r.insert(module.to_string(), res.clone());
-        }
-        res
+        self.resolutions
+            .get_or_compute(module, || Arc::new(resolver.resolve(module)))
     }
 
     /// The file of an extension module (an extension can also be a package's `__init__`).
@@ -442,19 +435,12 @@ impl<'a> Native<'a> {
 
     /// A parsed third-party module, shared with the startup closure's cache.
     fn source(&self, file: &str) -> Option<Arc<ParsedModule>> {
-        if let Ok(s) = self.sources.lock()
-            && let Some(hit) = s.get(file)
-        {
-            return hit.clone();
-        }
-        let parsed = self.vfs.read_to_string(file).map(|text| {
-            self.parsed_here.fetch_add(1, Ordering::Relaxed);
-            Arc::new(importgate_source::parse_module(&text))
-        });
-        if let Ok(mut s) = self.sources.lock() {
-            s.insert(file.to_string(), parsed.clone());
-        }
-        parsed
+        self.sources.get_or_compute(file, || {
+            self.vfs.read_to_string(file).map(|text| {
+                self.parsed_here.fetch_add(1, Ordering::Relaxed);
+                Arc::new(importgate_source::parse_module(&text))
+            })
+        })
     }
 
     /// Modules the checker has parsed already (the startup closure's), by real path.
@@ -462,11 +448,8 @@ impl<'a> Native<'a> {
         &self,
         parsed: impl IntoIterator<Item = (&'m String, &'m Arc<ParsedModule>)>,
     ) {
-        if let Ok(mut s) = self.sources.lock() {
-            for (file, module) in parsed {
-                s.entry(file.clone())
-                    .or_insert_with(|| Some(module.clone()));
-            }
+        for (file, module) in parsed {
+            self.sources.insert_if_absent(file, Some(module.clone()));
         }
     }
 
@@ -479,16 +462,8 @@ impl<'a> Native<'a> {
     /// Fallback where a package's code cannot be seen: the first extension (by path) in its
     /// tree that cannot load, as `(module, file)`.
     fn package_extensions(&self, dir: &str) -> Option<(String, String)> {
-        if let Ok(p) = self.packages.lock()
-            && let Some(hit) = p.get(dir)
-        {
-            return hit.clone();
-        }
-        let verdict = self.package_extensions_uncached(dir);
-        if let Ok(mut p) = self.packages.lock() {
-            p.insert(dir.to_string(), verdict.clone());
-        }
-        verdict
+        self.packages
+            .get_or_compute(dir, || self.package_extensions_uncached(dir))
     }
 
     fn package_extensions_uncached(&self, dir: &str) -> Option<(String, String)> {
@@ -541,16 +516,8 @@ impl<'a> Native<'a> {
     }
 
     fn verdict(&self, module: &str, file: &str) -> ExtVerdict {
-        if let Ok(v) = self.verdicts.lock()
-            && let Some(hit) = v.get(file)
-        {
-            return hit.clone();
-        }
-        let verdict = self.extension_uncached(module, file);
-        if let Ok(mut v) = self.verdicts.lock() {
-            v.insert(file.to_string(), verdict.clone());
-        }
-        verdict
+        self.verdicts
+            .get_or_compute(file, || self.extension_uncached(module, file))
     }
 
     fn extension_uncached(&self, module: &str, file: &str) -> ExtVerdict {
@@ -762,7 +729,7 @@ impl Drop for Native<'_> {
             "native: {files} ELF files summarised while loading ({:.1} MB, {secs:.3} s buffering and parsing); {} ELF objects followed for DT_NEEDED; {} extension modules judged in {:.3} s; {} third-party modules followed for their extension imports ({} parsed for that alone)",
             bytes as f64 / 1e6,
             self.elf_inspected(),
-            self.verdicts.lock().map(|v| v.len()).unwrap_or(0),
+            self.verdicts.len(),
             self.spent.lock().map(|d| d.as_secs_f64()).unwrap_or(0.0),
             self.walked.load(Ordering::Relaxed),
             self.parsed_here.load(Ordering::Relaxed)

@@ -60,7 +60,7 @@ pub struct Loader<'a> {
     conf_dirs: Vec<String>,
     default_dirs: Vec<String>,
     /// Results per (object, needed) are pure functions of the image, so they are kept.
-    memo: Mutex<BTreeMap<String, Result<(), MissingLibrary>>>,
+    memo: crate::memo::Memo<Result<(), MissingLibrary>>,
     /// How many ELF objects were looked at, for the performance figures.
     pub inspected: Mutex<BTreeSet<String>>,
 }
@@ -310,7 +310,7 @@ impl<'a> Loader<'a> {
             cache,
             conf_dirs,
             default_dirs,
-            memo: Mutex::new(BTreeMap::new()),
+            memo: crate::memo::Memo::default(),
             inspected: Mutex::new(BTreeSet::new()),
         }
     }
@@ -416,16 +416,7 @@ impl<'a> Loader<'a> {
     /// transitively; the first missing one in `ld.so`'s order (breadth first, as
     /// `_dl_map_object_deps` maps them) is returned with its chain.
     pub fn check(&self, object: &str) -> Result<(), MissingLibrary> {
-        if let Ok(memo) = self.memo.lock()
-            && let Some(hit) = memo.get(object)
-        {
-            return hit.clone();
-        }
-        let result = self.walk(object);
-        if let Ok(mut memo) = self.memo.lock() {
-            memo.insert(object.to_string(), result.clone());
-        }
-        result
+        self.memo.get_or_compute(object, || self.walk(object))
     }
 
     fn walk(&self, object: &str) -> Result<(), MissingLibrary> {

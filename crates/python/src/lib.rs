@@ -8,6 +8,7 @@ pub mod abi;
 pub mod access;
 pub mod interpreter;
 pub mod ldso;
+pub mod memo;
 pub mod resolve;
 pub mod runtime;
 pub mod syspath;

@@ -158,7 +158,7 @@ pub struct Resolver<'a> {
     suffixes: Vec<String>,
     /// Shared, not cloned: a site-packages listing has thousands of names and is consulted for
     /// every top-level import.
-    listings: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
+    listings: crate::memo::Memo<Option<Arc<BTreeSet<String>>>>,
     /// Member names of zip archives on the path, by archive path (`None`: not a readable zip).
     zips: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
 }
@@ -195,7 +195,7 @@ impl<'a> Resolver<'a> {
             rt,
             unshadowable: unshadowable(rt),
             suffixes,
-            listings: Mutex::new(BTreeMap::new()),
+            listings: crate::memo::Memo::default(),
             zips: Mutex::new(BTreeMap::new()),
         }
     }
@@ -209,19 +209,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn listing(&self, dir: &str) -> Option<Arc<BTreeSet<String>>> {
-        if let Ok(cache) = self.listings.lock()
-            && let Some(hit) = cache.get(dir)
-        {
-            return hit.clone();
-        }
-        let names = self
-            .vfs
-            .read_dir(dir)
-            .map(|v| Arc::new(v.into_iter().map(str::to_string).collect::<BTreeSet<_>>()));
-        if let Ok(mut cache) = self.listings.lock() {
-            cache.insert(dir.to_string(), names.clone());
-        }
-        names
+        self.listings.get_or_compute(dir, || {
+            self.vfs
+                .read_dir(dir)
+                .map(|v| Arc::new(v.into_iter().map(str::to_string).collect::<BTreeSet<_>>()))
+        })
     }
 
     /// The members of the zip archive at `path`, read once.
