@@ -200,6 +200,7 @@ mod tests {
 
     fn finding(code: Code, module: &str, file: &str, hint: &str) -> Finding {
         Finding {
+            id: String::new(),
             severity: Severity::Error,
             code,
             module: module.into(),
@@ -216,6 +217,9 @@ mod tests {
             chain: Vec::new(),
             fix_path: None,
             context: None,
+            config: None,
+            related: Vec::new(),
+            affects: Vec::new(),
             source_line: None,
             span_len: 1,
         }
@@ -290,6 +294,8 @@ mod tests {
                 name: Some("aws_service".into()),
                 package: None,
                 status: ImportStatus::Error,
+                finding: None,
+                raised_in: None,
             }],
             summary: Summary::default(),
             warnings: Vec::new(),

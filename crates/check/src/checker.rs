@@ -11,6 +11,7 @@ use importgate_python::{Launch, Resolver, Runtime};
 use importgate_source::{ImportKind, ImportSite, PackageArg, ParsedModule, Scope, TargetEnv};
 
 use crate::closure::{self, Reached, Walker};
+use crate::entry::{self, CONFIG_FILE, Entry, Target as EntryTarget, What};
 use crate::policy::{self, Policy};
 use crate::{
     CheckError, CheckedImport, Code, Finding, ImportStatus, Kind, PythonSummary, Report, Severity,
@@ -502,7 +503,7 @@ fn build_policy(
 pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
-    let server_notes = closure::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
+    let server_notes = entry::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
     let rt = rt;
     let (policy, config_file) = build_policy(image, &rt, opts)?;
     let files = appfiles::select(&image.fs, &rt, &policy.include, &policy.exclude)?;
@@ -526,10 +527,21 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             files.len() - sources.len()
         ));
     }
-    let parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many(sources)
+    let mut parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many(sources)
         .into_iter()
         .map(|(f, m)| (f, Arc::new(m)))
         .collect();
+    // What the container runs, as typed targets; `python -c` code is checked like a file.
+    let entry = entry::entry(&image.fs, &image.config, &rt, &argv);
+    let code: Option<(Arc<str>, crate::ConfigLoc)> = entry
+        .code()
+        .map(|(c, loc)| (Arc::<str>::from(c), loc.clone()));
+    if let Some((c, _)) = &code {
+        parsed.push((
+            CONFIG_FILE.to_string(),
+            Arc::new(importgate_source::parse_module(c)),
+        ));
+    }
     let app_files: BTreeSet<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
 
     let v = rt.interpreter.version;
@@ -548,13 +560,12 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     };
 
     // The startup path.
-    let entry = closure::entry(&image.fs, &image.config, &rt, &argv);
-    let reached = startup_closure(&mut ctx, &entry, &mut warnings);
+    let reached = startup_closure(&mut ctx, &entry);
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
-    let mut findings = Vec::new();
+    let mut findings = entry_findings(&mut ctx, &entry, &reached);
     let mut imports = Vec::new();
-    config_ref_findings(&ctx, &reached, &mut findings);
+    config_ref_findings(&mut ctx, &reached, &mut findings);
 
     let check_file = |ctx: &mut Ctx<'_>,
                       file: &str,
@@ -562,14 +573,18 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                       third_party: bool,
                       findings: &mut Vec<Finding>,
                       imports: &mut Vec<CheckedImport>| {
-        let text: Arc<str> = image
-            .fs
-            .read_to_string(file)
-            .map(Arc::from)
-            .unwrap_or_else(|| Arc::from(""));
+        let text: Arc<str> = match &code {
+            Some((c, _)) if file == CONFIG_FILE => c.clone(),
+            _ => image
+                .fs
+                .read_to_string(file)
+                .map(Arc::from)
+                .unwrap_or_else(|| Arc::from("")),
+        };
         if !third_party {
             for err in &module.syntax_errors {
                 findings.push(Finding {
+                    id: String::new(),
                     severity: Severity::Warning,
                     code: Code::SyntaxError,
                     module: String::new(),
@@ -587,6 +602,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     chain: Vec::new(),
                     fix_path: None,
                     context: None,
+                    config: None,
+                    related: Vec::new(),
+                    affects: Vec::new(),
                     source_line: source_line(&text, err.line),
                     span_len: 1,
                 });
@@ -594,13 +612,26 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         } else if !module.syntax_errors.is_empty() {
             return;
         }
-        let id = identity(file, ctx.rt, &ctx.resolver);
+        // `python -c` code runs as `__main__` without a package, at startup.
+        let is_code = file == CONFIG_FILE;
+        let id = if is_code {
+            Identity {
+                package: None,
+                script: true,
+            }
+        } else {
+            identity(file, ctx.rt, &ctx.resolver)
+        };
         // Startup only when reached through imports whose failure is not caught.
-        let chain = reached
-            .by_file
-            .get(file)
-            .filter(|&&i| reached.hard.get(i).copied().unwrap_or(true))
-            .map(|&i| reached.chain(i));
+        let chain = if is_code {
+            Some(vec!["python -c".to_string()])
+        } else {
+            reached
+                .by_file
+                .get(file)
+                .filter(|&&i| reached.hard.get(i).copied().unwrap_or(true))
+                .map(|&i| reached.chain(i))
+        };
         if third_party && chain.is_none() {
             return;
         }
@@ -656,6 +687,15 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         }
     }
 
+    // Every failing import site inside a dependency on the startup path, before duplicates
+    // are dropped: what decides which application statements raise.
+    let failing_sites: BTreeMap<(String, u32, u32), String> = findings
+        .iter()
+        .filter(|f| {
+            f.kind == Kind::Startup && f.severity == Severity::Error && !app_files.contains(&f.file)
+        })
+        .map(|f| ((f.file.clone(), f.line, f.column), f.module.clone()))
+        .collect();
     // CPython stops at the first failing import of a missing dependency; the other
     // third-party modules importing it would fail the same way and are noise.
     let rank_of = |f: &Finding| {
@@ -693,6 +733,19 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 && first_by_module.get(&f.module).is_none_or(|&(_, j)| j == i))
     });
 
+    // A failure inside a dependency is shown where the application raises because of it.
+    crate::attribute::attribute(
+        &ctx.resolver,
+        &reached,
+        &app_files,
+        &failing_sites,
+        &mut findings,
+        &mut imports,
+    );
+    if let Some((_, loc)) = &code {
+        crate::attribute::place_code_findings(loc, &mut findings, &mut imports);
+    }
+
     // Policy: severities per kind, then select/ignore/patterns/comments.
     findings = findings
         .into_iter()
@@ -712,13 +765,32 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.code).cmp(&(&b.file, b.line, b.column, b.code))
     });
+    crate::attribute::assign_ids(&mut findings, &mut imports);
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let failing: BTreeSet<(&str, u32, u32)> = imports
+        .iter()
+        .filter(|i| i.status == ImportStatus::Error && app_files.contains(&i.file))
+        .filter(|i| {
+            i.finding.as_ref().is_some_and(|id| {
+                findings
+                    .iter()
+                    .any(|f| &f.id == id && f.severity == Severity::Error)
+            })
+        })
+        .map(|i| (i.file.as_str(), i.line, i.column))
+        .collect();
     let summary = Summary {
         files: parsed.len(),
         imports: imports.len(),
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
         infos: count(Severity::Info),
+        failing_statements: failing.len(),
+        failing_files: failing
+            .iter()
+            .map(|(f, _, _)| *f)
+            .collect::<BTreeSet<_>>()
+            .len(),
     };
     let mut notes = server_notes;
     notes.extend(entry.notes.iter().cloned());
@@ -755,14 +827,11 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
 }
 
 /// Computes the modules run at startup (see [`closure`]).
-fn startup_closure(
-    ctx: &mut Ctx<'_>,
-    entry: &closure::Entry,
-    warnings: &mut Vec<String>,
-) -> Reached {
+fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
     let rt = ctx.rt;
     let resolver = &ctx.resolver;
     let identity_of = |f: &str| identity(f, rt, resolver);
+    let code = ctx.parsed.get(CONFIG_FILE).cloned();
     let mut walker = Walker::new(
         resolver,
         &ctx.image.fs,
@@ -774,22 +843,28 @@ fn startup_closure(
     for (file, name) in &entry.files {
         walker.add_file(file, name, None);
     }
-    for module in &entry.modules {
-        let ok = match &rt.launch {
-            Launch::Module { module: m } if m == module => {
-                walker.add_main_module(module);
-                resolver.resolve(module).failure.is_none()
-            }
-            _ => {
-                let (_, ok, nodes) = walker.add_module_nodes(module, None);
-                walker.reached.config_roots.extend(nodes);
-                ok
-            }
+    for (module, main) in entry.modules() {
+        if main {
+            walker.add_main_module(&module);
+        } else {
+            let (_, _, nodes) = walker.add_module_nodes(&module, None);
+            walker.reached.config_roots.extend(nodes);
+        }
+    }
+    // `python -c`: the modules its code imports at the top level are roots.
+    if let Some(code) = code {
+        let id = Identity {
+            package: None,
+            script: true,
         };
-        if !ok {
-            warnings.push(format!(
-                "the entrypoint imports `{module}`, which cannot be imported: the container cannot start"
-            ));
+        for site in &code.imports {
+            if !closure::runs_at_import(site, walker.target) {
+                continue;
+            }
+            if let Some((Ok(module), _)) = site_target(site, &id) {
+                let (_, _, nodes) = walker.add_module_nodes(&module, None);
+                walker.reached.config_roots.extend(nodes);
+            }
         }
     }
     walker.run();
@@ -809,20 +884,28 @@ fn startup_closure(
         walker.reached.config_roots.extend(nodes);
         walker.run();
         if !ok {
-            warnings.push(format!(
-                "Django settings `{settings}` cannot be imported: the container cannot start"
-            ));
+            walker.reached.config_refs.push(closure::ConfigRef {
+                module: settings.clone(),
+                attr: None,
+                file: CONFIG_FILE.to_string(),
+                line: 0,
+                column: 0,
+                setting: "DJANGO_SETTINGS_MODULE".into(),
+                parent: None,
+            });
         } else if let Some(node) = node
             && let Some(file) = walker.reached.nodes.get(node).map(|n| n.file.clone())
             && let Some(text) = ctx.image.fs.read_to_string(&file)
         {
             for (setting, value, line, column) in closure::django_strings(&text) {
-                for (module, required) in closure::django_targets(resolver, &setting, &value) {
+                for (module, attr, required) in closure::django_targets(resolver, &setting, &value)
+                {
                     let (_, ok, added) = walker.add_module_nodes(&module, Some(node));
                     walker.reached.config_roots.extend(added);
-                    if !ok && required {
+                    if required && (!ok || attr.is_some()) {
                         walker.reached.config_refs.push(closure::ConfigRef {
                             module,
+                            attr,
                             file: file.clone(),
                             line,
                             column,
@@ -840,29 +923,273 @@ fn startup_closure(
 }
 
 fn closure_settings(vfs: &importgate_image::Vfs, file: &str) -> Option<String> {
-    closure::django_settings_in(&vfs.read_to_string(file)?)
+    entry::django_settings_in(&vfs.read_to_string(file)?)
 }
 
-/// Dotted strings in framework settings that Django imports at startup and that fail.
-fn config_ref_findings(ctx: &Ctx<'_>, reached: &Reached, findings: &mut Vec<Finding>) {
+/// A finding about what the image configuration runs: at `<image-config>`, line = the
+/// argument's position, always an error of the start itself.
+fn config_finding(
+    t: &EntryTarget,
+    code: Code,
+    module: &str,
+    message: String,
+    notes: Vec<String>,
+    hint: Option<String>,
+    argv: &[String],
+) -> Finding {
+    let shown = argv
+        .get(t.loc.argument.saturating_sub(1) as usize)
+        .cloned()
+        .filter(|_| t.loc.argument > 0);
+    Finding {
+        id: String::new(),
+        severity: Severity::Error,
+        code,
+        module: module.to_string(),
+        file: CONFIG_FILE.to_string(),
+        line: t.loc.argument,
+        column: 1,
+        message,
+        hint,
+        notes,
+        kind: Kind::Startup,
+        chain: if module.is_empty() {
+            Vec::new()
+        } else {
+            vec![module.to_string()]
+        },
+        fix_path: None,
+        context: None,
+        config: Some(t.loc.clone()),
+        related: Vec::new(),
+        affects: Vec::new(),
+        span_len: shown
+            .as_ref()
+            .map_or(1, |s| u32::try_from(s.chars().count()).unwrap_or(1)),
+        source_line: shown,
+    }
+}
+
+/// How the program that reads `module:attr` says the attribute is missing.
+fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) -> String {
+    match by {
+        "uvicorn" => format!("Attribute \"{attr}\" not found in module \"{module}\"."),
+        "gunicorn" | "flask" => format!("Failed to find attribute '{attr}' in '{module}'."),
+        "fastapi" => format!("Could not find app name {attr} in {module}"),
+        "celery" => format!("Module '{module}' has no attribute '{attr}'"),
+        _ => format!(
+            "cannot import name '{attr}' from '{module}'{}",
+            file.map(|f| format!(" ({f})")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Verifies every entry target the way the program reading it does: each failure stops the
+/// process before it serves anything.
+fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Finding> {
+    let argv = ctx.image.config.argv();
+    let mut out = Vec::new();
+    let vfs = &ctx.image.fs;
+    for t in &entry.targets {
+        let by_note =
+            |module: &str| format!("{} imports `{module}` when the container starts", t.by);
+        match &t.what {
+            What::Code { .. } => {}
+            What::Program { name } => out.push(config_finding(
+                t,
+                Code::CommandNotFound,
+                "",
+                format!("exec: \"{name}\": executable file not found in $PATH"),
+                vec![format!(
+                    "PATH in the image: {}",
+                    ctx.image
+                        .config
+                        .env_var("PATH")
+                        .unwrap_or("(not set: Docker's default)")
+                )],
+                Some(format!(
+                    "install `{name}` in the image, or fix the {} instruction",
+                    t.loc.instruction
+                )),
+                &argv,
+            )),
+            What::Script { path } | What::Path { path } => {
+                let real = vfs.realpath(path).unwrap_or_else(|| path.clone());
+                let message = if vfs.is_dir(&real) {
+                    let main = format!("{}/__main__.py", real.trim_end_matches('/'));
+                    if vfs.is_file(&main) {
+                        continue;
+                    }
+                    format!("can't find '__main__' module in '{path}'")
+                } else if vfs.is_file(&real) {
+                    continue;
+                } else if matches!(t.what, What::Path { .. }) {
+                    format!("Path does not exist {path}")
+                } else {
+                    format!("can't open file '{path}': [Errno 2] No such file or directory")
+                };
+                out.push(config_finding(
+                    t,
+                    Code::ScriptNotFound,
+                    "",
+                    message,
+                    vec![format!("working directory: {}", ctx.rt.cwd)],
+                    Some(format!(
+                        "copy {path} into the image, or fix the path in {}",
+                        t.loc.instruction
+                    )),
+                    &argv,
+                ));
+            }
+            What::MainModule { module } => {
+                let res = ctx.resolver.resolve(module);
+                if let Some(failed) = &res.failure {
+                    let (code, message, mut notes, hint) = failure_finding(failed, ctx.rt);
+                    notes.insert(0, by_note(module));
+                    let mut f =
+                        config_finding(t, code, &failed.module, message, notes, hint, &argv);
+                    f.fix_path = fix_path(failed);
+                    out.push(f);
+                    continue;
+                }
+                let main = format!("{module}.__main__");
+                if let Some(found @ (Found::RegularPackage { .. } | Found::NamespacePackage { .. })) =
+                    res.last_found()
+                    && !ctx.resolver.submodule_exists(found, "__main__")
+                {
+                    out.push(config_finding(
+                        t,
+                        Code::ModuleNotFound,
+                        &main,
+                        format!(
+                            "No module named {main}; '{module}' is a package and cannot be directly executed"
+                        ),
+                        vec![format!("`{module}` resolves to {}", found.describe())],
+                        Some(format!("add `__main__.py` to `{module}`, or run the module that starts the program")),
+                        &argv,
+                    ));
+                }
+            }
+            What::Attr { module, .. } | What::CeleryApp { module } if !module.is_empty() => {
+                let res = ctx.resolver.resolve(module);
+                if let Some(failed) = &res.failure {
+                    let (code, message, mut notes, hint) = failure_finding(failed, ctx.rt);
+                    notes.insert(0, by_note(module));
+                    let mut f =
+                        config_finding(t, code, &failed.module, message, notes, hint, &argv);
+                    f.fix_path = fix_path(failed);
+                    // Reached nodes of the module's parents say where it was looked for.
+                    let _ = reached;
+                    out.push(f);
+                    continue;
+                }
+                let Some(found) = res.last_found().cloned() else {
+                    continue;
+                };
+                let missing = match &t.what {
+                    What::Attr {
+                        attr: Some(attr), ..
+                    } => (!ctx.resolver.submodule_exists(&found, attr)
+                        && !ctx.binds(module, &found, attr, 0))
+                    .then(|| attr.clone()),
+                    What::CeleryApp { .. } => celery_app_missing(ctx, module, &found),
+                    _ => None,
+                };
+                if let Some(attr) = missing {
+                    let file = found.file().map(str::to_string);
+                    out.push(config_finding(
+                        t,
+                        Code::NameNotInModule,
+                        module,
+                        missing_attr_message(&t.by, module, &attr, file.as_deref()),
+                        vec![
+                            by_note(module),
+                            format!("`{module}` resolves to {}", found.describe()),
+                        ],
+                        Some(format!(
+                            "define `{attr}` in `{module}`, or name the object it does define in {}",
+                            t.loc.instruction
+                        )),
+                        &argv,
+                    ));
+                }
+            }
+            What::Attr { .. } | What::CeleryApp { .. } => {}
+        }
+    }
+    out
+}
+
+/// Celery's `find_app` for `-A module`: `module.app`, `module.celery`, the submodule
+/// `module.celery` of a package, else any Celery instance among the module's names. Missing
+/// only when the module binds none of these and no other public name that could be one.
+fn celery_app_missing(ctx: &mut Ctx<'_>, module: &str, found: &Found) -> Option<String> {
+    if ctx.binds(module, found, "app", 0)
+        || ctx.binds(module, found, "celery", 0)
+        || ctx.resolver.submodule_exists(found, "celery")
+    {
+        return None;
+    }
+    let file = found.file().filter(|f| f.ends_with(".py"))?.to_string();
+    let parsed = ctx.module_source(&file)?;
+    let b = &parsed.bindings;
+    let public = b.names.iter().any(|n| !n.starts_with('_'));
+    (!public && b.star_imports.is_empty() && !b.has_getattr && !b.dynamic_namespace)
+        .then(|| "celery".to_string())
+}
+
+/// Dotted strings in framework settings that Django imports and that fail: the module, or the
+/// class or function named at the end.
+fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<Finding>) {
     for r in &reached.config_refs {
         let res = ctx.resolver.resolve(&r.module);
-        let Some(failed) = &res.failure else {
-            continue;
-        };
-        let (code, message, notes, hint) = failure_finding(failed, ctx.rt);
         let mut chain = r.parent.map(|p| reached.chain(p)).unwrap_or_default();
-        chain.push(failed.module.clone());
-        let mut all = vec![
-            format!("fails at startup: {}", chain.join(" → ")),
-            format!("Django imports every `{}` entry at startup", r.setting),
-        ];
+        let (code, message, notes, hint, fix) = match (&res.failure, &r.attr) {
+            (Some(failed), _) => {
+                let (code, message, notes, hint) = failure_finding(failed, ctx.rt);
+                chain.push(failed.module.clone());
+                (code, message, notes, hint, fix_path(failed))
+            }
+            (None, Some(attr)) => {
+                let Some(found) = res.last_found().cloned() else {
+                    continue;
+                };
+                if ctx.resolver.submodule_exists(&found, attr)
+                    || ctx.binds(&r.module, &found, attr, 0)
+                {
+                    continue;
+                }
+                chain.push(r.module.clone());
+                (
+                    Code::NameNotInModule,
+                    format!(
+                        "Module \"{}\" does not define a \"{attr}\" attribute/class",
+                        r.module
+                    ),
+                    vec![format!("`{}` resolves to {}", r.module, found.describe())],
+                    Some(format!(
+                        "define `{attr}` in `{}`, or fix the `{}` entry",
+                        r.module, r.setting
+                    )),
+                    None,
+                )
+            }
+            (None, None) => continue,
+        };
+        let mut all = vec![format!("fails at startup: {}", chain.join(" → "))];
+        all.push(if r.file == CONFIG_FILE {
+            format!("`{}` in the image's environment names it", r.setting)
+        } else {
+            format!("Django imports every `{}` entry", r.setting)
+        });
         all.extend(notes);
         let text = ctx.image.fs.read_to_string(&r.file).unwrap_or_default();
+        let span = r.module.chars().count() + r.attr.as_ref().map_or(0, |a| a.chars().count() + 1);
         findings.push(Finding {
+            id: String::new(),
             severity: Severity::Error,
             code,
-            module: failed.module.clone(),
+            module: r.module.clone(),
             file: r.file.clone(),
             line: r.line,
             column: r.column,
@@ -871,10 +1198,18 @@ fn config_ref_findings(ctx: &Ctx<'_>, reached: &Reached, findings: &mut Vec<Find
             notes: all,
             kind: Kind::Startup,
             chain,
-            fix_path: fix_path(failed),
+            fix_path: fix,
             context: None,
+            config: (r.file == CONFIG_FILE).then(|| crate::ConfigLoc {
+                instruction: "ENV".into(),
+                argument: 0,
+                code_line: None,
+                code_column: None,
+            }),
+            related: Vec::new(),
+            affects: Vec::new(),
             source_line: source_line(&text, r.line),
-            span_len: u32::try_from(r.module.chars().count() + 2).unwrap_or(1),
+            span_len: u32::try_from(span + 2).unwrap_or(1),
         });
     }
 }
@@ -962,6 +1297,8 @@ fn check_site(
         module: String::new(),
         name: None,
         status: ImportStatus::Ok,
+        finding: None,
+        raised_in: None,
     };
     let span_len = site.end_column.saturating_sub(site.column).max(1);
     let kind = site_kind(ctx, s);
@@ -969,6 +1306,7 @@ fn check_site(
         let (mut all, chain): (Vec<String>, Vec<String>) = context_notes(kind, s, module);
         all.extend::<Vec<String>>(notes);
         Finding {
+            id: String::new(),
             severity,
             code: kind_code(kind, site, code),
             module: module.to_string(),
@@ -982,6 +1320,9 @@ fn check_site(
             chain,
             fix_path: None,
             context: None,
+            config: None,
+            related: Vec::new(),
+            affects: Vec::new(),
             source_line: source_line(s.text, site.line),
             span_len,
         }
@@ -1200,15 +1541,29 @@ mod tests {
         assert!(r.startup.understood);
         let anyio = by_module(&r, "anyio");
         assert_eq!(anyio.len(), 1, "{:#?}", r.findings);
-        assert_eq!(anyio[0].file, format!("/{b}"));
+        // Located at the application statement that raises, the dependency frame related.
+        assert_eq!(anyio[0].file, "/app/main.py");
         assert_eq!(anyio[0].line, 1);
+        assert_eq!(anyio[0].related.len(), 1);
+        assert_eq!(anyio[0].related[0].file, format!("/{b}"));
+        assert_eq!(anyio[0].related[0].line, 1);
         assert_eq!(anyio[0].kind, Kind::Startup);
         assert_eq!(anyio[0].severity, Severity::Error);
         assert_eq!(anyio[0].chain, ["main.py", "web", "web.routing", "anyio"]);
         assert_eq!(
             anyio[0].notes[0],
+            "raised inside web → web.routing → anyio: No module named 'anyio'"
+        );
+        assert_eq!(
+            anyio[0].notes[1],
             "fails at startup: main.py → web → web.routing → anyio"
         );
+        let web: Vec<_> = r.imports.iter().filter(|i| i.module == "web").collect();
+        assert_eq!(web.len(), 1);
+        assert_eq!(web[0].status, ImportStatus::Error);
+        assert_eq!(web[0].finding.as_deref(), Some(anyio[0].id.as_str()));
+        assert_eq!(web[0].raised_in.as_deref(), Some("web.routing"));
+        assert_eq!(anyio[0].affects.len(), 1);
         let lazy = by_module(&r, "missing_lazy");
         assert_eq!(lazy.len(), 1);
         assert_eq!(lazy[0].code, Code::LazyImportMissing);

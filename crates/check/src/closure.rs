@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use importgate_image::{ImageConfig, Vfs};
-use importgate_python::runtime::abspath;
-use importgate_python::{Found, Launch, Origin, Resolver, Runtime, SysPathEntry};
+use importgate_image::Vfs;
+use importgate_python::{Found, Resolver};
 use importgate_source::{ImportSite, ParsedModule, Scope, TargetEnv};
 
 use crate::checker::{Identity, site_target};
@@ -30,26 +29,13 @@ pub(crate) struct Node {
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigRef {
     pub module: String,
+    /// The class or function named after the module (`MIDDLEWARE`'s `a.b.Class`).
+    pub attr: Option<String>,
     pub file: String,
     pub line: u32,
     pub column: u32,
     pub setting: String,
     pub parent: Option<usize>,
-}
-
-/// What the entrypoint starts, before following imports.
-#[derive(Debug, Default)]
-pub(crate) struct Entry {
-    /// Files run directly (the script, a console script), with the name shown in chains.
-    pub files: Vec<(String, String)>,
-    /// Modules imported by name (`-m`, `module:attr`, `-A`, `FLASK_APP`).
-    pub modules: Vec<String>,
-    /// Whether the entrypoint was understood well enough to call the closure complete.
-    pub understood: bool,
-    /// What was recognised, in words (`uvicorn app.main:app`, `Django settings mysite.settings`).
-    pub notes: Vec<String>,
-    /// `DJANGO_SETTINGS_MODULE`, when Django is started.
-    pub django_settings: Option<String>,
 }
 
 /// One module's import sites that run at import time, `(line, column)`, with the nodes each
@@ -107,396 +93,6 @@ impl Reached {
         }
         out.reverse();
         out
-    }
-}
-
-/// Options of app servers that take no value; every other `--option` without `=` consumes the
-/// next word, so `--bind 0.0.0.0:8000` is not mistaken for the application.
-const FLAG_OPTIONS: &[&str] = &[
-    "--reload",
-    "--factory",
-    "--proxy-headers",
-    "--no-proxy-headers",
-    "--access-log",
-    "--no-access-log",
-    "--use-colors",
-    "--no-use-colors",
-    "--server-header",
-    "--no-server-header",
-    "--date-header",
-    "--no-date-header",
-    "--preload",
-    "--daemon",
-    "-D",
-    "--check-config",
-    "--print-config",
-    "--spew",
-    "--capture-output",
-    "--enable-stdio-inheritance",
-    "--reuse-port",
-    "--strip-header-spaces",
-    "--debug",
-    "-v",
-    "--verbose",
-    "--help",
-];
-
-/// Positional words of a command line after the program name, skipping option values.
-fn positionals(args: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            out.extend(args[i + 1..].iter().cloned());
-            break;
-        }
-        if a.starts_with('-') && a.len() > 1 {
-            let short_with_value = !a.starts_with("--") && a.len() > 2;
-            let takes_value =
-                !(a.contains('=') || FLAG_OPTIONS.contains(&a.as_str()) || short_with_value);
-            i += if takes_value { 2 } else { 1 };
-            continue;
-        }
-        out.push(a.clone());
-        i += 1;
-    }
-    out
-}
-
-/// The value of `--name VALUE`, `--name=VALUE` or a short `-X VALUE`/`-XVALUE`.
-fn option(args: &[String], names: &[&str]) -> Option<String> {
-    for (i, a) in args.iter().enumerate() {
-        for n in names {
-            if a == n {
-                return args.get(i + 1).cloned();
-            }
-            if let Some(v) = a.strip_prefix(&format!("{n}=")) {
-                return Some(v.to_string());
-            }
-            if n.len() == 2
-                && !n.starts_with("--")
-                && let Some(v) = a.strip_prefix(n)
-                && !v.is_empty()
-            {
-                return Some(v.to_string());
-            }
-        }
-    }
-    None
-}
-
-/// Applies app-server and framework-CLI path options to the model: uvicorn's `--app-dir` and
-/// gunicorn's `--chdir`/`--pythonpath` put directories in front of sys.path before the app is
-/// imported; Flask's CLI puts the directory its app path is imported from first
-/// (`prepare_import`), Celery's the working directory (`cwd_in_path`, after `--workdir`). Also
-/// names the app server's application in the launch (not an option value like `--bind`'s).
-pub(crate) fn apply_server_paths(
-    vfs: &Vfs,
-    config: &ImageConfig,
-    rt: &mut Runtime,
-    argv: &[String],
-) -> Vec<String> {
-    let args = argv.get(1..).unwrap_or_default();
-    let mut front: Vec<(String, String)> = Vec::new();
-    let framework = match &rt.launch {
-        Launch::ConsoleScript { path } => basename(path).to_string(),
-        Launch::Module { module } => module.clone(),
-        _ => String::new(),
-    };
-    match framework.as_str() {
-        "flask" => {
-            let spec = flask_spec(config, args);
-            let (dir, _) = flask_import(vfs, &rt.cwd, spec.as_deref());
-            front.push((dir, "flask".into()));
-        }
-        "celery" => {
-            if let Some(dir) = option(args, &["--workdir"]) {
-                rt.cwd = abspath(&rt.cwd, &dir);
-            }
-            let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
-            front.push((cwd, "celery".into()));
-        }
-        _ => {}
-    }
-    if let Launch::AppServer { server, app } = &mut rt.launch {
-        if let Some(spec) = app_spec(args) {
-            *app = spec;
-        }
-        let server = server.clone();
-        if let Some(dir) = option(args, &["--app-dir"]) {
-            front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
-        }
-        if let Some(dir) = option(args, &["--chdir"]) {
-            let dir = abspath(&rt.cwd, &dir);
-            rt.cwd = dir.clone();
-            front.push((dir, format!("{server} --chdir")));
-        }
-        if let Some(list) = option(args, &["--pythonpath"]) {
-            for p in list.split(',').filter(|p| !p.is_empty()) {
-                front.push((abspath(&rt.cwd, p), format!("{server} --pythonpath")));
-            }
-        }
-    }
-    let mut notes = Vec::new();
-    for (path, reason) in front.into_iter().rev() {
-        rt.sys_path.retain(|e| e.path != path);
-        notes.push(format!("{reason} puts {path} first on sys.path"));
-        rt.sys_path.insert(
-            0,
-            SysPathEntry {
-                path,
-                origin: Origin::WorkingDir { reason },
-            },
-        );
-    }
-    notes
-}
-
-/// The application an app server is given: the first positional with a `:`, else the first.
-fn app_spec(args: &[String]) -> Option<String> {
-    let pos = positionals(args);
-    pos.iter()
-        .find(|p| p.contains(':'))
-        .or_else(|| pos.first())
-        .cloned()
-}
-
-/// Flask's app path: `--app`/`-A`, else `FLASK_APP`.
-fn flask_spec(config: &ImageConfig, args: &[String]) -> Option<String> {
-    option(args, &["--app", "-A"])
-        .or_else(|| config.env_var("FLASK_APP").map(str::to_string))
-        .filter(|s| !s.is_empty())
-}
-
-/// Flask's `prepare_import`: the path part of the app spec (`pkg.app`, `src/app.py`, before a
-/// `:` not followed by a slash), made real and stripped of `.py` and `/__init__`, walked up
-/// while its directory is a package. Returns the directory Flask inserts first on sys.path and
-/// the module it imports. Without a spec Flask tries `wsgi.py`, then `app.py`.
-pub(crate) fn flask_import(vfs: &Vfs, cwd: &str, spec: Option<&str>) -> (String, String) {
-    let spec = match spec {
-        Some(s) => s.to_string(),
-        None if vfs.is_file(&format!("{}/wsgi.py", cwd.trim_end_matches('/'))) => "wsgi.py".into(),
-        None => "app.py".into(),
-    };
-    let bytes = spec.as_bytes();
-    let end = (0..bytes.len())
-        .find(|&i| bytes[i] == b':' && !matches!(bytes.get(i + 1), Some(b'/' | b'\\')))
-        .unwrap_or(bytes.len());
-    let base = vfs.realpath(cwd).unwrap_or_else(|| cwd.to_string());
-    let mut path = abspath(&base, &spec[..end]);
-    if let Some(real) = vfs.realpath(&path) {
-        path = real;
-    }
-    if let Some(p) = path.strip_suffix(".py") {
-        path = p.to_string();
-    }
-    if let Some(p) = path.strip_suffix("/__init__") {
-        path = p.to_string();
-    }
-    let mut names = Vec::new();
-    loop {
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
-        names.push(name.to_string());
-        path = if dir.is_empty() {
-            "/".into()
-        } else {
-            dir.into()
-        };
-        if path == "/" || !vfs.exists(&format!("{path}/__init__.py")) {
-            break;
-        }
-    }
-    names.reverse();
-    (path, names.join("."))
-}
-
-/// `module:attr` / `module:factory()` / `path/to/app.py` as a module name.
-fn app_module(spec: &str) -> String {
-    let module = spec.split(':').next().unwrap_or(spec);
-    let module = module.strip_suffix(".py").unwrap_or(module);
-    module.trim_matches('/').replace('/', ".")
-}
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// `console_scripts` of every installed distribution: script name to `module`.
-fn console_entry_points(vfs: &Vfs, rt: &Runtime) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for site in &rt.site_dirs {
-        for name in vfs.read_dir(site).unwrap_or_default() {
-            if !name.ends_with(".dist-info") && !name.ends_with(".egg-info") {
-                continue;
-            }
-            let Some(text) = vfs.read_to_string(&format!("{site}/{name}/entry_points.txt")) else {
-                continue;
-            };
-            let mut in_scripts = false;
-            for line in text.lines().map(str::trim) {
-                if line.starts_with('[') {
-                    in_scripts = line == "[console_scripts]" || line == "[gui_scripts]";
-                    continue;
-                }
-                if let (true, Some((k, v))) = (in_scripts, line.split_once('=')) {
-                    out.entry(k.trim().to_string())
-                        .or_insert_with(|| app_module(v.trim()));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A string assigned in a file like `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x.y")`.
-pub(crate) fn django_settings_in(text: &str) -> Option<String> {
-    let at = text.find("DJANGO_SETTINGS_MODULE")?;
-    let rest = &text[at + "DJANGO_SETTINGS_MODULE".len()..];
-    // Skip the key's closing quote, then take the next literal within the call.
-    let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
-    let rest = rest.get(..rest.find(')').unwrap_or(rest.len()))?;
-    let q = rest.find(['"', '\''])?;
-    let quote = rest[q..].chars().next()?;
-    let value = &rest[q + 1..];
-    let v = &value[..value.find(quote)?];
-    (!v.is_empty()
-        && v.chars()
-            .all(|c| c == '.' || c == '_' || c.is_alphanumeric()))
-    .then(|| v.to_string())
-}
-
-/// Reads Entrypoint/Cmd (after the model's unwrapping) into the first modules to run.
-pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[String]) -> Entry {
-    let mut e = Entry {
-        understood: true,
-        ..Entry::default()
-    };
-    let args = argv.get(1..).unwrap_or_default();
-    let program = argv
-        .first()
-        .map(|a| basename(a).to_string())
-        .unwrap_or_default();
-    let env_settings = config
-        .env_var("DJANGO_SETTINGS_MODULE")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    match &rt.launch {
-        Launch::Script { path } => {
-            let abs = abspath(&rt.cwd, path);
-            let file = vfs.realpath(&abs).unwrap_or(abs);
-            e.files.push((file.clone(), basename(path).to_string()));
-            if basename(path) == "manage.py" {
-                e.django_settings = env_settings.clone().or_else(|| {
-                    vfs.read_to_string(&file)
-                        .and_then(|t| django_settings_in(&t))
-                });
-            }
-        }
-        Launch::Module { module } => {
-            e.modules.push(module.clone());
-            if module == "flask" {
-                flask(vfs, config, &rt.cwd, args, &mut e);
-            }
-            if module == "celery" {
-                celery(args, &mut e);
-            }
-        }
-        Launch::Command => {
-            e.understood = false;
-            e.notes
-                .push("`python -c` runs code that is not analysed for the startup path".into());
-        }
-        Launch::ConsoleScript { path } => {
-            e.files.push((path.clone(), basename(path).to_string()));
-            if let Some(module) = console_entry_points(vfs, rt).get(basename(path)) {
-                e.modules.push(module.clone());
-            }
-            match basename(path) {
-                "flask" => flask(vfs, config, &rt.cwd, args, &mut e),
-                "celery" => celery(args, &mut e),
-                "django-admin" => e.django_settings = env_settings.clone(),
-                _ => {}
-            }
-        }
-        Launch::AppServer { server, .. } => {
-            // The server's console script imports its own entry point module before the app.
-            if let Some(module) = console_entry_points(vfs, rt).get(server.as_str()) {
-                e.modules.push(module.clone());
-            }
-            match app_spec(args) {
-                Some(spec) => {
-                    let module = app_module(&spec);
-                    e.notes
-                        .push(format!("{server} imports `{module}` ({spec}) at startup"));
-                    e.modules.push(module);
-                }
-                None => {
-                    e.understood = false;
-                    e.notes.push(format!(
-                        "no application given to {server} on the command line (a config file?)"
-                    ));
-                }
-            }
-            if let Some(p) = which_server(vfs, rt, server) {
-                e.files.push((p, server.clone()));
-            }
-        }
-        Launch::Unknown { argv } => {
-            e.understood = false;
-            e.notes.push(if argv.is_empty() {
-                "the image has no Entrypoint/Cmd: no startup path".into()
-            } else {
-                format!(
-                    "the entrypoint `{}` is not understood: no startup path",
-                    argv.join(" ")
-                )
-            });
-        }
-    }
-    if e.django_settings.is_none() && program != "manage.py" {
-        // An app server or console script serving a Django project names its settings in the
-        // environment (or in the wsgi/asgi module, read when the closure reaches it).
-        e.django_settings = env_settings;
-    }
-    e
-}
-
-fn which_server(vfs: &Vfs, rt: &Runtime, server: &str) -> Option<String> {
-    rt.sys_path
-        .iter()
-        .filter(|p| matches!(p.origin, Origin::ScriptBinDir { .. }))
-        .map(|p| format!("{}/{server}", p.path.trim_end_matches('/')))
-        .chain(["/usr/local/bin", "/usr/bin"].map(|d| format!("{d}/{server}")))
-        .find(|p| vfs.is_file(p))
-}
-
-/// Flask's app discovery: `--app`, else `FLASK_APP`, else `wsgi.py` or `app.py` in the working
-/// directory, imported as [`flask_import`] names it.
-fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
-    let spec = flask_spec(config, args);
-    let (_, m) = flask_import(vfs, cwd, spec.as_deref());
-    if spec.is_none() {
-        e.notes
-            .push("flask looks for `wsgi` or `app` in the working directory".into());
-    }
-    e.notes.push(format!("flask imports `{m}` at startup"));
-    e.modules.push(m);
-}
-
-/// `celery -A proj` imports `proj` (and `proj.celery` when `proj` is a package without an app).
-fn celery(args: &[String], e: &mut Entry) {
-    match option(args, &["-A", "--app"]) {
-        Some(spec) => {
-            let m = app_module(&spec);
-            e.notes.push(format!("celery imports `{m}` at startup"));
-            e.modules.push(m);
-        }
-        None => {
-            e.understood = false;
-            e.notes
-                .push("celery without -A: the app is not known".into());
-        }
     }
 }
 
@@ -785,14 +381,26 @@ impl<'a, 'r> Walker<'a, 'r> {
     }
 }
 
-/// The settings Django reads at startup and the dotted strings in them it imports.
+/// The settings Django reads at startup (or on the first request, login or query) and the
+/// dotted strings in them it imports.
 const DJANGO_SETTINGS: &[&str] = &[
     "INSTALLED_APPS",
     "MIDDLEWARE",
     "ROOT_URLCONF",
     "WSGI_APPLICATION",
     "ASGI_APPLICATION",
+    "AUTHENTICATION_BACKENDS",
+    "DEFAULT_AUTO_FIELD",
+    "TEMPLATES",
+    "DATABASES",
+    "CACHES",
+    "STORAGES",
 ];
+
+/// Settings that are dictionaries: only the values of these keys (and the entries of a
+/// `context_processors` list) are import paths; `NAME`, `LOCATION`... are not.
+const DJANGO_DICT_SETTINGS: &[&str] = &["TEMPLATES", "DATABASES", "CACHES", "STORAGES"];
+const DJANGO_PATH_KEYS: &[&str] = &["BACKEND", "ENGINE"];
 
 /// Dotted strings of the Django settings in `text`, with their line and column: the value
 /// of each setting up to the end of its (possibly bracketed) expression.
@@ -811,14 +419,28 @@ pub(crate) fn django_strings(text: &str) -> Vec<(String, String, u32, u32)> {
             i += 1;
             continue;
         };
+        let dict = DJANGO_DICT_SETTINGS.contains(setting);
+        let mut in_processors = false;
         let mut depth = 0i32;
         let mut j = i;
         loop {
             let l = lines[j];
             let code = l.split('#').next().unwrap_or_default();
-            depth += code.matches(['[', '(']).count() as i32;
-            depth -= code.matches([']', ')']).count() as i32;
-            for (col, s) in quoted(code) {
+            depth += code.matches(['[', '(', '{']).count() as i32;
+            depth -= code.matches([']', ')', '}']).count() as i32;
+            let strings = quoted(code);
+            for (k, (col, s)) in strings.iter().enumerate() {
+                if dict {
+                    if s == "context_processors" {
+                        in_processors = true;
+                        continue;
+                    }
+                    let after_key = k > 0 && DJANGO_PATH_KEYS.contains(&strings[k - 1].1.as_str());
+                    if !(after_key || in_processors) {
+                        continue;
+                    }
+                }
+                let (col, s) = (*col, s.clone());
                 if !s.is_empty()
                     && s.chars()
                         .all(|c| c == '.' || c == '_' || c.is_alphanumeric())
@@ -826,6 +448,9 @@ pub(crate) fn django_strings(text: &str) -> Vec<(String, String, u32, u32)> {
                 {
                     out.push((setting.to_string(), s, (j + 1) as u32, (col + 1) as u32));
                 }
+            }
+            if in_processors && code.contains(']') {
+                in_processors = false;
             }
             if depth <= 0 || j + 1 >= lines.len() {
                 break;
@@ -865,7 +490,7 @@ pub(crate) fn django_targets(
     resolver: &Resolver<'_>,
     setting: &str,
     value: &str,
-) -> Vec<(String, bool)> {
+) -> Vec<(String, Option<String>, bool)> {
     match setting {
         "INSTALLED_APPS" => {
             let mut module = value.to_string();
@@ -876,21 +501,24 @@ pub(crate) fn django_targets(
                 // `app.apps.AppConfig`: the module is `app.apps`, the app itself its package.
                 module = parent.to_string();
             }
-            let mut out = vec![(module.clone(), true)];
+            let mut out = vec![(module.clone(), None, true)];
             let app = module.strip_suffix(".apps").unwrap_or(&module).to_string();
             if app != module {
-                out.push((app.clone(), false));
+                out.push((app.clone(), None, false));
             }
             let models = format!("{app}.models");
             if resolver.resolve(&models).failure.is_none() {
-                out.push((models, false));
+                out.push((models, None, false));
             }
             out
         }
-        "ROOT_URLCONF" => vec![(value.to_string(), true)],
+        "ROOT_URLCONF" => vec![(value.to_string(), None, true)],
+        // `ENGINE` names a package (`django.db.backends.postgresql`) whose `base` Django
+        // imports.
+        "DATABASES" => vec![(format!("{value}.base"), None, true)],
         _ => match value.rsplit_once('.') {
-            Some((module, _)) => vec![(module.to_string(), true)],
-            None => vec![(value.to_string(), true)],
+            Some((module, attr)) => vec![(module.to_string(), Some(attr.to_string()), true)],
+            None => vec![(value.to_string(), None, true)],
         },
     }
 }
@@ -898,66 +526,6 @@ pub(crate) fn django_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn app_spec_skips_option_values() {
-        assert_eq!(
-            positionals(&words("--bind 0.0.0.0:8000 -w 4 --preload app.main:app")),
-            vec!["app.main:app"]
-        );
-        assert_eq!(
-            positionals(&words("main:app --host 0.0.0.0 --port 80 --reload")),
-            vec!["main:app"]
-        );
-        assert_eq!(
-            option(&words("-A proj worker"), &["-A", "--app"]),
-            Some("proj".into())
-        );
-        assert_eq!(
-            option(&words("--app=proj.x worker"), &["-A", "--app"]),
-            Some("proj.x".into())
-        );
-        assert_eq!(app_module("src/app.py"), "src.app");
-        assert_eq!(app_module("app:create_app()"), "app");
-    }
-
-    /// Flask's `prepare_import`, as observed with Flask 3.1 (tests/it/servers.rs).
-    #[test]
-    fn flask_import_walks_up_packages() {
-        let vfs = Vfs::from_files(&[
-            ("srv/web/wsgi.py", ""),
-            ("srv/web/pkg/__init__.py", ""),
-            ("srv/web/pkg/app.py", ""),
-            ("srv/api/app.py", ""),
-            ("srv/link", "-> web"),
-        ]);
-        let got = |cwd: &str, spec: Option<&str>| flask_import(&vfs, cwd, spec);
-        let pair = |d: &str, m: &str| (d.to_string(), m.to_string());
-        assert_eq!(
-            got("/srv/web", Some("pkg.app")),
-            pair("/srv/web", "pkg.app")
-        );
-        assert_eq!(
-            got("/srv/web", Some("pkg.app:create_app()")),
-            pair("/srv/web", "pkg.app")
-        );
-        assert_eq!(got("/srv", Some("web/wsgi.py")), pair("/srv/web", "wsgi"));
-        assert_eq!(
-            got("/srv", Some("web/pkg/app.py")),
-            pair("/srv/web", "pkg.app")
-        );
-        assert_eq!(got("/srv/web", Some("pkg")), pair("/srv/web", "pkg"));
-        assert_eq!(
-            got("/srv/link", Some("pkg.app")),
-            pair("/srv/web", "pkg.app")
-        );
-        assert_eq!(got("/srv/web", None), pair("/srv/web", "wsgi"));
-        assert_eq!(got("/srv/api", None), pair("/srv/api", "app"));
-    }
 
     #[test]
     fn django_settings_strings() {
@@ -974,12 +542,6 @@ mod tests {
                 ("MIDDLEWARE".into(), "a.b.C".into(), 6),
                 ("ROOT_URLCONF".into(), "site.urls".into(), 7),
             ]
-        );
-        assert_eq!(
-            django_settings_in(
-                "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')"
-            ),
-            Some("mysite.settings".into())
         );
     }
 }

@@ -54,6 +54,11 @@ pub enum Code {
     IncompatibleExtension,
     /// The runtime user cannot read a module file the finder sees: `PermissionError`.
     PermissionDenied,
+    /// `python SCRIPT` (or a framework CLI's path) names a file that is not in the image, or a
+    /// directory without `__main__.py`: the interpreter exits before running anything.
+    ScriptNotFound,
+    /// The program Entrypoint/Cmd executes is not in the image (not on its PATH).
+    CommandNotFound,
 }
 
 impl Code {
@@ -73,6 +78,8 @@ impl Code {
             Code::MissingSharedLibrary => "missing-shared-library",
             Code::IncompatibleExtension => "incompatible-extension",
             Code::PermissionDenied => "permission-denied",
+            Code::ScriptNotFound => "script-not-found",
+            Code::CommandNotFound => "command-not-found",
         }
     }
 
@@ -88,12 +95,13 @@ impl Code {
             Code::LazyImportMissing | Code::DynamicImportMissing => Some("ImportError"),
             Code::MissingSharedLibrary | Code::IncompatibleExtension => Some("ImportError"),
             Code::PermissionDenied => Some("PermissionError"),
+            Code::ScriptNotFound | Code::CommandNotFound => None,
             Code::GuardedImportMissing | Code::Undecidable => None,
         }
     }
 
     /// Every code, for `--select`/`--ignore` validation and documentation.
-    pub const ALL: [Code; 14] = [
+    pub const ALL: [Code; 16] = [
         Code::ModuleNotFound,
         Code::NamespaceShadowed,
         Code::ParentNotPackage,
@@ -108,6 +116,8 @@ impl Code {
         Code::MissingSharedLibrary,
         Code::IncompatibleExtension,
         Code::PermissionDenied,
+        Code::ScriptNotFound,
+        Code::CommandNotFound,
     ];
 
     pub fn parse(s: &str) -> Option<Code> {
@@ -161,9 +171,11 @@ impl Kind {
     }
 }
 
-/// One conclusion about one import site.
+/// One conclusion about one import site (or one root cause shared by several).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// `F1`, `F2`, … in report order: what `imports[].finding` refers to.
+    pub id: String,
     pub severity: Severity,
     pub code: Code,
     /// The absolute dotted name CPython would fail to import (or the module a missing name was
@@ -192,6 +204,16 @@ pub struct Finding {
     /// Where the importing file comes from in the build context, when the image was built
     /// (or predicted) from one; `None` when only the image is known.
     pub context: Option<ContextRef>,
+    /// For a finding about what the image configuration runs (`file` is `<image-config>`):
+    /// which instruction and argument; `line` is then that argument's position.
+    pub config: Option<ConfigLoc>,
+    /// Where the failure really happens when it is not at `file:line`: the frame inside a
+    /// dependency that raises (`site-packages/httpx/_transports/default.py:30 import
+    /// httpcore`), outermost last.
+    pub related: Vec<Location>,
+    /// Every application statement that raises because of this root cause, the primary
+    /// location included; empty when only the primary location does.
+    pub affects: Vec<Location>,
     /// The source line of the import site, for snippets; not part of the JSON schema.
     #[serde(skip)]
     pub source_line: Option<String>,
@@ -209,4 +231,33 @@ pub struct ContextRef {
     pub copy_line: usize,
     /// [`Finding::fix_path`] relative to the context root, when it maps there.
     pub fix_path: Option<String>,
+}
+
+/// Where in the image configuration a finding about the container's start is: `Entrypoint +
+/// Cmd` as one list, counted from 1, so `line` of such a finding points at the argument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigLoc {
+    /// `ENTRYPOINT`, `CMD`, or `ENV` (a variable such as `FLASK_APP`; `argument` is 0).
+    pub instruction: String,
+    /// 1-based position in Entrypoint + Cmd.
+    pub argument: u32,
+    /// For `python -c`: line and column of the failing statement inside the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_column: Option<u32>,
+}
+
+/// A place in the image, for related locations and the statements a root cause breaks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// What happens there, for related locations (`imports httpcore`); empty otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The statement as written, for `affects` entries.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub statement: String,
 }

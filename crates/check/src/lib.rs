@@ -3,7 +3,7 @@
 
 pub mod finding;
 
-pub use finding::{Code, ContextRef, Finding, Kind, Severity};
+pub use finding::{Code, ConfigLoc, ContextRef, Finding, Kind, Location, Severity};
 
 use importgate_python::SysPathEntry;
 use serde::Serialize;
@@ -178,6 +178,10 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
+    /// Application statements that raise (each counted once, whichever finding explains it).
+    pub failing_statements: usize,
+    /// Application files holding them.
+    pub failing_files: usize,
 }
 
 /// One import site and the verdict on it.
@@ -197,6 +201,12 @@ pub struct CheckedImport {
     pub package: Option<String>,
     /// `ok`, `error`, `guarded` (would fail but is caught), `skipped` (never runs here).
     pub status: ImportStatus,
+    /// The id of the finding that explains an `error` (or `guarded`) status.
+    pub finding: Option<String>,
+    /// When the statement raises inside a dependency it imports (a broken chain, an
+    /// extension for another CPython), the module where the exception is raised; the
+    /// statement itself resolves.
+    pub raised_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,8 +219,11 @@ pub enum ImportStatus {
 }
 
 pub mod appfiles;
+mod attribute;
 pub mod checker;
 mod closure;
+mod entry;
+pub use entry::CONFIG_FILE;
 pub mod native;
 pub mod policy;
 

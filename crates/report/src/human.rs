@@ -159,6 +159,58 @@ fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Gr
         )));
     }
 
+    if let Some(cfg) = &finding.config {
+        let mut what = if cfg.argument == 0 {
+            format!("set by {} in the image configuration", cfg.instruction)
+        } else {
+            format!(
+                "argument {} of the image's Entrypoint + Cmd (from {})",
+                cfg.argument, cfg.instruction
+            )
+        };
+        if let (Some(l), Some(c)) = (cfg.code_line, cfg.code_column) {
+            what.push_str(&format!(", line {l} column {c} of the code"));
+        }
+        group = group.element(Level::NOTE.message(what));
+    }
+    for r in &finding.related {
+        group = group.element(Level::NOTE.message(format!(
+            "at {}:{}:{}: {}",
+            report.shown_file(&r.file),
+            r.line,
+            r.column,
+            clean(&r.message)
+        )));
+    }
+    if finding.affects.len() > 1 {
+        let others: Vec<String> = finding
+            .affects
+            .iter()
+            .filter(|a| !(a.file == finding.file && a.line == finding.line))
+            .map(|a| {
+                format!(
+                    "{}:{} `{}`",
+                    report.shown_file(&a.file),
+                    a.line,
+                    clean(&a.statement)
+                )
+            })
+            .collect();
+        let limit = if verbose {
+            others.len()
+        } else {
+            others.len().min(NOTES_SHOWN)
+        };
+        let mut line = format!("also raises at {}", others[..limit].join(", "));
+        if others.len() > limit {
+            line.push_str(&format!(
+                " and {} more (use --verbose)",
+                others.len() - limit
+            ));
+        }
+        group = group.element(Level::NOTE.message(line));
+    }
+
     let shown = if verbose {
         finding.notes.len()
     } else {
@@ -275,11 +327,32 @@ fn write_summary(
             parts.push(plural(s.warnings, "warning", "warnings"));
         }
         let style = if s.errors > 0 { p.error } else { p.warning };
-        let line = format!(
+        let mut line = format!(
             "found {} in {files} ({} checked)",
             parts.join(" and "),
             plural(s.imports, "import", "imports"),
         );
+        if s.failing_statements > 0 {
+            line.push_str(&format!(
+                ": {} in {} {} {}",
+                plural(
+                    s.failing_statements,
+                    "application statement",
+                    "application statements"
+                ),
+                s.failing_files,
+                if s.failing_files == 1 {
+                    "file"
+                } else {
+                    "files"
+                },
+                if s.failing_statements == 1 {
+                    "raises"
+                } else {
+                    "raise"
+                },
+            ));
+        }
         (style, line)
     } else if s.imports == 0 {
         (p.ok, format!("no imports found in {files}"))
@@ -301,6 +374,33 @@ fn write_summary(
         line = format!("prediction: {line}");
     }
     writeln!(out, "{style}{line}{}", style.render_reset())?;
+    let roots: Vec<String> = sorted_findings(report)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error && !f.module.is_empty())
+        .map(|f| {
+            let breaks = if f.affects.len() > 1 {
+                let files: std::collections::BTreeSet<&str> =
+                    f.affects.iter().map(|a| a.file.as_str()).collect();
+                format!(
+                    ", breaks {} in {}",
+                    plural(f.affects.len(), "import", "imports"),
+                    plural(files.len(), "file", "files")
+                )
+            } else {
+                String::new()
+            };
+            format!("`{}` ({}{breaks})", clean(&f.module), f.code.as_str())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !roots.is_empty() {
+        let mut line = format!("root causes: {}", roots[..roots.len().min(8)].join(", "));
+        if roots.len() > 8 {
+            line.push_str(&format!(" and {} more", roots.len() - 8));
+        }
+        writeln!(out, "{}{line}{}", p.dim, p.dim.render_reset())?;
+    }
 
     if !opts.verbose && !report.warnings.is_empty() {
         // The brief keeps image warnings out of the short report, but a reader must know they

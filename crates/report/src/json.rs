@@ -9,13 +9,17 @@
 
 use std::io::{self, Write};
 
-use importgate_check::{CheckedImport, ContextRef, Finding, ImportStatus, Kind, Mode, Report};
+use importgate_check::{
+    CheckedImport, ConfigLoc, ContextRef, Finding, ImportStatus, Kind, Location, Mode, Report,
+};
 use importgate_python::{Origin, SysPathEntry};
 use serde::Serialize;
 
-/// Bumped only for a change that can break a consumer (a removed or retyped field). Adding
-/// fields or enum values keeps it at 1.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped only for a change that can break a consumer (a removed or retyped field, a field
+/// whose meaning changes). Adding fields or enum values keeps it. 2: a failure raised inside a
+/// dependency is located at the application statement that raises (the dependency's frame
+/// moved to `related`), findings about the image configuration have `file` `<image-config>`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Writes the report as pretty-printed JSON followed by a newline, so the output is both
 /// diffable and a well-formed text file.
@@ -144,6 +148,8 @@ enum JsonOrigin<'a> {
 
 #[derive(Serialize)]
 struct JsonFinding<'a> {
+    /// Added in schema 2: `F1`, `F2`, …; `imports[].finding` refers to it.
+    id: &'a str,
     severity: &'static str,
     code: &'static str,
     module: &'a str,
@@ -162,6 +168,56 @@ struct JsonFinding<'a> {
     fix_path: Option<&'a str>,
     /// Added in schema 1 (additive): the finding's file in the build context.
     context: Option<JsonContext<'a>>,
+    /// Added in schema 2: for `file` `<image-config>`, the instruction and argument.
+    config: Option<JsonConfig<'a>>,
+    /// Added in schema 2: where inside a dependency the exception is raised.
+    related: Vec<JsonLocation<'a>>,
+    /// Added in schema 2: every application statement that raises for this root cause.
+    affects: Vec<JsonLocation<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonConfig<'a> {
+    instruction: &'a str,
+    argument: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_column: Option<u32>,
+}
+
+impl<'a> From<&'a ConfigLoc> for JsonConfig<'a> {
+    fn from(c: &'a ConfigLoc) -> Self {
+        JsonConfig {
+            instruction: &c.instruction,
+            argument: c.argument,
+            code_line: c.code_line,
+            code_column: c.code_column,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonLocation<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    statement: &'a str,
+}
+
+impl<'a> From<&'a Location> for JsonLocation<'a> {
+    fn from(l: &'a Location) -> Self {
+        JsonLocation {
+            file: &l.file,
+            line: l.line,
+            column: l.column,
+            message: &l.message,
+            statement: &l.statement,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -174,6 +230,12 @@ struct Import<'a> {
     module: &'a str,
     name: Option<&'a str>,
     status: &'static str,
+    /// Added in schema 2: the finding that explains an `error` or `guarded` status.
+    finding: Option<&'a str>,
+    /// Added in schema 2: the dependency module the statement raises inside, when the
+    /// statement itself resolves but executing what it imports fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raised_in: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -183,6 +245,9 @@ struct Summary {
     errors: usize,
     warnings: usize,
     infos: usize,
+    /// Added in schema 2: application statements that raise, and the files holding them.
+    failing_statements: usize,
+    failing_files: usize,
 }
 
 impl<'a> Document<'a> {
@@ -209,6 +274,8 @@ impl<'a> Document<'a> {
                 errors: s.errors,
                 warnings: s.warnings,
                 infos: s.infos,
+                failing_statements: s.failing_statements,
+                failing_files: s.failing_files,
             },
             warnings: &report.warnings,
             startup: JsonStartup {
@@ -248,6 +315,7 @@ impl<'a> From<&'a SysPathEntry> for PathEntry<'a> {
 impl<'a> From<&'a Finding> for JsonFinding<'a> {
     fn from(f: &'a Finding) -> Self {
         JsonFinding {
+            id: &f.id,
             severity: f.severity.as_str(),
             code: f.code.as_str(),
             module: &f.module,
@@ -261,6 +329,9 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             chain: &f.chain,
             fix_path: f.fix_path.as_deref(),
             context: f.context.as_ref().map(JsonContext::from),
+            config: f.config.as_ref().map(JsonConfig::from),
+            related: f.related.iter().map(JsonLocation::from).collect(),
+            affects: f.affects.iter().map(JsonLocation::from).collect(),
         }
     }
 }
@@ -276,6 +347,8 @@ impl<'a> From<&'a CheckedImport> for Import<'a> {
             module: &i.module,
             name: i.name.as_deref(),
             status: status_str(i.status),
+            finding: i.finding.as_deref(),
+            raised_in: i.raised_in.as_deref(),
         }
     }
 }

@@ -84,12 +84,24 @@ struct SarifResult {
     level: &'static str,
     message: Text,
     locations: Vec<Location>,
+    /// The frame inside a dependency that raises, and the other application statements that
+    /// raise for the same root cause.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_locations: Vec<RelatedLocation>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Location {
     physical_location: PhysicalLocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RelatedLocation {
+    id: usize,
+    physical_location: PhysicalLocation,
+    message: Text,
 }
 
 #[derive(Serialize)]
@@ -161,6 +173,16 @@ const RULES: &[(Code, &str, &str)] = &[
         "A guarded import would fail, and the failure is caught",
         "The import sits in a try block whose handler catches ImportError; it does not raise.",
     ),
+    (
+        Code::ScriptNotFound,
+        "The script the image configuration runs is not in the image",
+        "python SCRIPT (or a framework CLI's path) names a file that does not exist, or a directory without __main__.py: the process exits before running anything.",
+    ),
+    (
+        Code::CommandNotFound,
+        "The program the image configuration executes is not in the image",
+        "Entrypoint/Cmd names a program that is not on the image's PATH: the container cannot start.",
+    ),
 ];
 
 fn level(severity: Severity) -> &'static str {
@@ -211,6 +233,23 @@ fn artifact(report: &Report, f: &Finding) -> ArtifactLocation {
     }
     ArtifactLocation {
         uri: percent_path(f.file.trim_start_matches('/')),
+        uri_base_id: Some("IMAGEROOT"),
+    }
+}
+
+/// An image file as an artifact: its context file when the report knows one.
+fn artifact_of(report: &Report, file: &str) -> ArtifactLocation {
+    if report.context_files.contains_key(file) {
+        let shown = report.shown_file(file);
+        if !shown.starts_with('/') {
+            return ArtifactLocation {
+                uri: percent_path(&shown),
+                uri_base_id: Some("%SRCROOT%"),
+            };
+        }
+    }
+    ArtifactLocation {
+        uri: percent_path(file.trim_start_matches('/')),
         uri_base_id: Some("IMAGEROOT"),
     }
 }
@@ -288,6 +327,29 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                         },
                     },
                 }],
+                related_locations: f
+                    .related
+                    .iter()
+                    .map(|r| (r, r.message.clone()))
+                    .chain(
+                        f.affects
+                            .iter()
+                            .filter(|a| !(a.file == f.file && a.line == f.line))
+                            .map(|a| (a, format!("also raises: {}", a.statement))),
+                    )
+                    .enumerate()
+                    .map(|(id, (l, text))| RelatedLocation {
+                        id,
+                        physical_location: PhysicalLocation {
+                            artifact_location: artifact_of(report, &l.file),
+                            region: Region {
+                                start_line: l.line.max(1),
+                                start_column: l.column.max(1),
+                            },
+                        },
+                        message: Text { text },
+                    })
+                    .collect(),
             }
         })
         .collect();

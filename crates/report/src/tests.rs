@@ -55,6 +55,7 @@ fn fixtures() -> Report {
         entrypoint: "python main.py".to_string(),
         findings: vec![
             Finding {
+                id: String::new(),
                 severity: Severity::Info,
                 code: Code::GuardedImportMissing,
                 module: "ujson".to_string(),
@@ -68,10 +69,14 @@ fn fixtures() -> Report {
                 chain: Vec::new(),
                 fix_path: None,
                 context: None,
+                config: None,
+                related: Vec::new(),
+                affects: Vec::new(),
                 source_line: None,
                 span_len: 0,
             },
             Finding {
+                id: String::new(),
                 severity: Severity::Error,
                 code: Code::ModuleNotFound,
                 module: "core.aws_service".to_string(),
@@ -96,10 +101,14 @@ fn fixtures() -> Report {
                 chain: strings(&["main.py", "services.case_service", "core.aws_service"]),
                 fix_path: None,
                 context: None,
+                config: None,
+                related: Vec::new(),
+                affects: Vec::new(),
                 source_line: Some("from core.aws_service import upload_case\n".to_string()),
                 span_len: 40,
             },
             Finding {
+                id: String::new(),
                 severity: Severity::Error,
                 code: Code::NameNotInModule,
                 module: "services".to_string(),
@@ -118,6 +127,9 @@ fn fixtures() -> Report {
                 chain: Vec::new(),
                 fix_path: None,
                 context: None,
+                config: None,
+                related: Vec::new(),
+                affects: Vec::new(),
                 source_line: Some("    from services import case_servcie".to_string()),
                 span_len: 33,
             },
@@ -132,6 +144,8 @@ fn fixtures() -> Report {
                 name: Some("case_servcie".to_string()),
                 package: None,
                 status: ImportStatus::Error,
+                finding: None,
+                raised_in: None,
             },
             CheckedImport {
                 file: "/app/services/case_service.py".to_string(),
@@ -142,6 +156,8 @@ fn fixtures() -> Report {
                 name: Some("models".to_string()),
                 package: Some("services".to_string()),
                 status: ImportStatus::Ok,
+                finding: None,
+                raised_in: None,
             },
             CheckedImport {
                 file: "/app/services/case_service.py".to_string(),
@@ -152,6 +168,8 @@ fn fixtures() -> Report {
                 name: None,
                 package: Some("services".to_string()),
                 status: ImportStatus::Guarded,
+                finding: None,
+                raised_in: None,
             },
         ],
         summary: Summary {
@@ -160,6 +178,8 @@ fn fixtures() -> Report {
             errors: 2,
             warnings: 0,
             infos: 1,
+            failing_statements: 1,
+            failing_files: 1,
         },
         warnings: strings(&[
             "/usr/local/lib/python3.12/site-packages/broken.pth:3: directory /opt/missing does not exist",

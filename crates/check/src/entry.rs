@@ -1,0 +1,854 @@
+//! What the container runs: Entrypoint + Cmd seen through the wrappers the runtime model
+//! unwraps (`sh -c`, `exec`, `env`, tini, dumb-init, an `entrypoint.sh` ending in
+//! `exec "$@"`), turned into typed targets — the code of `python -c`, a script, the module of
+//! `-m`, the `module:attr` of a console script, an app server or a framework CLI — each with
+//! the argument of the image configuration that names it. The checker verifies every target
+//! the way the program reading it does (a failure there means the process dies at start) and
+//! the startup closure starts from them; nothing here reaches back into the closure.
+
+use std::collections::BTreeMap;
+
+use importgate_image::{ImageConfig, Vfs};
+use importgate_python::runtime::abspath;
+use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
+use importgate_source::{ImportKind, Scope};
+
+use crate::finding::ConfigLoc;
+
+/// The file name findings about the image configuration carry (and the pseudo-file the code
+/// of `python -c` is checked as): not a path, so no report mistakes it for one.
+pub const CONFIG_FILE: &str = "<image-config>";
+
+/// The PATH Docker gives a container whose image sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One thing the program imports or runs before any application code runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum What {
+    /// `python -c CODE`: checked like an application file run as `__main__` with the working
+    /// directory as `sys.path[0]`.
+    Code { code: String },
+    /// `python SCRIPT`, or a directory / zip holding `__main__.py`; an absolute path.
+    Script { path: String },
+    /// `python -m MOD`: the module, and `MOD.__main__` when it is a package (runpy).
+    MainModule { module: String },
+    /// A module imported by name, and the attribute the program then looks up in it
+    /// (`from X import Y` of a console script, `module:attr` of a server, `--app` of a CLI).
+    Attr {
+        module: String,
+        attr: Option<String>,
+    },
+    /// `celery -A proj`: Celery's `find_app` takes `proj.app`, `proj.celery`, or the
+    /// submodule `proj.celery`, else scans the module for an instance.
+    CeleryApp { module: String },
+    /// A file a framework CLI is given by path (`fastapi run app/main.py`).
+    Path { path: String },
+    /// The program the container executes (argv[0], or the command of a `sh -c`).
+    Program { name: String },
+}
+
+/// A target and where the image configuration names it.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub what: What,
+    /// The program that imports it, for messages: `python`, `uvicorn`, `console script x`.
+    pub by: String,
+    pub loc: ConfigLoc,
+}
+
+/// What the entrypoint starts, before following imports.
+#[derive(Debug, Default)]
+pub(crate) struct Entry {
+    /// Files run directly (the script, a console script), with the name shown in chains.
+    pub files: Vec<(String, String)>,
+    /// Everything the program imports or runs first, in the order it does.
+    pub targets: Vec<Target>,
+    /// Whether the entrypoint was understood well enough to call the closure complete.
+    pub understood: bool,
+    /// What was recognised, in words (`uvicorn imports app.main`, `flask imports web`).
+    pub notes: Vec<String>,
+    /// `DJANGO_SETTINGS_MODULE`, when Django is started.
+    pub django_settings: Option<String>,
+}
+
+impl Entry {
+    /// Modules the entry imports by name (closure roots), with whether each runs as
+    /// `__main__` (`-m`).
+    pub fn modules(&self) -> Vec<(String, bool)> {
+        self.targets
+            .iter()
+            .filter_map(|t| match &t.what {
+                What::MainModule { module } => Some((module.clone(), true)),
+                What::Attr { module, .. } | What::CeleryApp { module } => {
+                    Some((module.clone(), false))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The code of `python -c`, if that is what runs.
+    pub fn code(&self) -> Option<(&str, &ConfigLoc)> {
+        self.targets.iter().find_map(|t| match &t.what {
+            What::Code { code } => Some((code.as_str(), &t.loc)),
+            _ => None,
+        })
+    }
+}
+
+/// The argument of Entrypoint + Cmd that names `needle` (1-based): the argument equal to it,
+/// else one holding it (`-mpkg`, a `sh -c` line, an option `--app=x`), else the program's own
+/// first argument. A wrapper script's `exec "$@"` passes Cmd through, so the words it forwards
+/// are still found where the user wrote them.
+pub(crate) fn locate(config: &ImageConfig, needle: &str) -> ConfigLoc {
+    let ep_len = config.entrypoint.as_ref().map_or(0, Vec::len);
+    let all = config.argv();
+    let pos = (!needle.is_empty())
+        .then(|| {
+            all.iter()
+                .position(|a| a == needle)
+                .or_else(|| all.iter().position(|a| a.contains(needle)))
+        })
+        .flatten()
+        .unwrap_or(0);
+    ConfigLoc {
+        instruction: if pos < ep_len { "ENTRYPOINT" } else { "CMD" }.to_string(),
+        argument: u32::try_from(pos + 1).unwrap_or(u32::MAX),
+        code_line: None,
+        code_column: None,
+    }
+}
+
+/// The code after `-c` in a Python command line (`-c CODE` or `-cCODE`), before any script.
+fn python_code(args: &[String]) -> Option<String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-c" {
+            return args.get(i + 1).cloned();
+        }
+        if let Some(code) = a.strip_prefix("-c") {
+            return Some(code.to_string());
+        }
+        if !a.starts_with('-') || a == "-" || a == "-m" || a.starts_with("-m") {
+            return None;
+        }
+        // Options that take the next word as their value.
+        if a == "-X" || a == "-W" || a == "--check-hash-based-pycs" {
+            i += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether Docker (or the shell) finds the program: a path that exists, else a name found on
+/// the image's PATH. Words with shell syntax are not judged.
+fn program_exists(vfs: &Vfs, config: &ImageConfig, cwd: &str, word: &str) -> bool {
+    if word.is_empty() || word.contains(['$', '`', '(', '{', '=', '*', '?', '<', '>', '|', '&']) {
+        return true;
+    }
+    if word.contains('/') {
+        return vfs.is_file(&abspath(cwd, word));
+    }
+    let path = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
+    path.split(':').any(|d| {
+        let dir = if d.is_empty() { cwd } else { d };
+        vfs.is_file(&format!("{}/{word}", dir.trim_end_matches('/')))
+    })
+}
+
+/// Shell builtins and keywords a `sh -c` line may start with; they are not files.
+const SHELL_WORDS: &[&str] = &[
+    "exec", "cd", "export", "set", "source", ".", "eval", "test", "[", "true", "false", ":",
+    "echo", "printf", "trap", "ulimit", "umask", "wait", "if", "for", "while", "until", "case",
+    "read", "unset", "shift", "command", "alias", "let", "local",
+];
+
+/// The `from X import Y` a console-script wrapper runs (pip's and setuptools' generated
+/// scripts; the first module-level from-import that is not `__future__`).
+fn wrapper_target(vfs: &Vfs, path: &str) -> Option<(String, String)> {
+    let text = vfs.read_to_string(path)?;
+    if !text.starts_with("#!") {
+        return None;
+    }
+    let parsed = importgate_source::parse_module(&text);
+    if !parsed.syntax_errors.is_empty() {
+        return None;
+    }
+    parsed.imports.iter().find_map(|s| match &s.kind {
+        ImportKind::From {
+            module: Some(m),
+            level: 0,
+            name,
+        } if m != "__future__"
+            && name != "*"
+            && matches!(s.context.scope, Scope::Module)
+            && !s.context.guarded =>
+        {
+            Some((m.clone(), name.clone()))
+        }
+        _ => None,
+    })
+}
+
+/// `module:attr` (or `module:factory(args)`, `module:obj.attr`) as the module and the first
+/// attribute looked up; `default` when the spec names no attribute (gunicorn's
+/// `application`, hypercorn's `app`).
+fn split_spec(spec: &str, default: Option<&str>) -> (String, Option<String>) {
+    let module = app_module(spec);
+    let attr = match spec.split_once(':') {
+        Some((_, a)) => {
+            let a = a.split(['(', '.', ' ']).next().unwrap_or_default().trim();
+            (!a.is_empty()).then(|| a.to_string())
+        }
+        None => default.map(str::to_string),
+    };
+    (module, attr)
+}
+
+/// Reads Entrypoint/Cmd (after the model's unwrapping) into the targets the program starts
+/// with.
+pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[String]) -> Entry {
+    let mut e = Entry {
+        understood: true,
+        ..Entry::default()
+    };
+    let args = argv.get(1..).unwrap_or_default();
+    let program = argv
+        .first()
+        .map(|a| basename(a).to_string())
+        .unwrap_or_default();
+    let env_settings = config
+        .env_var("DJANGO_SETTINGS_MODULE")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let target = |what: What, by: &str, needle: &str| Target {
+        what,
+        by: by.to_string(),
+        loc: locate(config, needle),
+    };
+    // The program itself: Docker's exec of argv[0], then the command a shell line runs.
+    let raw = config.argv();
+    let image_cwd = abspath("/", config.working_dir());
+    for word in [raw.first(), argv.first()].into_iter().flatten() {
+        if !SHELL_WORDS.contains(&word.as_str()) && !program_exists(vfs, config, &image_cwd, word) {
+            e.targets.push(target(
+                What::Program { name: word.clone() },
+                "the container runtime",
+                word,
+            ));
+            e.understood = false;
+            return e;
+        }
+    }
+    match &rt.launch {
+        Launch::Script { path } => {
+            let abs = abspath(&rt.cwd, path);
+            e.targets
+                .push(target(What::Script { path: abs.clone() }, "python", path));
+            let file = vfs.realpath(&abs).unwrap_or(abs);
+            if vfs.is_dir(&file) {
+                e.files.push((
+                    format!("{}/__main__.py", file.trim_end_matches('/')),
+                    "__main__".into(),
+                ));
+            } else {
+                e.files.push((file.clone(), basename(path).to_string()));
+            }
+            if basename(path) == "manage.py" {
+                e.django_settings = env_settings.clone().or_else(|| {
+                    vfs.read_to_string(&file)
+                        .and_then(|t| django_settings_in(&t))
+                });
+            }
+        }
+        Launch::Module { module } => {
+            e.targets.push(target(
+                What::MainModule {
+                    module: module.clone(),
+                },
+                "python -m",
+                module,
+            ));
+            if module == "flask" {
+                flask(vfs, config, &rt.cwd, args, &mut e);
+            }
+            if module == "celery" {
+                celery(config, args, &mut e);
+            }
+        }
+        Launch::Command => match python_code(args) {
+            Some(code) => {
+                e.notes.push(
+                    "`python -c`: the code is checked as run from the working directory".into(),
+                );
+                e.targets.push(target(
+                    What::Code { code: code.clone() },
+                    "python -c",
+                    &code,
+                ));
+            }
+            None => {
+                e.understood = false;
+                e.notes
+                    .push("the program reads its code from stdin: not analysed".into());
+            }
+        },
+        Launch::ConsoleScript { path } => {
+            let name = basename(path).to_string();
+            e.files.push((path.clone(), name.clone()));
+            let needle = argv.first().map(String::as_str).unwrap_or(&name);
+            console_script(vfs, rt, path, needle, config, &mut e);
+            match name.as_str() {
+                "flask" => flask(vfs, config, &rt.cwd, args, &mut e),
+                "celery" => celery(config, args, &mut e),
+                "fastapi" => fastapi(vfs, config, &rt.cwd, args, &mut e),
+                "django-admin" => e.django_settings = env_settings.clone(),
+                _ => {}
+            }
+        }
+        Launch::AppServer { server, .. } => {
+            // The server's console script imports its own entry point module before the app.
+            if let Some(p) = which_server(vfs, rt, server) {
+                let needle = argv.first().map(String::as_str).unwrap_or(server);
+                console_script(vfs, rt, &p, needle, config, &mut e);
+                e.files.push((p, server.clone()));
+            }
+            match app_spec(args) {
+                Some(spec) => {
+                    let default = match server.as_str() {
+                        "gunicorn" => Some("application"),
+                        "hypercorn" => Some("app"),
+                        _ => None,
+                    };
+                    let (module, attr) = split_spec(&spec, default);
+                    e.notes
+                        .push(format!("{server} imports `{module}` ({spec}) at startup"));
+                    e.targets
+                        .push(target(What::Attr { module, attr }, server, &spec));
+                }
+                None => {
+                    e.understood = false;
+                    e.notes.push(format!(
+                        "no application given to {server} on the command line (a config file?)"
+                    ));
+                }
+            }
+        }
+        Launch::Unknown { argv } => {
+            e.understood = false;
+            e.notes.push(if argv.is_empty() {
+                "the image has no Entrypoint/Cmd: no startup path".into()
+            } else {
+                format!(
+                    "the entrypoint `{}` is not understood: no startup path",
+                    argv.join(" ")
+                )
+            });
+        }
+    }
+    if e.django_settings.is_none() && program != "manage.py" {
+        // An app server or console script serving a Django project names its settings in the
+        // environment (or in the wsgi/asgi module, read when the closure reaches it).
+        e.django_settings = env_settings;
+    }
+    e
+}
+
+/// A console script's own import: the wrapper's `from X import Y`, else the distribution's
+/// `entry_points.txt` line for the script's name.
+fn console_script(
+    vfs: &Vfs,
+    rt: &Runtime,
+    path: &str,
+    needle: &str,
+    config: &ImageConfig,
+    e: &mut Entry,
+) {
+    let name = basename(path);
+    let from_metadata = || {
+        let spec = console_entry_points(vfs, rt).get(name).cloned()?;
+        let (module, attr) = split_spec(&spec, None);
+        Some((module, attr))
+    };
+    let found = wrapper_target(vfs, path)
+        .map(|(m, a)| (m, Some(a)))
+        .or_else(from_metadata);
+    if let Some((module, attr)) = found {
+        e.targets.push(Target {
+            what: What::Attr { module, attr },
+            by: format!("console script {name}"),
+            loc: locate(config, needle),
+        });
+    }
+}
+
+/// Flask's app discovery: `--app`, else `FLASK_APP`, else `wsgi.py` or `app.py` in the working
+/// directory, imported as [`flask_import`] names it; `module:name` looks the name up.
+fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let spec = flask_spec(config, args);
+    let (_, m) = flask_import(vfs, cwd, spec.as_deref());
+    if spec.is_none() {
+        e.notes
+            .push("flask looks for `wsgi` or `app` in the working directory".into());
+    }
+    e.notes.push(format!("flask imports `{m}` at startup"));
+    // `module:create_app()` and `module:app` name the attribute; a plain module lets Flask
+    // look for `app`, `application` or a factory.
+    let attr = spec
+        .as_deref()
+        .and_then(|s| {
+            let b = s.as_bytes();
+            (0..b.len())
+                .find(|&i| b[i] == b':' && !matches!(b.get(i + 1), Some(b'/' | b'\\')))
+                .map(|i| &s[i + 1..])
+        })
+        .map(|a| {
+            a.split(['(', '.', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .filter(|a| !a.is_empty());
+    let needle = spec.clone().unwrap_or_else(|| "flask".into());
+    let from_env = option(args, &["--app", "-A"]).is_none() && spec.is_some();
+    let mut loc = locate(config, &needle);
+    if from_env {
+        loc = ConfigLoc {
+            instruction: "ENV".into(),
+            argument: 0,
+            code_line: None,
+            code_column: None,
+        };
+    }
+    e.targets.push(Target {
+        what: What::Attr { module: m, attr },
+        by: "flask".into(),
+        loc,
+    });
+}
+
+/// `celery -A proj` imports `proj` (and `proj.celery` when `proj` is a package without an app).
+fn celery(config: &ImageConfig, args: &[String], e: &mut Entry) {
+    match option(args, &["-A", "--app"]) {
+        Some(spec) => {
+            let m = app_module(&spec);
+            e.notes.push(format!("celery imports `{m}` at startup"));
+            let what = if spec.contains(':') {
+                let (module, attr) = split_spec(&spec, None);
+                What::Attr { module, attr }
+            } else {
+                What::CeleryApp { module: m }
+            };
+            e.targets.push(Target {
+                what,
+                by: "celery".into(),
+                loc: locate(config, &spec),
+            });
+        }
+        None => {
+            e.understood = false;
+            e.notes
+                .push("celery without -A: the app is not known".into());
+        }
+    }
+}
+
+/// `fastapi run|dev [PATH] [--app NAME]` (fastapi-cli): the path, or the first of its default
+/// files, imported as a module from the top of its package (the same walk as Flask's).
+fn fastapi(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let pos = positionals(args);
+    if !matches!(pos.first().map(String::as_str), Some("run" | "dev")) {
+        return;
+    }
+    let cwd = cwd.trim_end_matches('/');
+    let path = match pos.get(1) {
+        Some(p) => p.clone(),
+        None => {
+            let defaults = [
+                "main.py",
+                "app.py",
+                "api.py",
+                "app/main.py",
+                "app/app.py",
+                "app/api.py",
+            ];
+            match defaults.iter().find(|d| vfs.is_file(&format!("{cwd}/{d}"))) {
+                Some(d) => d.to_string(),
+                None => {
+                    e.targets.push(Target {
+                        what: What::Path {
+                            path: format!("{cwd}/main.py"),
+                        },
+                        by: "fastapi".into(),
+                        loc: locate(config, pos.first().map(String::as_str).unwrap_or("run")),
+                    });
+                    return;
+                }
+            }
+        }
+    };
+    let abs = abspath(cwd, &path);
+    if !vfs.exists(&abs) {
+        e.targets.push(Target {
+            what: What::Path { path: abs },
+            by: "fastapi".into(),
+            loc: locate(config, &path),
+        });
+        return;
+    }
+    let (_, module) = flask_import(vfs, cwd, Some(&path));
+    e.notes
+        .push(format!("fastapi imports `{module}` at startup"));
+    e.targets.push(Target {
+        what: What::Attr {
+            module,
+            attr: option(args, &["--app"]),
+        },
+        by: "fastapi".into(),
+        loc: locate(config, &path),
+    });
+}
+
+/// Options of app servers that take no value; every other `--option` without `=` consumes the
+/// next word, so `--bind 0.0.0.0:8000` is not mistaken for the application.
+const FLAG_OPTIONS: &[&str] = &[
+    "--reload",
+    "--factory",
+    "--proxy-headers",
+    "--no-proxy-headers",
+    "--access-log",
+    "--no-access-log",
+    "--use-colors",
+    "--no-use-colors",
+    "--server-header",
+    "--no-server-header",
+    "--date-header",
+    "--no-date-header",
+    "--preload",
+    "--daemon",
+    "-D",
+    "--check-config",
+    "--print-config",
+    "--spew",
+    "--capture-output",
+    "--enable-stdio-inheritance",
+    "--reuse-port",
+    "--strip-header-spaces",
+    "--debug",
+    "-v",
+    "--verbose",
+    "--help",
+];
+
+/// Positional words of a command line after the program name, skipping option values.
+fn positionals(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            out.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            let short_with_value = !a.starts_with("--") && a.len() > 2;
+            let takes_value =
+                !(a.contains('=') || FLAG_OPTIONS.contains(&a.as_str()) || short_with_value);
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out
+}
+
+/// The value of `--name VALUE`, `--name=VALUE` or a short `-X VALUE`/`-XVALUE`.
+fn option(args: &[String], names: &[&str]) -> Option<String> {
+    for (i, a) in args.iter().enumerate() {
+        for n in names {
+            if a == n {
+                return args.get(i + 1).cloned();
+            }
+            if let Some(v) = a.strip_prefix(&format!("{n}=")) {
+                return Some(v.to_string());
+            }
+            if n.len() == 2
+                && !n.starts_with("--")
+                && let Some(v) = a.strip_prefix(n)
+                && !v.is_empty()
+            {
+                return Some(v.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Applies app-server and framework-CLI path options to the model: uvicorn's `--app-dir` and
+/// gunicorn's `--chdir`/`--pythonpath` put directories in front of sys.path before the app is
+/// imported; Flask's CLI puts the directory its app path is imported from first
+/// (`prepare_import`), Celery's the working directory (`cwd_in_path`, after `--workdir`). Also
+/// names the app server's application in the launch (not an option value like `--bind`'s).
+pub(crate) fn apply_server_paths(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    rt: &mut Runtime,
+    argv: &[String],
+) -> Vec<String> {
+    let args = argv.get(1..).unwrap_or_default();
+    let mut front: Vec<(String, String)> = Vec::new();
+    let framework = match &rt.launch {
+        Launch::ConsoleScript { path } => basename(path).to_string(),
+        Launch::Module { module } => module.clone(),
+        _ => String::new(),
+    };
+    match framework.as_str() {
+        "flask" => {
+            let spec = flask_spec(config, args);
+            let (dir, _) = flask_import(vfs, &rt.cwd, spec.as_deref());
+            front.push((dir, "flask".into()));
+        }
+        "fastapi" => {
+            let pos = positionals(args);
+            if matches!(pos.first().map(String::as_str), Some("run" | "dev"))
+                && let Some(path) = pos.get(1)
+            {
+                // fastapi-cli puts the directory above the module's top package first.
+                let (dir, _) = flask_import(vfs, &rt.cwd, Some(path));
+                front.push((dir, "fastapi".into()));
+            }
+        }
+        "celery" => {
+            if let Some(dir) = option(args, &["--workdir"]) {
+                rt.cwd = abspath(&rt.cwd, &dir);
+            }
+            let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
+            front.push((cwd, "celery".into()));
+        }
+        _ => {}
+    }
+    if let Launch::AppServer { server, app } = &mut rt.launch {
+        if let Some(spec) = app_spec(args) {
+            *app = spec;
+        }
+        let server = server.clone();
+        if let Some(dir) = option(args, &["--app-dir"]) {
+            front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
+        }
+        if let Some(dir) = option(args, &["--chdir"]) {
+            let dir = abspath(&rt.cwd, &dir);
+            rt.cwd = dir.clone();
+            front.push((dir, format!("{server} --chdir")));
+        }
+        if let Some(list) = option(args, &["--pythonpath"]) {
+            for p in list.split(',').filter(|p| !p.is_empty()) {
+                front.push((abspath(&rt.cwd, p), format!("{server} --pythonpath")));
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    for (path, reason) in front.into_iter().rev() {
+        rt.sys_path.retain(|e| e.path != path);
+        notes.push(format!("{reason} puts {path} first on sys.path"));
+        rt.sys_path.insert(
+            0,
+            SysPathEntry {
+                path,
+                origin: Origin::WorkingDir { reason },
+            },
+        );
+    }
+    notes
+}
+
+/// The application an app server is given: the first positional with a `:`, else the first.
+fn app_spec(args: &[String]) -> Option<String> {
+    let pos = positionals(args);
+    pos.iter()
+        .find(|p| p.contains(':'))
+        .or_else(|| pos.first())
+        .cloned()
+}
+
+/// Flask's app path: `--app`/`-A`, else `FLASK_APP`.
+fn flask_spec(config: &ImageConfig, args: &[String]) -> Option<String> {
+    option(args, &["--app", "-A"])
+        .or_else(|| config.env_var("FLASK_APP").map(str::to_string))
+        .filter(|s| !s.is_empty())
+}
+
+/// Flask's `prepare_import`: the path part of the app spec (`pkg.app`, `src/app.py`, before a
+/// `:` not followed by a slash), made real and stripped of `.py` and `/__init__`, walked up
+/// while its directory is a package. Returns the directory Flask inserts first on sys.path and
+/// the module it imports. Without a spec Flask tries `wsgi.py`, then `app.py`.
+pub(crate) fn flask_import(vfs: &Vfs, cwd: &str, spec: Option<&str>) -> (String, String) {
+    let spec = match spec {
+        Some(s) => s.to_string(),
+        None if vfs.is_file(&format!("{}/wsgi.py", cwd.trim_end_matches('/'))) => "wsgi.py".into(),
+        None => "app.py".into(),
+    };
+    let bytes = spec.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| bytes[i] == b':' && !matches!(bytes.get(i + 1), Some(b'/' | b'\\')))
+        .unwrap_or(bytes.len());
+    let base = vfs.realpath(cwd).unwrap_or_else(|| cwd.to_string());
+    let mut path = abspath(&base, &spec[..end]);
+    if let Some(real) = vfs.realpath(&path) {
+        path = real;
+    }
+    if let Some(p) = path.strip_suffix(".py") {
+        path = p.to_string();
+    }
+    if let Some(p) = path.strip_suffix("/__init__") {
+        path = p.to_string();
+    }
+    let mut names = Vec::new();
+    loop {
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        names.push(name.to_string());
+        path = if dir.is_empty() {
+            "/".into()
+        } else {
+            dir.into()
+        };
+        if path == "/" || !vfs.exists(&format!("{path}/__init__.py")) {
+            break;
+        }
+    }
+    names.reverse();
+    (path, names.join("."))
+}
+
+/// `module:attr` / `module:factory()` / `path/to/app.py` as a module name.
+fn app_module(spec: &str) -> String {
+    let module = spec.split(':').next().unwrap_or(spec);
+    let module = module.strip_suffix(".py").unwrap_or(module);
+    module.trim_matches('/').replace('/', ".")
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `console_scripts` of every installed distribution: script name to `module:attr`.
+fn console_entry_points(vfs: &Vfs, rt: &Runtime) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for site in &rt.site_dirs {
+        for name in vfs.read_dir(site).unwrap_or_default() {
+            if !name.ends_with(".dist-info") && !name.ends_with(".egg-info") {
+                continue;
+            }
+            let Some(text) = vfs.read_to_string(&format!("{site}/{name}/entry_points.txt")) else {
+                continue;
+            };
+            let mut in_scripts = false;
+            for line in text.lines().map(str::trim) {
+                if line.starts_with('[') {
+                    in_scripts = line == "[console_scripts]" || line == "[gui_scripts]";
+                    continue;
+                }
+                if let (true, Some((k, v))) = (in_scripts, line.split_once('=')) {
+                    // `module:attr [extra]`: the extras in brackets are not part of the name.
+                    let spec = v.split('[').next().unwrap_or(v).trim();
+                    out.entry(k.trim().to_string())
+                        .or_insert_with(|| spec.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A string assigned in a file like `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x.y")`.
+pub(crate) fn django_settings_in(text: &str) -> Option<String> {
+    let at = text.find("DJANGO_SETTINGS_MODULE")?;
+    let rest = &text[at + "DJANGO_SETTINGS_MODULE".len()..];
+    // Skip the key's closing quote, then take the next literal within the call.
+    let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+    let rest = rest.get(..rest.find(')').unwrap_or(rest.len()))?;
+    let q = rest.find(['"', '\''])?;
+    let quote = rest[q..].chars().next()?;
+    let value = &rest[q + 1..];
+    let v = &value[..value.find(quote)?];
+    (!v.is_empty()
+        && v.chars()
+            .all(|c| c == '.' || c == '_' || c.is_alphanumeric()))
+    .then(|| v.to_string())
+}
+
+fn which_server(vfs: &Vfs, rt: &Runtime, server: &str) -> Option<String> {
+    rt.sys_path
+        .iter()
+        .filter(|p| matches!(p.origin, Origin::ScriptBinDir { .. }))
+        .map(|p| format!("{}/{server}", p.path.trim_end_matches('/')))
+        .chain(["/usr/local/bin", "/usr/bin"].map(|d| format!("{d}/{server}")))
+        .find(|p| vfs.is_file(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn app_spec_skips_option_values() {
+        assert_eq!(
+            positionals(&words("--bind 0.0.0.0:8000 -w 4 --preload app.main:app")),
+            vec!["app.main:app"]
+        );
+        assert_eq!(
+            positionals(&words("main:app --host 0.0.0.0 --port 80 --reload")),
+            vec!["main:app"]
+        );
+        assert_eq!(
+            option(&words("-A proj worker"), &["-A", "--app"]),
+            Some("proj".into())
+        );
+        assert_eq!(
+            option(&words("--app=proj.x worker"), &["-A", "--app"]),
+            Some("proj.x".into())
+        );
+        assert_eq!(app_module("src/app.py"), "src.app");
+        assert_eq!(app_module("app:create_app()"), "app");
+    }
+
+    /// Flask's `prepare_import`, as observed with Flask 3.1 (tests/it/servers.rs).
+    #[test]
+    fn flask_import_walks_up_packages() {
+        let vfs = Vfs::from_files(&[
+            ("srv/web/wsgi.py", ""),
+            ("srv/web/pkg/__init__.py", ""),
+            ("srv/web/pkg/app.py", ""),
+            ("srv/api/app.py", ""),
+            ("srv/link", "-> web"),
+        ]);
+        let got = |cwd: &str, spec: Option<&str>| flask_import(&vfs, cwd, spec);
+        let pair = |d: &str, m: &str| (d.to_string(), m.to_string());
+        assert_eq!(
+            got("/srv/web", Some("pkg.app")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(
+            got("/srv/web", Some("pkg.app:create_app()")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv", Some("web/wsgi.py")), pair("/srv/web", "wsgi"));
+        assert_eq!(
+            got("/srv", Some("web/pkg/app.py")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv/web", Some("pkg")), pair("/srv/web", "pkg"));
+        assert_eq!(
+            got("/srv/link", Some("pkg.app")),
+            pair("/srv/web", "pkg.app")
+        );
+        assert_eq!(got("/srv/web", None), pair("/srv/web", "wsgi"));
+        assert_eq!(got("/srv/api", None), pair("/srv/api", "app"));
+    }
+}
