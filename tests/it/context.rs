@@ -572,12 +572,32 @@ fn fastapi_service_clean_and_missing_dependency() {
     assert_eq!(f["code"], "module-not-found");
     assert_eq!(f["kind"], "startup");
     assert_eq!(f["module"], "anyio");
-    assert_eq!(f["file"].as_str(), words.get(2).copied(), "{truth}: {f:#}");
+    // The frame CPython raises in is the related location; the finding itself is at the
+    // application statement that raises because of it.
+    let frame = &f["related"][0];
     assert_eq!(
-        f["line"].to_string(),
+        frame["file"].as_str(),
+        words.get(2).copied(),
+        "{truth}: {f:#}"
+    );
+    assert_eq!(
+        frame["line"].to_string(),
         words.get(3).copied().unwrap_or_default(),
         "{truth}"
     );
+    assert!(
+        f["file"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("/srv/src/app/"),
+        "{f:#}"
+    );
+    let affected = f["affects"].as_array().unwrap();
+    assert!(!affected.is_empty(), "{f:#}");
+    for imp in imports_of(&report, "fastapi", None) {
+        assert_eq!(imp["status"], "error", "{imp:#}");
+        assert_eq!(imp["finding"], f["id"], "{imp:#}");
+    }
     let chain = chain_of(f);
     assert_eq!(&chain[..3], ["app", "app.main", "fastapi"], "{chain:?}");
     assert_eq!(chain.last().copied(), Some("anyio"));

@@ -17,6 +17,29 @@ pub fn relocate(report: &mut Report, map: &PathMap) {
         .map(|e| e.path.clone())
         .collect();
     let mode = report.mode.clone();
+    // The Dockerfile relative to the context, when it lies inside it.
+    let dockerfile_rel = match &mode {
+        importgate_check::Mode::Built {
+            context,
+            dockerfile,
+            ..
+        }
+        | importgate_check::Mode::Prediction {
+            context,
+            dockerfile,
+            ..
+        } => {
+            let dir = context.trim_end_matches('/');
+            if dir.is_empty() || dir == "." {
+                Some(dockerfile.trim_start_matches("./").to_string())
+            } else {
+                dockerfile
+                    .strip_prefix(&format!("{dir}/"))
+                    .map(str::to_string)
+            }
+        }
+        importgate_check::Mode::Image => None,
+    };
     let shown = |rel: &str| mode.join_context(rel).unwrap_or_else(|| rel.to_string());
     let files: std::collections::BTreeSet<&str> = report
         .imports
@@ -48,6 +71,18 @@ pub fn relocate(report: &mut Report, map: &PathMap) {
                 path: loc.path,
                 copy_line: loc.copy_line,
                 fix_path: fix,
+                line: None,
+            });
+        }
+        // A finding about what the container runs: on the CMD/ENTRYPOINT line that set it.
+        if let (Some(cfg), Some(df)) = (&f.config, &dockerfile_rel)
+            && let Some(line) = map.instruction_line(&cfg.instruction)
+        {
+            f.context = Some(ContextRef {
+                path: df.clone(),
+                copy_line: line,
+                fix_path: None,
+                line: u32::try_from(line).ok(),
             });
         }
         if is_missing_module(f) {
@@ -260,6 +295,14 @@ mod tests {
         shadowed.fix_path = Some("/app/core/__init__.py".into());
         let mut from_import = finding(Code::NameNotInModule, "core", "/app/main.py", "h");
         from_import.line = 3;
+        let mut config_finding = finding(Code::ScriptNotFound, "", "<image-config>", "h");
+        config_finding.line = 2;
+        config_finding.config = Some(importgate_check::ConfigLoc {
+            instruction: "CMD".into(),
+            argument: 2,
+            code_line: None,
+            code_column: None,
+        });
         let mut report = Report {
             image: "sha256:1".into(),
             python: PythonSummary {
@@ -284,6 +327,7 @@ mod tests {
                 finding(Code::ModuleNotFound, "helpers", "/app/main.py", "h"),
                 finding(Code::ModuleNotFound, "yaml", "/usr/lib/x.py", "install"),
                 from_import,
+                config_finding,
             ],
             imports: vec![CheckedImport {
                 file: "/app/main.py".into(),
@@ -313,6 +357,21 @@ mod tests {
         report
     }
 
+    /// A finding about what the container runs is shown on the Dockerfile's CMD line.
+    #[test]
+    fn config_findings_land_on_the_cmd_line() {
+        let report = relocated();
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.file == "<image-config>")
+            .unwrap();
+        let ctx = f.context.as_ref().unwrap();
+        assert_eq!((ctx.path.as_str(), ctx.line), ("Dockerfile", Some(4)));
+        assert_eq!(report.shown_path(f), "ctx/Dockerfile");
+        assert_eq!(report.shown_line(f), 4);
+    }
+
     #[test]
     fn findings_and_hints_move_to_the_context() {
         let report = relocated();
@@ -323,6 +382,7 @@ mod tests {
                 path: "backend/services/case_service.py".into(),
                 copy_line: 3,
                 fix_path: Some("backend/core/__init__.py".into()),
+                line: None,
             })
         );
         assert_eq!(

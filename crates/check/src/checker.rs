@@ -1185,11 +1185,15 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
         all.extend(notes);
         let text = ctx.image.fs.read_to_string(&r.file).unwrap_or_default();
         let span = r.module.chars().count() + r.attr.as_ref().map_or(0, |a| a.chars().count() + 1);
+        let module = match &res.failure {
+            Some(failed) => failed.module.clone(),
+            None => r.module.clone(),
+        };
         findings.push(Finding {
             id: String::new(),
             severity: Severity::Error,
             code,
-            module: r.module.clone(),
+            module,
             file: r.file.clone(),
             line: r.line,
             column: r.column,
@@ -1500,6 +1504,253 @@ mod tests {
 
     fn by_module<'a>(r: &'a Report, m: &str) -> Vec<&'a Finding> {
         r.findings.iter().filter(|f| f.module == m).collect()
+    }
+
+    /// The errors about the image configuration: (code, module, argument).
+    fn config_errors(r: &Report) -> Vec<(Code, String, u32)> {
+        r.findings
+            .iter()
+            .filter(|f| f.file == CONFIG_FILE && f.severity == Severity::Error)
+            .map(|f| (f.code, f.module.clone(), f.line))
+            .collect()
+    }
+
+    const UVICORN: &str = "#!/usr/local/bin/python3.12\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom uvicorn.main import main\nif __name__ == '__main__':\n    sys.exit(main())\n";
+
+    #[test]
+    fn server_spec_module_and_attribute_are_checked() {
+        let files = |main: &'static str| {
+            vec![
+                ("usr/local/bin/uvicorn", UVICORN),
+                (
+                    "usr/local/lib/python3.12/site-packages/uvicorn/__init__.py",
+                    "",
+                ),
+                (
+                    "usr/local/lib/python3.12/site-packages/uvicorn/main.py",
+                    "def main():\n    pass\n",
+                ),
+                ("app/main.py", main),
+            ]
+        };
+        let cmd = ["uvicorn", "--host", "0.0.0.0", "main:app"];
+        let ok = check(
+            &image(&files("app = object()\n"), &cmd),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(config_errors(&ok), vec![]);
+        let r = check(
+            &image(&files("application = object()\n"), &cmd),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::NameNotInModule, "main".into(), 4)]
+        );
+        let f = &r.findings[0];
+        assert_eq!(f.message, "Attribute \"app\" not found in module \"main\".");
+        assert_eq!(f.config.as_ref().unwrap().instruction, "CMD");
+        // Missing module: the server's own import is fine, the app's is not.
+        let r = check(
+            &image(&files("app = 1\n"), &["uvicorn", "web.main:app"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ModuleNotFound, "web".into(), 2)]
+        );
+        // A factory call and an attribute star-imported from a submodule.
+        let r = check(
+            &image(
+                &[
+                    (
+                        "usr/local/bin/gunicorn",
+                        "#!/usr/local/bin/python3.12\nfrom gunicorn.app.wsgiapp import run\n",
+                    ),
+                    (
+                        "usr/local/lib/python3.12/site-packages/gunicorn/__init__.py",
+                        "",
+                    ),
+                    (
+                        "usr/local/lib/python3.12/site-packages/gunicorn/app/__init__.py",
+                        "",
+                    ),
+                    (
+                        "usr/local/lib/python3.12/site-packages/gunicorn/app/wsgiapp.py",
+                        "def run(): pass\n",
+                    ),
+                    ("app/web/__init__.py", "from .factory import *\n"),
+                    (
+                        "app/web/factory.py",
+                        "__all__ = ['make_app']\ndef make_app(): pass\n",
+                    ),
+                ],
+                &["gunicorn", "-b", ":80", "web:create_app()"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::NameNotInModule, "web".into(), 4)]
+        );
+        assert!(
+            r.findings[0].message.contains("'create_app'"),
+            "{:?}",
+            r.findings[0]
+        );
+    }
+
+    #[test]
+    fn python_entry_forms_are_checked() {
+        let opts = CheckOptions::default();
+        let r = check(&image(&[], &["python", "-m", "pkg"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ModuleNotFound, "pkg".into(), 3)]
+        );
+        let r = check(
+            &image(&[("app/pkg/__init__.py", "")], &["python", "-m", "pkg"]),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ModuleNotFound, "pkg.__main__".into(), 3)]
+        );
+        let r = check(
+            &image(
+                &[("app/pkg/__init__.py", ""), ("app/pkg/__main__.py", "")],
+                &["python", "-m", "pkg"],
+            ),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(config_errors(&r), vec![]);
+        let r = check(&image(&[], &["python", "/app/missing.py"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ScriptNotFound, String::new(), 2)]
+        );
+        let r = check(&image(&[("app/tool/x.py", "")], &["python", "tool"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ScriptNotFound, String::new(), 2)]
+        );
+        let r = check(&image(&[], &["gunicorn", "main:app"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::CommandNotFound, String::new(), 1)]
+        );
+        // `-c`: the code's imports, placed on the argument with the line inside the code.
+        let r = check(
+            &image(
+                &[("app/helper.py", ""), ("bin/sh", "ELF")],
+                &["sh", "-c", "exec python -c 'import helper\nimport worker'"],
+            ),
+            &opts,
+        )
+        .unwrap();
+        let errs: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errs.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (errs[0].file.as_str(), errs[0].line, errs[0].module.as_str()),
+            (CONFIG_FILE, 3, "worker")
+        );
+        let cfg = errs[0].config.as_ref().unwrap();
+        assert_eq!((cfg.code_line, cfg.code_column), (Some(2), Some(1)));
+        assert_eq!(errs[0].kind, Kind::Startup);
+    }
+
+    #[test]
+    fn console_script_target_and_entry_points() {
+        let wrapper = "#!/usr/local/bin/python3.12\nimport re\nimport sys\nfrom report_tool.cli import main\nif __name__ == '__main__':\n    sys.exit(main())\n";
+        let opts = CheckOptions::default();
+        let r = check(
+            &image(
+                &[("usr/local/bin/report-tool", wrapper)],
+                &["report-tool", "--daily"],
+            ),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ModuleNotFound, "report_tool".into(), 1)]
+        );
+        let r = check(
+            &image(
+                &[
+                    ("usr/local/bin/report-tool", wrapper),
+                    (
+                        "usr/local/lib/python3.12/site-packages/report_tool/__init__.py",
+                        "",
+                    ),
+                    (
+                        "usr/local/lib/python3.12/site-packages/report_tool/cli.py",
+                        "def run():\n    pass\n",
+                    ),
+                ],
+                &["report-tool"],
+            ),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::NameNotInModule, "report_tool.cli".into(), 1)]
+        );
+        assert!(
+            r.findings[0]
+                .message
+                .starts_with("cannot import name 'main' from 'report_tool.cli'")
+        );
+    }
+
+    #[test]
+    fn django_settings_strings_name_their_class() {
+        let settings = "INSTALLED_APPS = ['shop']\nMIDDLEWARE = [\n    'shop.middleware.Timing',\n]\nAUTHENTICATION_BACKENDS = ['auth_ext.backends.Backend']\nDATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': 'db.sqlite3'}}\n";
+        let r = check(
+            &image(
+                &[
+                    ("app/manage.py", "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_cfg.settings')\n"),
+                    ("app/site_cfg/__init__.py", ""),
+                    ("app/site_cfg/settings.py", settings),
+                    ("app/shop/__init__.py", ""),
+                    ("app/shop/middleware.py", "class TimingMiddleware:\n    pass\n"),
+                    ("usr/local/lib/python3.12/site-packages/django/__init__.py", ""),
+                    ("usr/local/lib/python3.12/site-packages/django/db/__init__.py", ""),
+                    ("usr/local/lib/python3.12/site-packages/django/db/backends/__init__.py", ""),
+                    ("usr/local/lib/python3.12/site-packages/django/db/backends/sqlite3/__init__.py", ""),
+                    ("usr/local/lib/python3.12/site-packages/django/db/backends/sqlite3/base.py", ""),
+                ],
+                &["python", "manage.py", "runserver"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let got: Vec<(Code, &str, u32)> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| (f.code, f.module.as_str(), f.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Code::NameNotInModule, "shop.middleware", 3),
+                (Code::ModuleNotFound, "auth_ext", 5),
+            ],
+            "{:#?}",
+            r.findings
+        );
     }
 
     #[test]

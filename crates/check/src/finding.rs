@@ -231,6 +231,9 @@ pub struct ContextRef {
     pub copy_line: usize,
     /// [`Finding::fix_path`] relative to the context root, when it maps there.
     pub fix_path: Option<String>,
+    /// The line in `path` when it is not the finding's own line: a finding about what the
+    /// container runs is shown on the Dockerfile's `CMD`/`ENTRYPOINT` line.
+    pub line: Option<u32>,
 }
 
 /// Where in the image configuration a finding about the container's start is: `Entrypoint +

@@ -134,6 +134,16 @@ impl Report {
         }
     }
 
+    /// The line a finding is shown at: the Dockerfile line for a finding about what the
+    /// container runs, when the image was built from a context; else its own.
+    pub fn shown_line(&self, finding: &Finding) -> u32 {
+        finding
+            .context
+            .as_ref()
+            .and_then(|c| c.line)
+            .unwrap_or(finding.line)
+    }
+
     /// An application file (image path) as shown: its context file when known.
     pub fn shown_file<'a>(&self, image_path: &'a str) -> std::borrow::Cow<'a, str> {
         match self

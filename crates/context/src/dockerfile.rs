@@ -322,6 +322,10 @@ pub struct Stage {
     pub user: Option<String>,
     pub cmd: Option<Command>,
     pub entrypoint: Option<Command>,
+    /// Lines of the `CMD` / `ENTRYPOINT` that set them (in this stage or the stage it is
+    /// built `FROM`); `None` when they come from a base image or are unset.
+    pub cmd_line: Option<usize>,
+    pub entrypoint_line: Option<usize>,
     /// `SHELL`, default `["/bin/sh", "-c"]`.
     pub shell: Vec<String>,
 }
@@ -493,6 +497,8 @@ pub fn plan_with_base(
                     user: None,
                     cmd: None,
                     entrypoint: None,
+                    cmd_line: None,
+                    entrypoint_line: None,
                     shell: vec!["/bin/sh".to_string(), "-c".to_string()],
                 };
                 if image.is_empty() {
@@ -507,6 +513,8 @@ pub fn plan_with_base(
                         stage.user = p.user.clone();
                         stage.cmd = p.cmd.clone();
                         stage.entrypoint = p.entrypoint.clone();
+                        stage.cmd_line = p.cmd_line;
+                        stage.entrypoint_line = p.entrypoint_line;
                         stage.shell = p.shell.clone();
                     }
                     None if lower == "scratch" => stage.base = Base::Scratch,
@@ -682,6 +690,7 @@ pub fn plan_with_base(
                     return Err(df_err(*line, "CMD before the first FROM"));
                 };
                 s.cmd = Some(command.clone());
+                s.cmd_line = Some(*line);
                 cmd_set = true;
             }
             Instr::Entrypoint { command, line } => {
@@ -689,9 +698,11 @@ pub fn plan_with_base(
                     return Err(df_err(*line, "ENTRYPOINT before the first FROM"));
                 };
                 s.entrypoint = Some(command.clone());
+                s.entrypoint_line = Some(*line);
                 // Setting ENTRYPOINT drops a CMD inherited from the base.
                 if !cmd_set {
                     s.cmd = None;
+                    s.cmd_line = None;
                 }
             }
             Instr::Shell { args: sh, line } => {

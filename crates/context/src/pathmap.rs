@@ -38,6 +38,9 @@ pub struct PathMap {
     copied: HashSet<String>,
     excluder: Excluder,
     ignore_display: String,
+    /// Dockerfile lines of the final stage's `CMD` and `ENTRYPOINT`.
+    cmd_line: Option<usize>,
+    entrypoint_line: Option<usize>,
 }
 
 /// Where an image path came from.
@@ -451,6 +454,16 @@ fn final_fs(plan: &BuildPlan, context: &Fs) -> Fs {
 }
 
 impl PathMap {
+    /// The Dockerfile line of the final stage's `CMD` or `ENTRYPOINT` (by instruction name),
+    /// where findings about what the container runs are shown.
+    pub fn instruction_line(&self, instruction: &str) -> Option<usize> {
+        match instruction {
+            "CMD" => self.cmd_line,
+            "ENTRYPOINT" => self.entrypoint_line,
+            _ => None,
+        }
+    }
+
     /// Replays the plan on the context (see the module documentation for what is modelled).
     pub fn new(ctx: &BuildContext, plan: &BuildPlan) -> PathMap {
         let removed = ctx.removed_by_engine(EngineRules::Current);
@@ -475,7 +488,10 @@ impl PathMap {
             .map(|e| e.path.clone())
             .collect();
         sent_files.sort();
+        let last = plan.stages.get(plan.target);
         PathMap {
+            cmd_line: last.and_then(|s| s.cmd_line),
+            entrypoint_line: last.and_then(|s| s.entrypoint_line),
             real,
             shadow,
             on_disk: disk.into_iter().map(|(p, _)| p).collect(),

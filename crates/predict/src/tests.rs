@@ -53,6 +53,8 @@ fn stage(base: Base, steps: Vec<Step>, cmd: &[&str]) -> Stage {
         user: None,
         cmd: (!cmd.is_empty()).then(|| Command::Exec(cmd.iter().map(|s| s.to_string()).collect())),
         entrypoint: None,
+        cmd_line: None,
+        entrypoint_line: None,
         shell: Vec::new(),
     }
 }

@@ -36,7 +36,7 @@ pub fn render_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             out,
             "::{kind} file={},line={},col={},title={}::{}",
             escape_property(report.shown_path(f).trim_start_matches('/')),
-            f.line,
+            report.shown_line(f),
             f.column,
             escape_property(&format!("importgate {}", f.code.as_str())),
             escape_data(&message)

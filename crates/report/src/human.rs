@@ -126,7 +126,14 @@ fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Gr
     // then follows as a note.
     let path: String = report.shown_path(finding).into_owned();
 
-    let location: Element<'_> = match finding.source_line.as_deref() {
+    // On a Dockerfile line (a finding about what the container runs, from a context) the
+    // argument text is not that line: point at the line without a snippet.
+    let dockerfile_line = finding.context.as_ref().and_then(|c| c.line);
+    let location: Element<'_> = match finding
+        .source_line
+        .as_deref()
+        .filter(|_| dockerfile_line.is_none())
+    {
         Some(source) => {
             let source = source.trim_end_matches(['\n', '\r']);
             let span = char_span(source, finding.column, finding.span_len);
@@ -145,13 +152,15 @@ fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Gr
         // Without the source there is nothing to underline, but the `-->` line still tells the
         // reader where to look, with the same line:column an editor jumps to.
         None => Origin::path(path)
-            .line(line_number(finding.line))
+            .line(line_number(report.shown_line(finding)))
             .char_column(finding.column.max(1) as usize)
             .into(),
     };
 
     let mut group = title.element(location);
-    if let Some(ctx) = &finding.context {
+    if let Some(ctx) = &finding.context
+        && finding.config.is_none()
+    {
         group = group.element(Level::NOTE.message(format!(
             "in the image at {} (COPY on line {} of the Dockerfile)",
             clean(&finding.file),

@@ -12,7 +12,7 @@ fn describe(report: &Report, f: &Finding) -> String {
     let mut s = format!(
         "{}:{}:{}: {}[{}]: {}",
         report.shown_path(f),
-        f.line,
+        report.shown_line(f),
         f.column,
         f.severity.as_str(),
         f.code.as_str(),

@@ -301,7 +301,7 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             if report.mode.is_prediction() {
                 text.push_str(" (prediction)");
             }
-            if f.context.is_some() {
+            if f.context.is_some() && f.config.is_none() {
                 text.push_str("\nin the image at ");
                 text.push_str(&f.file);
             }
@@ -322,7 +322,7 @@ pub fn render_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     physical_location: PhysicalLocation {
                         artifact_location: artifact(report, f),
                         region: Region {
-                            start_line: f.line.max(1),
+                            start_line: report.shown_line(f).max(1),
                             start_column: f.column.max(1),
                         },
                     },

@@ -303,7 +303,7 @@ fn json_has_the_documented_shape() {
         ])
     );
     assert_eq!(doc["mode"], serde_json::json!({"kind": "image"}));
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     assert_eq!(
         keys(&doc["startup"]),
         sorted([
@@ -358,8 +358,8 @@ fn json_has_the_documented_shape() {
         assert_eq!(
             keys(f),
             sorted([
-                "severity", "code", "module", "file", "line", "column", "message", "hint", "notes",
-                "kind", "chain", "fix_path", "context"
+                "id", "severity", "code", "module", "file", "line", "column", "message", "hint",
+                "notes", "kind", "chain", "fix_path", "context", "config", "related", "affects"
             ])
         );
         assert!(f["kind"].is_string());
@@ -410,7 +410,8 @@ fn json_has_the_documented_shape() {
                 "package",
                 "module",
                 "name",
-                "status"
+                "status",
+                "finding"
             ])
         );
         assert!(i["line"].is_u64() && i["column"].is_u64());
@@ -426,7 +427,15 @@ fn json_has_the_documented_shape() {
     let summary = &doc["summary"];
     assert_eq!(
         keys(summary),
-        sorted(["files", "imports", "errors", "warnings", "infos"])
+        sorted([
+            "files",
+            "imports",
+            "errors",
+            "warnings",
+            "infos",
+            "failing_statements",
+            "failing_files"
+        ])
     );
     assert!(keys(summary).iter().all(|k| summary[*k].is_u64()));
     assert!(
@@ -535,6 +544,7 @@ fn built() -> Report {
                 path: "backend/services/case_service.py".into(),
                 copy_line: 5,
                 fix_path: None,
+                line: None,
             });
         }
         if f.code == Code::ModuleNotFound {
