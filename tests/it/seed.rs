@@ -35,7 +35,7 @@ fn seed_broken_image_reports_core_aws_service() {
         }),
         "no error finding for core.aws_service in /app/services/case_service.py:1:\n{report:#}"
     );
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["python"]["version"], "3.12");
     assert!(report["summary"]["errors"].as_u64().unwrap_or(0) >= 1);
     differential_with(&image.tag, "python", Some("/app"), &report);
