@@ -1428,7 +1428,27 @@ fn check_site(
             .and_then(|sub| ctx.native.inspect(&ctx.resolver, sub))
     });
     if let Some(p) = native {
-        findings.push(finding(sev, p.code, &p.module, p.message, p.notes, p.hint));
+        // The extension that cannot load, when it is not the module the statement names: the
+        // frame inside the dependency where the ImportError comes from.
+        let inner = p.module != module && !module.starts_with(&format!("{}.", p.module));
+        let frame = inner
+            .then(|| {
+                let r = ctx.resolver.resolve(&p.module);
+                r.last_found().and_then(Found::file).map(str::to_string)
+            })
+            .flatten();
+        let mut f = finding(sev, p.code, &p.module, p.message.clone(), p.notes, p.hint);
+        if let Some(file) = frame {
+            f.related.push(crate::Location {
+                file,
+                line: 1,
+                column: 1,
+                message: format!("`{}` fails to load: {}", p.module, p.message),
+                statement: String::new(),
+            });
+            record.raised_in = Some(p.module.clone());
+        }
+        findings.push(f);
         record.status = status;
         imports.push(record);
         return;
@@ -1667,6 +1687,40 @@ mod tests {
         let cfg = errs[0].config.as_ref().unwrap();
         assert_eq!((cfg.code_line, cfg.code_column), (Some(2), Some(1)));
         assert_eq!(errs[0].kind, Kind::Startup);
+    }
+
+    /// An entrypoint script that activates a venv changes PATH before `exec "$@"`: the program
+    /// is not looked up on the image's PATH then; Docker's own exec still is.
+    #[test]
+    fn programs_are_looked_up_where_the_runtime_looks() {
+        let opts = CheckOptions::default();
+        let ep = "#!/bin/sh\nset -e\n. /opt/venv/bin/activate\nexec \"$@\"\n";
+        let mut img = image(
+            &[
+                ("bin/sh", "ELF"),
+                ("docker-entrypoint.sh", ep),
+                ("opt/venv/bin/tool", "#!/bin/sh\n"),
+            ],
+            &["tool", "--serve"],
+        );
+        img.config.entrypoint = Some(vec!["/docker-entrypoint.sh".into()]);
+        let r = check(&img, &opts).unwrap();
+        assert_eq!(config_errors(&r), vec![]);
+        img.config.entrypoint = Some(vec!["/entrypoint.sh".into()]);
+        let r = check(&img, &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::CommandNotFound, String::new(), 1)]
+        );
+        let r = check(
+            &image(&[("bin/sh", "ELF")], &["sh", "-c", "exec uvicorn main:app"]),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::CommandNotFound, String::new(), 3)]
+        );
     }
 
     #[test]

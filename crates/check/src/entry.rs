@@ -158,6 +158,34 @@ fn program_exists(vfs: &Vfs, config: &ImageConfig, cwd: &str, word: &str) -> boo
     })
 }
 
+/// Whether the shell line or entrypoint script between Docker's exec and the program may have
+/// changed `PATH` (or the working directory the program is looked up from) before it runs.
+fn wrappers_may_change_path(vfs: &Vfs, config: &ImageConfig, cwd: &str, raw: &[String]) -> bool {
+    let mut text = raw.join(" ");
+    if let Some(first) = raw.first() {
+        let path = if first.contains('/') {
+            Some(abspath(cwd, first))
+        } else {
+            let dirs = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
+            dirs.split(':')
+                .map(|d| format!("{}/{first}", d.trim_end_matches('/')))
+                .find(|p| vfs.is_file(p))
+        };
+        if let Some(script) = path.and_then(|p| vfs.read_to_string(&p))
+            && script.starts_with("#!")
+        {
+            text.push('\n');
+            text.push_str(&script);
+        }
+    }
+    [
+        "PATH", "activate", "source ", ". /", ". ./", "conda", "pyenv", "poetry", "pipenv",
+        "uv run", "pdm run",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
 /// Shell builtins and keywords a `sh -c` line may start with; they are not files.
 const SHELL_WORDS: &[&str] = &[
     "exec", "cd", "export", "set", "source", ".", "eval", "test", "[", "true", "false", ":",
@@ -231,7 +259,12 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
     // The program itself: Docker's exec of argv[0], then the command a shell line runs.
     let raw = config.argv();
     let image_cwd = abspath("/", config.working_dir());
-    for word in [raw.first(), argv.first()].into_iter().flatten() {
+    // The unwrapped command is looked up on the image's PATH only when no wrapper on the way
+    // can have changed it (`. venv/bin/activate`, `export PATH=…`, `env PATH=…`).
+    let inner = argv
+        .first()
+        .filter(|_| !wrappers_may_change_path(vfs, config, &image_cwd, &raw));
+    for word in [raw.first(), inner].into_iter().flatten() {
         if !SHELL_WORDS.contains(&word.as_str()) && !program_exists(vfs, config, &image_cwd, word) {
             e.targets.push(target(
                 What::Program { name: word.clone() },
@@ -277,6 +310,13 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
             if module == "celery" {
                 celery(config, args, &mut e);
             }
+            // `python -m uvicorn main:app`: the server's own `__main__`, then the app.
+            if matches!(
+                module.as_str(),
+                "uvicorn" | "gunicorn" | "hypercorn" | "daphne"
+            ) {
+                server_app(config, module, args, &mut e);
+            }
         }
         Launch::Command => match python_code(args) {
             Some(code) => {
@@ -315,26 +355,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 console_script(vfs, rt, &p, needle, config, &mut e);
                 e.files.push((p, server.clone()));
             }
-            match app_spec(args) {
-                Some(spec) => {
-                    let default = match server.as_str() {
-                        "gunicorn" => Some("application"),
-                        "hypercorn" => Some("app"),
-                        _ => None,
-                    };
-                    let (module, attr) = split_spec(&spec, default);
-                    e.notes
-                        .push(format!("{server} imports `{module}` ({spec}) at startup"));
-                    e.targets
-                        .push(target(What::Attr { module, attr }, server, &spec));
-                }
-                None => {
-                    e.understood = false;
-                    e.notes.push(format!(
-                        "no application given to {server} on the command line (a config file?)"
-                    ));
-                }
-            }
+            server_app(config, server, args, &mut e);
         }
         Launch::Unknown { argv } => {
             e.understood = false;
@@ -354,6 +375,35 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
         e.django_settings = env_settings;
     }
     e
+}
+
+/// An app server's application: `module:attr` (`module:factory()`), with the attribute the
+/// server looks up by default when none is named (gunicorn's `application`, hypercorn's
+/// `app`).
+fn server_app(config: &ImageConfig, server: &str, args: &[String], e: &mut Entry) {
+    match app_spec(args) {
+        Some(spec) => {
+            let default = match server {
+                "gunicorn" => Some("application"),
+                "hypercorn" => Some("app"),
+                _ => None,
+            };
+            let (module, attr) = split_spec(&spec, default);
+            e.notes
+                .push(format!("{server} imports `{module}` ({spec}) at startup"));
+            e.targets.push(Target {
+                what: What::Attr { module, attr },
+                by: server.to_string(),
+                loc: locate(config, &spec),
+            });
+        }
+        None => {
+            e.understood = false;
+            e.notes.push(format!(
+                "no application given to {server} on the command line (a config file?)"
+            ));
+        }
+    }
 }
 
 /// A console script's own import: the wrapper's `from X import Y`, else the distribution's
@@ -630,11 +680,24 @@ pub(crate) fn apply_server_paths(
         }
         _ => {}
     }
-    if let Launch::AppServer { server, app } = &mut rt.launch {
-        if let Some(spec) = app_spec(args) {
-            *app = spec;
+    if let Launch::AppServer { app, .. } = &mut rt.launch
+        && let Some(spec) = app_spec(args)
+    {
+        *app = spec;
+    }
+    let server = match &rt.launch {
+        Launch::AppServer { server, .. } => Some(server.clone()),
+        Launch::Module { module }
+            if matches!(
+                module.as_str(),
+                "uvicorn" | "gunicorn" | "hypercorn" | "daphne"
+            ) =>
+        {
+            Some(module.clone())
         }
-        let server = server.clone();
+        _ => None,
+    };
+    if let Some(server) = server {
         if let Some(dir) = option(args, &["--app-dir"]) {
             front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
         }
