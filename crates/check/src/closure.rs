@@ -494,14 +494,17 @@ pub(crate) fn django_targets(
     match setting {
         "INSTALLED_APPS" => {
             let mut module = value.to_string();
+            let mut class = None;
             if resolver.resolve(&module).failure.is_some()
-                && let Some((parent, _)) = value.rsplit_once('.')
+                && let Some((parent, cls)) = value.rsplit_once('.')
                 && resolver.resolve(parent).failure.is_none()
             {
-                // `app.apps.AppConfig`: the module is `app.apps`, the app itself its package.
+                // `app.apps.AppConfig`: the module is `app.apps`, the app itself its package;
+                // Django then needs the class (`does not contain a 'AppConfig' class`).
                 module = parent.to_string();
+                class = Some(cls.to_string());
             }
-            let mut out = vec![(module.clone(), None, true)];
+            let mut out = vec![(module.clone(), class, true)];
             let app = module.strip_suffix(".apps").unwrap_or(&module).to_string();
             if app != module {
                 out.push((app.clone(), None, false));
