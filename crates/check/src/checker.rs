@@ -1162,10 +1162,14 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
                 chain.push(r.module.clone());
                 (
                     Code::NameNotInModule,
-                    format!(
-                        "Module \"{}\" does not define a \"{attr}\" attribute/class",
-                        r.module
-                    ),
+                    if r.setting == "INSTALLED_APPS" {
+                        format!("Module '{}' does not contain a '{attr}' class.", r.module)
+                    } else {
+                        format!(
+                            "Module \"{}\" does not define a \"{attr}\" attribute/class",
+                            r.module
+                        )
+                    },
                     vec![format!("`{}` resolves to {}", r.module, found.describe())],
                     Some(format!(
                         "define `{attr}` in `{}`, or fix the `{}` entry",
