@@ -148,6 +148,7 @@ pub(crate) fn attribute(
         }
     }
     let mut affected: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut crossing: BTreeSet<usize> = BTreeSet::new();
     for (k, imp) in imports.iter_mut().enumerate() {
         if imp.status != ImportStatus::Ok || !app_files.contains(&imp.file) || imp.module.is_empty()
         {
@@ -155,10 +156,22 @@ pub(crate) fn attribute(
         }
         let hit = executed_nodes(resolver, reached, imp)
             .into_iter()
-            .find_map(|i| fails.get(i).cloned().flatten());
-        let Some((module, at)) = hit else {
+            .find_map(|i| {
+                let failure = fails.get(i).cloned().flatten()?;
+                // Whether the statement itself crosses into the dependency (`import httpx`), or
+                // reaches it through another application module (`import client`).
+                let boundary = reached
+                    .nodes
+                    .get(i)
+                    .is_some_and(|n| !app_files.contains(&n.file));
+                Some((failure, boundary))
+            });
+        let Some(((module, at), boundary)) = hit else {
             continue;
         };
+        if boundary {
+            crossing.insert(k);
+        }
         let Some(&root) = roots.get(&module) else {
             continue;
         };
@@ -167,9 +180,13 @@ pub(crate) fn attribute(
         affected.entry(root).or_default().push(k);
     }
     for (root, mut ks) in affected {
+        // The statement that imports the dependency comes first (the innermost application
+        // frame of the traceback, what the user edits), then the ones reaching it through
+        // other application modules; each group in the order CPython runs them.
         let rank = |k: &usize| {
             let imp = &imports[*k];
             (
+                !crossing.contains(k),
                 reached
                     .rank
                     .get(&(imp.file.clone(), imp.line, imp.column))
