@@ -23,6 +23,7 @@ mod corpus;
 mod differential;
 mod dockerignore;
 mod engine;
+mod entry;
 mod native;
 mod predict;
 mod seed;

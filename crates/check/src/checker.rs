@@ -1180,12 +1180,23 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             }
             (None, None) => continue,
         };
-        let mut all = vec![format!("fails at startup: {}", chain.join(" → "))];
-        all.push(if r.file == CONFIG_FILE {
-            format!("`{}` in the image's environment names it", r.setting)
+        // Settings Django imports only when they are first used: the process starts and
+        // serves, and the first login, query, cache or file access raises.
+        let on_use = closure::django_on_first_use(&r.setting);
+        let mut all = Vec::new();
+        if let Some(when) = on_use {
+            all.push(format!(
+                "Django imports every `{}` entry {when}: the container starts, that request fails",
+                r.setting
+            ));
         } else {
-            format!("Django imports every `{}` entry", r.setting)
-        });
+            all.push(format!("fails at startup: {}", chain.join(" → ")));
+            all.push(if r.file == CONFIG_FILE {
+                format!("`{}` in the image's environment names it", r.setting)
+            } else {
+                format!("Django imports every `{}` entry at startup", r.setting)
+            });
+        }
         all.extend(notes);
         let text = ctx.image.fs.read_to_string(&r.file).unwrap_or_default();
         let span = r.module.chars().count() + r.attr.as_ref().map_or(0, |a| a.chars().count() + 1);
@@ -1204,8 +1215,12 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             message,
             hint,
             notes: all,
-            kind: Kind::Startup,
-            chain,
+            kind: if on_use.is_some() {
+                Kind::ModuleLevel
+            } else {
+                Kind::Startup
+            },
+            chain: if on_use.is_some() { Vec::new() } else { chain },
             fix_path: fix,
             context: None,
             config: (r.file == CONFIG_FILE).then(|| crate::ConfigLoc {

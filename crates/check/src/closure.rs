@@ -397,6 +397,18 @@ const DJANGO_SETTINGS: &[&str] = &[
     "STORAGES",
 ];
 
+/// When Django imports a setting's entries if not at startup (`django.setup()`, the checks,
+/// the handler's middleware): on first use, so a failure there breaks requests, not the start.
+pub(crate) fn django_on_first_use(setting: &str) -> Option<&'static str> {
+    match setting {
+        "AUTHENTICATION_BACKENDS" => Some("on the first authentication (login)"),
+        "DATABASES" => Some("on the first query"),
+        "CACHES" => Some("on the first cache access"),
+        "STORAGES" => Some("on the first storage access"),
+        _ => None,
+    }
+}
+
 /// Settings that are dictionaries: only the values of these keys (and the entries of a
 /// `context_processors` list) are import paths; `NAME`, `LOCATION`... are not.
 const DJANGO_DICT_SETTINGS: &[&str] = &["TEMPLATES", "DATABASES", "CACHES", "STORAGES"];
