@@ -693,3 +693,99 @@ fn foreign_abi_extension_py312() {
     }
     .run();
 }
+
+// ---------------------------------------------------------------------------------------------
+// `from X import name` where X is C code of the standard library (builtin, lib-dynload), a
+// frozen or preloaded module, or a module star-importing one: the names depend on the
+// interpreter's version. Every statement is replayed in the image.
+
+const STDLIB_NAMES: &str = "\
+from itertools import batched
+from itertools import pairwise
+from itertools import izip
+from math import cbrt
+from math import lcm
+from math import sumprod
+from math import fma
+from typing import Self
+from os import process_cpu_count
+from os import errno
+from os import getpid
+from os import PathLike
+from os import pidfd_open
+from os import waitstatus_to_exitcode
+from sys import monitoring
+from sys import getrefcount
+from functools import cache
+from operator import call
+from time import time_ns
+from select import epoll
+from _thread import daemon_threads_allowed
+from builtins import aiter
+from gc import freeze
+from unicodedata import is_normalized
+from binascii import a2b_hqx
+from binascii import crc_hqx
+from io import text_encoding
+from codecs import BOM
+from abc import update_abstractmethods
+from stat import filemode
+from collections import OrderedDict
+from collections import Callable
+from _collections import deque
+from posix import waitstatus_to_exitcode
+from _io import open_code
+from errno import ENOTSUP
+from array import array
+from marshal import dumps
+";
+
+fn stdlib_names(base: Base, batched: bool) {
+    Scenario {
+        entries: vec![
+            file("/app/main.py", "print('ok')\n"),
+            file("/app/names.py", STDLIB_NAMES),
+        ],
+        // `from os import errno` fails on every version here.
+        exit: 1,
+        must: vec![
+            if batched {
+                from_ok("itertools", "batched")
+            } else {
+                from_err("itertools", "batched")
+            },
+            from_err("os", "errno"),
+            from_ok("os", "getpid"),
+        ],
+        ..Scenario::script("stdlib-names", &base)
+    }
+    .run();
+}
+
+#[test]
+fn stdlib_names_py38() {
+    if require_docker() {
+        stdlib_names(Base::slim("3.8"), false);
+    }
+}
+
+#[test]
+fn stdlib_names_py312() {
+    if require_docker() {
+        stdlib_names(Base::slim("3.12"), true);
+    }
+}
+
+#[test]
+fn stdlib_names_py313() {
+    if require_docker() {
+        stdlib_names(Base::slim("3.13"), true);
+    }
+}
+
+#[test]
+fn stdlib_names_debian() {
+    if require_docker() {
+        stdlib_names(Base::debian(), false);
+    }
+}

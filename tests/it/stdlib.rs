@@ -520,3 +520,29 @@ fn stdlib_debian() {
         stdlib("debian", "3.11");
     }
 }
+
+/// The table of names bound by builtin and stdlib extension modules is what
+/// `tests/support/stdlib_names.py` reads from the real interpreters (CPython 3.8–3.13 under
+/// pyenv); skipped, saying so, on a machine without them.
+#[test]
+fn stdlib_names_table_matches_the_interpreters() {
+    let out = std::process::Command::new("python3")
+        .arg(support_script("stdlib_names.py"))
+        .arg("--check")
+        .arg(repo_root().join("crates/check/data/stdlib-names.txt"))
+        .output()
+        .unwrap();
+    if out.status.code() == Some(2) {
+        eprintln!(
+            "SKIPPED: stdlib_names_table_matches_the_interpreters: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "crates/check/data/stdlib-names.txt differs from the interpreters (regenerate with `python3 tests/support/stdlib_names.py --write crates/check/data/stdlib-names.txt`):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -179,7 +179,7 @@ impl Ctx<'_> {
                 && file.ends_with(".py")
                 && self
                     .module_source(&file)
-                    .is_some_and(|p| p.bindings.dynamic_namespace)
+                    .is_some_and(|p| p.bindings.dynamic_namespace || p.bindings.dynamic_submodules)
             {
                 return true;
             }
@@ -194,10 +194,24 @@ impl Ctx<'_> {
         if depth > 8 {
             return true;
         }
-        let Some(file) = found.file().filter(|f| f.ends_with(".py")) else {
-            return !matches!(found, Found::NamespacePackage { .. });
+        let file = match found.file().filter(|f| f.ends_with(".py")) {
+            Some(file) => file.to_string(),
+            None => match found {
+                Found::NamespacePackage { .. } => return false,
+                // C code of the standard library: the names real interpreters of this
+                // version bind.
+                Found::Builtin | Found::Extension { .. } if self.stdlib_native(found) => {
+                    return is_module_dunder(name)
+                        || self.table_binds(module, name).unwrap_or(true);
+                }
+                // Frozen (3.11+) and preloaded modules have their source in the stdlib.
+                Found::Frozen | Found::Preloaded => match self.stdlib_source(module) {
+                    Some(file) => file,
+                    None => return true,
+                },
+                _ => return true,
+            },
         };
-        let file = file.to_string();
         let Some(parsed) = self.module_source(&file) else {
             return true;
         };
@@ -235,6 +249,9 @@ impl Ctx<'_> {
                         return true;
                     }
                 }
+                // A star-import whose module is not in this image binds nothing (it raised,
+                // and only a guarded one lets the module load at all).
+                _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => {}
                 _ => return true,
             }
         }
@@ -256,7 +273,46 @@ impl Ctx<'_> {
                 return false;
             }
         }
+        // No C module defines `__all__`: a star-import binds its public names.
+        if matches!(found, Found::Builtin | Found::Extension { .. })
+            && self.stdlib_native(found)
+            && name.starts_with('_')
+        {
+            return false;
+        }
         self.binds(target, found, name, depth)
+    }
+
+    /// A builtin module, or an extension module of the standard library's `lib-dynload`.
+    fn stdlib_native(&self, found: &Found) -> bool {
+        match found {
+            Found::Builtin => true,
+            Found::Extension { file } => {
+                let stdlib = self.rt.interpreter.stdlib.trim_end_matches('/');
+                file.starts_with(&format!("{stdlib}/"))
+            }
+            _ => false,
+        }
+    }
+
+    fn table_binds(&self, module: &str, name: &str) -> Option<bool> {
+        let v = self.rt.interpreter.version;
+        if v.major != 3 {
+            return None;
+        }
+        crate::stdlib_names::binds(module, name, v.minor)
+    }
+
+    /// The source of a frozen or preloaded stdlib module (`os.py`, `codecs.py`).
+    fn stdlib_source(&self, module: &str) -> Option<String> {
+        let stdlib = self.rt.interpreter.stdlib.trim_end_matches('/');
+        let rel = module.replace('.', "/");
+        [
+            format!("{stdlib}/{rel}.py"),
+            format!("{stdlib}/{rel}/__init__.py"),
+        ]
+        .into_iter()
+        .find(|f| self.image.fs.is_file(f))
     }
 }
 

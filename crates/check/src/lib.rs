@@ -236,6 +236,7 @@ mod entry;
 pub use entry::CONFIG_FILE;
 pub mod native;
 pub mod policy;
+mod stdlib_names;
 
 pub use checker::{CheckOptions, check};
 

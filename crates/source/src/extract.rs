@@ -10,9 +10,10 @@ use crate::condition::{self, Branch, Condition, Test};
 use crate::names::Resolver;
 use crate::{ImportContext, ImportKind, ImportSite, Locator, PackageArg, Scope};
 
-/// Returns the sites in source order, and whether the module writes its own
-/// namespace dynamically (see [`crate::Bindings::dynamic_namespace`]).
-pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>, bool) {
+/// Returns the sites in source order, whether the module writes its own namespace
+/// dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether it registers other
+/// modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]).
+pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>, bool, bool) {
     let mut extractor = Extractor {
         locator,
         names: Resolver::default(),
@@ -23,9 +24,36 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>,
         conditions: Vec::new(),
         scopes: Vec::new(),
         dynamic_namespace: false,
+        dynamic_submodules: false,
     };
     extractor.visit_body(body);
-    (extractor.sites, extractor.dynamic_namespace)
+    (
+        extractor.sites,
+        extractor.dynamic_namespace,
+        extractor.dynamic_submodules,
+    )
+}
+
+/// Whether a `sys.modules[KEY] = …` store may replace the module itself: a key that mentions
+/// `__name__`, a top-level literal (it may be the module's own name) or anything not
+/// understood. `'os.path'` and `io.__name__` register another module.
+fn may_be_self(key: &Expr) -> bool {
+    fn mentions_name(e: &Expr) -> bool {
+        match e {
+            Expr::Name(n) => n.id.as_str() == "__name__",
+            Expr::BinOp(b) => mentions_name(&b.left) || mentions_name(&b.right),
+            Expr::FString(_) | Expr::Call(_) => true,
+            _ => false,
+        }
+    }
+    if mentions_name(key) {
+        return true;
+    }
+    match key {
+        Expr::StringLiteral(s) => !s.value.to_str().contains('.'),
+        Expr::Attribute(a) => a.attr.as_str() != "__name__",
+        _ => true,
+    }
 }
 
 struct Extractor<'l, 's> {
@@ -38,6 +66,7 @@ struct Extractor<'l, 's> {
     conditions: Vec<Condition>,
     scopes: Vec<Scope>,
     dynamic_namespace: bool,
+    dynamic_submodules: bool,
 }
 
 impl Extractor<'_, '_> {
@@ -505,10 +534,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             }
             Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {
                 let at_module = self.scope() == Scope::Module;
-                if self.is_namespace_dict(&sub.value, at_module)
-                    || self.names.qualified(&sub.value).as_deref() == Some("sys.modules")
-                {
+                if self.is_namespace_dict(&sub.value, at_module) {
                     self.dynamic_namespace = true;
+                } else if self.names.qualified(&sub.value).as_deref() == Some("sys.modules") {
+                    if may_be_self(&sub.slice) {
+                        self.dynamic_namespace = true;
+                    } else {
+                        self.dynamic_submodules = true;
+                    }
                 }
             }
             Expr::Name(name)

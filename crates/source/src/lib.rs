@@ -158,6 +158,10 @@ pub struct Bindings {
     /// `globals()[k] = v`, `sys.modules[...] = ...`, `exec`, `__path__` edits), so a
     /// missing name must not be reported.
     pub dynamic_namespace: bool,
+    /// The module registers other modules in `sys.modules` (`sys.modules['os.path'] = path`,
+    /// `sys.modules[io.__name__] = io`): its submodules cannot be judged from files, its own
+    /// names still can.
+    pub dynamic_submodules: bool,
 }
 
 /// Parses one module. Never panics; problems become [`SyntaxErrorInfo`]s.
@@ -201,9 +205,10 @@ pub fn parse_module(source: &str) -> ParsedModule {
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
-    let (imports, touches_namespace) = extract::extract(&module.body, &locator);
+    let (imports, touches_namespace, registers_modules) = extract::extract(&module.body, &locator);
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
+    bindings.dynamic_submodules |= registers_modules;
 
     ParsedModule {
         imports,

@@ -379,6 +379,9 @@ fn getattr_and_dynamic_namespace() {
         "def f():\n    exec(code)\n",
         "d = {}\nd['a'] = 1\n",
         "E._convert_('E', 'other.module', pred)\n",
+        // Registering another module leaves this one's names static.
+        "import sys\nsys.modules['os.path'] = path\n",
+        "import sys, io\nsys.modules[io.__name__] = io\n",
         "def f():\n    E._convert_('E', __name__, pred)\n",
     ] {
         assert!(!b(static_ns).dynamic_namespace, "{static_ns}");
