@@ -131,24 +131,6 @@ fn is_constant(name: &str) -> bool {
     !name.chars().any(|c| c.is_lowercase())
 }
 
-/// The public names `from module import *` binds (no C module defines `__all__`), or `None`
-/// when the table does not list the module for this version.
-pub(crate) fn star_names(module: &str, minor: u8) -> Option<Vec<&'static str>> {
-    let t = table();
-    let bit = 1u64.checked_shl(u32::from(minor))?;
-    let (present, names) = t.modules.get(module)?;
-    if present & bit == 0 {
-        return None;
-    }
-    Some(
-        names
-            .iter()
-            .filter(|(n, m)| *m & bit != 0 && !n.starts_with('_'))
-            .map(|(n, _)| *n)
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +150,5 @@ mod tests {
         assert_eq!(binds("posix", "no_such_function", 12), Some(false));
         assert_eq!(binds("posix", "pidfd_open", 8), Some(false));
         assert_eq!(binds("posix", "getpid", 12), Some(true));
-        assert!(star_names("posix", 12).is_some_and(|n| n.contains(&"getpid")));
     }
 }
