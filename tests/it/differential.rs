@@ -116,8 +116,9 @@ impl<'a> Scenario<'a> {
     /// The scenario's own claims, asked of CPython before importgate: each `must` import,
     /// written absolutely, fails or works as stated. A failure here is a broken scenario.
     fn check_premises(&self, image: &str) {
-        let cases: Vec<Case> = self
-            .must
+        // A `skipped` claim is about importgate (the branch never runs), not CPython.
+        let claims: Vec<&Must> = self.must.iter().filter(|m| m.status != "skipped").collect();
+        let cases: Vec<Case> = claims
             .iter()
             .map(|m| match m.name {
                 Some(name) => Case::new(&format!("from {} import {name}", m.module), None),
@@ -125,8 +126,7 @@ impl<'a> Scenario<'a> {
             })
             .collect();
         let truths = truth_with(image, self.python, self.path0, &cases);
-        let wrong: Vec<String> = self
-            .must
+        let wrong: Vec<String> = claims
             .iter()
             .zip(&cases)
             .zip(&truths)
@@ -787,5 +787,69 @@ fn stdlib_names_py313() {
 fn stdlib_names_debian() {
     if require_docker() {
         stdlib_names(Base::debian(), false);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Imports guarded by existence tests of files in the image: literal, relative to the working
+// directory, and derived from `__file__`; a branch whose test is false in the image never runs.
+
+fn existence_guards(base: Base) {
+    Scenario {
+        entries: vec![
+            file(
+                "/app/main.py",
+                "\
+import os
+from pathlib import Path
+BASE = Path(__file__).resolve().parent
+if os.path.exists('local_settings.py'):
+    import local_settings
+if os.path.exists('present.py'):
+    import present
+if (BASE / 'pkg' / 'optional.py').is_file():
+    from pkg import optional
+if os.path.isdir(os.path.join(os.path.dirname(__file__), 'pkg')):
+    from pkg import present_mod
+if not os.path.exists('/etc/importgate-flag'):
+    import missing_when_flag_absent
+",
+            ),
+            file("/app/present.py", ""),
+            file("/app/pkg/__init__.py", ""),
+            file("/app/pkg/present_mod.py", ""),
+        ],
+        exit: 1,
+        must: vec![
+            Must {
+                module: "local_settings",
+                name: None,
+                status: "skipped",
+            },
+            Must {
+                module: "pkg",
+                name: Some("optional"),
+                status: "skipped",
+            },
+            ok("present"),
+            from_ok("pkg", "present_mod"),
+            err("missing_when_flag_absent"),
+        ],
+        ..Scenario::script("existence-guards", &base)
+    }
+    .run();
+}
+
+#[test]
+fn existence_guards_py312() {
+    if require_docker() {
+        existence_guards(Base::slim("3.12"));
+    }
+}
+
+#[test]
+fn existence_guards_py38() {
+    if require_docker() {
+        existence_guards(Base::slim("3.8"));
     }
 }

@@ -610,6 +610,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             sys_platform: "linux".into(),
             os_name: "posix".into(),
             platform_system: "Linux".into(),
+            paths: Arc::new(existence_paths(&image.fs, &rt.cwd, &parsed)),
         },
         parsed: parsed.iter().cloned().collect(),
         native: crate::native::Native::new(image, &rt),
@@ -880,6 +881,37 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         context_files: BTreeMap::new(),
         files: app_files.into_iter().collect(),
     })
+}
+
+/// What the paths of the application's existence tests (`os.path.exists("x.py")`,
+/// `(BASE_DIR / "local.py").is_file()`) are in the image: relative ones are taken from the
+/// working directory the container starts in.
+fn existence_paths(
+    vfs: &importgate_image::Vfs,
+    cwd: &str,
+    parsed: &[(String, Arc<ParsedModule>)],
+) -> BTreeMap<String, Option<importgate_source::FileKind>> {
+    let mut out = BTreeMap::new();
+    for (_, module) in parsed {
+        for site in &module.imports {
+            for c in &site.context.conditions {
+                if let importgate_source::Condition::PathExists { path, .. } = c
+                    && !out.contains_key(path)
+                {
+                    let abs = importgate_python::runtime::abspath(cwd, path);
+                    let kind = if vfs.is_dir(&abs) {
+                        Some(importgate_source::FileKind::Dir)
+                    } else if vfs.is_file(&abs) {
+                        Some(importgate_source::FileKind::File)
+                    } else {
+                        None
+                    };
+                    out.insert(path.clone(), kind);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Computes the modules run at startup (see [`closure`]).

@@ -184,6 +184,7 @@ impl<'a> Native<'a> {
                 sys_platform: "linux".into(),
                 os_name: "posix".into(),
                 platform_system: "Linux".into(),
+                paths: Default::default(),
             },
             verdicts: Memo::default(),
             packages: Memo::default(),

@@ -1,6 +1,7 @@
 //! Recognition of `if` tests that depend only on the interpreter and platform
-//! (`sys.version_info`, `sys.platform`, `os.name`, `platform.system()`), turned
-//! into data the checker can evaluate against the target image's interpreter.
+//! (`sys.version_info`, `sys.platform`, `os.name`, `platform.system()`) or on a file of the
+//! image (`os.path.exists("x.py")`, `(BASE_DIR / "local.py").is_file()`), turned into data
+//! the checker can evaluate against the target image.
 
 use ruff_python_ast::{self as ast, Expr, Number, UnaryOp};
 use serde::{Deserialize, Serialize};
@@ -121,8 +122,31 @@ pub enum Condition {
         negated: bool,
         branch: Branch,
     },
+    /// `os.path.exists(path)` / `isfile` / `isdir`, `Path(path).exists()` / `is_file()` /
+    /// `is_dir()`; `path` is absolute, or relative to the working directory.
+    PathExists {
+        path: String,
+        kind: PathKind,
+        negated: bool,
+        branch: Branch,
+    },
     /// A test this crate does not model; the import may or may not run.
     Unknown,
+}
+
+/// What an existence test asks of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PathKind {
+    Exists,
+    File,
+    Dir,
+}
+
+/// What a path is in the image, for [`TargetEnv::paths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    File,
+    Dir,
 }
 
 /// What the checker knows about the target interpreter, to evaluate [`Condition`]s.
@@ -132,6 +156,9 @@ pub struct TargetEnv {
     pub sys_platform: String,
     pub os_name: String,
     pub platform_system: String,
+    /// The paths existence tests ask about, as written in the test, with what they are in
+    /// the image (`None`: absent). A path not listed is undecided.
+    pub paths: std::sync::Arc<std::collections::BTreeMap<String, Option<FileKind>>>,
 }
 
 impl Condition {
@@ -140,7 +167,8 @@ impl Condition {
             Condition::VersionCmp { branch, .. }
             | Condition::PlatformEq { branch, .. }
             | Condition::PlatformStartsWith { branch, .. }
-            | Condition::PlatformIn { branch, .. } => Some(*branch),
+            | Condition::PlatformIn { branch, .. }
+            | Condition::PathExists { branch, .. } => Some(*branch),
             Condition::Unknown => None,
         }
     }
@@ -179,6 +207,20 @@ impl Condition {
             } => {
                 let actual = source_value(env, *source);
                 (values.iter().any(|v| v == actual) != *negated, *branch)
+            }
+            Condition::PathExists {
+                path,
+                kind,
+                negated,
+                branch,
+            } => {
+                let found = *env.paths.get(path)?;
+                let holds = match kind {
+                    PathKind::Exists => found.is_some(),
+                    PathKind::File => found == Some(FileKind::File),
+                    PathKind::Dir => found == Some(FileKind::Dir),
+                };
+                (holds != *negated, *branch)
             }
             Condition::Unknown => return None,
         };
@@ -241,6 +283,11 @@ pub(crate) enum Test {
         values: Vec<String>,
         negated: bool,
     },
+    PathExists {
+        path: String,
+        kind: PathKind,
+        negated: bool,
+    },
 }
 
 impl Test {
@@ -276,6 +323,15 @@ impl Test {
             } => Test::PlatformIn {
                 source,
                 values,
+                negated: !negated,
+            },
+            Test::PathExists {
+                path,
+                kind,
+                negated,
+            } => Test::PathExists {
+                path,
+                kind,
                 negated: !negated,
             },
         }
@@ -320,6 +376,16 @@ impl Test {
                 negated,
                 branch,
             },
+            Some(Test::PathExists {
+                path,
+                kind,
+                negated,
+            }) => Condition::PathExists {
+                path,
+                kind,
+                negated,
+                branch,
+            },
         }
     }
 }
@@ -333,9 +399,51 @@ pub(crate) fn recognise(test: &Expr, names: &Resolver) -> Option<Test> {
             ..
         }) => recognise(operand, names).map(Test::negate),
         Expr::Compare(cmp) => recognise_compare(cmp, names),
-        Expr::Call(call) => recognise_startswith(call, names),
+        Expr::Call(call) => {
+            recognise_startswith(call, names).or_else(|| recognise_exists(call, names))
+        }
         _ => None,
     }
+}
+
+/// `os.path.exists(P)`, `os.path.isfile(P)`, `os.path.isdir(P)`, `P.exists()`,
+/// `P.is_file()`, `P.is_dir()` for a path expression `P` the resolver can follow.
+fn recognise_exists(call: &ast::ExprCall, names: &Resolver) -> Option<Test> {
+    if !call.arguments.keywords.is_empty() {
+        return None;
+    }
+    let args = &call.arguments.args;
+    let kind_of = |f: &str| match f {
+        "exists" => Some(PathKind::Exists),
+        "isfile" | "is_file" => Some(PathKind::File),
+        "isdir" | "is_dir" => Some(PathKind::Dir),
+        _ => None,
+    };
+    let (path, kind) = match names.qualified(&call.func).as_deref() {
+        Some(q) if q.starts_with("os.path.") || q.starts_with("posixpath.") => {
+            let [arg] = &**args else {
+                return None;
+            };
+            (names.path_of(arg)?, kind_of(q.rsplit('.').next()?)?)
+        }
+        _ => {
+            let Expr::Attribute(a) = &*call.func else {
+                return None;
+            };
+            if !args.is_empty()
+                || !matches!(a.attr.as_str(), "exists" | "is_file" | "is_dir")
+                || matches!(&*a.value, Expr::StringLiteral(_))
+            {
+                return None;
+            }
+            (names.path_of(&a.value)?, kind_of(a.attr.as_str())?)
+        }
+    };
+    Some(Test::PathExists {
+        path,
+        kind,
+        negated: false,
+    })
 }
 
 fn recognise_compare(cmp: &ast::ExprCompare, names: &Resolver) -> Option<Test> {

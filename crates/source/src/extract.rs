@@ -13,10 +13,16 @@ use crate::{ImportContext, ImportKind, ImportSite, Locator, PackageArg, Scope};
 /// Returns the sites in source order, whether the module writes its own namespace
 /// dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether it registers other
 /// modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]).
-pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>) -> (Vec<ImportSite>, bool, bool) {
+pub(crate) fn extract(
+    body: &[Stmt],
+    locator: &Locator<'_>,
+    file: Option<&str>,
+) -> (Vec<ImportSite>, bool, bool) {
+    let mut names = Resolver::default();
+    names.file = file.map(str::to_string);
     let mut extractor = Extractor {
         locator,
-        names: Resolver::default(),
+        names,
         sites: Vec::new(),
         guarded: false,
         handler: false,
@@ -506,6 +512,15 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.visit_body(&try_stmt.finalbody);
             }
             Stmt::If(if_stmt) => self.visit_if(if_stmt),
+            Stmt::Assign(assign) => {
+                // `BASE_DIR = Path(__file__).resolve().parent`, for existence tests.
+                if self.scopes.is_empty()
+                    && let [target] = &*assign.targets
+                {
+                    self.names.record_assign(target, &assign.value);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::With(with) => {
                 for item in &with.items {
                     self.visit_with_item(item);

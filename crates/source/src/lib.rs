@@ -21,7 +21,7 @@ use ruff_source_file::LineIndex;
 use ruff_text_size::{Ranged, TextSize};
 use serde::{Deserialize, Serialize};
 
-pub use condition::{Branch, CmpOp, Condition, PlatformSource, TargetEnv};
+pub use condition::{Branch, CmpOp, Condition, FileKind, PathKind, PlatformSource, TargetEnv};
 
 /// Everything importgate needs from one Python file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +169,12 @@ pub struct Bindings {
 /// Deeply nested ASTs recurse while being visited and dropped: call this on a thread
 /// with a large stack (as [`parse_many`] does) for untrusted input.
 pub fn parse_module(source: &str) -> ParsedModule {
+    parse_module_at(source, None)
+}
+
+/// [`parse_module`] for the file at `path` in the image: `__file__`-relative paths of
+/// existence tests can then be followed.
+pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
     if prescan::too_deep(source) {
         return ParsedModule {
             syntax_errors: vec![SyntaxErrorInfo {
@@ -205,7 +211,8 @@ pub fn parse_module(source: &str) -> ParsedModule {
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
-    let (imports, touches_namespace, registers_modules) = extract::extract(&module.body, &locator);
+    let (imports, touches_namespace, registers_modules) =
+        extract::extract(&module.body, &locator, path);
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
     bindings.dynamic_submodules |= registers_modules;
@@ -227,7 +234,7 @@ pub fn parse_many(files: Vec<(String, Arc<str>)>) -> Vec<(String, ParsedModule)>
         files
             .into_par_iter()
             .map(|(path, source)| {
-                let parsed = parse_module(&source);
+                let parsed = parse_module_at(&source, Some(&path));
                 (path, parsed)
             })
             .collect()
@@ -242,7 +249,7 @@ pub fn parse_many(files: Vec<(String, Arc<str>)>) -> Vec<(String, ParsedModule)>
                     files
                         .into_iter()
                         .map(|(path, source)| {
-                            let parsed = parse_module(&source);
+                            let parsed = parse_module_at(&source, Some(&path));
                             (path, parsed)
                         })
                         .collect::<Vec<_>>()

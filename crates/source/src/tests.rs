@@ -487,6 +487,7 @@ fn condition_evaluation() {
         sys_platform: "linux".into(),
         os_name: "posix".into(),
         platform_system: "Linux".into(),
+        paths: Default::default(),
     };
     let reach = |text: &str| {
         let parsed = parse_module(&src(text));
@@ -611,5 +612,69 @@ fn find_spec_guards() {
             "import rich",
             "import a"
         ]
+    );
+}
+
+#[test]
+fn existence_tests_follow_literal_and_file_relative_paths() {
+    let text = "\
+import os
+from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent.parent
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.exists('hc/local_settings.py'):
+    from hc import local_settings
+if (BASE_DIR / 'hc/local_settings.py').exists():
+    from .local_settings import *
+if not os.path.isfile(os.path.join(HERE, 'extra.py')):
+    pass
+else:
+    import extra
+if Path('/etc/app.conf').is_file():
+    import conf
+if unknown_path.exists():
+    import unknown
+";
+    let parsed = parse_module_at(text, Some("/app/hc/settings.py"));
+    let conditions: Vec<Vec<Condition>> = parsed
+        .imports
+        .iter()
+        .map(|s| s.context.conditions.clone())
+        .collect();
+    let exists = |path: &str, kind: PathKind, negated: bool, branch: Branch| {
+        vec![Condition::PathExists {
+            path: path.into(),
+            kind,
+            negated,
+            branch,
+        }]
+    };
+    assert_eq!(
+        conditions,
+        vec![
+            vec![],
+            vec![],
+            exists(
+                "hc/local_settings.py",
+                PathKind::Exists,
+                false,
+                Branch::Body
+            ),
+            exists(
+                "/app/hc/local_settings.py",
+                PathKind::Exists,
+                false,
+                Branch::Body
+            ),
+            exists("/app/hc/extra.py", PathKind::File, true, Branch::Else),
+            exists("/etc/app.conf", PathKind::File, false, Branch::Body),
+            vec![Condition::Unknown],
+        ]
+    );
+    // Without the file's path, `__file__`-relative tests are unknown.
+    let parsed = parse_module(text);
+    assert_eq!(
+        parsed.imports[3].context.conditions,
+        vec![Condition::Unknown]
     );
 }
