@@ -346,3 +346,106 @@ fn makefile_target_builds_and_gates() {
         }
     }
 }
+
+/// A failure inside a dependency and a failure of what the container runs, built from a
+/// context below the directory importgate runs in: SARIF (valid, with relatedLocations) and
+/// GitHub annotations name the repository's files — the application line that raises and
+/// the Dockerfile's `CMD` line — never a path inside the image.
+#[test]
+fn dependency_and_entry_failures_land_on_repository_files() {
+    if !require_docker() {
+        return;
+    }
+    let base = ensure_base("slim", "3.12");
+    let repo = tempdir();
+    let site = "/usr/local/lib/python3.12/site-packages";
+    write_files(
+        repo.path(),
+        &[
+            (
+                "chain/Dockerfile",
+                &format!(
+                    "FROM {base}\nCOPY site/ {site}/\nWORKDIR /app\nCOPY app/ /app/\nCMD [\"python\", \"main.py\"]\n"
+                ),
+            ),
+            ("chain/app/main.py", "import client\n"),
+            ("chain/app/client.py", "import os\nimport dep\n"),
+            (
+                "chain/site/dep/__init__.py",
+                "from dep._core import Client\n",
+            ),
+            ("chain/site/dep/_core.py", "import subdep\nClient = 1\n"),
+            (
+                "entry/Dockerfile",
+                &format!(
+                    "FROM {base}\nWORKDIR /app\nCOPY app/ /app/\n\nCMD [\"python\", \"-m\", \"worker\"]\n"
+                ),
+            ),
+            ("entry/app/main.py", ""),
+        ],
+    );
+    let schema = sarif_schema();
+    let check = |ctx: &str, format: &str| {
+        let run = importgate_in(
+            repo.path(),
+            &["check", "--context", ctx, "--format", format],
+        );
+        assert_eq!(run.code, 1, "{ctx}: {}\n{}", run.stdout, run.stderr);
+        run.stdout
+    };
+
+    // The dependency chain: at the app's `import dep`, the frame inside `dep` related.
+    let sarif_path = repo.path().join("chain.sarif");
+    fs::write(&sarif_path, check("chain", "sarif")).expect("write");
+    let (valid, seen, stderr) = validate(&["sarif", path_str(&sarif_path), path_str(&schema)]);
+    assert!(valid, "SARIF invalid against the 2.1.0 schema:\n{stderr}");
+    let results = seen["results"].as_array().expect("results");
+    assert!(
+        results.iter().any(|r| r["uri"] == "chain/app/client.py"
+            && r["line"] == 2
+            && r["uriBaseId"] == "%SRCROOT%"),
+        "{seen:#}"
+    );
+    let doc: Value =
+        serde_json::from_str(&fs::read_to_string(&sarif_path).expect("read")).expect("json");
+    let related = &doc["runs"][0]["results"][0]["relatedLocations"];
+    let uris: Vec<&str> = related
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["physicalLocation"]["artifactLocation"]["uri"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    // `dep` was copied from the context too, so its frame is the context file.
+    assert!(
+        uris.contains(&"chain/site/dep/_core.py") && uris.contains(&"chain/app/main.py"),
+        "relatedLocations: {related:#}"
+    );
+    let github = check("chain", "github");
+    assert!(
+        github.starts_with("::error file=chain/app/client.py,line=2,"),
+        "{github}"
+    );
+
+    // What the container runs: on the Dockerfile's CMD line.
+    let github = check("entry", "github");
+    assert!(
+        github.starts_with("::error file=entry/Dockerfile,line=5,"),
+        "{github}"
+    );
+    let sarif_path = repo.path().join("entry.sarif");
+    fs::write(&sarif_path, check("entry", "sarif")).expect("write");
+    let (valid, seen, stderr) = validate(&["sarif", path_str(&sarif_path), path_str(&schema)]);
+    assert!(valid, "SARIF invalid against the 2.1.0 schema:\n{stderr}");
+    assert!(
+        seen["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|r| r["uri"] == "entry/Dockerfile"
+                && r["line"] == 5
+                && r["rule"] == "module-not-found"),
+        "{seen:#}"
+    );
+}
