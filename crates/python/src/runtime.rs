@@ -772,10 +772,21 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                     reason: "python -m".into(),
                 },
             ),
-            Launch::Command | Launch::Unknown { .. } => b.push(
+            Launch::Command => b.push(
                 cwd.clone(),
                 Origin::WorkingDir {
                     reason: "python -c".into(),
+                },
+            ),
+            // Not understood (uWSGI, a shell script, no Cmd): the program is unknown, so the
+            // description names what was assumed rather than a launch form never used.
+            Launch::Unknown { argv } => b.push(
+                cwd.clone(),
+                Origin::WorkingDir {
+                    reason: match argv.first() {
+                        Some(p) => format!("assumed: `{}` is not understood", basename(p)),
+                        None => "assumed: the image has no Entrypoint/Cmd".into(),
+                    },
                 },
             ),
         }
