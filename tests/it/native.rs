@@ -161,6 +161,40 @@ fn sqlite3_without_libsqlite3_is_a_missing_shared_library() {
     assert!(cpython(&img.tag, "import json").ok == Some(true));
 }
 
+/// A stdlib extension module missing from lib-dynload (a distro Python that splits it into
+/// another package, a stripped image): `import sqlite3` raises `No module named '_sqlite3'`
+/// from the stdlib's own code, also when a dependency is the importer.
+#[test]
+fn stdlib_extension_missing_from_lib_dynload() {
+    let Some(base) = docker_base("slim", "3.12") else {
+        return;
+    };
+    let site = "/usr/local/lib/python3.12/site-packages";
+    let img = ImageBuilder::new(&base)
+        .file("/app/main.py", "import json\nimport sqlite3\nimport store\n")
+        .file(&format!("{site}/store/__init__.py"), "import sqlite3\n")
+        .line("RUN rm -f /usr/local/lib/python3.12/lib-dynload/_sqlite3.*.so")
+        .line(APP)
+        .build(&native("no-sqlite3-ext"));
+    let report = check_exit(&img.tag, 1);
+    let errors: Vec<&Value> = findings(&report)
+        .into_iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 2, "{report:#}");
+    for f in &errors {
+        assert_eq!(f["code"], "module-not-found", "{f:#}");
+        assert_eq!(f["module"], "_sqlite3", "{f:#}");
+        assert_eq!(f["file"], "/app/main.py", "{f:#}");
+        assert!(f["hint"].as_str().unwrap().contains("libpython3.12-stdlib"), "{f:#}");
+    }
+    let lines: Vec<u64> = errors.iter().filter_map(|f| f["line"].as_u64()).collect();
+    assert_eq!(lines, [2, 3], "{report:#}");
+    cpython_import_error(&img.tag, "import sqlite3", "No module named '_sqlite3'");
+    cpython_import_error(&img.tag, "import store", "No module named '_sqlite3'");
+    assert!(cpython(&img.tag, "import json").ok == Some(true));
+}
+
 /// libsqlite3 moved out of the cached and default directories: found again through
 /// `LD_LIBRARY_PATH` from the image Env; without it the stale `ld.so.cache` entry is skipped.
 #[test]

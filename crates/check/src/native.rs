@@ -62,6 +62,30 @@ const STDLIB_EXTENSIONS: &[(&str, &str)] = &[
     ("readline", "readline"),
     ("zlib", "zlib"),
     ("csv", "_csv"),
+    ("tkinter", "_tkinter"),
+    ("dbm.ndbm", "_dbm"),
+];
+
+/// The distribution packages that ship a stdlib extension module split out of the
+/// interpreter's own package: (extension, Debian/Ubuntu, Alpine, Fedora/RHEL). Official
+/// `python` images build them all in; distro Pythons leave them to these packages.
+const STDLIB_EXTENSION_PACKAGES: &[(&str, &str, &str, &str)] = &[
+    (
+        "_tkinter",
+        "python3-tk",
+        "python3-tkinter",
+        "python3-tkinter",
+    ),
+    ("_gdbm", "python3-gdbm", "python3-gdbm", "python3-libs"),
+    ("_dbm", "python3-gdbm", "python3-gdbm", "python3-libs"),
+    ("_sqlite3", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_ssl", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_ctypes", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_lzma", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_bz2", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_curses", "libpython3-stdlib", "python3", "python3-libs"),
+    ("pyexpat", "libpython3-stdlib", "python3", "python3-libs"),
+    ("_csv", "libpython3-stdlib", "python3", "python3-libs"),
 ];
 
 /// At most this many extension modules are checked per distribution package: scipy has a few
@@ -266,13 +290,22 @@ impl<'a> Native<'a> {
         // inside the stdlib directory).
         if !self.in_site_dir(file) && file.starts_with(&self.rt.interpreter.stdlib) {
             for (module, ext) in STDLIB_EXTENSIONS {
-                if *module == name
-                    && *ext != *module
-                    && let Some(Found::Extension { file }) = resolver.resolve(ext).last_found()
+                if *module != name || *ext == *module {
+                    continue;
+                }
+                let res = resolver.resolve(ext);
+                if let Some(Found::Extension { file }) = res.last_found()
                     && self.extension_fails(ext, file)
                 {
                     chain.push(ext.to_string());
                     return Some(Hit::new(chain, ext, file));
+                }
+                // Not built in and not in lib-dynload: the stdlib module's own import of it
+                // raises (a distro Python that splits it into another package, a stripped
+                // image). An empty file marks it.
+                if res.failure.as_ref().is_some_and(|f| !f.uncertain) {
+                    chain.push(ext.to_string());
+                    return Some(Hit::new(chain, ext, ""));
                 }
             }
             return None;
@@ -504,6 +537,9 @@ impl<'a> Native<'a> {
 
     /// Machine and shared libraries of one extension module, memoised.
     fn extension(&self, module: &str, file: &str, chain: &[String]) -> Option<NativeProblem> {
+        if file.is_empty() {
+            return Some(self.missing_stdlib_extension(module, chain));
+        }
         match self.verdict(module, file) {
             ExtVerdict::Loads => None,
             ExtVerdict::Problem(mut p) => {
@@ -551,6 +587,47 @@ impl<'a> Native<'a> {
         match self.loader.check(file) {
             Ok(()) => ExtVerdict::Loads,
             Err(missing) => ExtVerdict::Missing(missing),
+        }
+    }
+
+    /// A stdlib module whose extension module is in neither the interpreter nor lib-dynload.
+    fn missing_stdlib_extension(&self, module: &str, chain: &[String]) -> NativeProblem {
+        let importer = chain
+            .iter()
+            .rev()
+            .nth(1)
+            .cloned()
+            .unwrap_or_else(|| module.to_string());
+        let dynload = format!(
+            "{}/lib-dynload",
+            self.rt.interpreter.stdlib.trim_end_matches('/')
+        );
+        let hint = match STDLIB_EXTENSION_PACKAGES
+            .iter()
+            .find(|(e, ..)| *e == module)
+        {
+            Some((_, deb, alpine, rpm)) => {
+                let v = self.rt.interpreter.version;
+                let deb = deb.replace("libpython3-", &format!("libpython{}.{}-", v.major, v.minor));
+                format!(
+                    "install the package that provides `{module}`: `apt-get install {deb}` (Debian/Ubuntu), `apk add {alpine}` (Alpine), `dnf install {rpm}` (Fedora/RHEL); official `python` images have it built in"
+                )
+            }
+            None => format!(
+                "use an interpreter built with `{module}` (official `python` images have it), or install the package that provides it"
+            ),
+        };
+        NativeProblem {
+            code: Code::ModuleNotFound,
+            module: module.to_string(),
+            message: format!("No module named '{module}'"),
+            notes: vec![
+                format!("loading chain: {}", chain.join(" → ")),
+                format!(
+                    "`{importer}` (standard library) imports the extension module `{module}` unconditionally; it is neither built into the interpreter nor in {dynload}"
+                ),
+            ],
+            hint: Some(hint),
         }
     }
 
