@@ -147,6 +147,19 @@ pub(crate) fn attribute(
             roots.entry(f.module.clone()).or_insert(i);
         }
     }
+    // Application findings by failing module, for dependencies failing on a module the
+    // application also imports itself.
+    let mut app_roots: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        if f.severity == Severity::Error
+            && !f.module.is_empty()
+            && app_files.contains(&f.file)
+            && matches!(f.kind, Kind::Startup | Kind::ModuleLevel)
+        {
+            app_roots.entry(f.module.clone()).or_insert(i);
+        }
+    }
+    let mut also: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut affected: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut crossing: BTreeSet<usize> = BTreeSet::new();
     for (k, imp) in imports.iter_mut().enumerate() {
@@ -172,12 +185,44 @@ pub(crate) fn attribute(
         if boundary {
             crossing.insert(k);
         }
-        let Some(&root) = roots.get(&module) else {
-            continue;
-        };
         imp.status = ImportStatus::Error;
         imp.raised_in = reached.nodes.get(at).map(|n| n.module.clone());
-        affected.entry(root).or_default().push(k);
+        match (roots.get(&module), app_roots.get(&module)) {
+            (Some(&root), _) => affected.entry(root).or_default().push(k),
+            // The same module also fails from an application line of its own (the app
+            // imports `httpcore` too): that finding is the root cause; it stays where it is.
+            (None, Some(&root)) => also.entry(root).or_default().push(k),
+            (None, None) => {
+                imp.status = ImportStatus::Ok;
+                imp.raised_in = None;
+            }
+        }
+    }
+    for (root, ks) in also {
+        let f = &mut findings[root];
+        let mut locs = vec![Location {
+            file: f.file.clone(),
+            line: f.line,
+            column: f.column,
+            message: String::new(),
+            statement: f
+                .source_line
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_string(),
+        }];
+        locs.extend(ks.iter().map(|&k| {
+            let imp = &imports[k];
+            Location {
+                file: imp.file.clone(),
+                line: imp.line,
+                column: imp.column,
+                message: String::new(),
+                statement: imp.statement.clone(),
+            }
+        }));
+        f.affects = locs;
     }
     for (root, mut ks) in affected {
         // The statement that imports the dependency comes first (the innermost application

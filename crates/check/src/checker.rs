@@ -777,7 +777,11 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     // the dependency.
     let in_app: BTreeSet<String> = findings
         .iter()
-        .filter(|f| app_files.contains(&f.file))
+        .filter(|f| {
+            app_files.contains(&f.file)
+                && f.severity == Severity::Error
+                && matches!(f.kind, Kind::Startup | Kind::ModuleLevel)
+        })
         .map(|f| f.module.clone())
         .collect();
     let mut index = 0usize;
@@ -1912,6 +1916,65 @@ mod tests {
             "{:#?}",
             r.findings
         );
+    }
+
+    /// The application imports the missing module itself too: its own finding is the root
+    /// cause of `import web` as well; a lazy one of its own does not hide the startup failure.
+    #[test]
+    fn dependency_failing_on_a_module_the_app_also_imports() {
+        let web = format!("{SITE}/web/__init__.py");
+        let r = check(
+            &image(
+                &[
+                    ("app/main.py", "import web\nimport anyio\n"),
+                    (&web, "import anyio\n"),
+                ],
+                &["python", "main.py"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let errors: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (errors[0].file.as_str(), errors[0].line),
+            ("/app/main.py", 2)
+        );
+        let lines: Vec<u32> = errors[0].affects.iter().map(|a| a.line).collect();
+        assert_eq!(lines, [2, 1]);
+        let web_import = r.imports.iter().find(|i| i.module == "web").unwrap();
+        assert_eq!(web_import.status, ImportStatus::Error);
+        assert_eq!(web_import.finding.as_deref(), Some(errors[0].id.as_str()));
+
+        let r = check(
+            &image(
+                &[
+                    (
+                        "app/main.py",
+                        "import web\ndef later():\n    import anyio\n",
+                    ),
+                    (&web, "import anyio\n"),
+                ],
+                &["python", "main.py"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let errors: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (errors[0].file.as_str(), errors[0].line),
+            ("/app/main.py", 1)
+        );
+        assert_eq!(errors[0].kind, Kind::Startup);
     }
 
     #[test]
