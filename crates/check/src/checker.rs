@@ -1062,6 +1062,24 @@ fn config_finding(
     }
 }
 
+/// The fix for a module the entrypoint names that is not found: the application's own module
+/// is usually not copied where the container starts, or misspelled in the instruction.
+fn entry_hint(
+    failed: &Failed,
+    code: Code,
+    hint: Option<String>,
+    cwd: &str,
+    instruction: &str,
+) -> Option<String> {
+    if code != Code::ModuleNotFound || !failed.shadowed.is_empty() || failed.module.contains('.') {
+        return hint;
+    }
+    Some(format!(
+        "copy `{}` into {cwd} (the working directory, searched first) or install it, or fix the module name in {instruction}",
+        failed.module
+    ))
+}
+
 /// How the program that reads `module:attr` says the attribute is missing.
 fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) -> String {
     match by {
@@ -1138,6 +1156,7 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Fi
                 if let Some(failed) = &res.failure {
                     let (code, message, mut notes, hint) = failure_finding(failed, ctx.rt);
                     notes.insert(0, by_note(module));
+                    let hint = entry_hint(failed, code, hint, &ctx.rt.cwd, &t.loc.instruction);
                     let mut f =
                         config_finding(t, code, &failed.module, message, notes, hint, &argv);
                     f.fix_path = fix_path(failed);
@@ -1167,6 +1186,7 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Fi
                 if let Some(failed) = &res.failure {
                     let (code, message, mut notes, hint) = failure_finding(failed, ctx.rt);
                     notes.insert(0, by_note(module));
+                    let hint = entry_hint(failed, code, hint, &ctx.rt.cwd, &t.loc.instruction);
                     let mut f =
                         config_finding(t, code, &failed.module, message, notes, hint, &argv);
                     f.fix_path = fix_path(failed);
