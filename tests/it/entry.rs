@@ -837,6 +837,48 @@ fn gunicorn_factory_missing() {
     assert_name_missing(label, &f, "web", "create_app");
 }
 
+/// gunicorn's worker class is loaded by the arbiter before any worker: `-k gevent` in an image
+/// without gevent stops the start; the uvicorn worker of the clean twin is installed. The
+/// configuration module (`./gunicorn.conf.py`) runs first and names the app.
+#[test]
+fn gunicorn_worker_class_missing() {
+    if !require_docker() {
+        return;
+    }
+    let label = "gunicorn -k";
+    let conf = "bind = \"0.0.0.0:8000\"\nwsgi_app = \"main:app\"\n";
+    let files = [
+        ("/srv/main.py", FASTAPI_MAIN),
+        ("/srv/gunicorn.conf.py", conf),
+    ];
+    let clean = scenario(
+        "gunicorn-worker",
+        "clean",
+        &files,
+        "WORKDIR /srv\nCMD [\"gunicorn\", \"-k\", \"uvicorn.workers.UvicornWorker\"]",
+    );
+    let broken = scenario(
+        "gunicorn-worker",
+        "broken",
+        &files,
+        "WORKDIR /srv\nCMD [\"gunicorn\", \"-k\", \"gevent\"]",
+    );
+    assert_serves(
+        label,
+        &start(&clean.tag, 60, &["Application startup complete"]),
+        "Application startup complete",
+    );
+    assert_fails(
+        label,
+        &start(&broken.tag, 60, &[]),
+        "No module named 'gevent'",
+    );
+    assert_clean(label, &clean.tag);
+    let (_, f) = one_error(label, &broken.tag);
+    assert_eq!(f["module"], "gevent", "{label}: {f:#}");
+    assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+}
+
 const FASTAPI_MAIN: &str = "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/\")\ndef root():\n    return {\"ok\": True}\n";
 
 /// `fastapi run app/main.py` from /srv (`app/` has no `__init__.py`: the module is `main`,

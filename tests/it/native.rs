@@ -171,7 +171,10 @@ fn stdlib_extension_missing_from_lib_dynload() {
     };
     let site = "/usr/local/lib/python3.12/site-packages";
     let img = ImageBuilder::new(&base)
-        .file("/app/main.py", "import json\nimport sqlite3\nimport store\n")
+        .file(
+            "/app/main.py",
+            "import json\nimport sqlite3\nimport store\n",
+        )
         .file(&format!("{site}/store/__init__.py"), "import sqlite3\n")
         .line("RUN rm -f /usr/local/lib/python3.12/lib-dynload/_sqlite3.*.so")
         .line(APP)
@@ -186,7 +189,10 @@ fn stdlib_extension_missing_from_lib_dynload() {
         assert_eq!(f["code"], "module-not-found", "{f:#}");
         assert_eq!(f["module"], "_sqlite3", "{f:#}");
         assert_eq!(f["file"], "/app/main.py", "{f:#}");
-        assert!(f["hint"].as_str().unwrap().contains("libpython3.12-stdlib"), "{f:#}");
+        assert!(
+            f["hint"].as_str().unwrap().contains("libpython3.12-stdlib"),
+            "{f:#}"
+        );
     }
     let lines: Vec<u64> = errors.iter().filter_map(|f| f["line"].as_u64()).collect();
     assert_eq!(lines, [2, 3], "{report:#}");

@@ -1133,6 +1133,8 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Fi
                     format!("can't find '__main__' module in '{path}'")
                 } else if vfs.is_file(&real) {
                     continue;
+                } else if matches!(t.what, What::Path { .. }) && t.by == "streamlit" {
+                    format!("Invalid value: File does not exist: {path}")
                 } else if matches!(t.what, What::Path { .. }) {
                     format!("Path does not exist {path}")
                 } else {
@@ -1752,6 +1754,129 @@ mod tests {
             r.findings[0].message.contains("'create_app'"),
             "{:?}",
             r.findings[0]
+        );
+    }
+
+    /// gunicorn's configuration module runs at startup and may name the app and the worker
+    /// class; the worker class is loaded before the app.
+    #[test]
+    fn gunicorn_config_and_worker_class() {
+        let gunicorn = [
+            (
+                "usr/local/bin/gunicorn",
+                "#!/usr/local/bin/python3.12\nfrom gunicorn.app.wsgiapp import run\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/gunicorn/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/gunicorn/app/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/gunicorn/app/wsgiapp.py",
+                "def run(): pass\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/gunicorn/workers/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/gunicorn/workers/ggevent.py",
+                "import gevent\nclass GeventWorker: pass\n",
+            ),
+            ("app/web.py", "app = 1\n"),
+        ];
+        let opts = CheckOptions::default();
+        let mut files = gunicorn.to_vec();
+        files.push((
+            "app/gunicorn.conf.py",
+            "import statsd_client\nwsgi_app = \"web:application\"\n",
+        ));
+        let r = check(&image(&files, &["gunicorn"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::NameNotInModule, "web".into(), 1)]
+        );
+        let conf: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.file == "/app/gunicorn.conf.py")
+            .collect();
+        assert_eq!(conf.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (conf[0].module.as_str(), conf[0].kind),
+            ("statsd_client", Kind::Startup)
+        );
+        // `-k gevent` loads gunicorn's gevent worker, which imports gevent.
+        let r = check(
+            &image(&gunicorn, &["gunicorn", "-k", "gevent", "web:app"]),
+            &opts,
+        )
+        .unwrap();
+        let errs: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errs.len(), 1, "{:#?}", r.findings);
+        assert_eq!(errs[0].module, "gevent");
+        // A dotted worker class whose module is missing.
+        let r = check(
+            &image(
+                &gunicorn,
+                &["gunicorn", "-k", "uvicorn.workers.UvicornWorker", "web:app"],
+            ),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ModuleNotFound, "uvicorn".into(), 3)]
+        );
+    }
+
+    #[test]
+    fn streamlit_runs_its_script() {
+        let streamlit = "#!/usr/local/bin/python3.12\nfrom streamlit.web.cli import main\n";
+        let files = [
+            ("usr/local/bin/streamlit", streamlit),
+            (
+                "usr/local/lib/python3.12/site-packages/streamlit/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/streamlit/web/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/streamlit/web/cli.py",
+                "def main(): pass\n",
+            ),
+            ("app/ui/dashboard.py", "import charts\nimport missing_lib\n"),
+            ("app/ui/charts.py", ""),
+        ];
+        let opts = CheckOptions::default();
+        let r = check(
+            &image(&files, &["streamlit", "run", "ui/dashboard.py"]),
+            &opts,
+        )
+        .unwrap();
+        let errs: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errs.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (errs[0].module.as_str(), errs[0].kind),
+            ("missing_lib", Kind::Startup)
+        );
+        let r = check(&image(&files, &["streamlit", "run", "ui/app.py"]), &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ScriptNotFound, String::new(), 3)]
         );
     }
 

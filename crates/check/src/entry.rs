@@ -315,7 +315,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 module.as_str(),
                 "uvicorn" | "gunicorn" | "hypercorn" | "daphne"
             ) {
-                server_app(config, module, args, &mut e);
+                server_app(vfs, config, &rt.cwd, module, args, &mut e);
             }
         }
         Launch::Command => match python_code(args) {
@@ -344,6 +344,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 "flask" => flask(vfs, config, &rt.cwd, args, &mut e),
                 "celery" => celery(config, args, &mut e),
                 "fastapi" => fastapi(vfs, config, &rt.cwd, args, &mut e),
+                "streamlit" => streamlit(vfs, config, &rt.cwd, args, &mut e),
                 "django-admin" => e.django_settings = env_settings.clone(),
                 _ => {}
             }
@@ -355,7 +356,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 console_script(vfs, rt, &p, needle, config, &mut e);
                 e.files.push((p, server.clone()));
             }
-            server_app(config, server, args, &mut e);
+            server_app(vfs, config, &rt.cwd, server, args, &mut e);
         }
         Launch::Unknown { argv } => {
             e.understood = false;
@@ -380,8 +381,46 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
 /// An app server's application: `module:attr` (`module:factory()`), with the attribute the
 /// server looks up by default when none is named (gunicorn's `application`, hypercorn's
 /// `app`).
-fn server_app(config: &ImageConfig, server: &str, args: &[String], e: &mut Entry) {
-    match app_spec(args) {
+fn server_app(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    cwd: &str,
+    server: &str,
+    args: &[String],
+    e: &mut Entry,
+) {
+    let mut spec = app_spec(args);
+    if server == "gunicorn" {
+        // The configuration file runs first (`-c`, else `./gunicorn.conf.py`): its imports
+        // are startup code, and it may name the app and the worker class.
+        let given = option(args, &["-c", "--config"]);
+        let file = given
+            .as_deref()
+            .filter(|c| !c.starts_with("python:"))
+            .map(|c| abspath(cwd, c))
+            .or_else(|| {
+                let default = format!("{}/gunicorn.conf.py", cwd.trim_end_matches('/'));
+                vfs.is_file(&default).then_some(default)
+            });
+        let settings = file
+            .as_deref()
+            .and_then(|f| vfs.read_to_string(f))
+            .map(|t| literal_settings(&t))
+            .unwrap_or_default();
+        if let Some(f) = file.filter(|f| vfs.is_file(f)) {
+            e.notes.push(format!("gunicorn runs its configuration {f}"));
+            e.files.push((f, "gunicorn.conf".into()));
+        }
+        if spec.is_none() {
+            spec = settings.get("wsgi_app").cloned();
+        }
+        let worker = option(args, &["-k", "--worker-class"])
+            .or_else(|| settings.get("worker_class").cloned());
+        if let Some(worker) = worker {
+            gunicorn_worker(config, &worker, e);
+        }
+    }
+    match spec {
         Some(spec) => {
             let default = match server {
                 "gunicorn" => Some("application"),
@@ -403,6 +442,84 @@ fn server_app(config: &ImageConfig, server: &str, args: &[String], e: &mut Entry
                 "no application given to {server} on the command line (a config file?)"
             ));
         }
+    }
+}
+
+/// gunicorn's worker class, loaded by the arbiter before any worker starts: a short name of
+/// gunicorn's own workers (gevent and eventlet import their library), or a dotted class path
+/// (`uvicorn.workers.UvicornWorker`).
+fn gunicorn_worker(config: &ImageConfig, worker: &str, e: &mut Entry) {
+    let path = match worker {
+        "sync" => "gunicorn.workers.sync.SyncWorker".to_string(),
+        "eventlet" => "gunicorn.workers.geventlet.EventletWorker".to_string(),
+        "gevent" => "gunicorn.workers.ggevent.GeventWorker".to_string(),
+        "tornado" => "gunicorn.workers.gtornado.TornadoWorker".to_string(),
+        "gthread" => "gunicorn.workers.gthread.ThreadWorker".to_string(),
+        w if w.contains('.') && !w.contains(':') => w.to_string(),
+        _ => return,
+    };
+    let Some((module, class)) = path.rsplit_once('.') else {
+        return;
+    };
+    e.notes
+        .push(format!("gunicorn loads the worker class {path} at startup"));
+    e.targets.push(Target {
+        what: What::Attr {
+            module: module.to_string(),
+            attr: Some(class.to_string()),
+        },
+        by: "gunicorn".into(),
+        loc: locate(config, worker),
+    });
+}
+
+/// `NAME = "literal"` lines at the top level of a configuration module (gunicorn's
+/// `wsgi_app`, `worker_class`): the values a server reads from it when they are plain strings.
+fn literal_settings(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t', '#']) {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let name = name.trim();
+        let value = value.split('#').next().unwrap_or_default().trim();
+        let unquoted = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
+        if let Some(v) = unquoted
+            && !name.is_empty()
+            && name.chars().all(|c| c == '_' || c.is_alphanumeric())
+            && !v.contains(['"', '\''])
+        {
+            out.insert(name.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+/// `streamlit run SCRIPT`: the script runs as `__main__` from its own directory.
+fn streamlit(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let pos = positionals(args);
+    if pos.first().map(String::as_str) != Some("run") {
+        return;
+    }
+    let Some(path) = pos.get(1) else {
+        return;
+    };
+    let abs = abspath(cwd, path);
+    e.targets.push(Target {
+        what: What::Path { path: abs.clone() },
+        by: "streamlit".into(),
+        loc: locate(config, path),
+    });
+    if vfs.is_file(&abs) {
+        let real = vfs.realpath(&abs).unwrap_or(abs);
+        e.notes.push(format!("streamlit runs {real} at startup"));
+        e.files.push((real, basename(path).to_string()));
     }
 }
 
@@ -669,6 +786,20 @@ pub(crate) fn apply_server_paths(
                 // fastapi-cli puts the directory above the module's top package first.
                 let (dir, _) = flask_import(vfs, &rt.cwd, Some(path));
                 front.push((dir, "fastapi".into()));
+            }
+        }
+        "streamlit" => {
+            let pos = positionals(args);
+            if pos.first().map(String::as_str) == Some("run")
+                && let Some(path) = pos.get(1)
+            {
+                // Streamlit runs the script with its directory first on sys.path.
+                let abs = abspath(&rt.cwd, path);
+                let real = vfs.realpath(&abs).unwrap_or(abs);
+                let dir = real
+                    .rsplit_once('/')
+                    .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+                front.push((dir.to_string(), "streamlit".into()));
             }
         }
         "celery" => {
