@@ -620,7 +620,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let reached = startup_closure(&mut ctx, &entry);
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
-    let mut findings = entry_findings(&mut ctx, &entry, &reached);
+    let mut findings = entry_findings(&mut ctx, &entry);
     let mut imports = Vec::new();
     config_ref_findings(&mut ctx, &reached, &mut findings);
 
@@ -1096,7 +1096,7 @@ fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) 
 
 /// Verifies every entry target the way the program reading it does: each failure stops the
 /// process before it serves anything.
-fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Finding> {
+fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
     let argv = ctx.image.config.argv();
     let mut out = Vec::new();
     let vfs = &ctx.image.fs;
@@ -1192,8 +1192,6 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, reached: &Reached) -> Vec<Fi
                     let mut f =
                         config_finding(t, code, &failed.module, message, notes, hint, &argv);
                     f.fix_path = fix_path(failed);
-                    // Reached nodes of the module's parents say where it was looked for.
-                    let _ = reached;
                     out.push(f);
                     continue;
                 }
