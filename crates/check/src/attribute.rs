@@ -212,16 +212,7 @@ pub(crate) fn attribute(
                 .unwrap_or_default()
                 .to_string(),
         }];
-        locs.extend(ks.iter().map(|&k| {
-            let imp = &imports[k];
-            Location {
-                file: imp.file.clone(),
-                line: imp.line,
-                column: imp.column,
-                message: String::new(),
-                statement: imp.statement.clone(),
-            }
-        }));
+        locs.extend(ks.iter().map(|&k| statement_location(&imports[k])));
         f.affects = locs;
     }
     for (root, mut ks) in affected {
@@ -300,16 +291,7 @@ pub(crate) fn attribute(
         f.fix_path = None;
         f.affects = ks
             .iter()
-            .map(|&k| {
-                let imp = &imports[k];
-                Location {
-                    file: imp.file.clone(),
-                    line: imp.line,
-                    column: imp.column,
-                    message: String::new(),
-                    statement: imp.statement.clone(),
-                }
-            })
+            .map(|&k| statement_location(&imports[k]))
             .collect();
         if f.affects.len() > 1 {
             let files: BTreeSet<&str> = f.affects.iter().map(|a| a.file.as_str()).collect();
@@ -319,6 +301,17 @@ pub(crate) fn attribute(
                 files.len()
             ));
         }
+    }
+}
+
+/// An application statement as an `affects` entry.
+fn statement_location(imp: &CheckedImport) -> Location {
+    Location {
+        file: imp.file.clone(),
+        line: imp.line,
+        column: imp.column,
+        message: String::new(),
+        statement: imp.statement.clone(),
     }
 }
 
