@@ -1183,6 +1183,25 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
                     ));
                 }
             }
+            // uvicorn and daphne need `module:attribute` before they import anything.
+            What::Attr { module, attr: None } if matches!(t.by.as_str(), "uvicorn" | "daphne") => {
+                out.push(config_finding(
+                    t,
+                    Code::NameNotInModule,
+                    module,
+                    format!(
+                        "Import string \"{module}\" must be in format \"<module>:<attribute>\"."
+                    ),
+                    vec![format!(
+                        "{} reads the application as `module:attribute`",
+                        t.by
+                    )],
+                    Some(format!(
+                        "name the application object: `{module}:app` (the name the module binds)"
+                    )),
+                    &argv,
+                ));
+            }
             What::Attr { module, .. } | What::CeleryApp { module } if !module.is_empty() => {
                 let res = ctx.resolver.resolve(module);
                 if let Some(failed) = &res.failure {
