@@ -149,7 +149,7 @@ impl<'a> Scenario<'a> {
     }
 
     /// Builds, checks, replays; collects every failure before panicking so one run shows all.
-    fn run(self) {
+    fn run(self) -> serde_json::Value {
         let tag = format!("importgate-test/{}-{}", self.name, self.base.label());
         let image = build_scenario(&tag, &self.base.tag, &self.entries, &self.dockerfile);
         self.check_premises(&image.tag);
@@ -185,6 +185,7 @@ impl<'a> Scenario<'a> {
             failures.join("\n"),
             run.stderr
         );
+        report
     }
 }
 
@@ -851,5 +852,52 @@ fn existence_guards_py312() {
 fn existence_guards_py38() {
     if require_docker() {
         existence_guards(Base::slim("3.8"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A module whose source does not parse: importing it raises SyntaxError (not an ImportError,
+// so `except ImportError` does not catch it); the file itself gets one finding, however many
+// errors the parser recovers from.
+
+fn syntax_error_modules(base: Base) -> serde_json::Value {
+    Scenario {
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import good\nimport bad\nfrom pkg import broken\nfrom pkg import fine\n",
+            ),
+            file("/app/good.py", "x = 1\n"),
+            file("/app/bad.py", "def f(:\n    pass\nclass (:\n"),
+            file("/app/pkg/__init__.py", ""),
+            file("/app/pkg/broken.py", "print 'python 2'\n"),
+            file("/app/pkg/fine.py", ""),
+        ],
+        exit: 1,
+        must: vec![ok("good"), from_ok("pkg", "fine")],
+        ..Scenario::script("syntax-error-modules", &base)
+    }
+    .run()
+}
+
+#[test]
+fn syntax_error_modules_py312() {
+    if require_docker() {
+        let report = syntax_error_modules(Base::slim("3.12"));
+        // One finding per file that does not parse, and each importing statement an error.
+        let per_file: Vec<&serde_json::Value> = findings_for(&report, "")
+            .into_iter()
+            .filter(|f| f["code"] == "syntax-error")
+            .collect();
+        assert_eq!(per_file.len(), 2, "{report:#}");
+        for (module, name) in [("bad", None), ("pkg", Some("broken"))] {
+            let imports = imports_of(&report, module, name);
+            assert!(
+                imports.len() == 1
+                    && imports[0]["status"] == "error"
+                    && imports[0]["raised_in"].is_string(),
+                "{module}: {imports:#?}"
+            );
+        }
     }
 }

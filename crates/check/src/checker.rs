@@ -639,7 +639,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 .unwrap_or_else(|| Arc::from("")),
         };
         if !third_party {
-            for err in &module.syntax_errors {
+            // CPython stops at the first error: one finding per file.
+            for err in module.syntax_errors.iter().take(1) {
                 findings.push(Finding {
                     id: String::new(),
                     severity: Severity::Warning,
@@ -811,7 +812,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     findings = findings
         .into_iter()
         .filter_map(|mut f| {
-            if f.code != Code::SyntaxError {
+            if !(f.code == Code::SyntaxError && f.kind == Kind::Undecidable) {
                 let sev = policy.severity(f.kind)?;
                 // An import that could not be decided stays a warning at most.
                 f.severity = if f.severity == Severity::Warning && sev == Severity::Error {
@@ -1562,6 +1563,50 @@ fn check_site(
         f.fix_path = fix_path(failed);
         findings.push(f);
         record.status = status;
+        imports.push(record);
+        return;
+    }
+    // A module whose source does not parse raises SyntaxError when it is executed; not an
+    // ImportError, so a `try/except ImportError` around it does not help (a guarded site is
+    // left alone: the handler may be broader).
+    let sub_res = name
+        .as_deref()
+        .filter(|n| *n != "*")
+        .zip(res.last_found())
+        .filter(|(n, found)| ctx.resolver.submodule_exists(found, n))
+        .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
+    if !guarded
+        && let Some((bad_module, file, err)) = std::iter::once(&res)
+            .chain(sub_res.as_ref())
+            .flat_map(|r| r.found.iter())
+            .find_map(|(m, found)| {
+                let file = found.file().filter(|f| f.ends_with(".py"))?.to_string();
+                let parsed = ctx.module_source(&file)?;
+                let err = parsed.syntax_errors.first()?.clone();
+                Some((m.clone(), file, err))
+            })
+    {
+        let mut f = finding(
+            Severity::Error,
+            Code::SyntaxError,
+            &bad_module,
+            format!("{} ({file}, line {})", err.message, err.line),
+            vec![format!("`{bad_module}` is {file}, which does not parse")],
+            Some(format!(
+                "fix the syntax error on line {} of {file}",
+                err.line
+            )),
+        );
+        f.related.push(crate::Location {
+            file: file.clone(),
+            line: err.line,
+            column: err.column,
+            message: err.message.clone(),
+            statement: String::new(),
+        });
+        findings.push(f);
+        record.status = ImportStatus::Error;
+        record.raised_in = Some(bad_module);
         imports.push(record);
         return;
     }
