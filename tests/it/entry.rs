@@ -86,6 +86,8 @@ const WHEELS: &[&str] = &[
     "httpx==0.27.2",
     "httpcore==1.0.7",
     "certifi==2024.12.14",
+    // uWSGI's core as a wheel (its `uwsgi` console script)
+    "pyuwsgi==2.0.30.post1",
 ];
 
 /// A small package whose `__init__.py` imports its extension without a fallback; its cp312
@@ -95,14 +97,14 @@ const ORJSON: &str = "orjson==3.10.12";
 
 /// The base image, kept between runs like the interpreter bases (bump the version when
 /// [`WHEELS`] or its Dockerfile changes).
-const BASE: &str = "importgate-test/entry-base:v1";
+const BASE: &str = "importgate-test/entry-base:v2";
 
 /// Where the base image installs distributions.
 const SITE: &str = "/usr/local/lib/python3.12/site-packages";
 
-/// `~/.cache/importgate-tests/wheels/entry-v1`, filled once by `pip download`.
+/// `~/.cache/importgate-tests/wheels/entry-v2`, filled once by `pip download`.
 fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/entry-v1");
+    let dir = cache_dir().join("wheels/entry-v2");
     let marker = dir.join(".complete");
     if marker.exists() {
         return dir;
@@ -876,6 +878,60 @@ fn gunicorn_worker_class_missing() {
     assert_clean(label, &clean.tag);
     let (_, f) = one_error(label, &broken.tag);
     assert_eq!(f["module"], "gevent", "{label}: {f:#}");
+    assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+}
+
+/// uWSGI reads its application from an ini file: `module` with `chdir` as `.`; with
+/// `need-app` it exits when the import fails (without it, it serves errors).
+#[test]
+fn uwsgi_module_missing() {
+    if !require_docker() {
+        return;
+    }
+    let label = "uwsgi --ini";
+    let ini = |module: &str| {
+        format!(
+            "[uwsgi]\nhttp = :8000\nchdir = /srv/site\nmodule = {module}\nneed-app = true\nmaster = false\n"
+        )
+    };
+    let wsgi = "def application(environ, start_response):\n    start_response(\"200 OK\", [])\n    return [b\"ok\"]\n";
+    let tail = "WORKDIR /\nCMD [\"uwsgi\", \"--ini\", \"/etc/uwsgi.ini\"]";
+    let clean_ini = ini("proj.wsgi:application");
+    let broken_ini = ini("proj.wsgii:application");
+    let clean = scenario(
+        "uwsgi",
+        "clean",
+        &[
+            ("/srv/site/proj/__init__.py", ""),
+            ("/srv/site/proj/wsgi.py", wsgi),
+            ("/etc/uwsgi.ini", &clean_ini),
+        ],
+        tail,
+    );
+    let broken = scenario(
+        "uwsgi",
+        "broken",
+        &[
+            ("/srv/site/proj/__init__.py", ""),
+            ("/srv/site/proj/wsgi.py", wsgi),
+            ("/etc/uwsgi.ini", &broken_ini),
+        ],
+        tail,
+    );
+    assert_serves(label, &start(&clean.tag, 60, &["ready in"]), "ready in");
+    assert_fails(
+        label,
+        &start(&broken.tag, 60, &[]),
+        "No module named 'proj.wsgii'",
+    );
+    let report = assert_clean(label, &clean.tag);
+    assert_eq!(
+        report["startup"]["understood"], true,
+        "{label}: {:#}",
+        report["startup"]
+    );
+    let (_, f) = one_error(label, &broken.tag);
+    assert_code(label, &f, "module-not-found", "proj.wsgii");
     assert_eq!(f["kind"], "startup", "{label}: {f:#}");
 }
 

@@ -1088,6 +1088,9 @@ fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) 
         "gunicorn" | "flask" => format!("Failed to find attribute '{attr}' in '{module}'."),
         "fastapi" => format!("Could not find app name {attr} in {module}"),
         "celery" => format!("Module '{module}' has no attribute '{attr}'"),
+        "uwsgi" => format!(
+            "unable to load app 0 (mountpoint='') (callable not found or import error): `{module}` has no `{attr}`"
+        ),
         _ => format!(
             "cannot import name '{attr}' from '{module}'{}",
             file.map(|f| format!(" ({f})")).unwrap_or_default()
@@ -1896,6 +1899,58 @@ mod tests {
         assert_eq!(
             config_errors(&r),
             vec![(Code::ModuleNotFound, "uvicorn".into(), 3)]
+        );
+    }
+
+    /// uWSGI (the C binary: the launch is not otherwise understood) imports `module` with its
+    /// `chdir` as `.` and `pythonpath` entries in front, from the command line or an ini file.
+    #[test]
+    fn uwsgi_module_and_callable() {
+        let ini = "[uwsgi]\nchdir = /srv/site\npythonpath = /opt/lib\nmodule = proj.wsgi\ncallable = app\n";
+        let files = [
+            ("usr/local/bin/uwsgi", "ELF"),
+            ("srv/site/proj/__init__.py", ""),
+            (
+                "srv/site/proj/wsgi.py",
+                "import helpers\napplication = object()\n",
+            ),
+            ("opt/lib/helpers.py", ""),
+            ("etc/uwsgi.ini", ini),
+        ];
+        let opts = CheckOptions::default();
+        let r = check(&image(&files, &["uwsgi", "--ini", "/etc/uwsgi.ini"]), &opts).unwrap();
+        assert!(r.startup.understood, "{:?}", r.startup);
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::NameNotInModule, "proj.wsgi".into(), 1)]
+        );
+        assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+        let r = check(
+            &image(
+                &files,
+                &[
+                    "uwsgi",
+                    "--http",
+                    ":80",
+                    "--chdir",
+                    "/srv/site",
+                    "--module",
+                    "proj.wsgi:application",
+                ],
+            ),
+            &opts,
+        )
+        .unwrap();
+        // `helpers` is only on the ini's pythonpath.
+        let errs: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errs.len(), 1, "{:#?}", r.findings);
+        assert_eq!(
+            (errs[0].module.as_str(), errs[0].kind),
+            ("helpers", Kind::Startup)
         );
     }
 

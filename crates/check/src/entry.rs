@@ -345,6 +345,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 "celery" => celery(config, args, &mut e),
                 "fastapi" => fastapi(vfs, config, &rt.cwd, args, &mut e),
                 "streamlit" => streamlit(vfs, config, &rt.cwd, args, &mut e),
+                "uwsgi" => uwsgi(vfs, config, &rt.cwd, args, &mut e),
                 "django-admin" => e.django_settings = env_settings.clone(),
                 _ => {}
             }
@@ -358,6 +359,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
             }
             server_app(vfs, config, &rt.cwd, server, args, &mut e);
         }
+        Launch::Unknown { .. } if program == "uwsgi" => uwsgi(vfs, config, &rt.cwd, args, &mut e),
         Launch::Unknown { argv } => {
             e.understood = false;
             e.notes.push(if argv.is_empty() {
@@ -499,6 +501,111 @@ fn literal_settings(text: &str) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// The options of uWSGI that decide what it imports, from its command line and the `[uwsgi]`
+/// section of an `--ini` file (command line first, as uWSGI reads them in order).
+#[derive(Debug, Default)]
+struct UwsgiOptions {
+    chdir: Option<String>,
+    pythonpath: Vec<String>,
+    module: Option<String>,
+    callable: Option<String>,
+    wsgi_file: Option<String>,
+}
+
+fn uwsgi_options(vfs: &Vfs, cwd: &str, args: &[String]) -> UwsgiOptions {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        let (key, value) = match a.strip_prefix("--").map(|k| k.split_once('=')) {
+            Some(Some((k, v))) => (k.to_string(), Some(v.to_string())),
+            Some(None) => (a[2..].to_string(), args.get(i + 1).cloned()),
+            None if a == "-w" => ("module".into(), args.get(i + 1).cloned()),
+            None => {
+                i += 1;
+                continue;
+            }
+        };
+        if !a.contains('=') {
+            i += 1;
+        }
+        i += 1;
+        if let Some(v) = value {
+            pairs.push((key, v));
+        }
+    }
+    let mut o = UwsgiOptions::default();
+    let mut ini_pairs = Vec::new();
+    for (k, v) in &pairs {
+        if k == "ini" {
+            let file = abspath(cwd, v.split(':').next().unwrap_or(v));
+            if let Some(text) = vfs.read_to_string(&file) {
+                let mut in_section = false;
+                for line in text.lines().map(str::trim) {
+                    if line.starts_with('[') {
+                        in_section = line == "[uwsgi]";
+                        continue;
+                    }
+                    if let (true, Some((k, v))) = (in_section, line.split_once('='))
+                        && !line.starts_with(['#', ';'])
+                    {
+                        ini_pairs.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+            }
+        }
+    }
+    for (k, v) in pairs.into_iter().chain(ini_pairs) {
+        match k.as_str() {
+            "chdir" => o.chdir = Some(abspath(cwd, &v)),
+            "pythonpath" | "python-path" | "pp" => o.pythonpath.push(v),
+            "module" | "wsgi" => o.module = Some(v),
+            "callable" => o.callable = Some(v),
+            "wsgi-file" | "file" => o.wsgi_file = Some(v),
+            _ => {}
+        }
+    }
+    o
+}
+
+/// uWSGI's application: `module` (`pkg.wsgi:application`, else `callable`, default
+/// `application`) or a `wsgi-file`. Without `need-app` uWSGI keeps running when the import
+/// fails, serving errors ("no app loaded. going in full dynamic mode").
+fn uwsgi(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let o = uwsgi_options(vfs, cwd, args);
+    let cwd = o.chdir.clone().unwrap_or_else(|| cwd.to_string());
+    if let Some(spec) = &o.module {
+        let (module, attr) = match spec.split_once(':') {
+            Some((m, a)) => (m.to_string(), Some(a.to_string())),
+            None => (
+                spec.clone(),
+                Some(o.callable.clone().unwrap_or_else(|| "application".into())),
+            ),
+        };
+        e.notes.push(format!("uwsgi imports `{module}` at startup"));
+        e.targets.push(Target {
+            what: What::Attr { module, attr },
+            by: "uwsgi".into(),
+            loc: locate(config, spec),
+        });
+    } else if let Some(file) = &o.wsgi_file {
+        let abs = abspath(&cwd, file);
+        e.targets.push(Target {
+            what: What::Path { path: abs.clone() },
+            by: "uwsgi".into(),
+            loc: locate(config, file),
+        });
+        if vfs.is_file(&abs) {
+            e.notes.push(format!("uwsgi runs {abs} at startup"));
+            e.files.push((abs, basename(file).to_string()));
+        }
+    } else {
+        e.understood = false;
+        e.notes
+            .push("no application given to uwsgi (module, wsgi-file) that was understood".into());
+    }
 }
 
 /// `streamlit run SCRIPT`: the script runs as `__main__` from its own directory.
@@ -770,9 +877,32 @@ pub(crate) fn apply_server_paths(
     let framework = match &rt.launch {
         Launch::ConsoleScript { path } => basename(path).to_string(),
         Launch::Module { module } => module.clone(),
+        Launch::Unknown { .. } => argv
+            .first()
+            .map(|a| basename(a).to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     };
     match framework.as_str() {
+        "uwsgi" => {
+            let o = uwsgi_options(vfs, &rt.cwd, args);
+            if let Some(dir) = &o.chdir {
+                rt.cwd = dir.clone();
+            }
+            // The C binary's sys.path has no script directory: the working directory the
+            // model assumed is replaced by uWSGI's own `.` (the directory after `chdir`).
+            rt.sys_path.retain(|e| {
+                !matches!(&e.origin, Origin::WorkingDir { reason } if reason.starts_with("assumed"))
+            });
+            // Each `pythonpath` is inserted at the front, before `.`: the last one first.
+            for p in o.pythonpath.iter().rev() {
+                front.push((abspath(&rt.cwd, p), "uwsgi pythonpath".into()));
+            }
+            front.push((
+                rt.cwd.clone(),
+                "uwsgi adds `.` (its working directory)".into(),
+            ));
+        }
         "flask" => {
             let spec = flask_spec(config, args);
             let (dir, _) = flask_import(vfs, &rt.cwd, spec.as_deref());

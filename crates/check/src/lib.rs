@@ -282,6 +282,10 @@ fn keep_contents(path: &str, size: u64) -> bool {
         if name == "pyproject.toml" || name == "importgate.toml" {
             return size <= 1 << 20 && !installed;
         }
+        if name.ends_with(".ini") && !installed {
+            // uWSGI configurations name the application.
+            return size <= 64 << 10;
+        }
         if name.ends_with(".sh") && !installed {
             // Entrypoint wrappers ending in `exec ...`.
             return size <= 64 << 10;
