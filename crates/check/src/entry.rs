@@ -900,7 +900,7 @@ pub(crate) fn apply_server_paths(
             }
             front.push((
                 rt.cwd.clone(),
-                "uwsgi adds `.` (its working directory)".into(),
+                "uwsgi's `.` (its working directory)".into(),
             ));
         }
         "flask" => {
