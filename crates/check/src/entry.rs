@@ -898,10 +898,7 @@ pub(crate) fn apply_server_paths(
             for p in o.pythonpath.iter().rev() {
                 front.push((abspath(&rt.cwd, p), "uwsgi pythonpath".into()));
             }
-            front.push((
-                rt.cwd.clone(),
-                "uwsgi's `.` (its working directory)".into(),
-            ));
+            front.push((rt.cwd.clone(), "uwsgi's `.` (its working directory)".into()));
         }
         "flask" => {
             let spec = flask_spec(config, args);
