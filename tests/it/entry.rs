@@ -136,18 +136,6 @@ fn wheel_dir() -> PathBuf {
     dir
 }
 
-/// The `.whl` files of a directory, sorted.
-fn wheel_files(dir: &PathBuf) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
-        .collect();
-    out.sort();
-    out
-}
-
 /// [`BASE`]: the 3.12 test base with every wheel of [`WHEELS`] installed by pip in the image,
 /// and the host's libgcc_s and glibc compatibility stubs (pydantic-core's extension needs
 /// them; the minimal base lacks them, python:3.12-slim has them). Built once, under a lock.

@@ -1572,7 +1572,8 @@ fn check_site(
     // A module whose source does not parse raises SyntaxError when it is executed; not an
     // ImportError, so a `try/except ImportError` around it does not help (a guarded site is
     // left alone: the handler may be broader).
-    let sub_res = name
+    // `from pkg import sub` imports the submodule too, whatever the package's code did.
+    let submodule = name
         .as_deref()
         .filter(|n| *n != "*")
         .zip(res.last_found())
@@ -1580,7 +1581,7 @@ fn check_site(
         .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
     if !guarded
         && let Some((bad_module, file, err)) = std::iter::once(&res)
-            .chain(sub_res.as_ref())
+            .chain(submodule.as_ref())
             .flat_map(|r| r.found.iter())
             .find_map(|(m, found)| {
                 let file = found.file().filter(|f| f.ends_with(".py"))?.to_string();
@@ -1613,13 +1614,6 @@ fn check_site(
         imports.push(record);
         return;
     }
-    // `from pkg import sub` imports the submodule too, whatever the package's code did.
-    let submodule = name
-        .as_deref()
-        .filter(|n| *n != "*")
-        .zip(res.last_found())
-        .filter(|(n, found)| ctx.resolver.submodule_exists(found, n))
-        .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
     let native = ctx.native.inspect(&ctx.resolver, &res).or_else(|| {
         submodule
             .as_ref()
@@ -1722,6 +1716,13 @@ mod tests {
 
     fn by_module<'a>(r: &'a Report, m: &str) -> Vec<&'a Finding> {
         r.findings.iter().filter(|f| f.module == m).collect()
+    }
+
+    fn error_findings(r: &Report) -> Vec<&Finding> {
+        r.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect()
     }
 
     /// The errors about the image configuration: (code, module, argument).
@@ -1880,11 +1881,7 @@ mod tests {
             &opts,
         )
         .unwrap();
-        let errs: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errs = error_findings(&r);
         assert_eq!(errs.len(), 1, "{:#?}", r.findings);
         assert_eq!(errs[0].module, "gevent");
         // A dotted worker class whose module is missing.
@@ -1942,11 +1939,7 @@ mod tests {
         )
         .unwrap();
         // `helpers` is only on the ini's pythonpath.
-        let errs: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errs = error_findings(&r);
         assert_eq!(errs.len(), 1, "{:#?}", r.findings);
         assert_eq!(
             (errs[0].module.as_str(), errs[0].kind),
@@ -1980,11 +1973,7 @@ mod tests {
             &opts,
         )
         .unwrap();
-        let errs: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errs = error_findings(&r);
         assert_eq!(errs.len(), 1, "{:#?}", r.findings);
         assert_eq!(
             (errs[0].module.as_str(), errs[0].kind),
@@ -2047,11 +2036,7 @@ mod tests {
             &opts,
         )
         .unwrap();
-        let errs: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errs = error_findings(&r);
         assert_eq!(errs.len(), 1, "{:#?}", r.findings);
         assert_eq!(
             (errs[0].file.as_str(), errs[0].line, errs[0].module.as_str()),
@@ -2196,11 +2181,7 @@ mod tests {
             &CheckOptions::default(),
         )
         .unwrap();
-        let errors: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errors = error_findings(&r);
         assert_eq!(errors.len(), 1, "{:#?}", r.findings);
         assert_eq!(
             (errors[0].file.as_str(), errors[0].line),
@@ -2226,11 +2207,7 @@ mod tests {
             &CheckOptions::default(),
         )
         .unwrap();
-        let errors: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .collect();
+        let errors = error_findings(&r);
         assert_eq!(errors.len(), 1, "{:#?}", r.findings);
         assert_eq!(
             (errors[0].file.as_str(), errors[0].line),

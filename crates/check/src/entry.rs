@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use importgate_image::{ImageConfig, Vfs};
-use importgate_python::runtime::abspath;
+use importgate_python::runtime::{APP_SERVERS, DEFAULT_PATH, abspath, which};
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
 
@@ -18,9 +18,6 @@ use crate::finding::ConfigLoc;
 /// The file name findings about the image configuration carry (and the pseudo-file the code
 /// of `python -c` is checked as): not a path, so no report mistakes it for one.
 pub const CONFIG_FILE: &str = "<image-config>";
-
-/// The PATH Docker gives a container whose image sets none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// One thing the program imports or runs before any application code runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,14 +145,10 @@ fn program_exists(vfs: &Vfs, config: &ImageConfig, cwd: &str, word: &str) -> boo
     if word.is_empty() || word.contains(['$', '`', '(', '{', '=', '*', '?', '<', '>', '|', '&']) {
         return true;
     }
-    if word.contains('/') {
-        return vfs.is_file(&abspath(cwd, word));
-    }
     let path = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
-    path.split(':').any(|d| {
-        let dir = if d.is_empty() { cwd } else { d };
-        vfs.is_file(&format!("{}/{word}", dir.trim_end_matches('/')))
-    })
+    // An empty PATH entry is the working directory.
+    which(vfs, path, cwd, word).is_some()
+        || (path.split(':').any(str::is_empty) && vfs.is_file(&abspath(cwd, word)))
 }
 
 /// Whether the shell line or entrypoint script between Docker's exec and the program may have
@@ -163,14 +156,12 @@ fn program_exists(vfs: &Vfs, config: &ImageConfig, cwd: &str, word: &str) -> boo
 fn wrappers_may_change_path(vfs: &Vfs, config: &ImageConfig, cwd: &str, raw: &[String]) -> bool {
     let mut text = raw.join(" ");
     if let Some(first) = raw.first() {
-        let path = if first.contains('/') {
-            Some(abspath(cwd, first))
-        } else {
-            let dirs = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
-            dirs.split(':')
-                .map(|d| format!("{}/{first}", d.trim_end_matches('/')))
-                .find(|p| vfs.is_file(p))
-        };
+        let path = which(
+            vfs,
+            config.env_var("PATH").unwrap_or(DEFAULT_PATH),
+            cwd,
+            first,
+        );
         if let Some(script) = path.and_then(|p| vfs.read_to_string(&p))
             && script.starts_with("#!")
         {
@@ -311,10 +302,7 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
                 celery(config, args, &mut e);
             }
             // `python -m uvicorn main:app`: the server's own `__main__`, then the app.
-            if matches!(
-                module.as_str(),
-                "uvicorn" | "gunicorn" | "hypercorn" | "daphne"
-            ) {
+            if APP_SERVERS.contains(&module.as_str()) {
                 server_app(vfs, config, &rt.cwd, module, args, &mut e);
             }
         }
@@ -945,14 +933,7 @@ pub(crate) fn apply_server_paths(
     }
     let server = match &rt.launch {
         Launch::AppServer { server, .. } => Some(server.clone()),
-        Launch::Module { module }
-            if matches!(
-                module.as_str(),
-                "uvicorn" | "gunicorn" | "hypercorn" | "daphne"
-            ) =>
-        {
-            Some(module.clone())
-        }
+        Launch::Module { module } if APP_SERVERS.contains(&module.as_str()) => Some(module.clone()),
         _ => None,
     };
     if let Some(server) = server {

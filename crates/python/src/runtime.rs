@@ -17,7 +17,7 @@ use crate::interpreter::{
 use crate::syspath::{Origin, SysPathEntry};
 
 /// The default PATH Docker gives a container whose image sets none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How the interpreter is started; decides `sys.path[0]` and `__main__`'s package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,7 +136,7 @@ fn basename(path: &str) -> &str {
 }
 
 /// Looks a command up on PATH inside the image, as `execvp` would.
-fn which(vfs: &Vfs, path_var: &str, cwd: &str, cmd: &str) -> Option<String> {
+pub fn which(vfs: &Vfs, path_var: &str, cwd: &str, cmd: &str) -> Option<String> {
     if cmd.contains('/') {
         let p = abspath(cwd, cmd);
         return vfs.is_file(&p).then_some(p);
@@ -185,7 +185,7 @@ fn shebang(vfs: &Vfs, path: &str) -> Option<Vec<String>> {
 }
 
 /// Servers whose CLI imports a `module:attr` string with the working directory on sys.path.
-const APP_SERVERS: &[&str] = &["uvicorn", "gunicorn", "hypercorn", "daphne"];
+pub const APP_SERVERS: &[&str] = &["uvicorn", "gunicorn", "hypercorn", "daphne"];
 
 struct Parsed {
     python: String,

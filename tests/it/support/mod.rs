@@ -430,7 +430,12 @@ pub fn wheels(py: &str, reqs: &[&str], deps: bool) -> Vec<PathBuf> {
         let status = cmd.status().expect("run pip download");
         assert!(status.success(), "pip download {reqs:?} failed");
     }
-    let mut out: Vec<PathBuf> = fs::read_dir(&dir)
+    wheel_files(&dir)
+}
+
+/// The `.whl` files of a directory, sorted.
+pub fn wheel_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
         .expect("wheel cache")
         .flatten()
         .map(|e| e.path())
