@@ -169,6 +169,7 @@ mod tests {
             builtins_from_binary: false,
             frozen: BTreeSet::new(),
             debian_site: false,
+            platlibdir: "lib".into(),
         }
     }
 

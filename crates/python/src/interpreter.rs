@@ -63,6 +63,9 @@ pub struct Interpreter {
     pub frozen: BTreeSet<String>,
     /// Debian's patched `site.py` (dist-packages) is in use.
     pub debian_site: bool,
+    /// `sys.platlibdir`: `lib`, or `lib64` on RHEL/Fedora-style builds, where the stdlib and
+    /// the platform site-packages live under `{prefix}/lib64`.
+    pub platlibdir: String,
 }
 
 /// Modules every CPython 3 build compiles in, whatever its configuration; used when the binary
@@ -232,6 +235,7 @@ pub fn read_builtins(vfs: &Vfs, real_executable: &str, prefix: &str) -> Option<B
     let mut candidates = vec![real_executable.to_string()];
     for dir in [
         format!("{prefix}/lib"),
+        format!("{prefix}/lib64"),
         "/usr/lib/x86_64-linux-gnu".to_string(),
         "/usr/lib".to_string(),
         "/usr/local/lib".to_string(),

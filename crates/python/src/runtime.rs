@@ -441,37 +441,48 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
     argv
 }
 
-/// Finds `lib/pythonX.Y/os.py` (or `.pyc`, or the zip) above the executable's real location, as
-/// getpath's prefix search does (rule A2).
+/// Finds `{platlibdir}/pythonX.Y/os.py` (or `.pyc`, or the zip) above the executable's real
+/// location, as getpath's prefix search does (rule A2). The build's `platlibdir` is compiled in
+/// and not readable from the image, so both values a Linux build uses are tried per directory:
+/// `lib` (python.org, Debian, Alpine, conda) and `lib64` (`--with-platlibdir=lib64`: RHEL,
+/// Fedora, SUSE). `PYTHONPLATLIBDIR` narrows the search to its value, as it does for getpath.
 fn search_prefix(
     vfs: &Vfs,
     start_dir: &str,
     version: Option<PyVersion>,
-) -> Option<(String, PyVersion)> {
+    platlibdir: Option<&str>,
+) -> Option<(String, PyVersion, String)> {
+    let libdirs: Vec<&str> = match platlibdir {
+        Some(d) => vec![d],
+        None => vec!["lib", "lib64"],
+    };
     let mut dir = start_dir.to_string();
     loop {
-        let lib = if dir == "/" {
-            "/lib".to_string()
-        } else {
-            format!("{dir}/lib")
-        };
-        let mut versions: Vec<PyVersion> = match version {
-            Some(v) => vec![v],
-            None => vfs
-                .read_dir(&lib)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|n| n.strip_prefix("python").and_then(PyVersion::parse))
-                .collect(),
-        };
-        versions.sort();
-        for v in versions.into_iter().rev() {
-            let stdlib = format!("{lib}/python{v}");
-            if vfs.is_file(&format!("{stdlib}/os.py"))
-                || vfs.is_file(&format!("{stdlib}/os.pyc"))
-                || vfs.is_file(&format!("{lib}/python{}{}.zip", v.major, v.minor))
-            {
-                return Some((if dir.is_empty() { "/".into() } else { dir }, v));
+        for libdir in &libdirs {
+            let lib = if dir == "/" {
+                format!("/{libdir}")
+            } else {
+                format!("{dir}/{libdir}")
+            };
+            let mut versions: Vec<PyVersion> = match version {
+                Some(v) => vec![v],
+                None => vfs
+                    .read_dir(&lib)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|n| n.strip_prefix("python").and_then(PyVersion::parse))
+                    .collect(),
+            };
+            versions.sort();
+            for v in versions.into_iter().rev() {
+                let stdlib = format!("{lib}/python{v}");
+                if vfs.is_file(&format!("{stdlib}/os.py"))
+                    || vfs.is_file(&format!("{stdlib}/os.pyc"))
+                    || vfs.is_file(&format!("{lib}/python{}{}.zip", v.major, v.minor))
+                {
+                    let prefix = if dir.is_empty() { "/".into() } else { dir };
+                    return Some((prefix, v, libdir.to_string()));
+                }
             }
         }
         if dir == "/" || dir.is_empty() {
@@ -540,8 +551,16 @@ impl PathBuilder {
 }
 
 /// The site-packages directories `site.getsitepackages()` names for one prefix; only those that
-/// exist end up on sys.path. Debian's patched `site.py` uses dist-packages instead.
-fn site_candidates(prefix: &str, version: PyVersion, in_venv: bool, debian: bool) -> Vec<String> {
+/// exist end up on sys.path. Debian's patched `site.py` uses dist-packages instead. From 3.9,
+/// a build whose `platlibdir` is not `lib` looks in `{platlibdir}` first and then `lib` (RHEL
+/// and Fedora patched the same order into their older builds).
+fn site_candidates(
+    prefix: &str,
+    version: PyVersion,
+    in_venv: bool,
+    debian: bool,
+    platlibdir: &str,
+) -> Vec<String> {
     let p = prefix.trim_end_matches('/');
     if debian {
         let mut v = Vec::new();
@@ -553,7 +572,11 @@ fn site_candidates(prefix: &str, version: PyVersion, in_venv: bool, debian: bool
         v.push(format!("{p}/lib/python{version}/dist-packages"));
         v
     } else {
-        vec![format!("{p}/lib/python{version}/site-packages")]
+        let mut v = vec![format!("{p}/{platlibdir}/python{version}/site-packages")];
+        if platlibdir != "lib" {
+            v.push(format!("{p}/lib/python{version}/site-packages"));
+        }
+        v
     }
 }
 
@@ -594,7 +617,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     // (rule A4, `Modules/getpath.py` "DETECT _pth FILE"). Environment and options cannot
     // override it.
     let pth_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"))
-        .or_else(|| search_prefix(vfs, &dirname(&real_executable), None).map(|(_, v)| v));
+        .or_else(|| search_prefix(vfs, &dirname(&real_executable), None, None).map(|(_, v, _)| v));
     let pth_file = format!("{executable}._pth");
     let pth_lines = vfs
         .read_to_string(&pth_file)
@@ -623,11 +646,10 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     // PYTHON_FROZEN_MODULES (3.13+) when no -X option says otherwise; read below once the
     // version is known.
     let frozen_env = env("PYTHON_FROZEN_MODULES").map(str::to_string);
-    if let Some(dir) = env("PYTHONPLATLIBDIR").filter(|d| *d != "lib") {
-        warnings.push(format!(
-            "PYTHONPLATLIBDIR={dir} is not modelled: the stdlib and site-packages are looked for under lib/"
-        ));
-    }
+    // PYTHONPLATLIBDIR replaces the compiled-in platlibdir for getpath and site (3.9+).
+    let env_platlibdir = env("PYTHONPLATLIBDIR")
+        .filter(|d| !d.contains('/'))
+        .map(str::to_string);
 
     let exe_version = PyVersion::parse(basename(&real_executable).trim_start_matches("python"));
     if exe_version.is_some_and(|v| v.major == 2) {
@@ -648,10 +670,12 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         }
         (None, None) => dirname(&real_executable),
     };
-    let (prefix, version) =
-        search_prefix(vfs, &search_from, exe_version).ok_or_else(|| ModelError::NoStdlib {
-            executable: real_executable.clone(),
-        })?;
+    let (prefix, version, platlibdir) =
+        search_prefix(vfs, &search_from, exe_version, env_platlibdir.as_deref()).ok_or_else(
+            || ModelError::NoStdlib {
+                executable: real_executable.clone(),
+            },
+        )?;
     if version.major == 2 {
         return Err(ModelError::Python2 {
             executable: real_executable,
@@ -661,9 +685,9 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         flags.safe_path = true;
     }
     let lib = if prefix == "/" {
-        "/lib".to_string()
+        format!("/{platlibdir}")
     } else {
-        format!("{prefix}/lib")
+        format!("{prefix}/{platlibdir}")
     };
     let stdlib = format!("{lib}/python{version}");
     let lib_dynload = format!("{stdlib}/lib-dynload");
@@ -687,9 +711,17 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             (core_builtins(), false)
         }
     };
-    let debian_site = vfs
-        .read_to_string(&format!("{stdlib}/site.py"))
+    let site_py = vfs.read_to_string(&format!("{stdlib}/site.py"));
+    let debian_site = site_py
+        .as_deref()
         .is_some_and(|s| s.contains("dist-packages"));
+    // Fedora and RHEL patch `site.py` to put `/usr/local`'s site-packages first outside a
+    // venv (unless RPM_BUILD_ROOT is set), so that `pip install` as root cannot break the
+    // distribution's packages.
+    let local_prefix_site = site_py
+        .as_deref()
+        .is_some_and(|s| s.contains("PREFIXES.insert(0, \"/usr/local\")"))
+        && config.env_var("RPM_BUILD_ROOT").is_none();
     let interpreter = Interpreter {
         executable: executable.clone(),
         real_executable: real_executable.clone(),
@@ -717,6 +749,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             }
         },
         debian_site,
+        platlibdir: platlibdir.clone(),
     };
 
     let mut b = PathBuilder {
@@ -872,11 +905,32 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         let in_venv = venv_prefix.is_some();
         let mut candidates = Vec::new();
         if let Some(v) = &venv_prefix {
-            candidates.extend(site_candidates(v, version, in_venv, debian_site));
+            candidates.extend(site_candidates(
+                v,
+                version,
+                in_venv,
+                debian_site,
+                &platlibdir,
+            ));
         }
         candidates.extend(user_site.clone());
         if !in_venv || include_system {
-            candidates.extend(site_candidates(&prefix, version, in_venv, debian_site));
+            if local_prefix_site && !in_venv && prefix != "/usr/local" {
+                candidates.extend(site_candidates(
+                    "/usr/local",
+                    version,
+                    in_venv,
+                    debian_site,
+                    &platlibdir,
+                ));
+            }
+            candidates.extend(site_candidates(
+                &prefix,
+                version,
+                in_venv,
+                debian_site,
+                &platlibdir,
+            ));
         }
         for c in candidates {
             if vfs.is_dir(&c) && !site_dirs.contains(&c) {
@@ -1210,6 +1264,83 @@ mod tests {
         let p = paths(&rt);
         assert_eq!(p.last(), Some(&"/venv/lib/python3.12/site-packages"));
         assert!(!p.contains(&"/usr/local/lib/python3.12/site-packages"));
+    }
+
+    /// RHEL/Fedora: stdlib and lib-dynload under lib64, site-packages in lib64 then lib, with
+    /// the patched `site.py` putting /usr/local's first outside a venv.
+    #[test]
+    fn lib64_platlibdir_layout_is_found_from_the_files() {
+        let vfs = Vfs::from_files(&[
+            ("usr/bin/python3.11", "ELF"),
+            ("usr/bin/python3", "-> python3.11"),
+            ("usr/lib64/python3.11/os.py", ""),
+            (
+                "usr/lib64/python3.11/site.py",
+                "if 'RPM_BUILD_ROOT' not in os.environ:\n    PREFIXES.insert(0, \"/usr/local\")\n",
+            ),
+            ("usr/lib64/python3.11/lib-dynload/", ""),
+            ("usr/lib64/python3.11/site-packages/", ""),
+            ("usr/lib/python3.11/site-packages/", ""),
+            ("usr/local/lib/python3.11/site-packages/", ""),
+        ]);
+        let rt = model(&vfs, &cfg(&["python3", "-m", "app"], "/srv", &[])).unwrap();
+        assert_eq!(rt.interpreter.platlibdir, "lib64");
+        assert_eq!(rt.interpreter.stdlib, "/usr/lib64/python3.11");
+        assert_eq!(
+            paths(&rt),
+            [
+                "/srv",
+                "/usr/lib64/python311.zip",
+                "/usr/lib64/python3.11",
+                "/usr/lib64/python3.11/lib-dynload",
+                "/usr/local/lib/python3.11/site-packages",
+                "/usr/lib64/python3.11/site-packages",
+                "/usr/lib/python3.11/site-packages",
+            ]
+        );
+        // RPM_BUILD_ROOT turns the /usr/local prefix off; PYTHONPLATLIBDIR that names a
+        // directory without the stdlib leaves no prefix to find.
+        let rt = model(
+            &vfs,
+            &cfg(&["python3", "-m", "app"], "/srv", &["RPM_BUILD_ROOT=/x"]),
+        )
+        .unwrap();
+        assert!(!paths(&rt).contains(&"/usr/local/lib/python3.11/site-packages"));
+        assert!(
+            model(
+                &vfs,
+                &cfg(&["python3", "-m", "app"], "/srv", &["PYTHONPLATLIBDIR=lib"])
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn pythonplatlibdir_moves_stdlib_and_site_packages() {
+        let vfs = Vfs::from_files(&[
+            ("usr/local/bin/python3.12", "ELF"),
+            ("usr/local/lib64/python3.12/os.py", ""),
+            ("usr/local/lib64/python3.12/site-packages/", ""),
+            ("usr/local/lib/python3.12/os.py", ""),
+            ("usr/local/lib/python3.12/site-packages/", ""),
+        ]);
+        let rt = model(
+            &vfs,
+            &cfg(&["python3.12", "-c", "0"], "/", &["PYTHONPLATLIBDIR=lib64"]),
+        )
+        .unwrap();
+        assert_eq!(rt.interpreter.stdlib, "/usr/local/lib64/python3.12");
+        let p = paths(&rt);
+        let a = p
+            .iter()
+            .position(|e| *e == "/usr/local/lib64/python3.12/site-packages");
+        let b = p
+            .iter()
+            .position(|e| *e == "/usr/local/lib/python3.12/site-packages");
+        assert!(a.is_some() && b.is_some() && a < b, "{p:?}");
+        // Without the variable the `lib` copy wins, as the compiled-in default would.
+        let rt = model(&vfs, &cfg(&["python3.12", "-c", "0"], "/", &[])).unwrap();
+        assert_eq!(rt.interpreter.stdlib, "/usr/local/lib/python3.12");
     }
 
     #[test]
