@@ -24,6 +24,7 @@ mod differential;
 mod dockerignore;
 mod engine;
 mod entry;
+mod install;
 mod native;
 mod predict;
 mod seed;

@@ -13,13 +13,11 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-/// The workspace root (this file lives in `tests/it/support/`, the test target in `crates/cli`).
+/// The repository root: the `importgate` package that declares this test target.
 pub fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .canonicalize()
-        .expect("workspace root")
+        .expect("repository root")
 }
 
 pub fn support_script(name: &str) -> PathBuf {
