@@ -137,6 +137,9 @@ pub enum ImageError {
     UnsupportedRootfs { archive: String, typ: String },
     #[error("links inside `{archive}` loop or nest too deep at `{member}`")]
     LinkLoop { archive: String, member: String },
+    /// Reading from an OCI Distribution registry failed (see `importgate-registry`).
+    #[error(transparent)]
+    Registry(#[from] importgate_registry::RegistryError),
     #[error("background task reading `{archive}` failed")]
     Task {
         archive: String,

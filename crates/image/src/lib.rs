@@ -1,5 +1,5 @@
 //! Reading container images: where they come from (a Docker Engine, a `docker save` archive, an
-//! OCI layout as a directory or a tar), their config, and their layers merged into an in-memory
+//! OCI layout as a directory or a tar, an OCI Distribution registry), their config, and their layers merged into an in-memory
 //! [`Vfs`]. Nothing in this crate knows about Python; callers say which file contents to keep
 //! through a [`Capture`] predicate.
 
@@ -12,6 +12,7 @@ mod layer;
 mod load;
 mod merge;
 mod ocidir;
+mod registry;
 mod select;
 pub mod source;
 #[cfg(test)]
@@ -27,7 +28,9 @@ pub use daemon::{
 };
 pub use elf::ElfSummary;
 pub use error::ImageError;
-pub use load::{LoadOptions, load};
+pub use importgate_registry::{ClientOptions as RegistryOptions, RegistryError, Secret};
+pub use load::{LoadOptions, Loaded, load, load_from};
+pub use registry::Pulled;
 pub use source::{Platform, Source, parse_source};
 pub use vfs::{FileData, FileType, Meta, NewNode, NodeId, NodeKind, Stat, Vfs, VfsError};
 

@@ -12,7 +12,7 @@ use crate::merge::apply_layer;
 use crate::ocidir::OciDir;
 use crate::select::{BlobSource, ParsedConfig, check_blob, parse_config, select};
 use crate::source::{Platform, Source};
-use crate::{Capture, Image, LayerInfo, Vfs};
+use crate::{Capture, Image, LayerInfo, Pulled, RegistryOptions, Vfs};
 
 /// How to load: which platform to pick from multi-platform images and which file contents to
 /// keep in memory.
@@ -39,11 +39,44 @@ impl std::fmt::Debug for LoadOptions {
     }
 }
 
-/// Loads an image from any source. File sources are read on a blocking thread; the daemon is
-/// streamed without touching the disk.
+/// An image and, when it came from a registry, what exactly was read.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub image: Image,
+    pub pulled: Option<Pulled>,
+}
+
+/// [`load`] with registry options (credentials, CA, insecure hosts) and the registry's answer
+/// (manifest digest, platform), which a release pipeline pins.
+pub async fn load_from(
+    source: &Source,
+    opts: &LoadOptions,
+    registry: &RegistryOptions,
+) -> Result<Loaded, ImageError> {
+    if let Source::Registry { reference } = source {
+        let (image, pulled) = crate::registry::load_registry(reference, opts, registry).await?;
+        return Ok(Loaded {
+            image,
+            pulled: Some(pulled),
+        });
+    }
+    Ok(Loaded {
+        image: load(source, opts).await?,
+        pulled: None,
+    })
+}
+
+/// Loads an image from any source. File sources are read on a blocking thread; the daemon and
+/// registries are streamed without touching the disk (registries with the docker CLI's
+/// credentials; [`load_from`] takes explicit ones).
 pub async fn load(source: &Source, opts: &LoadOptions) -> Result<Image, ImageError> {
     match source {
         Source::Daemon { reference } => crate::daemon::load_daemon(reference, opts).await,
+        Source::Registry { reference } => {
+            crate::registry::load_registry(reference, opts, &RegistryOptions::default())
+                .await
+                .map(|(image, _)| image)
+        }
         other => {
             let source = other.clone();
             let opts = opts.clone();
@@ -61,9 +94,11 @@ pub async fn load(source: &Source, opts: &LoadOptions) -> Result<Image, ImageErr
 /// Synchronous loading of the file-based sources.
 pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, ImageError> {
     match source {
-        Source::Daemon { reference } => Err(ImageError::ImageNotFound {
-            reference: reference.clone(),
-        }),
+        Source::Daemon { reference } | Source::Registry { reference } => {
+            Err(ImageError::ImageNotFound {
+                reference: reference.clone(),
+            })
+        }
         Source::OciDir { path, reference } => {
             let dir = OciDir::open(path)?;
             let sel = select(&dir, reference.as_deref(), &opts.platform)?;

@@ -1,5 +1,6 @@
 //! Where an image comes from, spelled as skopeo transports (`docker-daemon:`, `docker-archive:`,
-//! `oci:`, `oci-archive:`), with detection for bare paths, and the target platform.
+//! `oci:`, `oci-archive:`, `docker://`, plus `registry:`), with detection for bare paths, and the
+//! target platform.
 
 use std::fmt;
 use std::io::Read;
@@ -28,6 +29,9 @@ pub enum Source {
         path: PathBuf,
         reference: Option<String>,
     },
+    /// An image in an OCI Distribution registry: `HOST/REPO[:TAG|@DIGEST]`, Docker Hub short
+    /// names as the docker CLI reads them. Checked for syntax only when loading.
+    Registry { reference: String },
 }
 
 impl Source {
@@ -35,6 +39,7 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Daemon { reference } => reference.clone(),
+            Source::Registry { reference } => format!("registry:{reference}"),
             Source::DockerArchive { path, reference }
             | Source::OciDir { path, reference }
             | Source::OciArchive { path, reference } => match reference {
@@ -83,6 +88,15 @@ fn detect(path: PathBuf, reference: Option<String>) -> Source {
 /// Parses a source string; never fails, since anything that is not a known transport or an
 /// existing path is a daemon reference.
 pub fn parse_source(s: &str) -> Source {
+    // `registry:` is importgate's own; `docker://` is how skopeo and podman spell it.
+    if let Some(r) = s
+        .strip_prefix("registry:")
+        .or_else(|| s.strip_prefix("docker://"))
+    {
+        return Source::Registry {
+            reference: r.to_string(),
+        };
+    }
     if let Some(r) = s.strip_prefix("docker-daemon:") {
         return Source::Daemon {
             reference: r.to_string(),
@@ -290,6 +304,17 @@ mod tests {
                 reference: "python:3.12".into()
             }
         );
+        for given in [
+            "registry:127.0.0.1:5000/app:1",
+            "docker://127.0.0.1:5000/app:1",
+        ] {
+            assert_eq!(
+                parse_source(given),
+                Source::Registry {
+                    reference: "127.0.0.1:5000/app:1".into()
+                }
+            );
+        }
         assert!(matches!(
             parse_source("/no/such/file.tar"),
             Source::DockerArchive { .. }
