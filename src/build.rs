@@ -55,6 +55,7 @@ pub async fn build_from_context(args: &CheckArgs, dir: &Path) -> anyhow::Result<
 
     let stderr = std::io::stderr();
     let mut progress = Progress::new(stderr.is_terminal() && !args.verbose, args.verbose);
+    progress.quiet = args.quiet;
     let request = BuildRequest {
         context: write_context,
         dockerfile,
@@ -109,6 +110,8 @@ pub async fn build_from_context(args: &CheckArgs, dir: &Path) -> anyhow::Result<
 struct Progress {
     in_place: bool,
     verbose: bool,
+    /// `--quiet`: nothing until the build fails (the image id is still in the JSON report).
+    quiet: bool,
     width: usize,
     step: Option<StepHeader>,
     drawn: bool,
@@ -124,6 +127,7 @@ impl Progress {
         Progress {
             in_place,
             verbose,
+            quiet: false,
             width,
             step: None,
             drawn: false,
@@ -131,6 +135,9 @@ impl Progress {
     }
 
     fn event(&mut self, event: &BuildEvent) {
+        if self.quiet {
+            return;
+        }
         let mut err = std::io::stderr().lock();
         match event {
             BuildEvent::Step(step) => {
@@ -185,6 +192,9 @@ impl Progress {
     fn done(&mut self, built: &Built) {
         let mut err = std::io::stderr().lock();
         self.clear(&mut err);
+        if self.quiet {
+            return;
+        }
         let tags = if built.tags.is_empty() {
             " (untagged)".to_string()
         } else {

@@ -2,7 +2,9 @@
 //! Exit status: 0 no import errors, 1 import errors found, 2 bad input or infrastructure failure.
 
 mod build;
+mod docs;
 mod predict;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -27,10 +29,16 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of `check`'s arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Check every import of the image's Python application.
     Check(CheckArgs),
+    /// Print the shell completion script for SHELL on stdout.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write every page into a directory.
+    Man(docs::ManArgs),
 }
 
 /// The platform picked from a multi-platform image when `--platform` is not given.
@@ -122,8 +130,11 @@ struct CheckArgs {
     #[arg(long, value_name = "KIND=LEVEL")]
     severity: Vec<String>,
     /// Show sys.path with origins, info findings and every note.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "quiet")]
     verbose: bool,
+    /// No summary when no import fails, and no progress or build steps on stderr.
+    #[arg(short, long)]
+    quiet: bool,
     /// When to use colours (NO_COLOR is honoured in `auto`).
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorArg,
@@ -182,6 +193,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let opts = LoadOptions {
         platform,
         capture: capture_policy(),
+        progress: progress::sink(args.quiet),
     };
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {
@@ -252,6 +264,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ignore: args.ignore.clone(),
             ignore_modules: args.ignore_module.clone(),
             severity: args.severity.clone(),
+            progress: progress::sink(args.quiet),
         },
     )
     .with_context(|| format!("cannot check image `{name}`"))?;
@@ -262,6 +275,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let human = HumanOptions {
         color: use_color(args.color),
         verbose: args.verbose,
+        quiet: args.quiet,
     };
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
@@ -290,6 +304,16 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Runs a command that writes only to stdout; a closed pipe (`| head`) is not an error.
+fn to_stdout(write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    let mut buf = Vec::new();
+    write(&mut buf)?;
+    match std::io::stdout().lock().write_all(&buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+    }
+}
+
 #[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -306,6 +330,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(run_check(args)),
+        Command::Completions(args) => to_stdout(|out| docs::completions(&args, out)),
+        Command::Man(args) => to_stdout(|out| docs::man(&args, out)),
     };
     match result {
         Ok(code) => code,
@@ -333,6 +359,7 @@ mod tests {
         let cli = Cli::try_parse_from([&["importgate", "check"], args].concat());
         match cli.map(|c| c.command) {
             Ok(Command::Check(args)) => args.platform,
+            Ok(_) => panic!("not `check`"),
             Err(e) => panic!("{e}"),
         }
     }

@@ -37,6 +37,8 @@ pub struct CheckOptions {
     pub ignore_modules: Vec<String>,
     /// `kind=level` (`--severity lazy=error`).
     pub severity: Vec<String>,
+    /// Told how many modules the startup path has parsed so far; silent by default.
+    pub progress: importgate_image::ProgressSink,
 }
 
 /// How a file is known to the import system: its module name and `__package__`.
@@ -155,6 +157,7 @@ struct Ctx<'a> {
     parsed: BTreeMap<String, Arc<ParsedModule>>,
     /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
     native: crate::native::Native<'a>,
+    progress: importgate_image::ProgressSink,
 }
 
 impl Ctx<'_> {
@@ -602,6 +605,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
 
     let v = rt.interpreter.version;
     let mut ctx = Ctx {
+        progress: opts.progress.clone(),
         rt: &rt,
         resolver: Resolver::new(&image.fs, &rt),
         image,
@@ -925,6 +929,11 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
     let resolver = &ctx.resolver;
     let identity_of = |f: &str| identity(f, rt, resolver);
     let code = ctx.parsed.get(CONFIG_FILE).cloned();
+    let step = ctx.progress.step(
+        "parsing the startup path",
+        importgate_image::Unit::Modules,
+        None,
+    );
     let mut walker = Walker::new(
         resolver,
         &ctx.image.fs,
@@ -933,6 +942,7 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         &identity_of,
         &mut ctx.parsed,
     );
+    walker.progress = Some(&step);
     for (file, name) in &entry.files {
         walker.add_file(file, name, None);
     }

@@ -129,6 +129,8 @@ pub(crate) struct Walker<'a, 'r> {
     pub cache: &'a mut BTreeMap<String, Arc<ParsedModule>>,
     pub reached: Reached,
     frontier: Vec<usize>,
+    /// Told the number of modules parsed, as they are.
+    pub progress: Option<&'a importgate_image::progress::StepGuard>,
 }
 
 impl<'a, 'r> Walker<'a, 'r> {
@@ -150,6 +152,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             cache,
             reached: Reached::default(),
             frontier: Vec::new(),
+            progress: None,
         }
     }
 
@@ -321,6 +324,9 @@ impl<'a, 'r> Walker<'a, 'r> {
                 })
                 .collect();
             self.reached.parsed_outside_app += need.len();
+            if let Some(step) = self.progress {
+                step.advance(need.len() as u64);
+            }
             for (file, parsed) in importgate_source::parse_many(need) {
                 self.cache.insert(file, Arc::new(parsed));
             }

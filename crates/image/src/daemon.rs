@@ -494,9 +494,16 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
 
     let mut stream = std::pin::pin!(stream);
     let mut stream_error = None;
+    // The export is about the image's size (its layers uncompressed, plus a few headers).
+    let step = opts.progress.step(
+        format!("reading {name} from the engine"),
+        crate::progress::Unit::Bytes,
+        inspect.size.and_then(|s| u64::try_from(s).ok()),
+    );
     while let Some(item) = stream.next().await {
         match item {
             Ok(chunk) => {
+                step.advance(chunk.len() as u64);
                 if tx.send(Ok(chunk)).await.is_err() {
                     break;
                 }
@@ -509,6 +516,7 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
         }
     }
     drop(tx);
+    drop(step);
     let (result, trailer) = parser.await.map_err(|source| ImageError::Task {
         archive: name.clone(),
         source,

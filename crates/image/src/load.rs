@@ -10,6 +10,7 @@ use crate::error::ImageError;
 use crate::layer::UndecodableBlob;
 use crate::merge::apply_layer;
 use crate::ocidir::OciDir;
+use crate::progress::{Counting, ProgressSink, Unit};
 use crate::select::{BlobSource, ParsedConfig, check_blob, parse_config, select};
 use crate::source::{Platform, Source};
 use crate::{Capture, Image, LayerInfo, Pulled, RegistryOptions, Vfs};
@@ -20,6 +21,8 @@ use crate::{Capture, Image, LayerInfo, Pulled, RegistryOptions, Vfs};
 pub struct LoadOptions {
     pub platform: Platform,
     pub capture: Arc<Capture>,
+    /// Told the bytes read and the layers merged; silent by default.
+    pub progress: ProgressSink,
 }
 
 impl Default for LoadOptions {
@@ -27,6 +30,7 @@ impl Default for LoadOptions {
         LoadOptions {
             platform: Platform::default(),
             capture: Arc::new(|_: &str, _: u64| crate::Keep::Nothing),
+            progress: ProgressSink::default(),
         }
     }
 }
@@ -112,11 +116,20 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 path: path.clone(),
                 source: e,
             })?;
+            let size = file.metadata().ok().map(|m| m.len());
+            let step =
+                opts.progress
+                    .step(format!("reading {}", source.describe()), Unit::Bytes, size);
+            let counted = Counting {
+                inner: file,
+                step: &step,
+            };
             let mut store = collect(
-                BufReader::with_capacity(1 << 20, file),
+                BufReader::with_capacity(1 << 20, counted),
                 &source.describe(),
                 &opts.capture,
             )?;
+            drop(step);
             let sel = select(&store, reference.as_deref(), &opts.platform)?;
             // Layers of the other images were indexed on speculation (see `archive`); free them
             // before the merge.
@@ -160,6 +173,11 @@ pub(crate) fn assemble(
             diff_ids: parsed.diff_ids.len(),
         });
     }
+    let step = opts.progress.step(
+        format!("merging the layers of {reference}"),
+        Unit::Layers,
+        Some(sel.layers.len() as u64),
+    );
     let indexes = src.layers(&sel.layers, &opts.capture);
     let mut fs = Vfs::new();
     let mut warnings = sel.warnings;
@@ -210,6 +228,7 @@ pub(crate) fn assemble(
             });
         }
         apply_layer(&mut fs, &index, n as u32, &mut warnings);
+        step.advance(1);
         layers.push(LayerInfo {
             digest,
             created_by: parsed.created_by.get(n).cloned().flatten(),

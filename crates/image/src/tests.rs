@@ -15,6 +15,7 @@ fn opts() -> LoadOptions {
     LoadOptions {
         platform: Platform::default(),
         capture: Arc::new(capture_all),
+        ..LoadOptions::default()
     }
 }
 

@@ -88,6 +88,7 @@ pub async fn load_bases(
         let load_opts = LoadOptions {
             platform: opts.platform.clone(),
             capture: opts.capture.clone(),
+            ..LoadOptions::default()
         };
         let base = match load(&source, &load_opts).await {
             Ok(image) => LoadedBase {

@@ -28,6 +28,8 @@ pub struct HumanOptions {
     pub color: bool,
     /// Show the sys.path, image warnings, info findings and every note.
     pub verbose: bool,
+    /// `--quiet`: no summary when no import fails, so a passing gate prints only its warnings.
+    pub quiet: bool,
 }
 
 /// Styles for the text this module writes itself; plain `Style::new()` renders as nothing, so
@@ -91,6 +93,13 @@ pub fn render_human(report: &Report, opts: &HumanOptions, out: &mut dyn Write) -
         writeln!(out)?;
     }
 
+    let failed = report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    if opts.quiet && !failed {
+        return Ok(());
+    }
     write_summary(report, opts, &palette, out)
 }
 

@@ -203,7 +203,11 @@ fn fixtures() -> Report {
 
 fn human(report: &Report, color: bool, verbose: bool) -> String {
     let mut out = Vec::new();
-    let opts = HumanOptions { color, verbose };
+    let opts = HumanOptions {
+        color,
+        verbose,
+        ..HumanOptions::default()
+    };
     if let Err(e) = render_human(report, &opts, &mut out) {
         panic!("rendering to a Vec cannot fail: {e}");
     }
