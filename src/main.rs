@@ -265,6 +265,8 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ignore_modules: args.ignore_module.clone(),
             severity: args.severity.clone(),
             progress: progress::sink(args.quiet),
+            // A prediction runs no `RUN chmod`: its file modes are not the built image's.
+            modes_unknown: matches!(mode, Mode::Prediction { .. }),
         },
     )
     .with_context(|| format!("cannot check image `{name}`"))?;

@@ -37,6 +37,9 @@ pub struct CheckOptions {
     pub ignore_modules: Vec<String>,
     /// `kind=level` (`--severity lazy=error`).
     pub severity: Vec<String>,
+    /// The image's file modes are not final (a prediction, which runs no `RUN chmod`): the
+    /// execute bit of the program the container starts is not judged.
+    pub modes_unknown: bool,
     /// Told how many modules the startup path has parsed so far; silent by default.
     pub progress: importgate_image::ProgressSink,
 }
@@ -591,7 +594,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         .map(|(f, m)| (f, Arc::new(m)))
         .collect();
     // What the container runs, as typed targets; `python -c` code is checked like a file.
-    let entry = entry::entry(&image.fs, &image.config, &rt, &argv);
+    let entry = entry::entry(&image.fs, &image.config, &rt, &argv, !opts.modes_unknown);
     let code: Option<(Arc<str>, crate::ConfigLoc)> = entry
         .code()
         .map(|(c, loc)| (Arc::<str>::from(c), loc.clone()));
@@ -1137,6 +1140,18 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
                 )),
                 &argv,
             )),
+            What::Exec { path, error, why } => out.push(config_finding(
+                t,
+                Code::ExecFailed,
+                "",
+                format!("exec {path}: {error}"),
+                vec![why.clone()],
+                Some(format!(
+                    "fix `{path}` in the image, or the {} instruction that runs it",
+                    t.loc.instruction
+                )),
+                &argv,
+            )),
             What::Script { path } | What::Path { path } => {
                 let real = vfs.realpath(path).unwrap_or_else(|| path.clone());
                 let message = if vfs.is_dir(&real) {
@@ -1261,6 +1276,50 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
             }
             What::Attr { .. } | What::CeleryApp { .. } => {}
         }
+    }
+    // The interpreter itself must load before any import runs: a runtime stage that copied
+    // `bin/python3` but not the libpython (or a library it links) it needs dies in `ld.so`.
+    let program_fails = entry
+        .targets
+        .iter()
+        .any(|t| matches!(t.what, What::Program { .. } | What::Exec { .. }));
+    let exe = &ctx.rt.interpreter.real_executable;
+    if !program_fails
+        && !matches!(ctx.rt.launch, Launch::Unknown { .. })
+        && vfs.elf(exe).is_some()
+        && let Err(missing) = ctx.native.loader.check(exe)
+    {
+        let shown = ctx.rt.interpreter.executable.clone();
+        let t = EntryTarget {
+            what: What::Program {
+                name: shown.clone(),
+            },
+            by: "the container runtime".into(),
+            loc: entry::locate(&ctx.image.config, argv.first().map_or("", String::as_str)),
+        };
+        let mut notes = vec![format!(
+            "{} needs {}",
+            missing.chain.join(" → "),
+            missing.library
+        )];
+        if !missing.searched.is_empty() {
+            notes.push(format!("searched: {}", missing.searched.join(", ")));
+        }
+        out.push(config_finding(
+            &t,
+            Code::ExecFailed,
+            "",
+            format!(
+                "{shown}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
+                missing.library
+            ),
+            notes,
+            Some(format!(
+                "copy `{}` (and what it needs) into the final stage, or install the package that provides it",
+                missing.library
+            )),
+            &argv,
+        ));
     }
     out
 }
@@ -1691,7 +1750,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use importgate_image::{ImageConfig, Vfs};
+    use importgate_image::{ImageConfig, Meta, Vfs};
 
     const SITE: &str = "usr/local/lib/python3.12/site-packages";
 
@@ -2055,6 +2114,103 @@ mod tests {
         let cfg = errs[0].config.as_ref().unwrap();
         assert_eq!((cfg.code_line, cfg.code_column), (Some(2), Some(1)));
         assert_eq!(errs[0].kind, Kind::Startup);
+    }
+
+    /// The program is there but cannot be started: the kernel's and `env`'s own refusals.
+    #[test]
+    fn programs_that_exist_but_cannot_start() {
+        let opts = CheckOptions::default();
+        let run = |files: &[(&str, &str)], ep: &str, user: &str, opts: &CheckOptions| {
+            let mut img = image(files, &["python", "main.py"]);
+            img.config.entrypoint = Some(vec![ep.into()]);
+            img.config.user = user.into();
+            check(&img, opts).unwrap()
+        };
+        let passwd = (
+            "etc/passwd",
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        );
+        let ok_script = "#!/bin/sh\nexec \"$@\"\n";
+        let base = [("bin/sh", "ELF"), ("app/main.py", ""), passwd];
+        // Executable, interpreter present: nothing to say.
+        let mut files = base.to_vec();
+        files.push(("usr/local/bin/entry.sh", ok_script));
+        assert_eq!(config_errors(&run(&files, "entry.sh", "", &opts)), vec![]);
+        // Windows line endings on the #! line.
+        let mut files = base.to_vec();
+        files.push(("usr/local/bin/entry.sh", "#!/bin/sh\r\nexec \"$@\"\r\n"));
+        let r = run(&files, "entry.sh", "", &opts);
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ExecFailed, String::new(), 1)]
+        );
+        // The interpreter is not in the image (bash on a slim/alpine base).
+        let mut files = base.to_vec();
+        files.push(("usr/local/bin/entry.sh", "#!/bin/bash\nexec \"$@\"\n"));
+        let r = run(&files, "entry.sh", "", &opts);
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ExecFailed, String::new(), 1)]
+        );
+        assert!(r.findings[0].message.contains("no such file or directory"));
+        // `#!/usr/bin/env bash`: env runs, bash is nowhere on PATH.
+        let mut files = base.to_vec();
+        files.push(("usr/bin/env", "ELF"));
+        files.push((
+            "usr/local/bin/entry.sh",
+            "#!/usr/bin/env bash\nexec \"$@\"\n",
+        ));
+        let r = run(&files, "entry.sh", "", &opts);
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ExecFailed, String::new(), 1)]
+        );
+        files.push(("bin/bash", "ELF"));
+        assert_eq!(config_errors(&run(&files, "entry.sh", "", &opts)), vec![]);
+        // No execute bit: root needs one of the three, app its own.
+        let mut img_files = base.to_vec();
+        img_files.push(("app/start", ok_script));
+        let mut img = image(&img_files, &["python", "main.py"]);
+        img.config.entrypoint = Some(vec!["/app/start".into()]);
+        let id = img.fs.lookup("/app/start", true).unwrap();
+        let meta = img.fs.meta(id);
+        img.fs.set_meta(
+            id,
+            Meta {
+                mode: 0o644,
+                ..meta
+            },
+        );
+        let r = check(&img, &opts).unwrap();
+        assert_eq!(
+            config_errors(&r),
+            vec![(Code::ExecFailed, String::new(), 1)]
+        );
+        assert!(r.findings[0].message.ends_with("permission denied"));
+        // A prediction's modes are not final (no `RUN chmod` ran).
+        let r = check(
+            &img,
+            &CheckOptions {
+                modes_unknown: true,
+                ..CheckOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config_errors(&r), vec![]);
+        img.fs.set_meta(
+            id,
+            Meta {
+                mode: 0o700,
+                uid: 0,
+                ..meta
+            },
+        );
+        assert_eq!(config_errors(&check(&img, &opts).unwrap()), vec![]);
+        img.config.user = "app".into();
+        assert_eq!(
+            config_errors(&check(&img, &opts).unwrap()),
+            vec![(Code::ExecFailed, String::new(), 1)]
+        );
     }
 
     /// An entrypoint script that activates a venv changes PATH before `exec "$@"`: the program

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use importgate_image::{ImageConfig, Vfs};
+use importgate_python::access;
 use importgate_python::runtime::{APP_SERVERS, DEFAULT_PATH, abspath, which};
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
@@ -42,6 +43,15 @@ pub(crate) enum What {
     Path { path: String },
     /// The program the container executes (argv[0], or the command of a `sh -c`).
     Program { name: String },
+    /// The program is there but the kernel (or `env`) cannot start it: no execute permission
+    /// for the runtime user, a `#!` interpreter or ELF loader the image lacks, a CRLF `#!`.
+    Exec {
+        path: String,
+        /// The error as the runtime prints it (`permission denied`).
+        error: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 /// A target and where the image configuration names it.
@@ -151,6 +161,106 @@ fn program_exists(vfs: &Vfs, config: &ImageConfig, cwd: &str, word: &str) -> boo
         || (path.split(':').any(str::is_empty) && vfs.is_file(&abspath(cwd, word)))
 }
 
+/// Why `execve(path)` (or the `env` of its `#!` line) fails for the runtime user, judged from
+/// what the image holds: the execute bit (root needs one of the three, others their own), the
+/// `#!` interpreter (a trailing `\r` from Windows line endings is part of its name to the
+/// kernel), `env`'s lookup of the program it names, and an ELF's `PT_INTERP` loader.
+/// Nothing is said when the contents are not at hand.
+fn exec_problem(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    path: &str,
+    modes_final: bool,
+) -> Option<(String, String)> {
+    let stat = vfs.stat(path)?;
+    let user = access::runtime_user(vfs, config);
+    let executable = if user.is_root() {
+        stat.meta.mode & 0o111 != 0
+    } else {
+        access::allowed(&stat.meta, &user, access::EXEC)
+    };
+    if !executable && modes_final {
+        return Some((
+            "permission denied".into(),
+            format!(
+                "`{path}` has mode {:o} (owner {}:{}) and the container runs as {}: no execute permission (`chmod +x` it, e.g. `COPY --chmod=755`)",
+                stat.meta.mode & 0o7777,
+                stat.meta.uid,
+                stat.meta.gid,
+                user.spec
+            ),
+        ));
+    }
+    let data = vfs.read(path)??;
+    if let Some(rest) = data.strip_prefix(b"#!") {
+        // The kernel reads at most the first line (truncated at 255 bytes before 5.1, 256 after).
+        let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let line = String::from_utf8_lossy(&rest[..end.min(255)]).into_owned();
+        let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
+        let interp = words.next().unwrap_or_default().to_string();
+        let crlf = "the `#!` line ends in a carriage return (Windows line endings), so the kernel looks for an interpreter whose name ends in `\\r`; convert the file to LF line endings";
+        if interp.is_empty() {
+            return Some((
+                "exec format error".into(),
+                "the `#!` line names no interpreter".into(),
+            ));
+        }
+        if interp.ends_with('\r') {
+            return Some(("no such file or directory".into(), crlf.into()));
+        }
+        if !interp.starts_with('/') {
+            return None;
+        }
+        if !vfs.is_file(&interp) {
+            return Some((
+                "no such file or directory".into(),
+                format!("its `#!` interpreter `{interp}` is not in the image"),
+            ));
+        }
+        if basename(&interp) == "env" {
+            let arg: Vec<&str> = words.collect();
+            // `env -S ...` splits the rest; `env NAME=value prog` sets variables first.
+            let Some(prog) = arg
+                .iter()
+                .find(|w| !w.starts_with('-') && !w.contains('='))
+                .map(|w| w.to_string())
+            else {
+                return None;
+            };
+            if prog.ends_with('\r') {
+                return Some((
+                    format!(
+                        "/usr/bin/env: '{}\\r': No such file or directory",
+                        prog.trim_end_matches('\r')
+                    ),
+                    crlf.into(),
+                ));
+            }
+            let path_var = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
+            if !prog.contains(['$', '`']) && which(vfs, path_var, "/", &prog).is_none() {
+                return Some((
+                    format!("{interp}: '{prog}': No such file or directory"),
+                    format!(
+                        "its `#!` line runs `{prog}` through env, and `{prog}` is not on the image's PATH ({path_var})"
+                    ),
+                ));
+            }
+        }
+        return None;
+    }
+    if let Some(loader) = vfs.elf(path).and_then(|elf| elf.interp.clone())
+        && !vfs.exists(&loader)
+    {
+        return Some((
+            "no such file or directory".into(),
+            format!(
+                "`{path}` is a dynamically linked program whose loader `{loader}` is not in the image (built for another C library or distribution?)"
+            ),
+        ));
+    }
+    None
+}
+
 /// Whether the shell line or entrypoint script between Docker's exec and the program may have
 /// changed `PATH` (or the working directory the program is looked up from) before it runs.
 fn wrappers_may_change_path(vfs: &Vfs, config: &ImageConfig, cwd: &str, raw: &[String]) -> bool {
@@ -228,7 +338,13 @@ fn split_spec(spec: &str, default: Option<&str>) -> (String, Option<String>) {
 
 /// Reads Entrypoint/Cmd (after the model's unwrapping) into the targets the program starts
 /// with.
-pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[String]) -> Entry {
+pub(crate) fn entry(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    rt: &Runtime,
+    argv: &[String],
+    modes_final: bool,
+) -> Entry {
     let mut e = Entry {
         understood: true,
         ..Entry::default()
@@ -256,9 +372,24 @@ pub(crate) fn entry(vfs: &Vfs, config: &ImageConfig, rt: &Runtime, argv: &[Strin
         .first()
         .filter(|_| !wrappers_may_change_path(vfs, config, &image_cwd, &raw));
     for word in [raw.first(), inner].into_iter().flatten() {
-        if !SHELL_WORDS.contains(&word.as_str()) && !program_exists(vfs, config, &image_cwd, word) {
+        if SHELL_WORDS.contains(&word.as_str()) {
+            continue;
+        }
+        if !program_exists(vfs, config, &image_cwd, word) {
             e.targets.push(target(
                 What::Program { name: word.clone() },
+                "the container runtime",
+                word,
+            ));
+            e.understood = false;
+            return e;
+        }
+        let path_var = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
+        if let Some(path) = which(vfs, path_var, &image_cwd, word)
+            && let Some((error, why)) = exec_problem(vfs, config, &path, modes_final)
+        {
+            e.targets.push(target(
+                What::Exec { path, error, why },
                 "the container runtime",
                 word,
             ));

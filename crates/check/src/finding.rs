@@ -59,6 +59,9 @@ pub enum Code {
     ScriptNotFound,
     /// The program Entrypoint/Cmd executes is not in the image (not on its PATH).
     CommandNotFound,
+    /// The program is in the image but cannot be started: no execute permission, a `#!`
+    /// interpreter or ELF loader that is missing, a shared library the interpreter itself needs.
+    ExecFailed,
 }
 
 impl Code {
@@ -80,6 +83,7 @@ impl Code {
             Code::PermissionDenied => "permission-denied",
             Code::ScriptNotFound => "script-not-found",
             Code::CommandNotFound => "command-not-found",
+            Code::ExecFailed => "exec-failed",
         }
     }
 
@@ -95,13 +99,13 @@ impl Code {
             Code::LazyImportMissing | Code::DynamicImportMissing => Some("ImportError"),
             Code::MissingSharedLibrary | Code::IncompatibleExtension => Some("ImportError"),
             Code::PermissionDenied => Some("PermissionError"),
-            Code::ScriptNotFound | Code::CommandNotFound => None,
+            Code::ScriptNotFound | Code::CommandNotFound | Code::ExecFailed => None,
             Code::GuardedImportMissing | Code::Undecidable => None,
         }
     }
 
     /// Every code, for `--select`/`--ignore` validation and documentation.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::ModuleNotFound,
         Code::NamespaceShadowed,
         Code::ParentNotPackage,
@@ -118,6 +122,7 @@ impl Code {
         Code::PermissionDenied,
         Code::ScriptNotFound,
         Code::CommandNotFound,
+        Code::ExecFailed,
     ];
 
     pub fn parse(s: &str) -> Option<Code> {

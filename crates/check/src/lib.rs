@@ -286,7 +286,7 @@ fn keep_contents(path: &str, size: u64) -> bool {
             // uWSGI configurations name the application.
             return size <= 64 << 10;
         }
-        if name.ends_with(".sh") && !installed {
+        if (name.ends_with(".sh") || name.contains("entrypoint")) && !installed {
             // Entrypoint wrappers ending in `exec ...`.
             return size <= 64 << 10;
         }

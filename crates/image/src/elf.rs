@@ -21,6 +21,9 @@ pub struct ElfSummary {
     /// `DT_RUNPATH`, unexpanded.
     pub runpath: Option<String>,
     pub soname: Option<String>,
+    /// `PT_INTERP`: the dynamic loader the kernel maps before an executable runs. Only read
+    /// when the whole file is at hand (captured programs), `None` otherwise or when static.
+    pub interp: Option<String>,
 }
 
 /// Process-wide counters of the summarising work, for `IMPORTGATE_LOG=debug` and the figures in
@@ -92,6 +95,18 @@ where
         class,
         ..ElfSummary::default()
     };
+    if let Ok(segments) = header.program_headers(endian, file.data()) {
+        use object::read::elf::ProgramHeader;
+        out.interp = segments
+            .iter()
+            .find(|p| p.p_type(endian) == elf::PT_INTERP)
+            .and_then(|p| p.data(endian, file.data()).ok())
+            .map(|d| {
+                let end = d.iter().position(|b| *b == 0).unwrap_or(d.len());
+                String::from_utf8_lossy(&d[..end]).into_owned()
+            })
+            .filter(|s| !s.is_empty());
+    }
     let sections = file.elf_section_table();
     let Ok(Some((dynamics, link))) = sections.dynamic(endian, file.data()) else {
         // No dynamic section: a static object with nothing to load.
@@ -138,6 +153,10 @@ mod tests {
         };
         let s = ElfSummary::parse(&data).unwrap();
         assert!(s.class == 64 || s.class == 32);
+        assert!(
+            s.interp.as_deref().is_some_and(|i| i.contains("ld-")),
+            "{s:?}"
+        );
         assert!(s.needed.iter().any(|n| n.starts_with("libc.so")), "{s:?}");
     }
 

@@ -457,6 +457,11 @@ fn read_data<R: Read>(
             let mut buf = Vec::with_capacity(size as usize);
             entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
             check_len(&buf, size, path)?;
+            // A captured program (the interpreter, a script's target) is also summarised, for
+            // the checks of what the kernel and loader need to start it.
+            if buf.starts_with(ELF_MAGIC) {
+                elf = ElfSummary::parse(&buf).map(std::sync::Arc::new);
+            }
             content = Some(buf.into());
         }
         Keep::ElfSummary => {

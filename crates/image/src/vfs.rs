@@ -163,7 +163,19 @@ impl Vfs {
                         content: Some(Arc::from(content.as_bytes())),
                         elf: None,
                     }),
-                    Meta::file_default(),
+                    // Programs and scripts are installed executable.
+                    if path.starts_with("bin/")
+                        || path.contains("/bin/")
+                        || content.starts_with("#!")
+                        || content.starts_with("ELF")
+                    {
+                        Meta {
+                            mode: 0o755,
+                            ..Meta::default()
+                        }
+                    } else {
+                        Meta::file_default()
+                    },
                 )
             };
             if let Err(err) = result {
@@ -421,6 +433,11 @@ impl Vfs {
 
     pub fn kind(&self, id: NodeId) -> &NodeKind {
         &self.node(id).kind
+    }
+
+    /// Replaces a node's mode and owner (a `chmod`/`chown` of the model's own making).
+    pub fn set_meta(&mut self, id: NodeId, meta: Meta) {
+        self.node_mut(id).meta = meta;
     }
 
     pub fn meta(&self, id: NodeId) -> Meta {

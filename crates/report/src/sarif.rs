@@ -183,6 +183,11 @@ const RULES: &[(Code, &str, &str)] = &[
         "The program the image configuration executes is not in the image",
         "Entrypoint/Cmd names a program that is not on the image's PATH: the container cannot start.",
     ),
+    (
+        Code::ExecFailed,
+        "The program the image configuration executes cannot be started",
+        "The program exists but the kernel or loader refuses it: no execute permission for the runtime user, a missing #! interpreter or ELF loader, Windows line endings on the #! line, or a shared library the interpreter needs: the container cannot start.",
+    ),
 ];
 
 fn level(severity: Severity) -> &'static str {
