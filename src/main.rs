@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use importgate_check::{CheckOptions, Mode, Report, Severity, capture_policy, check};
-use importgate_image::{Image, LoadOptions, Platform, Source, load, parse_source};
+use importgate_image::{
+    Image, LoadOptions, Platform, RegistryOptions, Secret, Source, load, load_from, parse_source,
+};
 use importgate_report::{
     HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
 };
@@ -106,6 +108,19 @@ struct CheckArgs {
     /// also the platform to build for (without it the engine builds for its own platform).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// User name for a `registry:`/`docker://` image; overrides the docker CLI's credentials.
+    #[arg(long, value_name = "USER", requires = "registry_password_stdin")]
+    registry_username: Option<String>,
+    /// Read the registry password (or token) for `--registry-username` from stdin.
+    #[arg(long, requires = "registry_username")]
+    registry_password_stdin: bool,
+    /// A PEM file of CA certificates trusted for registries besides the system roots.
+    #[arg(long, value_name = "FILE")]
+    registry_ca: Option<PathBuf>,
+    /// A registry (HOST or HOST:PORT) reached without certificate checks, or over plain HTTP,
+    /// as `dockerd --insecure-registry` allows. Loopback hosts may use plain HTTP anyway.
+    #[arg(long, value_name = "HOST")]
+    insecure_registry: Vec<String>,
     /// Extra application files to check (glob over paths inside the image).
     #[arg(long, value_name = "GLOB")]
     include: Vec<String>,
@@ -185,6 +200,33 @@ struct Subject {
     path_map: Option<importgate_context::PathMap>,
 }
 
+/// The registry flags as client options. The password is read from stdin (never from an
+/// argument, which `ps` would show), one trailing newline dropped as `docker login` does.
+fn registry_options(args: &CheckArgs) -> anyhow::Result<RegistryOptions> {
+    let credential = match &args.registry_username {
+        Some(user) if args.registry_password_stdin => {
+            let mut password = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut password)
+                .context("cannot read the registry password from stdin")?;
+            let password = password
+                .strip_suffix('\n')
+                .map(|p| p.strip_suffix('\r').unwrap_or(p))
+                .unwrap_or(&password);
+            if password.is_empty() {
+                anyhow::bail!("--registry-password-stdin: stdin is empty");
+            }
+            Some((user.clone(), Secret::new(password)))
+        }
+        _ => None,
+    };
+    Ok(RegistryOptions {
+        credential,
+        ca_file: args.registry_ca.clone(),
+        insecure_registries: args.insecure_registry.clone(),
+        ..RegistryOptions::default()
+    })
+}
+
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let platform_arg = args.platform.as_deref().unwrap_or(DEFAULT_PLATFORM);
     let platform: Platform = platform_arg
@@ -197,13 +239,24 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {
-            let image = load(&parse_source(name), &opts)
+            let registry = registry_options(&args)?;
+            let loaded = load_from(&parse_source(name), &opts, &registry)
                 .await
                 .with_context(|| format!("cannot read image `{name}`"))?;
+            let mode = match loaded.pulled {
+                Some(p) => Mode::Registry {
+                    repository: p.repository,
+                    tag: p.tag,
+                    manifest_digest: p.manifest_digest,
+                    index_digest: p.index_digest,
+                    platform: p.platform,
+                },
+                None => Mode::Image,
+            };
             Subject {
-                image,
+                image: loaded.image,
                 name: name.clone(),
-                mode: Mode::Image,
+                mode,
                 path_map: None,
             }
         }

@@ -28,6 +28,7 @@ mod entry;
 mod install;
 mod native;
 mod predict;
+mod registry;
 mod progress;
 mod seed;
 mod servers;

@@ -38,7 +38,7 @@ pub fn relocate(report: &mut Report, map: &PathMap) {
                     .map(str::to_string)
             }
         }
-        importgate_check::Mode::Image => None,
+        importgate_check::Mode::Image | importgate_check::Mode::Registry { .. } => None,
     };
     let shown = |rel: &str| mode.join_context(rel).unwrap_or_else(|| rel.to_string());
     let files: std::collections::BTreeSet<&str> = report

@@ -64,13 +64,27 @@ pub enum Mode {
         /// from the local engine`, `bundled model of python:3.12-slim`).
         base: String,
     },
+    /// Read from an OCI Distribution registry (`registry:` / `docker://`): what exactly was
+    /// checked, so a release pipeline can pin it.
+    Registry {
+        /// `HOST/REPO`, Docker Hub names normalised (`docker.io/library/python`).
+        repository: String,
+        /// The tag asked for, if any.
+        tag: Option<String>,
+        /// Digest of the image manifest whose layers were checked.
+        manifest_digest: String,
+        /// Digest of the index the manifest was picked from, when the reference named one.
+        index_digest: Option<String>,
+        /// `os/arch[/variant]` of the image checked, from its config.
+        platform: String,
+    },
 }
 
 impl Mode {
     /// The context directory findings' [`ContextRef`] paths are relative to, if any.
     pub fn context_dir(&self) -> Option<&str> {
         match self {
-            Mode::Image => None,
+            Mode::Image | Mode::Registry { .. } => None,
             Mode::Built { context, .. } | Mode::Prediction { context, .. } => Some(context),
         }
     }

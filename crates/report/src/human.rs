@@ -435,6 +435,18 @@ fn write_summary(
     let python = &report.python;
     let origin = match &report.mode {
         Mode::Image => format!("image {}", clean(&report.image)),
+        Mode::Registry {
+            repository,
+            manifest_digest,
+            platform,
+            ..
+        } => format!(
+            "image {} ({}@{}, {})",
+            clean(&report.image),
+            clean(repository),
+            clean(manifest_digest),
+            clean(platform)
+        ),
         Mode::Built {
             context,
             dockerfile,

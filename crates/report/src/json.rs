@@ -60,6 +60,15 @@ enum JsonMode<'a> {
         dockerfile: &'a str,
         base: &'a str,
     },
+    /// Added in schema 1 (additive): read from a registry; `pinned` is `repository@manifest_digest`.
+    Registry {
+        repository: &'a str,
+        tag: Option<&'a str>,
+        manifest_digest: &'a str,
+        index_digest: Option<&'a str>,
+        platform: &'a str,
+        pinned: String,
+    },
 }
 
 impl<'a> From<&'a Mode> for JsonMode<'a> {
@@ -85,6 +94,20 @@ impl<'a> From<&'a Mode> for JsonMode<'a> {
                 context,
                 dockerfile,
                 base,
+            },
+            Mode::Registry {
+                repository,
+                tag,
+                manifest_digest,
+                index_digest,
+                platform,
+            } => JsonMode::Registry {
+                repository,
+                tag: tag.as_deref(),
+                manifest_digest,
+                index_digest: index_digest.as_deref(),
+                platform,
+                pinned: format!("{repository}@{manifest_digest}"),
             },
         }
     }
