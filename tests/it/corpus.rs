@@ -1078,6 +1078,7 @@ fn build(py: &Py, layouts: &[Layout]) -> Image_ {
                 Entry::File(p, t) if *p != l.main => entries.push(file(p.clone(), t.clone())),
                 Entry::File(..) => {}
                 Entry::Symlink(p, t) => entries.push(symlink(p.clone(), t.clone())),
+                Entry::Tree(p, from) => entries.push(tree(p.clone(), from)),
             }
         }
         // The harness lines are counted from the first line: a shebang goes on the same line
@@ -1228,6 +1229,7 @@ fn corpus_on(py: &Py) -> (usize, usize, Vec<String>) {
                 .map(|e| match e {
                     Entry::File(p, t) => format!("    {p}: {t:?}"),
                     Entry::Symlink(p, t) => format!("    {p} -> {t}"),
+                    Entry::Tree(p, from) => format!("    {p}/: {}", from.display()),
                 })
                 .collect();
             format!(

@@ -5,10 +5,10 @@
 use crate::support::*;
 
 /// A base image and where things live in it.
-struct Base {
-    layout: &'static str,
-    version: &'static str,
-    tag: String,
+pub(crate) struct Base {
+    pub(crate) layout: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) tag: String,
 }
 
 impl Base {
@@ -28,10 +28,25 @@ impl Base {
         }
     }
 
-    /// The site directory `pip install` writes to.
-    fn site(&self) -> String {
+    /// One of the image families of `mkbase.py` (`rhel`, `alpine`, `conda`, `uv`,
+    /// `distroless`, `arm64`).
+    pub(crate) fn family(layout: &'static str, version: &'static str) -> Base {
+        Base {
+            layout,
+            version,
+            tag: ensure_base(layout, version),
+        }
+    }
+
+    /// The site directory `pip install` writes to (for conda, the env `app`'s; for uv, the
+    /// venv's).
+    pub(crate) fn site(&self) -> String {
+        let v = self.version;
         match self.layout {
-            "slim" => format!("/usr/local/lib/python{}/site-packages", self.version),
+            "slim" | "alpine" => format!("/usr/local/lib/python{v}/site-packages"),
+            "rhel" => format!("/usr/lib/python{v}/site-packages"),
+            "conda" => "/opt/conda/envs/app/lib/python3.11/site-packages".to_string(),
+            "uv" => format!("/app/.venv/lib/python{v}/site-packages"),
             _ => "/usr/lib/python3/dist-packages".to_string(),
         }
     }
@@ -39,19 +54,19 @@ impl Base {
     fn label(&self) -> String {
         match self.layout {
             "slim" => format!("py{}", self.version),
-            _ => format!("debian{}", self.version),
+            other => format!("{other}{}", self.version),
         }
     }
 }
 
 /// An import the scenario is about: module (+ `from` name) and the verdict it must get.
-struct Must {
-    module: &'static str,
-    name: Option<&'static str>,
-    status: &'static str,
+pub(crate) struct Must {
+    pub(crate) module: &'static str,
+    pub(crate) name: Option<&'static str>,
+    pub(crate) status: &'static str,
 }
 
-const fn ok(module: &'static str) -> Must {
+pub(crate) const fn ok(module: &'static str) -> Must {
     Must {
         module,
         name: None,
@@ -59,7 +74,7 @@ const fn ok(module: &'static str) -> Must {
     }
 }
 
-const fn err(module: &'static str) -> Must {
+pub(crate) const fn err(module: &'static str) -> Must {
     Must {
         module,
         name: None,
@@ -67,7 +82,7 @@ const fn err(module: &'static str) -> Must {
     }
 }
 
-const fn from_ok(module: &'static str, name: &'static str) -> Must {
+pub(crate) const fn from_ok(module: &'static str, name: &'static str) -> Must {
     Must {
         module,
         name: Some(name),
@@ -75,7 +90,7 @@ const fn from_ok(module: &'static str, name: &'static str) -> Must {
     }
 }
 
-const fn from_err(module: &'static str, name: &'static str) -> Must {
+pub(crate) const fn from_err(module: &'static str, name: &'static str) -> Must {
     Must {
         module,
         name: Some(name),
@@ -83,24 +98,26 @@ const fn from_err(module: &'static str, name: &'static str) -> Must {
     }
 }
 
-struct Scenario<'a> {
-    name: &'a str,
-    base: &'a Base,
-    entries: Vec<Entry>,
+pub(crate) struct Scenario<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) base: &'a Base,
+    pub(crate) entries: Vec<Entry>,
     /// Dockerfile lines after `FROM` and `COPY rootfs/ /`.
-    dockerfile: String,
+    pub(crate) dockerfile: String,
     /// The command word the image's CMD starts the interpreter with.
-    python: &'a str,
+    pub(crate) python: &'a str,
     /// `sys.path[0]` of that launch.
-    path0: Option<&'a str>,
-    exit: i32,
-    must: Vec<Must>,
+    pub(crate) path0: Option<&'a str>,
+    pub(crate) exit: i32,
+    pub(crate) must: Vec<Must>,
+    /// Options of `importgate check` before the image (`--platform linux/arm64`).
+    pub(crate) check_args: &'a [&'a str],
 }
 
 impl<'a> Scenario<'a> {
     /// `python3 main.py` in `/app` ([`SCRIPT_APP`]), exit 0, no entries and no claims: the
     /// defaults a scenario literal overrides.
-    fn script(name: &'a str, base: &'a Base) -> Scenario<'a> {
+    pub(crate) fn script(name: &'a str, base: &'a Base) -> Scenario<'a> {
         Scenario {
             name,
             base,
@@ -110,6 +127,7 @@ impl<'a> Scenario<'a> {
             path0: Some("/app"),
             exit: 0,
             must: Vec::new(),
+            check_args: &[],
         }
     }
 
@@ -149,11 +167,14 @@ impl<'a> Scenario<'a> {
     }
 
     /// Builds, checks, replays; collects every failure before panicking so one run shows all.
-    fn run(self) -> serde_json::Value {
+    pub(crate) fn run(self) -> serde_json::Value {
         let tag = format!("importgate-test/{}-{}", self.name, self.base.label());
         let image = build_scenario(&tag, &self.base.tag, &self.entries, &self.dockerfile);
         self.check_premises(&image.tag);
-        let run = importgate(&["check", "--format", "json", &image.tag]);
+        let mut args = vec!["check", "--format", "json"];
+        args.extend(self.check_args);
+        args.push(&image.tag);
+        let run = importgate(&args);
         let report = run.json();
         let mut failures = Vec::new();
         if run.code != self.exit {
@@ -189,7 +210,7 @@ impl<'a> Scenario<'a> {
     }
 }
 
-const SCRIPT_APP: &str = "WORKDIR /app\nCMD [\"python3\", \"main.py\"]";
+pub(crate) const SCRIPT_APP: &str = "WORKDIR /app\nCMD [\"python3\", \"main.py\"]";
 
 // ---------------------------------------------------------------------------------------------
 // A namespace portion shadowed by a regular package in site-packages (the seed, reduced).

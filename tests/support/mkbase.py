@@ -12,9 +12,30 @@ Layouts
   debian  Debian's /usr/bin/python3.11 with /usr/lib/python3.11 and an empty
           /usr/lib/python3/dist-packages.
 
-Both get the shared-library closure of the interpreter and of every lib-dynload extension, the
-dynamic loader, /bin/sh (dash) and a few coreutils (so Dockerfiles may `RUN rm ...`),
-/etc/passwd and /etc/group with root and app (1000:1000, home /home/app) and /tmp (1777).
+Image families (see docs/semantics.md, "Image families"):
+  rhel        CPython 3.11 built from source (buildcpython.py) with --prefix=/usr
+              --with-platlibdir=lib64: /usr/bin/python3.11, stdlib in /usr/lib64/python3.11,
+              empty /usr/lib/python3.11/site-packages and /usr/lib64/python3.11/site-packages.
+  alpine      CPython 3.11 built with musl-gcc, in /usr/local as python:3.11-alpine; musl's
+              loader at /lib/ld-musl-x86_64.so.1 (+ /lib/libc.musl-x86_64.so.1), busybox-static
+              as /bin/sh, no glibc anywhere.
+  conda       the pyenv 3.12 build relocated to /opt/conda (conda-meta/, PATH=/opt/conda/bin:...)
+              and the pyenv 3.11 build as the env /opt/conda/envs/app; both find libpython
+              through RPATH $ORIGIN/../lib, as conda's builds do.
+  uv          the pyenv 3.12 build as a uv-managed interpreter,
+              /root/.local/share/uv/python/cpython-3.12.1-linux-x86_64-gnu/ (RPATH
+              $ORIGIN/../lib), and the venv /app/.venv whose bin/python links to it; Cmd
+              /app/.venv/bin/python.
+  distroless  the debian layout without /bin/sh or any other tool, Entrypoint
+              ["/usr/bin/python3.11"] and no Cmd, like gcr.io/distroless/python3-debian12.
+  arm64       Debian's python3.11 for arm64 (packages fetched with apt-get download for that
+              architecture, unpacked with dpkg -x), image architecture arm64; runs under
+              qemu-user-static with binfmt_misc.
+
+Every layout but alpine, distroless and arm64 gets the host's shared-library closure of the
+interpreter and of every lib-dynload extension, the dynamic loader, /bin/sh (dash) and a few
+coreutils (so Dockerfiles may `RUN rm ...`); all get /etc/passwd and /etc/group with root and
+app (1000:1000, home /home/app) and /tmp (1777).
 
 Examples
   mkbase.py --layout slim --python 3.12          # -> importgate-test/python:3.12-slim
@@ -206,13 +227,19 @@ def ldd_closure(paths):
     return libs
 
 
-def base_rootfs(rootfs):
-    # merged /usr, as on Debian 12
-    for d in ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64", "usr/local/bin", "usr/local/lib",
+def base_dirs(rootfs, merged=True):
+    """The directory skeleton, accounts and /tmp. `merged`: /bin, /sbin, /lib, /lib64 are
+    links into /usr, as on Debian 12 (Alpine keeps them as directories)."""
+    for d in ("usr/bin", "usr/sbin", "usr/lib", "usr/local/bin", "usr/local/lib",
               "etc", "root", "var", "run", "proc", "sys", "dev"):
         rootfs.dir("/" + d, mode=0o700 if d == "root" else 0o755)
-    for link in ("bin", "sbin", "lib", "lib64"):
-        rootfs.symlink("/" + link, "usr/" + link)
+    if merged:
+        rootfs.dir("/usr/lib64")
+        for link in ("bin", "sbin", "lib", "lib64"):
+            rootfs.symlink("/" + link, "usr/" + link)
+    else:
+        for d in ("bin", "sbin", "lib"):
+            rootfs.dir("/" + d)
     rootfs.dir("/tmp", mode=0o1777)
     rootfs.dir("/home")
     rootfs.dir("/home/app", mode=0o755, uid=1000, gid=1000)
@@ -221,6 +248,10 @@ def base_rootfs(rootfs):
                 "app:x:1000:1000:app:/home/app:/bin/sh\n")
     rootfs.data("/etc/group", "root:x:0:\napp:x:1000:\n")
     rootfs.data("/etc/os-release", 'PRETTY_NAME="importgate test base"\nID=importgate-test\n')
+
+
+def base_rootfs(rootfs):
+    base_dirs(rootfs)
     # /bin/sh and a few tools
     dash = shutil.which("dash") or "/usr/bin/dash"
     binaries = [dash]
@@ -234,8 +265,13 @@ def base_rootfs(rootfs):
     return binaries
 
 
-def python_slim(rootfs, version):
-    root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, check=False).stdout
+def pyenv_prefix(version):
+    """The newest pyenv build of `version` (X.Y): its prefix directory."""
+    root = None
+    try:
+        root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, check=False).stdout
+    except OSError:
+        pass
     root = root.decode().strip() if root else os.path.expanduser("~/.pyenv")
     cands = sorted(glob.glob(os.path.join(root, "versions", version + ".*")),
                    key=lambda p: [int(x) if x.isdigit() else 0
@@ -243,7 +279,11 @@ def python_slim(rootfs, version):
     cands = [c for c in cands if re.match(r"^\d+\.\d+\.\d+$", os.path.basename(c))]
     if not cands:
         die("no pyenv build of Python %s under %s/versions" % (version, root))
-    prefix = cands[-1]
+    return cands[-1]
+
+
+def python_slim(rootfs, version):
+    prefix = pyenv_prefix(version)
     full = os.path.basename(prefix)
     exe = os.path.join(prefix, "bin", "python" + version)
     if not os.path.exists(exe):
@@ -289,6 +329,250 @@ def python_debian(rootfs, version):
     return elf, env, None
 
 
+def patched_elf(rootfs, path, host, patchelf_args):
+    """A host ELF file at `path`, changed by `patchelf ARGS` (on a copy)."""
+    patchelf = shutil.which("patchelf")
+    if not patchelf:
+        die("patchelf is missing (apt-get install patchelf)")
+    tmp = tempfile.mkdtemp(prefix="mkbase-elf.")
+    try:
+        copy = os.path.join(tmp, os.path.basename(host))
+        shutil.copyfile(host, copy)
+        r = subprocess.run([patchelf] + patchelf_args + [copy], stderr=subprocess.PIPE,
+                           check=False)
+        if r.returncode != 0:
+            die("patchelf %s %s: %s" % (" ".join(patchelf_args), host, r.stderr.decode().strip()))
+        with open(copy, "rb") as fh:
+            rootfs.data(path, fh.read(), mode=stat.S_IMODE(os.stat(host).st_mode))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def relocated_pyenv(rootfs, version, dest, site=True):
+    """The pyenv build of `version` as a self-contained prefix `dest` (bin/, lib/libpython*,
+    lib/pythonX.Y), the interpreter's RUNPATH set to $ORIGIN/../lib as conda and
+    python-build-standalone builds have it. Returns (ELF files on the host, full version)."""
+    prefix = pyenv_prefix(version)
+    exe = os.path.join(prefix, "bin", "python" + version)
+    patched_elf(rootfs, dest + "/bin/python" + version, exe, ["--set-rpath", "$ORIGIN/../lib"])
+    rootfs.symlink(dest + "/bin/python3", "python" + version)
+    rootfs.symlink(dest + "/bin/python", "python" + version)
+    elf = [exe]
+    for lib in sorted(glob.glob(os.path.join(prefix, "lib", "libpython*"))):
+        if lib.endswith(".a"):
+            continue
+        to = dest + "/lib/" + os.path.basename(lib)
+        if os.path.islink(lib):
+            rootfs.symlink(to, os.readlink(lib))
+        else:
+            rootfs.file(to, lib)
+            elf.append(lib)
+    stdlib = os.path.join(prefix, "lib", "python" + version)
+    to = dest + "/lib/python" + version
+    rootfs.host_tree(stdlib, to, top_filter=lambda n: n != "site-packages")
+    if site:
+        rootfs.host_tree(os.path.join(stdlib, "site-packages"), to + "/site-packages",
+                         top_filter=lambda n: bool(SITE_KEEP.match(n)))
+    else:
+        rootfs.dir(to + "/site-packages")
+    elf += glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))
+    return elf, os.path.basename(prefix)
+
+
+def conda_meta(rootfs, prefix, full, build):
+    """conda-meta/ of a prefix: the history and the python package record conda writes."""
+    rootfs.data(prefix + "/conda-meta/history",
+                "==> 2023-11-14 22:13:20 <==\n# cmd: conda create -p %s python=%s\n"
+                "+defaults/linux-64::python-%s-%s\n" % (prefix, full, full, build))
+    record = {"name": "python", "version": full, "build": build, "channel":
+              "https://repo.anaconda.com/pkgs/main/linux-64", "subdir": "linux-64",
+              "files": ["bin/python" + full.rsplit(".", 1)[0]]}
+    rootfs.data("%s/conda-meta/python-%s-%s.json" % (prefix, full, build),
+                json.dumps(record, sort_keys=True, indent=1))
+
+
+def python_conda(rootfs, version):
+    """Miniconda-like: the base prefix /opt/conda (CPython `version`, default 3.12) and the env
+    /opt/conda/envs/app (CPython 3.11)."""
+    version = version or "3.12"
+    elf, full = relocated_pyenv(rootfs, version, "/opt/conda")
+    conda_meta(rootfs, "/opt/conda", full, "h996f2a0_0")
+    rootfs.dir("/opt/conda/envs")
+    env_elf, env_full = relocated_pyenv(rootfs, "3.11", "/opt/conda/envs/app", site=True)
+    conda_meta(rootfs, "/opt/conda/envs/app", env_full, "h955ad1f_0")
+    env = {"PATH": "/opt/conda/bin:" + DEFAULT_PATH, "LANG": "C.UTF-8"}
+    return elf + env_elf, env, None
+
+
+UV_PYTHON = "/root/.local/share/uv/python/cpython-%s-linux-x86_64-gnu"
+
+
+def python_uv(rootfs, version):
+    """A uv-managed interpreter in root's data directory and the project venv /app/.venv."""
+    version = version or "3.12"
+    full = os.path.basename(pyenv_prefix(version))
+    home = UV_PYTHON % full
+    elf, _ = relocated_pyenv(rootfs, version, home, site=False)
+    for d in ("/root/.local", "/root/.local/share", "/root/.local/share/uv",
+              "/root/.local/share/uv/python"):
+        rootfs.dir(d)
+    venv = "/app/.venv"
+    rootfs.symlink(venv + "/bin/python", home + "/bin/python" + version)
+    rootfs.symlink(venv + "/bin/python3", "python")
+    rootfs.symlink(venv + "/bin/python" + version, "python")
+    rootfs.dir(venv + "/lib/python%s/site-packages" % version)
+    rootfs.symlink(venv + "/lib64", "lib")
+    rootfs.data(venv + "/pyvenv.cfg",
+                "home = %s/bin\nimplementation = CPython\nuv = 0.5.11\nversion_info = %s\n"
+                "include-system-site-packages = false\nprompt = app\n" % (home, full))
+    rootfs.data(venv + "/.gitignore", "*\n")
+    env = {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
+    return elf, env, None
+
+
+def built_cpython(flavor):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import buildcpython  # noqa: E402 (a sibling script)
+    dest = buildcpython.build(flavor)
+    info = buildcpython.build_info(dest)
+    log("%s build: SOABI %s, EXT_SUFFIX %s" % (flavor, info.get("SOABI"), info.get("EXT_SUFFIX")))
+    return dest, info
+
+
+def python_rhel(rootfs, version):
+    """CPython built with --prefix=/usr --with-platlibdir=lib64."""
+    if version != "3.11":
+        die("the rhel layout is built from Debian's python3.11 source: --python 3.11")
+    root, _ = built_cpython("rhel")
+    exe = os.path.join(root, "usr/bin/python3.11")
+    rootfs.file("/usr/bin/python3.11", exe)
+    rootfs.symlink("/usr/bin/python3", "python3.11")
+    stdlib = os.path.join(root, "usr/lib64/python3.11")
+    rootfs.host_tree(stdlib, "/usr/lib64/python3.11", top_filter=lambda n: n != "site-packages")
+    rootfs.dir("/usr/lib64/python3.11/site-packages")
+    rootfs.dir("/usr/lib/python3.11/site-packages")
+    rootfs.data("/etc/os-release",
+                'PRETTY_NAME="importgate test base (platlibdir lib64)"\nID=importgate-test\n')
+    elf = [exe] + glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))
+    return elf, {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}, None
+
+
+BUSYBOX_APPLETS = ["sh", "ash"] + COREUTILS
+
+
+def musl_rootfs(rootfs, version):
+    """python:3.11-alpine's layout, with a musl CPython and no glibc: musl's loader (Debian's
+    musl package) as /lib/ld-musl-x86_64.so.1, its Alpine alias libc.musl-x86_64.so.1, and
+    busybox-static for /bin/sh and the tools."""
+    if version != "3.11":
+        die("the alpine layout is built from Debian's python3.11 source: --python 3.11")
+    base_dirs(rootfs, merged=False)
+    rootfs.data("/etc/os-release",
+                'PRETTY_NAME="importgate test base (musl)"\nID=importgate-test\n')
+    musl = os.path.realpath("/lib/ld-musl-x86_64.so.1")
+    if not os.path.exists(musl):
+        die("/lib/ld-musl-x86_64.so.1 is missing (apt-get install musl)")
+    rootfs.file("/lib/ld-musl-x86_64.so.1", musl)
+    rootfs.symlink("/lib/libc.musl-x86_64.so.1", "ld-musl-x86_64.so.1")
+    busybox = shutil.which("busybox")
+    if not busybox:
+        die("busybox is missing (apt-get install busybox-static)")
+    rootfs.file("/bin/busybox", os.path.realpath(busybox))
+    for applet in BUSYBOX_APPLETS:
+        rootfs.symlink("/bin/" + applet, "busybox")
+    root, info = built_cpython("alpine")
+    exe = os.path.join(root, "usr/local/bin/python3.11")
+    rootfs.file("/usr/local/bin/python3.11", exe)
+    rootfs.symlink("/usr/local/bin/python3", "python3.11")
+    rootfs.symlink("/usr/local/bin/python", "python3")
+    stdlib = os.path.join(root, "usr/local/lib/python3.11")
+    rootfs.host_tree(stdlib, "/usr/local/lib/python3.11")
+    # Debian's musl has no soname: what musl-gcc links names `libc.so`. Alpine's binaries name
+    # libc.musl-x86_64.so.1, as these then do.
+    musl_needed = ["--replace-needed", "libc.so", "libc.musl-x86_64.so.1"]
+    patched_elf(rootfs, "/usr/local/bin/python3.11", exe, musl_needed)
+    for ext in sorted(glob.glob(os.path.join(stdlib, "lib-dynload", "*.so"))):
+        patched_elf(rootfs, "/usr/local/lib/python3.11/lib-dynload/" + os.path.basename(ext),
+                    ext, musl_needed)
+    return {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8", "PYTHON_VERSION": "3.11.2"}
+
+
+def distroless_rootfs(rootfs, version):
+    """Debian's python3.11 with nothing else: no shell, no tools."""
+    base_dirs(rootfs)
+    elf, env, _ = python_debian(rootfs, version)
+    for lib in sorted(ldd_closure(elf)):
+        rootfs.host_lib(lib)
+    return {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
+
+
+# Debian's python3.11 for arm64 and the packages its lib-dynload needs, unpacked with dpkg -x.
+ARM64_PACKAGES = [
+    "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libc6",
+    "libgcc-s1", "libexpat1", "zlib1g", "libffi8", "libssl3", "libbz2-1.0", "liblzma5",
+    "libsqlite3-0", "libncursesw6", "libtinfo6", "libreadline8", "libuuid1",
+    "libcrypt1", "libdb5.3", "libnsl2", "libtirpc3", "libgssapi-krb5-2", "libkrb5-3",
+    "libk5crypto3", "libcom-err2", "libkrb5support0", "libkeyutils1", "dash",
+]
+
+
+def arm64_debs():
+    """The .deb files of ARM64_PACKAGES, downloaded once into the cache with apt-get under a
+    private apt state (the machine's own apt configuration and architectures are untouched)."""
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "importgate-tests", "bases",
+                         "arm64-debs")
+    marker = os.path.join(cache, ".complete")
+    key = hashlib.sha256(json.dumps(ARM64_PACKAGES).encode()).hexdigest()[:16]
+    if os.path.exists(marker) and open(marker).read().strip() == key:
+        return sorted(glob.glob(os.path.join(cache, "*.deb")))
+    state = os.path.join(cache, "apt")
+    for d in ("lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(state, d), exist_ok=True)
+    opts = ["-o", "APT::Architecture=arm64", "-o", "APT::Architectures=arm64",
+            "-o", "Dir::State::Lists=" + os.path.join(state, "lists"),
+            "-o", "Dir::Cache=" + os.path.join(state, "cache"),
+            "-o", "Dir::State::status=/dev/null", "-o", "Debug::NoLocking=1"]
+    for cmd in (["apt-get", "update", "-qq"] + opts,
+                ["apt-get", "download", "-qq"] + opts + [p + ":arm64" for p in ARM64_PACKAGES]):
+        log("$ %s" % " ".join(cmd))
+        if subprocess.run(cmd, cwd=cache, check=False).returncode != 0:
+            die("%s failed" % " ".join(cmd[:2]))
+    with open(marker, "w") as fh:
+        fh.write(key + "\n")
+    return sorted(glob.glob(os.path.join(cache, "*.deb")))
+
+
+def arm64_rootfs(rootfs, version):
+    if version != "3.11":
+        die("the arm64 layout is Debian's python3.11: --python 3.11")
+    base_dirs(rootfs)
+    tmp = tempfile.mkdtemp(prefix="mkbase-arm64.")
+    try:
+        for deb in arm64_debs():
+            r = subprocess.run(["dpkg-deb", "-x", deb, tmp], check=False)
+            if r.returncode != 0:
+                die("dpkg-deb -x %s failed" % deb)
+        # merged /usr: what the packages ship in /bin, /sbin, /lib goes below /usr
+        for top in sorted(os.listdir(tmp)):
+            host = os.path.join(tmp, top)
+            if top in ("bin", "sbin", "lib"):
+                rootfs.host_tree(host, "/usr/" + top, exclude_dirs={"__pycache__"})
+            elif top in ("usr", "etc"):
+                rootfs.host_tree(host, "/" + top)
+        for key, (ti, src) in list(rootfs.entries.items()):
+            if ti.isfile() and isinstance(src, str):
+                # the extracted tree is removed below: keep the bytes
+                with open(src, "rb") as fh:
+                    rootfs.entries[key] = (ti, fh.read())
+                ti.mtime = EPOCH
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rootfs.symlink("/usr/bin/python3", "python3.11")
+    rootfs.symlink("/usr/bin/sh", "dash")
+    rootfs.dir("/usr/lib/python3/dist-packages")
+    return {"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"}
+
+
 def ld_cache(rootfs, libdir):
     """Write /etc/ld.so.conf(+cache) so the loader finds `libdir` without LD_LIBRARY_PATH, as in
     the official images. Returns False if ldconfig is unusable here."""
@@ -327,20 +611,64 @@ def ld_cache(rootfs, libdir):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+LAYOUTS = ["slim", "debian", "rhel", "alpine", "conda", "uv", "distroless", "arm64"]
+
+# What every glibc distribution image has besides libc.so.6 and the loader, and wheels'
+# extensions still name in DT_NEEDED: glibc's compatibility stubs and libgcc_s. The family
+# bases carry them (slim and debian stay as minimal as before).
+GLIBC_EXTRAS = ["libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1", "libm.so.6",
+                "libgcc_s.so.1"]
+
+
+def glibc_extras(rootfs):
+    for name in GLIBC_EXTRAS:
+        for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"):
+            if os.path.exists(os.path.join(d, name)):
+                rootfs.host_lib(os.path.join(d, name))
+                break
+        else:
+            log("warning: no %s on this machine" % name)
+
+
 def build_rootfs(layout, version):
+    """(rootfs, image settings): env, and for some layouts entrypoint, cmd, architecture."""
     rootfs = RootFs()
+    meta = {}
+    if layout == "alpine":
+        meta["env"] = musl_rootfs(rootfs, version)
+        return rootfs, meta
+    if layout == "distroless":
+        meta["env"] = distroless_rootfs(rootfs, version)
+        glibc_extras(rootfs)
+        meta["entrypoint"] = ["/usr/bin/python3.11"]
+        meta["cmd"] = None
+        return rootfs, meta
+    if layout == "arm64":
+        meta["env"] = arm64_rootfs(rootfs, version)
+        meta["architecture"] = "arm64"
+        return rootfs, meta
     elf = base_rootfs(rootfs)
     if layout == "slim":
         py_elf, env, libdir = python_slim(rootfs, version)
+    elif layout == "rhel":
+        py_elf, env, libdir = python_rhel(rootfs, version)
+    elif layout == "conda":
+        py_elf, env, libdir = python_conda(rootfs, version)
+    elif layout == "uv":
+        py_elf, env, libdir = python_uv(rootfs, version)
+        meta["cmd"] = ["/app/.venv/bin/python"]
     else:
         py_elf, env, libdir = python_debian(rootfs, version)
     for lib in sorted(ldd_closure(elf + py_elf)):
         if "/.pyenv/" in lib:
-            continue  # libpython: already placed under /usr/local/lib
+            continue  # libpython: already placed with its interpreter
         rootfs.host_lib(lib)
+    if layout in ("rhel", "conda", "uv"):
+        glibc_extras(rootfs)
     if libdir and not ld_cache(rootfs, libdir):
         env["LD_LIBRARY_PATH"] = libdir
-    return rootfs, env
+    meta["env"] = env
+    return rootfs, meta
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,11 +681,14 @@ def docker_has(tag):
     return r.returncode == 0
 
 
-def docker_import(rootfs, tag, env, cmd, workdir, user):
+def docker_import(rootfs, tag, meta, cmd, workdir, user):
     changes = []
-    for k, v in env.items():
+    for k, v in meta["env"].items():
         changes += ["--change", "ENV %s=%s" % (k, v)]
-    changes += ["--change", "CMD %s" % json.dumps(cmd)]
+    if meta.get("entrypoint"):
+        changes += ["--change", "ENTRYPOINT %s" % json.dumps(meta["entrypoint"])]
+    if cmd is not None:
+        changes += ["--change", "CMD %s" % json.dumps(cmd)]
     if workdir:
         changes += ["--change", "WORKDIR %s" % workdir]
     if user:
@@ -372,6 +703,57 @@ def docker_import(rootfs, tag, env, cmd, workdir, user):
     if proc.wait() != 0:
         die("docker import failed")
     log("imported %s (%s)" % (tag, out))
+
+
+def docker_load(rootfs, tag, meta, cmd, workdir, user):
+    """`docker load` of a `docker save`-format archive: unlike `docker import`, it keeps the
+    config's architecture (the engine need not be multi-platform capable)."""
+    layer = tempfile.TemporaryFile()
+    rootfs.write_tar(layer)
+    layer.seek(0)
+    h = hashlib.sha256()
+    for chunk in iter(lambda: layer.read(1 << 20), b""):
+        h.update(chunk)
+    diff_id = "sha256:" + h.hexdigest()
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH))
+    config = {"Env": ["%s=%s" % kv for kv in meta["env"].items()]}
+    if meta.get("entrypoint"):
+        config["Entrypoint"] = meta["entrypoint"]
+    if cmd is not None:
+        config["Cmd"] = cmd
+    if workdir:
+        config["WorkingDir"] = workdir
+    if user:
+        config["User"] = user
+    image = json.dumps({
+        "architecture": meta.get("architecture", "amd64"), "os": "linux", "created": created,
+        "config": config, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": created, "created_by": "mkbase.py"}],
+    }, sort_keys=True).encode()
+    config_name = hashlib.sha256(image).hexdigest() + ".json"
+    layer_name = diff_id.split(":", 1)[1] + "/layer.tar"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [layer_name]}])
+    proc = subprocess.Popen(["docker", "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            def add(name, data=None, fileobj=None, size=0):
+                ti = tarfile.TarInfo(name)
+                ti.mtime = EPOCH
+                ti.size = len(data) if data is not None else size
+                tar.addfile(ti, io.BytesIO(data) if data is not None else fileobj)
+            add(config_name, image)
+            layer.seek(0, 2)
+            size = layer.tell()
+            layer.seek(0)
+            add(layer_name, fileobj=layer, size=size)
+            add("manifest.json", manifest.encode())
+    finally:
+        proc.stdin.close()
+        layer.close()
+    out = proc.stdout.read().decode().strip()
+    if proc.wait() != 0:
+        die("docker load failed")
+    log("loaded %s (%s)" % (tag, out))
 
 
 def gzip_layer(rootfs):
@@ -411,8 +793,10 @@ def app_layer(specs):
     return rootfs
 
 
-def write_oci(path, layers, env, cmd, workdir, user, ref):
+def write_oci(path, layers, meta, cmd, workdir, user, ref):
     """layers: list of RootFs. Writes an OCI image archive (tar of an OCI layout)."""
+    env = meta["env"]
+    arch = meta.get("architecture", "amd64")
     blobs = {}
 
     def blob(data):
@@ -429,15 +813,18 @@ def write_oci(path, layers, env, cmd, workdir, user, ref):
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH))
     config = {
         "created": created,
-        "architecture": "amd64",
+        "architecture": arch,
         "os": "linux",
         "config": {
             "Env": ["%s=%s" % kv for kv in env.items()],
-            "Cmd": cmd,
         },
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created": created, "created_by": "mkbase.py"} for _ in layers],
     }
+    if meta.get("entrypoint"):
+        config["config"]["Entrypoint"] = meta["entrypoint"]
+    if cmd is not None:
+        config["config"]["Cmd"] = cmd
     if workdir:
         config["config"]["WorkingDir"] = workdir
     if user:
@@ -457,7 +844,7 @@ def write_oci(path, layers, env, cmd, workdir, user, ref):
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "digest": blob(manifest), "size": len(manifest),
             "annotations": {"org.opencontainers.image.ref.name": ref},
-            "platform": {"architecture": "amd64", "os": "linux"},
+            "platform": {"architecture": arch, "os": "linux"},
         }],
     }, sort_keys=True).encode()
     write_oci_archive(path, blobs, index)
@@ -491,34 +878,48 @@ def write_oci_archive(path, blobs, index):
 
 
 def default_tag(layout, version):
-    if layout == "slim":
-        return "importgate-test/python:%s-slim" % version
-    return "importgate-test/debian-python3:%s" % version
+    return {
+        "slim": "importgate-test/python:%s-slim",
+        "debian": "importgate-test/debian-python3:%s",
+        "rhel": "importgate-test/rhel-python3:%s",
+        "alpine": "importgate-test/python:%s-alpine",
+        "conda": "importgate-test/conda:py%s",
+        "uv": "importgate-test/uv-python:%s",
+        "distroless": "importgate-test/distroless-python3:%s",
+        "arm64": "importgate-test/debian-python3:%s-arm64",
+    }[layout] % version
+
+
+def default_version(layout):
+    return {"slim": "3.12", "conda": "3.12", "uv": "3.12"}.get(layout, "3.11")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--layout", choices=["slim", "debian"], default="slim")
-    ap.add_argument("--python", default=None, help="X.Y (slim: default 3.12; debian: 3.11)")
+    ap.add_argument("--layout", choices=LAYOUTS, default="slim")
+    ap.add_argument("--python", default=None,
+                    help="X.Y (slim, conda, uv: default 3.12; the others: 3.11)")
     ap.add_argument("--tag", default=None, help="image tag (default importgate-test/...)")
     ap.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
     ap.add_argument("--oci-out", metavar="FILE",
                     help="write an OCI image archive instead of loading into Docker")
     ap.add_argument("--app", action="append", default=[], metavar="SRC:DEST",
                     help="(with --oci-out) add SRC (file or dir) at DEST in a second layer")
-    ap.add_argument("--cmd", default=None, help='Cmd as JSON (default ["python3"])')
+    ap.add_argument("--cmd", default=None,
+                    help='Cmd as JSON (default ["python3"]; distroless: none; uv: the venv\'s python)')
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--user", default=None)
     ap.add_argument("--env", action="append", default=[], metavar="K=V")
     args = ap.parse_args()
 
-    version = args.python or ("3.12" if args.layout == "slim" else "3.11")
+    version = args.python or default_version(args.layout)
     if not re.match(r"^\d+\.\d+$", version):
         die("--python wants X.Y, got %r" % version)
     tag = args.tag or default_tag(args.layout, version)
     cmd = json.loads(args.cmd) if args.cmd else ["python3"]
     if not isinstance(cmd, list):
         die("--cmd must be a JSON array")
+    cmd_given = args.cmd is not None
     if args.app and not args.oci_out:
         die("--app needs --oci-out (with Docker, use a Dockerfile FROM %s)" % tag)
 
@@ -527,19 +928,24 @@ def main():
         print(tag)
         return
 
-    rootfs, env = build_rootfs(args.layout, version)
+    rootfs, meta = build_rootfs(args.layout, version)
+    if not cmd_given and "cmd" in meta:
+        cmd = meta["cmd"]
     for kv in args.env:
         k, _, v = kv.partition("=")
-        env[k] = v
+        meta["env"][k] = v
     if args.oci_out:
         layers = [rootfs]
         if args.app:
             layers.append(app_layer(args.app))
-        write_oci(args.oci_out, layers, env, cmd, args.workdir, args.user, tag)
+        write_oci(args.oci_out, layers, meta, cmd, args.workdir, args.user, tag)
         log("wrote %s" % args.oci_out)
         print(args.oci_out)
+    elif meta.get("architecture"):
+        docker_load(rootfs, tag, meta, cmd, args.workdir, args.user)
+        print(tag)
     else:
-        docker_import(rootfs, tag, env, cmd, args.workdir, args.user)
+        docker_import(rootfs, tag, meta, cmd, args.workdir, args.user)
         print(tag)
 
 

@@ -107,13 +107,20 @@ pub fn require_docker() -> bool {
 }
 
 /// Makes sure a base image exists (`mkbase.py`), serialised across test processes and threads
-/// with a file lock. `layout` is `slim` (version `3.6`..`3.13`) or `debian` (version `3.11`).
-/// Returns the tag.
+/// with a file lock. `layout` is `slim` (version `3.6`..`3.13`), `debian` (version `3.11`), or
+/// one of the image families: `rhel`, `alpine`, `distroless`, `arm64` (version `3.11`),
+/// `conda`, `uv` (version `3.12`). Returns the tag.
 pub fn ensure_base(layout: &str, version: &str) -> String {
     static DONE: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let tag = match layout {
         "slim" => format!("importgate-test/python:{version}-slim"),
         "debian" => format!("importgate-test/debian-python3:{version}"),
+        "rhel" => format!("importgate-test/rhel-python3:{version}"),
+        "alpine" => format!("importgate-test/python:{version}-alpine"),
+        "conda" => format!("importgate-test/conda:py{version}"),
+        "uv" => format!("importgate-test/uv-python:{version}"),
+        "distroless" => format!("importgate-test/distroless-python3:{version}"),
+        "arm64" => format!("importgate-test/debian-python3:{version}-arm64"),
         other => panic!("unknown base layout {other}"),
     };
     {
@@ -248,6 +255,8 @@ pub fn to_oci_dir(save_path: &Path, oci_dir: &Path) {
 pub enum Entry {
     File(String, String),
     Symlink(String, String),
+    /// The contents of a host directory (`cp -a`), at an image directory.
+    Tree(String, PathBuf),
 }
 
 pub fn file(path: impl Into<String>, content: impl Into<String>) -> Entry {
@@ -256,6 +265,11 @@ pub fn file(path: impl Into<String>, content: impl Into<String>) -> Entry {
 
 pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Entry {
     Entry::Symlink(path.into(), target.into())
+}
+
+/// The files below the host directory `from`, in the image directory `path`.
+pub fn tree(path: impl Into<String>, from: &Path) -> Entry {
+    Entry::Tree(path.into(), from.to_path_buf())
 }
 
 /// Builds `FROM base` + `COPY rootfs/ /` (the entries) + `dockerfile_tail` (ENV, WORKDIR, RUN,
@@ -282,6 +296,13 @@ fn write_entries(rootfs: &Path, entries: &[Entry]) {
             Entry::Symlink(path, target) => (path, &move |p: &Path| {
                 std::os::unix::fs::symlink(target, p)
                     .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            }),
+            Entry::Tree(path, from) => (path, &move |p: &Path| {
+                fs::create_dir_all(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                run_ok(
+                    Command::new("cp").arg("-a").arg(from.join(".")).arg(p),
+                    &format!("cp -a {}", from.display()),
+                );
             }),
         };
         assert!(path.starts_with('/'), "scenario paths are absolute: {path}");
@@ -615,6 +636,10 @@ impl Truth {
                 n == module
                     || name.is_some_and(|name| n == format!("{module}.{name}"))
                     || module.starts_with(&format!("{n}."))
+                    // An extension module that is found but cannot be loaded (dlopen fails)
+                    // raises with its short name: `_speedups` for `markupsafe._speedups`
+                    // (importdl.c).
+                    || module.rsplit_once('.').is_some_and(|(_, last)| last == n)
             }
         }
     }
