@@ -29,6 +29,7 @@ mod families;
 mod install;
 mod native;
 mod predict;
+mod registry;
 mod progress;
 mod seed;
 mod servers;
