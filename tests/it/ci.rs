@@ -20,7 +20,7 @@ const TOOLS: &[&str] = &[
 ];
 
 /// The venv with the pinned tools; its `bin` directory.
-fn tools() -> PathBuf {
+pub(crate) fn tools() -> PathBuf {
     static READY: Mutex<bool> = Mutex::new(false);
     let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
     let venv = cache_dir().join("ci-tools-venv");
@@ -51,7 +51,7 @@ fn tools() -> PathBuf {
 }
 
 /// The OASIS SARIF 2.1.0 schema, fetched once (digest-pinned by `ci_validate.py`).
-fn sarif_schema() -> PathBuf {
+pub(crate) fn sarif_schema() -> PathBuf {
     let path = cache_dir().join("sarif-schema-2.1.0.json");
     let _lock = lock_file("importgate-sarif-schema.lock");
     if !path.exists() {
@@ -67,7 +67,7 @@ fn sarif_schema() -> PathBuf {
     path
 }
 
-fn validate(args: &[&str]) -> (bool, Value, String) {
+pub(crate) fn validate(args: &[&str]) -> (bool, Value, String) {
     let out = output_of(
         Command::new(tools().join("python"))
             .arg(support_script("ci_validate.py"))
@@ -81,7 +81,7 @@ fn validate(args: &[&str]) -> (bool, Value, String) {
 }
 
 /// The fenced block that follows `<!-- tested: NAME -->` in docs/ci.md.
-fn recipe(name: &str) -> String {
+pub(crate) fn recipe(name: &str) -> String {
     let doc = fs::read_to_string(repo_root().join("docs/ci.md")).expect("docs/ci.md");
     let marker = format!("<!-- tested: {name} -->");
     let start = doc
@@ -95,7 +95,7 @@ fn recipe(name: &str) -> String {
 }
 
 /// A copy of an example as a git repository of its own (what a user's checkout looks like).
-fn sample_repo(example: &str) -> tempfile::TempDir {
+pub(crate) fn sample_repo(example: &str) -> tempfile::TempDir {
     let dir = example_copy(example);
     run_ok(
         Command::new("git")
@@ -249,7 +249,12 @@ fn ci_recipes_are_valid_yaml() {
     let dir = tempdir();
     for name in ["github-actions", "gitlab-ci", "pre-commit-config"] {
         let text = recipe(name);
-        assert!(text.contains("importgate check"), "{name}: {text}");
+        assert!(
+            text.contains("importgate check")
+                || text.contains("id: importgate")
+                || text.contains("uses: importgate/importgate@"),
+            "{name}: {text}"
+        );
         let file = dir.path().join(format!("{name}.yaml"));
         fs::write(&file, &text).expect("write yaml");
         run_ok(
@@ -261,6 +266,82 @@ fn ci_recipes_are_valid_yaml() {
     }
 }
 
+/// What the importgate repository is to pre-commit: the files `cargo install --path .` needs
+/// and `.pre-commit-hooks.yaml`, from the working tree, committed in a git repository of their
+/// own. Returns the repository and its commit (the `rev:`).
+pub(crate) fn hook_repo() -> (tempfile::TempDir, String) {
+    let dir = tempdir();
+    let root = repo_root();
+    for file in ["Cargo.toml", "Cargo.lock", ".pre-commit-hooks.yaml"] {
+        fs::copy(root.join(file), dir.path().join(file)).expect(file);
+    }
+    for tree in ["src", "crates"] {
+        copy_tree(&root.join(tree), &dir.path().join(tree));
+    }
+    let git = |args: &[&str]| {
+        run_ok(
+            Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+                .args(args)
+                .current_dir(dir.path()),
+            &format!("git {args:?}"),
+        )
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "importgate"]);
+    let rev = git(&["rev-parse", "HEAD"]).trim().to_string();
+    (dir, rev)
+}
+
+/// A `cargo` for pre-commit's `language: rust` install that uses the registry cache this test
+/// build already filled: pre-commit points `CARGO_HOME` at a fresh directory, so the shim links
+/// that directory's `registry` to the real one and runs cargo offline. Everything else (the
+/// clone at `rev:`, `cargo install --bins --root ENV --path .`, the hook run) is pre-commit's.
+fn cargo_shim(dir: &Path) {
+    let home = std::env::var_os("CARGO_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cargo"),
+        PathBuf::from,
+    );
+    let script = format!(
+        "#!/bin/sh\nset -e\nif [ -n \"$CARGO_HOME\" ] && [ ! -e \"$CARGO_HOME/registry\" ]; then\n  mkdir -p \"$CARGO_HOME\"\n  ln -s '{}' \"$CARGO_HOME/registry\"\nfi\nCARGO_NET_OFFLINE=true exec '{}' \"$@\"\n",
+        home.join("registry").display(),
+        env!("CARGO"),
+    );
+    let path = dir.join("cargo");
+    fs::write(&path, script).expect("write the cargo shim");
+    let mut perms = fs::metadata(&path).expect("shim").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&path, perms).expect("chmod the cargo shim");
+}
+
+/// The recipe's `repo:` and `rev:` pointed at a local hook repository.
+fn local_precommit_config(repo: &Path, rev: &str) -> String {
+    let text = recipe("pre-commit-config");
+    assert!(
+        text.contains("repo: https://github.com/importgate/importgate"),
+        "{text}"
+    );
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            if trimmed.starts_with("- repo:") {
+                format!("{indent}- repo: {}", repo.display())
+            } else if trimmed.starts_with("rev:") {
+                format!("{indent}rev: {rev}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The recipe as a user has it: the hook comes from the importgate repository, pre-commit
+/// builds it with `language: rust` (no `importgate` on `PATH`), and its verdict is the
+/// prediction's.
 #[test]
 fn precommit_hook_runs_the_prediction() {
     if !require_docker() {
@@ -268,11 +349,39 @@ fn precommit_hook_runs_the_prediction() {
     }
     ensure_base("slim", "3.12");
     let bin = tools();
+    let hooks: Value = {
+        let text = fs::read_to_string(repo_root().join(".pre-commit-hooks.yaml"))
+            .expect(".pre-commit-hooks.yaml");
+        let file = tempdir();
+        let path = file.path().join("hooks.yaml");
+        fs::write(&path, text).expect("write");
+        let json = run_ok(
+            Command::new(bin.join("python"))
+                .args([
+                    "-c",
+                    "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+                ])
+                .arg(&path),
+            "read .pre-commit-hooks.yaml",
+        );
+        serde_json::from_str(&json).expect("hooks as JSON")
+    };
+    assert!(
+        hooks.as_array().is_some_and(|h| h
+            .iter()
+            .any(|h| h["id"] == "importgate" && h["language"] == "rust")),
+        "{hooks:#}"
+    );
+    let (hook_repo, rev) = hook_repo();
+    let shim = tempdir();
+    cargo_shim(shim.path());
+    // One pre-commit home for both runs: the hook is built once, as on a developer's machine.
+    let home = tempdir();
     for (example, passes) in [("seed-app", false), ("seed-app-fixed", true)] {
         let repo = sample_repo(example);
         fs::write(
             repo.path().join(".pre-commit-config.yaml"),
-            recipe("pre-commit-config"),
+            local_precommit_config(hook_repo.path(), &rev),
         )
         .expect("write config");
         run_ok(
@@ -281,13 +390,19 @@ fn precommit_hook_runs_the_prediction() {
                 .current_dir(repo.path()),
             "git add",
         );
-        let home = tempdir();
+        // No importgate on PATH: the hook must bring its own.
+        let path =
+            std::env::join_paths([shim.path().to_path_buf(), bin.clone()].into_iter().chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+            ))
+            .expect("PATH");
         let out = output_of(
             Command::new(bin.join("pre-commit"))
                 .args(["run", "--all-files", "--color", "never"])
                 .current_dir(repo.path())
-                .env("PATH", path_with_binary(&bin))
+                .env("PATH", path)
                 .env("PRE_COMMIT_HOME", home.path())
+                .env("CARGO_TARGET_DIR", crate::install::workspace_target())
                 .env("NO_COLOR", "1"),
             "pre-commit run",
         );
@@ -311,6 +426,28 @@ fn precommit_hook_runs_the_prediction() {
             );
         }
     }
+    // The binary that ran is the one pre-commit installed from the hook repository.
+    let installed = walk_files(home.path())
+        .into_iter()
+        .any(|p| p.ends_with("rustenv-system/bin/importgate"));
+    assert!(installed, "no importgate installed under PRE_COMMIT_HOME");
+}
+
+/// Every file below `dir`.
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]
