@@ -3,6 +3,7 @@
 
 mod build;
 mod docs;
+mod explain;
 mod predict;
 mod progress;
 
@@ -37,6 +38,8 @@ struct Cli {
 enum Command {
     /// Check every import of the image's Python application.
     Check(CheckArgs),
+    /// Show the walk CPython's import system would do for one import in the image.
+    Explain(explain::ExplainArgs),
     /// Print the shell completion script for SHELL on stdout.
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page into a directory.
@@ -44,7 +47,7 @@ enum Command {
 }
 
 /// The platform picked from a multi-platform image when `--platform` is not given.
-const DEFAULT_PLATFORM: &str = "linux/amd64";
+pub(crate) const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
@@ -385,6 +388,15 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => runtime.block_on(run_check(args)),
+        Command::Explain(args) => {
+            let mut buf = Vec::new();
+            runtime
+                .block_on(explain::run(args, &mut buf))
+                .and_then(|code| {
+                    to_stdout(|out| out.write_all(&buf).map_err(Into::into))?;
+                    Ok(ExitCode::from(code))
+                })
+        }
         Command::Completions(args) => to_stdout(|out| docs::completions(&args, out)),
         Command::Man(args) => to_stdout(|out| docs::man(&args, out)),
     };

@@ -15,6 +15,7 @@
 
 mod support;
 
+mod action;
 mod bad_input;
 mod build;
 mod ci;
@@ -25,12 +26,13 @@ mod differential;
 mod dockerignore;
 mod engine;
 mod entry;
+mod explain;
 mod families;
 mod install;
 mod native;
 mod predict;
-mod registry;
 mod progress;
+mod registry;
 mod seed;
 mod servers;
 mod sources;

@@ -247,6 +247,7 @@ mod attribute;
 pub mod checker;
 mod closure;
 mod entry;
+pub mod explain;
 pub use entry::CONFIG_FILE;
 pub mod native;
 pub mod policy;

@@ -15,6 +15,6 @@ pub mod syspath;
 pub mod zipdir;
 
 pub use interpreter::{Interpreter, PyVersion};
-pub use resolve::{Found, Resolution, Resolver, Step, StepResult};
+pub use resolve::{Found, Resolution, Resolver, Step, StepResult, TraceEvent};
 pub use runtime::{Launch, ModelError, Runtime, model};
 pub use syspath::{Origin, SysPathEntry};

@@ -150,6 +150,37 @@ impl Resolution {
     }
 }
 
+/// One thing the import system looked at, recorded by a tracing resolver
+/// ([`Resolver::tracing`]) while it runs the same code that decides verdicts: `importgate
+/// explain` prints these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum TraceEvent {
+    /// A component of the dotted name is looked up; `search` is sys.path (top level) or the
+    /// parent's `__path__`.
+    Component {
+        name: String,
+        search: Vec<String>,
+        top_level: bool,
+    },
+    /// `FileFinder` tried one path in an entry, in CPython's order.
+    Candidate {
+        entry: String,
+        path: String,
+        /// `package` (`DIR/__init__SUFFIX`), `module` (`NAME SUFFIX`), `zip-member`.
+        kind: String,
+        exists: bool,
+    },
+    /// What the entry gave for the name. `consulted` is false for entries after the winner:
+    /// CPython never looks there; they are walked to show what the winner shadows.
+    Entry { step: Step, consulted: bool },
+    /// The component's result (builtin, frozen and preloaded modules come without entries:
+    /// meta-path finders before `PathFinder` answered).
+    Found { name: String, found: Found },
+    /// Resolution stopped here.
+    Failed { failed: Failed },
+}
+
 /// Resolves module names for one runtime; caches directory listings as FileFinder does.
 pub struct Resolver<'a> {
     vfs: &'a Vfs,
@@ -161,6 +192,8 @@ pub struct Resolver<'a> {
     listings: crate::memo::Memo<Option<Arc<BTreeSet<String>>>>,
     /// Member names of zip archives on the path, by archive path (`None`: not a readable zip).
     zips: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
+    /// The walk so far, when tracing (`None`: not recorded, the checker's case).
+    trace: Option<Mutex<Vec<TraceEvent>>>,
 }
 
 /// What a sys.path entry that is not a directory turns out to be for `sys.path_hooks`.
@@ -197,7 +230,44 @@ impl<'a> Resolver<'a> {
             suffixes,
             listings: crate::memo::Memo::default(),
             zips: Mutex::new(BTreeMap::new()),
+            trace: None,
         }
+    }
+
+    /// A resolver that records every step of its walks (see [`TraceEvent`]); the verdicts are
+    /// the same as without tracing, because the same code runs.
+    pub fn tracing(mut self) -> Self {
+        self.trace = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The events recorded since the last call.
+    pub fn take_trace(&self) -> Vec<TraceEvent> {
+        self.trace
+            .as_ref()
+            .map(|t| std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    fn trace_len(&self) -> usize {
+        self.trace
+            .as_ref()
+            .map_or(0, |t| t.lock().unwrap_or_else(|e| e.into_inner()).len())
+    }
+
+    fn record(&self, event: impl FnOnce() -> TraceEvent) {
+        if let Some(t) = &self.trace {
+            t.lock().unwrap_or_else(|e| e.into_inner()).push(event());
+        }
+    }
+
+    fn candidate(&self, entry: &str, path: &str, kind: &str, exists: bool) {
+        self.record(|| TraceEvent::Candidate {
+            entry: entry.to_string(),
+            path: path.to_string(),
+            kind: kind.to_string(),
+            exists,
+        });
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -283,7 +353,14 @@ impl<'a> Resolver<'a> {
             (".py", false),
         ] {
             let member = format!("{base}{suffix}");
-            if members.contains(&member) {
+            let exists = members.contains(&member);
+            self.candidate(
+                &step.entry,
+                &format!("{archive}/{member}"),
+                "zip-member",
+                exists,
+            );
+            if exists {
                 let full = format!("{archive}/{member}");
                 step.result = if package {
                     StepResult::Package { init: full }
@@ -324,7 +401,9 @@ impl<'a> Resolver<'a> {
         if is_dir {
             for suffix in &self.suffixes {
                 let init = join(&base, &format!("__init__{suffix}"));
-                if self.vfs.is_file(&init) {
+                let exists = self.vfs.is_file(&init);
+                self.candidate(dir, &init, "package", exists);
+                if exists {
                     step.result = StepResult::Package { init };
                     return step;
                 }
@@ -332,12 +411,12 @@ impl<'a> Resolver<'a> {
         }
         for suffix in &self.suffixes {
             let file = format!("{tail}{suffix}");
-            if names.contains(&file) {
-                let full = join(dir, &file);
-                if self.vfs.is_file(&full) {
-                    step.result = StepResult::Module { file: full };
-                    return step;
-                }
+            let full = join(dir, &file);
+            let exists = names.contains(&file) && self.vfs.is_file(&full);
+            self.candidate(dir, &full, "module", exists);
+            if exists {
+                step.result = StepResult::Module { file: full };
+                return step;
             }
         }
         // Extension files built for another interpreter are invisible to this one.
@@ -365,6 +444,10 @@ impl<'a> Resolver<'a> {
         let mut archive = false;
         for entry in search {
             let step = self.find_in(entry, tail);
+            self.record(|| TraceEvent::Entry {
+                step: step.clone(),
+                consulted: winner.is_none(),
+            });
             if winner.is_none() {
                 match &step.result {
                     StepResult::Package { init } => {
@@ -473,6 +556,36 @@ impl<'a> Resolver<'a> {
     /// Imports `name` (absolute, dotted) the way `importlib.import_module` would, stopping at the
     /// first component that fails.
     pub fn resolve(&self, name: &str) -> Resolution {
+        let start = self.trace_len();
+        let res = self.resolve_walk(name);
+        if self.trace.is_some() {
+            // Found events the walk recorded itself (every component but the last).
+            let done = self
+                .trace
+                .as_ref()
+                .map(|t| {
+                    t.lock().unwrap_or_else(|e| e.into_inner())[start..]
+                        .iter()
+                        .filter(|e| matches!(e, TraceEvent::Found { .. }))
+                        .count()
+                })
+                .unwrap_or(0);
+            for (name, found) in res.found.iter().skip(done) {
+                self.record(|| TraceEvent::Found {
+                    name: name.clone(),
+                    found: found.clone(),
+                });
+            }
+            if let Some(failed) = &res.failure {
+                self.record(|| TraceEvent::Failed {
+                    failed: failed.clone(),
+                });
+            }
+        }
+        res
+    }
+
+    fn resolve_walk(&self, name: &str) -> Resolution {
         let mut res = Resolution {
             name: name.to_string(),
             found: Vec::new(),
@@ -484,6 +597,22 @@ impl<'a> Resolver<'a> {
         for i in 0..parts.len() {
             let full = parts[..=i].join(".");
             let tail = parts[i];
+            if let Some((name, found)) = i.checked_sub(1).and_then(|p| res.found.get(p)) {
+                self.record(|| TraceEvent::Found {
+                    name: name.clone(),
+                    found: found.clone(),
+                });
+            }
+            if let Some(prev) = i.checked_sub(1)
+                && let Some(p) = res.found.get(prev).and_then(|(_, f)| f.search_path())
+            {
+                search = p.to_vec();
+            }
+            self.record(|| TraceEvent::Component {
+                name: full.clone(),
+                search: search.clone(),
+                top_level: i == 0,
+            });
             if i == 0
                 && full == "distutils"
                 && let Some(dir) = &self.rt.distutils_shim
