@@ -201,14 +201,21 @@ pub fn extension_suffixes(soabi: Option<&str>) -> Vec<String> {
     out
 }
 
-/// The SOABI a python.org/Debian build of `version` on x86_64 glibc would have, for when the
-/// image carries no `_sysconfigdata`.
-pub fn default_soabi(version: PyVersion, arch: &str) -> String {
-    let triplet = match arch {
-        "arm64" | "aarch64" => "aarch64-linux-gnu",
-        "386" | "i386" => "i386-linux-gnu",
-        _ => "x86_64-linux-gnu",
+/// The SOABI a python.org/Debian/Alpine build of `version` would have, for when the image
+/// carries no `_sysconfigdata`. From 3.11 `configure` names the C library in the platform
+/// triplet (`x86_64-linux-musl`); earlier musl builds said `-linux-gnu` like glibc ones.
+pub fn default_soabi(version: PyVersion, arch: &str, musl: bool) -> String {
+    let cpu = match arch {
+        "arm64" | "aarch64" => "aarch64",
+        "386" | "i386" => "i386",
+        _ => "x86_64",
     };
+    let libc = if musl && version >= PyVersion::new(3, 11) {
+        "musl"
+    } else {
+        "gnu"
+    };
+    let triplet = format!("{cpu}-linux-{libc}");
     let m = if version < PyVersion::new(3, 8) {
         "m"
     } else {
@@ -287,8 +294,16 @@ mod tests {
     #[test]
     fn default_soabi_has_the_pre_38_m_flag() {
         assert_eq!(
-            default_soabi(PyVersion::new(3, 7), "amd64"),
+            default_soabi(PyVersion::new(3, 7), "amd64", false),
             "cpython-37m-x86_64-linux-gnu"
+        );
+        assert_eq!(
+            default_soabi(PyVersion::new(3, 12), "arm64", true),
+            "cpython-312-aarch64-linux-musl"
+        );
+        assert_eq!(
+            default_soabi(PyVersion::new(3, 10), "amd64", true),
+            "cpython-310-x86_64-linux-gnu"
         );
     }
 }

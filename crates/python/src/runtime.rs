@@ -701,7 +701,17 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         .find(|n| n.starts_with("_sysconfigdata") && n.ends_with(".py"))
         .and_then(|n| vfs.read_to_string(&format!("{stdlib}/{n}")))
         .and_then(|src| sysconfig_var(&src, "SOABI"))
-        .unwrap_or_else(|| default_soabi(version, arch));
+        .unwrap_or_else(|| {
+            // musl's loader and no glibc one: an Alpine-style build.
+            let musl = vfs
+                .read_dir("/lib")
+                .unwrap_or_default()
+                .iter()
+                .any(|n| n.starts_with("ld-musl-"))
+                && !vfs.exists("/lib64/ld-linux-x86-64.so.2")
+                && !vfs.exists("/lib/ld-linux-aarch64.so.1");
+            default_soabi(version, arch, musl)
+        });
     let (builtins, builtins_from_binary) = match read_builtins(vfs, &real_executable, &prefix) {
         Some(b) => (b, true),
         None => {

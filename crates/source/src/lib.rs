@@ -195,7 +195,7 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
     };
 
     let locator = Locator::new(source);
-    let syntax_errors: Vec<SyntaxErrorInfo> = parsed
+    let mut syntax_errors: Vec<SyntaxErrorInfo> = parsed
         .errors()
         .iter()
         .map(|error| {
@@ -207,6 +207,19 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
             }
         })
         .collect();
+    // The tokenizer refuses the file before the parser sees it: CPython reports that one error.
+    if let Some((at, message)) = prescan::decode_error(source) {
+        let line_start = source[..at].rfind('\n').map_or(0, |n| n + 1);
+        syntax_errors.insert(
+            0,
+            SyntaxErrorInfo {
+                message,
+                line: u32::try_from(source[..at].matches('\n').count() + 1).unwrap_or(u32::MAX),
+                column: u32::try_from(source[line_start..at].chars().count() + 1)
+                    .unwrap_or(u32::MAX),
+            },
+        );
+    }
     let python2_hint =
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
