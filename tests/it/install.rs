@@ -17,8 +17,9 @@ pub fn workspace_target() -> PathBuf {
 }
 
 /// `cargo install --path <repo> --root <root>` with the lock file and the registry cache the
-/// test build already used (`--locked --offline`: no index update, no download), in the dev
-/// profile so the workspace target's artifacts are reused. Returns the installed binary.
+/// test build already used (`--locked --offline`: no index update, no download), built in this
+/// test build's target directory so a second install (and pre-commit's, `tests/it/ci.rs`)
+/// reuses the release artifacts. Returns the installed binary.
 pub fn cargo_install(root: &Path) -> PathBuf {
     // One install at a time: two would wait on each other's target-dir lock anyway.
     static ONE: Mutex<()> = Mutex::new(());
@@ -26,7 +27,7 @@ pub fn cargo_install(root: &Path) -> PathBuf {
     let _lock = lock_file("importgate-cargo-install.lock");
     let out = output_of(
         Command::new(env!("CARGO"))
-            .args(["install", "--locked", "--offline", "--debug", "--path"])
+            .args(["install", "--locked", "--offline", "--path"])
             .arg(repo_root())
             .arg("--root")
             .arg(root)
