@@ -220,13 +220,10 @@ fn exec_problem(
         if basename(&interp) == "env" {
             let arg: Vec<&str> = words.collect();
             // `env -S ...` splits the rest; `env NAME=value prog` sets variables first.
-            let Some(prog) = arg
+            let prog = arg
                 .iter()
                 .find(|w| !w.starts_with('-') && !w.contains('='))
-                .map(|w| w.to_string())
-            else {
-                return None;
-            };
+                .map(|w| w.to_string())?;
             if prog.ends_with('\r') {
                 return Some((
                     format!(
