@@ -9,7 +9,9 @@
 //! (`MIDDLEWARE`, `AUTHENTICATION_BACKENDS`) under `manage.py runserver` and `gunicorn
 //! mysite.wsgi`, a dependency of a dependency deleted from site-packages (reported once, at the
 //! first application statement, with every affected statement), and an extension built for
-//! another CPython.
+//! another CPython; an entrypoint wrapper with Windows line endings, without an execute bit,
+//! or with a `#!/bin/bash` the image cannot run, and an interpreter whose libpython a later
+//! layer deleted.
 //!
 //! The truth is the image's own Entrypoint/Cmd run in a container (`--network none`): the
 //! broken image must really fail with the error the finding describes, the clean twin must
@@ -1667,4 +1669,106 @@ fn extension_for_another_cpython_is_reported_at_the_app_import() {
     assert_eq!(affects, want, "{label}: `affects` of {f:#}");
     assert_imports_point_to(label, &report, &affects, &f["id"]);
     differential_with(&broken.tag, "python", Some("/app"), &app_imports(&report));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs that exist but cannot start
+
+/// Runs the image's own Entrypoint/Cmd to its end, in the foreground: a program the kernel
+/// refuses makes `docker run` itself fail (the OCI runtime's exec error), which `start` treats
+/// as a harness failure. Exit code and everything printed.
+fn run_image(tag: &str) -> (i32, String) {
+    let out = output_of(
+        docker().args(["run", "--rm", "--network", "none", tag]),
+        &format!("docker run {tag}"),
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `ENTRYPOINT ["/app/entry.sh"]` (a wrapper ending in `exec "$@"`) with `python -c` as Cmd:
+/// clean; the wrapper with Windows line endings; without an execute bit; with a `#!/bin/bash`
+/// the image has no bash for; and, with the clean wrapper, the interpreter's libpython deleted
+/// by a later layer. The broken images really do not start (Docker's or ld.so's error), and
+/// each is one `exec-failed` error at the Entrypoint.
+#[test]
+fn programs_that_cannot_start() {
+    if !require_docker() {
+        return;
+    }
+    let cmd = "ENTRYPOINT [\"/app/entry.sh\"]\nCMD [\"python\", \"-c\", \"print('app started')\"]";
+    let ok = "#!/bin/sh\nset -e\nexec \"$@\"\n";
+    let cases: [(&str, &str, &str, &str); 5] = [
+        ("clean", ok, "RUN chmod 755 /app/entry.sh", ""),
+        (
+            "crlf",
+            "#!/bin/sh\r\nset -e\r\nexec \"$@\"\r\n",
+            "RUN chmod 755 /app/entry.sh",
+            "no such file or directory",
+        ),
+        (
+            "noexec",
+            ok,
+            "RUN chmod 644 /app/entry.sh",
+            "permission denied",
+        ),
+        (
+            "bash",
+            "#!/bin/bash\nexec \"$@\"\n",
+            "RUN chmod 755 /app/entry.sh",
+            "no such file or directory",
+        ),
+        (
+            "libpython",
+            ok,
+            "RUN chmod 755 /app/entry.sh && rm /usr/local/lib/libpython3.12.so.1.0",
+            "error while loading shared libraries: libpython3.12.so.1.0",
+        ),
+    ];
+    for (variant, script, run, needle) in cases {
+        let label = format!("entrypoint wrapper ({variant})");
+        let img = scenario(
+            "exec",
+            variant,
+            &[("/app/entry.sh", script)],
+            &format!("{run}\n{cmd}"),
+        );
+        let (code, log) = run_image(&img.tag);
+        if needle.is_empty() {
+            assert!(
+                code == 0 && log.contains("app started"),
+                "{label}: want the container to start; exit {code}, log:\n{log}"
+            );
+            assert_clean(&label, &img.tag);
+            continue;
+        }
+        assert!(
+            code != 0 && log.to_lowercase().contains(&needle.to_lowercase()),
+            "{label}: want the container to fail with {needle:?}; exit {code}, log:\n{log}"
+        );
+        eprintln!("{label}: docker run exits {code}: {}", log.trim());
+        let (_, f) = one_error(&label, &img.tag);
+        assert_eq!(f["code"], "exec-failed", "{label}: {f:#}");
+        assert_eq!(f["file"], "<image-config>", "{label}: {f:#}");
+        // The wrapper's own failures are on it; the interpreter's on the Cmd that runs it.
+        let at = if variant == "libpython" {
+            ("CMD", 2)
+        } else {
+            ("ENTRYPOINT", 1)
+        };
+        assert_eq!(f["config"]["instruction"], at.0, "{label}: {f:#}");
+        assert_eq!(f["line"], at.1, "{label}: {f:#}");
+        assert!(
+            f["message"]
+                .as_str()
+                .is_some_and(|m| m.to_lowercase().contains(&needle.to_lowercase())),
+            "{label}: the message does not say {needle:?}: {f:#}"
+        );
+    }
 }

@@ -1295,7 +1295,12 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
                 name: shown.clone(),
             },
             by: "the container runtime".into(),
-            loc: entry::locate(&ctx.image.config, argv.first().map_or("", String::as_str)),
+            // The argument that runs the interpreter (`python` of a Cmd behind a wrapper), else
+            // the program itself.
+            loc: entry::locate(
+                &ctx.image.config,
+                shown.rsplit('/').next().unwrap_or(&shown),
+            ),
         };
         let mut notes = vec![format!(
             "{} needs {}",
