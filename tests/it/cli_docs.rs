@@ -94,6 +94,7 @@ fn man_pages_render_and_document_every_check_option() {
         [
             "importgate-check.1",
             "importgate-completions.1",
+            "importgate-explain.1",
             "importgate-man.1",
             "importgate.1"
         ]

@@ -1,8 +1,7 @@
 //! Cheap checks run around the real parse: a nesting-depth scan that keeps
 //! pathological files away from the recursive parser and AST drop, a token
 //! look for Python 2 `print` statements to explain syntax errors, and the
-//! tokenizer's refusals before parsing (null bytes, bytes that are not UTF-8
-//! without a PEP 263 declaration).
+//! tokenizer's refusal of null bytes before parsing.
 
 use ruff_python_ast::token::{TokenKind, Tokens};
 use ruff_text_size::Ranged;
@@ -214,65 +213,12 @@ pub(crate) fn has_python2_print(tokens: &Tokens, source: &str) -> bool {
     false
 }
 
-/// The PEP 263 declaration of the first two lines (the second only when the first is a
-/// comment or blank), lower-cased, as CPython's tokenizer looks for it.
-pub(crate) fn declared_encoding(source: &str) -> Option<String> {
-    let mut lines = source.trim_start_matches('\u{feff}').lines();
-    let first = lines.next()?;
-    let candidates = if first.trim_start().starts_with('#') || first.trim().is_empty() {
-        vec![first, lines.next().unwrap_or("")]
-    } else {
-        vec![first]
-    };
-    for line in candidates {
-        let Some(comment) = line
-            .trim_start_matches([' ', '\t', '\x0c'])
-            .strip_prefix('#')
-        else {
-            continue;
-        };
-        let Some(at) = comment.find("coding") else {
-            continue;
-        };
-        let rest = &comment[at + "coding".len()..];
-        let Some(rest) = rest.strip_prefix([':', '=']) else {
-            continue;
-        };
-        let name: String = rest
-            .trim_start_matches([' ', '\t'])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect();
-        if !name.is_empty() {
-            return Some(name.to_ascii_lowercase());
-        }
-    }
-    None
-}
-
 /// What CPython's tokenizer refuses before any parsing, with where: a null byte (3.12+
-/// `SyntaxError`, a `ValueError` before; the import fails either way), and bytes that are not
-/// UTF-8 in a file that declares no other encoding. The image reader decodes lossily, so a
-/// replacement character marks the first undecodable byte.
+/// `SyntaxError`, a `ValueError` before; the import fails either way). Undecodable bytes are
+/// not judged here: the image reader decodes lossily, and a replacement character in the text
+/// may as well be one the file really contains.
 pub(crate) fn decode_error(source: &str) -> Option<(usize, String)> {
-    let nul = source.find('\0');
-    let declared = declared_encoding(source);
-    let utf8 = declared
-        .as_deref()
-        .is_none_or(|e| matches!(e.replace('_', "-").as_str(), "utf-8" | "utf8"));
-    let bad = utf8.then(|| source.find('\u{fffd}')).flatten();
-    match (nul, bad) {
-        (Some(n), b) if b.is_none_or(|b| n < b) => {
-            Some((n, "source code cannot contain null bytes".to_string()))
-        }
-        (_, Some(b)) => Some((
-            b,
-            if declared.is_some() {
-                "(unicode error) 'utf-8' codec can't decode the file's bytes".to_string()
-            } else {
-                "Non-UTF-8 code in file, but no encoding declared; see https://peps.python.org/pep-0263/ for details".to_string()
-            },
-        )),
-        _ => None,
-    }
+    source
+        .find('\0')
+        .map(|n| (n, "source code cannot contain null bytes".to_string()))
 }
