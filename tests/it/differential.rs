@@ -168,6 +168,11 @@ impl<'a> Scenario<'a> {
 
     /// Builds, checks, replays; collects every failure before panicking so one run shows all.
     pub(crate) fn run(self) -> serde_json::Value {
+        self.run_keeping_image().0
+    }
+
+    /// [`Scenario::run`], keeping the image for further questions to its CPython.
+    pub(crate) fn run_keeping_image(self) -> (serde_json::Value, Image) {
         let tag = format!("importgate-test/{}-{}", self.name, self.base.label());
         let image = build_scenario(&tag, &self.base.tag, &self.entries, &self.dockerfile);
         self.check_premises(&image.tag);
@@ -206,7 +211,7 @@ impl<'a> Scenario<'a> {
             failures.join("\n"),
             run.stderr
         );
-        report
+        (report, image)
     }
 }
 
@@ -920,5 +925,119 @@ fn syntax_error_modules_py312() {
                 "{module}: {imports:#?}"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes that are not UTF-8: an import fails on one inside a string or a name (one SyntaxError,
+// at that token), not in a comment; a PEP 263 declaration or a BOM makes them valid; a binary
+// file is one error. The files are written as bytes on the host and copied in.
+
+/// Deterministic bytes that no tokenizer accepts as Python.
+fn binary_noise(len: usize) -> Vec<u8> {
+    let mut state: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn undecodable_sources(base: Base) -> serde_json::Value {
+    let dir = tempdir();
+    let files: [(&str, Vec<u8>); 6] = [
+        ("latin_plain.py", b"import os\nname = 'caf\xe9'\n".to_vec()),
+        (
+            "latin_cookie.py",
+            b"# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n".to_vec(),
+        ),
+        (
+            "bom_utf8.py",
+            b"\xef\xbb\xbfname = 'caf\xc3\xa9'\n".to_vec(),
+        ),
+        ("comment_only.py", b"# caf\xe9\nname = 1\n".to_vec()),
+        ("real_fffd.py", "name = '\u{fffd}'\n".as_bytes().to_vec()),
+        ("noise.py", binary_noise(300)),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(name), bytes).expect("write");
+    }
+    let (report, image) = Scenario {
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import latin_plain\nimport latin_cookie\nimport bom_utf8\nimport comment_only\nimport real_fffd\nimport noise\n",
+            ),
+            Entry::Tree("/app".into(), dir.path().to_path_buf()),
+        ],
+        exit: 1,
+        must: vec![
+            ok("latin_cookie"),
+            ok("bom_utf8"),
+            ok("comment_only"),
+            ok("real_fffd"),
+        ],
+        ..Scenario::script("undecodable-sources", &base)
+    }
+    .run_keeping_image();
+    // CPython: the two refused files raise SyntaxError at import (not an ImportError, so the
+    // scenario's own claims cannot say it); importgate: each import an error.
+    let cases = [
+        Case::new("import latin_plain", None),
+        Case::new("import noise", None),
+    ];
+    for (case, truth) in cases
+        .iter()
+        .zip(truth_with(&image.tag, "python3", Some("/app"), &cases))
+    {
+        assert!(
+            truth.ok == Some(false) && truth.exc_type.as_deref() == Some("SyntaxError"),
+            "`{}` in CPython: {}",
+            case.statement,
+            truth.describe()
+        );
+    }
+    for module in ["latin_plain", "noise"] {
+        let imports = imports_of(&report, module, None);
+        assert!(
+            imports.len() == 1 && imports[0]["status"] == "error",
+            "{module}: {imports:#?}"
+        );
+    }
+    // One warning per file CPython refuses, at the first bad byte's line for the Latin-1 one.
+    let per_file: Vec<&serde_json::Value> = findings_for(&report, "")
+        .into_iter()
+        .filter(|f| f["code"] == "syntax-error")
+        .collect();
+    let files_hit: Vec<&str> = per_file.iter().filter_map(|f| f["file"].as_str()).collect();
+    assert_eq!(
+        files_hit,
+        ["/app/latin_plain.py", "/app/noise.py"],
+        "{report:#}"
+    );
+    assert_eq!(per_file[0]["line"], 2, "{report:#}");
+    assert!(
+        per_file[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("can't decode byte 0xe9")),
+        "{report:#}"
+    );
+    report
+}
+
+#[test]
+fn undecodable_sources_py311() {
+    if require_docker() {
+        undecodable_sources(Base::slim("3.11"));
+    }
+}
+
+#[test]
+fn undecodable_sources_py312() {
+    if require_docker() {
+        undecodable_sources(Base::slim("3.12"));
     }
 }

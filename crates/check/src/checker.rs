@@ -168,8 +168,8 @@ impl Ctx<'_> {
         if let Some(p) = self.parsed.get(file) {
             return Some(p.clone());
         }
-        let text = self.image.fs.read_to_string(file)?;
-        let parsed = Arc::new(importgate_source::parse_module(&text));
+        let bytes = self.image.fs.read(file)??;
+        let parsed = Arc::new(importgate_source::parse_bytes(&bytes, Some(file)));
         self.parsed.insert(file.to_string(), parsed.clone());
         Some(parsed)
     }
@@ -569,12 +569,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let rt = rt;
     let (policy, config_file) = build_policy(image, &rt, opts)?;
     let files = appfiles::select(&image.fs, &rt, &policy.include, &policy.exclude)?;
-    let sources: Vec<(String, Arc<str>)> = files
+    let sources: Vec<(String, Arc<[u8]>)> = files
         .iter()
-        .filter_map(|f| {
-            let text = image.fs.read_to_string(f)?;
-            Some((f.clone(), Arc::<str>::from(text)))
-        })
+        .filter_map(|f| Some((f.clone(), image.fs.read(f)??)))
         .collect();
     let mut warnings: Vec<String> = image.warnings.clone();
     warnings.extend(rt.warnings.iter().cloned());
@@ -641,13 +638,25 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             Some((c, _)) if file == CONFIG_FILE => c.clone(),
             _ => image
                 .fs
-                .read_to_string(file)
-                .map(Arc::from)
+                .read(file)
+                .flatten()
+                .map(|bytes| Arc::from(importgate_source::decode(&bytes).text))
                 .unwrap_or_else(|| Arc::from("")),
+        };
+        // The script run by path is read by the file reader, which refuses undecodable bytes
+        // that an import would let through (in comments).
+        let run_by_path = !third_party
+            && file != CONFIG_FILE
+            && module.script_error.is_some()
+            && identity(file, ctx.rt, &ctx.resolver).script;
+        let first_error = if run_by_path {
+            module.script_error.as_ref()
+        } else {
+            module.syntax_errors.first()
         };
         if !third_party {
             // CPython stops at the first error: one finding per file.
-            for err in module.syntax_errors.iter().take(1) {
+            if let Some(err) = first_error {
                 findings.push(Finding {
                     id: String::new(),
                     severity: Severity::Warning,
@@ -675,6 +684,10 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 });
             }
         } else if !module.syntax_errors.is_empty() {
+            return;
+        }
+        if run_by_path && module.syntax_errors.is_empty() {
+            // The script never starts: none of its imports runs.
             return;
         }
         // `python -c` code runs as `__main__` without a package, at startup.

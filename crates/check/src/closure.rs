@@ -311,7 +311,7 @@ impl<'a, 'r> Walker<'a, 'r> {
     pub fn run(&mut self) {
         while !self.frontier.is_empty() {
             let frontier = std::mem::take(&mut self.frontier);
-            let need: Vec<(String, Arc<str>)> = frontier
+            let need: Vec<(String, Arc<[u8]>)> = frontier
                 .iter()
                 .filter_map(|&i| self.reached.nodes.get(i))
                 .map(|n| n.file.clone())
@@ -319,8 +319,8 @@ impl<'a, 'r> Walker<'a, 'r> {
                 .into_iter()
                 .filter(|f| !self.cache.contains_key(f))
                 .filter_map(|f| {
-                    let text = self.vfs.read_to_string(&f)?;
-                    Some((f, Arc::<str>::from(text)))
+                    let bytes = self.vfs.read(&f)??;
+                    Some((f, bytes))
                 })
                 .collect();
             self.reached.parsed_outside_app += need.len();

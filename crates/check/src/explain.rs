@@ -153,9 +153,9 @@ pub fn explain(image: &Image, target: &str, file: Option<&str>) -> Result<Explan
             let bound = found
                 .file()
                 .filter(|f| f.ends_with(".py"))
-                .and_then(|f| image.fs.read_to_string(f))
-                .map(|src| {
-                    let b = importgate_source::parse_module(&src).bindings;
+                .and_then(|f| Some((f, image.fs.read(f)??)))
+                .map(|(f, src)| {
+                    let b = importgate_source::parse_bytes(&src, Some(f)).bindings;
                     b.names.contains(name)
                         || b.has_getattr
                         || b.dynamic_namespace

@@ -470,9 +470,9 @@ impl<'a> Native<'a> {
     /// A parsed third-party module, shared with the startup closure's cache.
     fn source(&self, file: &str) -> Option<Arc<ParsedModule>> {
         self.sources.get_or_compute(file, || {
-            self.vfs.read_to_string(file).map(|text| {
+            self.vfs.read(file).flatten().map(|bytes| {
                 self.parsed_here.fetch_add(1, Ordering::Relaxed);
-                Arc::new(importgate_source::parse_module(&text))
+                Arc::new(importgate_source::parse_bytes(&bytes, Some(file)))
             })
         })
     }

@@ -7,9 +7,11 @@
 
 mod bindings;
 mod condition;
+mod decode;
 mod extract;
 mod names;
 mod prescan;
+mod undecodable;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -22,6 +24,7 @@ use ruff_text_size::{Ranged, TextSize};
 use serde::{Deserialize, Serialize};
 
 pub use condition::{Branch, CmpOp, Condition, FileKind, PathKind, PlatformSource, TargetEnv};
+pub use decode::{Decoded, decode};
 
 /// Everything importgate needs from one Python file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,12 @@ pub struct ParsedModule {
     /// The file fails to parse and contains Python 2 `print` statements, so the
     /// likely explanation is "Python 2 code", not a broken file.
     pub python2_hint: bool,
+    /// What CPython says when the file is run by path (`python app.py`) rather than imported:
+    /// its file reader refuses a non-UTF-8 byte anywhere, comments included, where an import
+    /// only fails on one inside a name or a string. `None` when the bytes decode (or are refused
+    /// as a whole, which `syntax_errors` says).
+    #[serde(default)]
+    pub script_error: Option<SyntaxErrorInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +184,19 @@ pub fn parse_module(source: &str) -> ParsedModule {
 /// [`parse_module`] for the file at `path` in the image: `__file__`-relative paths of
 /// existence tests can then be followed.
 pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
+    parse_text(source, path, None)
+}
+
+/// [`parse_module_at`] from the file's bytes, decoded as CPython decodes them (BOM, PEP 263
+/// declaration, UTF-8) so that bytes which would not decode are judged where CPython judges
+/// them, and a real U+FFFD in the file is not.
+pub fn parse_bytes(bytes: &[u8], path: Option<&str>) -> ParsedModule {
+    let decoded = decode::decode(bytes);
+    let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    parse_text(&decoded.text, path, Some((&decoded, body)))
+}
+
+fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) -> ParsedModule {
     if prescan::too_deep(source) {
         return ParsedModule {
             syntax_errors: vec![SyntaxErrorInfo {
@@ -207,6 +229,17 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
             }
         })
         .collect();
+    let mut script_error = None;
+    if let Some((decoded, body)) = raw {
+        script_error = undecodable::judge(
+            decoded,
+            body,
+            parsed.tokens(),
+            &locator,
+            path,
+            &mut syntax_errors,
+        );
+    }
     // The tokenizer refuses the file before the parser sees it: CPython reports that one error.
     if let Some((at, message)) = prescan::decode_error(source) {
         let line_start = source[..at].rfind('\n').map_or(0, |n| n + 1);
@@ -235,6 +268,7 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
         syntax_errors,
         bindings,
         python2_hint,
+        script_error,
     }
 }
 
@@ -242,12 +276,12 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
 const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 /// Parses files in parallel, keeping input order.
-pub fn parse_many(files: Vec<(String, Arc<str>)>) -> Vec<(String, ParsedModule)> {
-    let run = |files: Vec<(String, Arc<str>)>| -> Vec<(String, ParsedModule)> {
+pub fn parse_many(files: Vec<(String, Arc<[u8]>)>) -> Vec<(String, ParsedModule)> {
+    let run = |files: Vec<(String, Arc<[u8]>)>| -> Vec<(String, ParsedModule)> {
         files
             .into_par_iter()
             .map(|(path, source)| {
-                let parsed = parse_module_at(&source, Some(&path));
+                let parsed = parse_bytes(&source, Some(&path));
                 (path, parsed)
             })
             .collect()
@@ -262,7 +296,7 @@ pub fn parse_many(files: Vec<(String, Arc<str>)>) -> Vec<(String, ParsedModule)>
                     files
                         .into_iter()
                         .map(|(path, source)| {
-                            let parsed = parse_module_at(&source, Some(&path));
+                            let parsed = parse_bytes(&source, Some(&path));
                             (path, parsed)
                         })
                         .collect::<Vec<_>>()

@@ -456,7 +456,7 @@ fn pathological_nesting_is_not_parsed() {
 
 #[test]
 fn parse_many_keeps_order_and_survives_deep_input() {
-    let files: Vec<(String, Arc<str>)> = (0..40)
+    let files: Vec<(String, Arc<[u8]>)> = (0..40)
         .map(|i| {
             let text = if i % 7 == 0 {
                 // Deep but under the limit: needs the big worker stack.
@@ -464,7 +464,7 @@ fn parse_many_keeps_order_and_survives_deep_input() {
             } else {
                 format!("import m{i}\n")
             };
-            (format!("f{i}.py"), Arc::from(text))
+            (format!("f{i}.py"), Arc::from(text.into_bytes()))
         })
         .collect();
     let out = parse_many(files);
@@ -566,12 +566,12 @@ fn long_operator_chains_are_not_parsed() {
     }
     // Long flat data is fine: commas end each chain.
     let table = format!("T = [{}]\nimport os\n", "-1.5e-3, a.b, ".repeat(20_000));
-    let out = parse_many(vec![("t.py".into(), Arc::from(table))]);
+    let out = parse_many(vec![("t.py".into(), Arc::from(table.into_bytes()))]);
     assert!(out[0].1.syntax_errors.is_empty());
     assert_eq!(out[0].1.imports.len(), 1);
     // Just under the limit still parses on the worker stack.
     let near = format!("x = 1{}\nimport os\n", "+1".repeat(9_000));
-    let out = parse_many(vec![("n.py".into(), Arc::from(near))]);
+    let out = parse_many(vec![("n.py".into(), Arc::from(near.into_bytes()))]);
     assert_eq!(out[0].1.imports.len(), 1);
 }
 
@@ -692,4 +692,90 @@ fn null_bytes_are_one_syntax_error() {
     assert_eq!(nul.syntax_errors[0].line, 2);
     assert!(parse_module("x = '\u{fffd}'\n").syntax_errors.is_empty());
     assert!(parse_module("x = 'café'\n").syntax_errors.is_empty());
+}
+
+/// Undecodable bytes are judged from the file's bytes, where CPython judges them: an import
+/// fails on one inside a string or a name (at that token, with the codec's own words), not in a
+/// comment; a run by path fails on the first one anywhere; a PEP 263 declaration or a BOM
+/// makes the bytes valid.
+#[test]
+fn undecodable_bytes_are_one_syntax_error_where_cpython_decodes() {
+    let p = crate::parse_bytes(b"import os\nx = \"caf\xe9\"\n", Some("/app/m.py"));
+    assert_eq!(p.syntax_errors.len(), 1, "{p:?}");
+    let e = &p.syntax_errors[0];
+    assert_eq!(
+        e.message,
+        "(unicode error) 'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data"
+    );
+    assert_eq!((e.line, e.column), (2, 5));
+    let script = p.script_error.expect("run by path fails too");
+    assert_eq!(
+        script.message,
+        "Non-UTF-8 code starting with '\\xe9' in file /app/m.py on line 2, but no encoding declared; see https://peps.python.org/pep-0263/ for details"
+    );
+    assert_eq!(p.imports.len(), 1);
+
+    let two = crate::parse_bytes(b"x = \"\xe9\xe9\"\ny = 'ab\xff'\n", None);
+    assert_eq!(
+        two.syntax_errors[0].message,
+        "(unicode error) 'utf-8' codec can't decode byte 0xe9 in position 0: invalid continuation byte"
+    );
+    let start = crate::parse_bytes(b"x = 1\ny = 'ab\xff'", None);
+    assert!(
+        start.syntax_errors[0]
+            .message
+            .ends_with("position 2: invalid start byte"),
+        "{start:?}"
+    );
+    let name = crate::parse_bytes(b"import os\nx\xe9 = 1\n", None);
+    assert!(
+        name.syntax_errors[0].message.contains("position 1"),
+        "{name:?}"
+    );
+    assert_eq!(name.syntax_errors[0].line, 2);
+
+    // In a comment: the import is fine, the run by path is not.
+    let comment = crate::parse_bytes(b"import os\n# caf\xe9\n", Some("/app/c.py"));
+    assert!(comment.syntax_errors.is_empty(), "{comment:?}");
+    assert_eq!(comment.script_error.map(|e| e.line), Some(2));
+
+    // Declarations and the BOM.
+    for ok in [
+        &b"# -*- coding: latin-1 -*-\nx = 'caf\xe9'\n"[..],
+        b"#!/usr/bin/env python\n# vim: set fileencoding=cp1252 :\nx = '\x93'\n",
+        b"\xef\xbb\xbfx = 'caf\xc3\xa9'\n",
+        b"x = '\xef\xbf\xbd'\n",
+    ] {
+        let p = crate::parse_bytes(ok, None);
+        assert!(
+            p.syntax_errors.is_empty() && p.script_error.is_none(),
+            "{p:?}"
+        );
+    }
+    let latin = crate::parse_bytes(b"# coding: latin-1\nx = 'caf\xe9'\n", None);
+    assert!(latin.bindings.names.contains("x"));
+    // ...not on the third line, nor on the second after code.
+    for late in [
+        &b"\n\n# coding: latin-1\nx = '\xe9'\n"[..],
+        b"x = 1\n# coding: latin-1\nx = '\xe9'\n",
+    ] {
+        assert!(!crate::parse_bytes(late, None).syntax_errors.is_empty());
+    }
+    // A byte the declared codec has no character for refuses the whole file.
+    let cp = crate::parse_bytes(b"# coding: cp1252\nx = '\x81'\n", None);
+    assert_eq!(
+        cp.syntax_errors[0].message,
+        "'charmap' codec can't decode byte 0x81 in position 22: character maps to <undefined>"
+    );
+    let bom = crate::parse_bytes(b"\xef\xbb\xbf# coding: latin-1\nx = 1\n", None);
+    assert_eq!(
+        bom.syntax_errors[0].message,
+        "encoding problem: iso-8859-1 with BOM"
+    );
+    // A syntax error before the bad literal is what CPython reports.
+    let before = crate::parse_bytes(b"x = 1 +\n\"\xe9\"\n", None);
+    assert!(
+        !before.syntax_errors[0].message.contains("unicode error"),
+        "{before:?}"
+    );
 }
