@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// `importgate ARGS` with stdout in a file and stderr on a fresh pty; what the terminal showed,
 /// stdout, and the exit code.
-fn on_a_terminal(dir: &Path, args: &[&str]) -> (String, String, i32) {
+pub(crate) fn on_a_terminal(dir: &Path, args: &[&str]) -> (String, String, i32) {
     let out = dir.join("stdout.txt");
     let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
     let command = format!(

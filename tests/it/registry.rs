@@ -969,3 +969,48 @@ fn release_verification_recipe_checks_by_digest_before_promotion() {
         }
     }
 }
+
+/// Reading from a registry on a terminal: the bytes of the blobs fetched against the manifest's
+/// total, then the layers merged; nothing of it when stderr is a pipe.
+#[test]
+fn registry_progress_on_a_terminal() {
+    if !tools() {
+        return;
+    }
+    let (image, code, _) = seed_image("importgate-test/registry-progress", "seed-app");
+    let reg = Registry::start(false);
+    reg.push(
+        &format!("docker-daemon:{}", image.tag),
+        "team/progress:1",
+        &[],
+    );
+    let layers = reg.raw_manifest("team/progress:1")["layers"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let reference = format!("registry:{}/team/progress:1", reg.host());
+    let dir = tempdir();
+    let (terminal, stdout, got) =
+        crate::progress::on_a_terminal(dir.path(), &["check", &reference]);
+    assert_eq!(got, code, "terminal:\n{terminal}\nstdout:\n{stdout}");
+    let fetching = format!("fetching {layers} layers of {reference}");
+    assert!(
+        terminal.contains(&fetching),
+        "no `{fetching}` on the terminal:\n{terminal:?}"
+    );
+    // Bytes against the known total (`12.3 MiB/27.0 MiB`), then the merge.
+    assert!(terminal.contains("iB/"), "no byte count:\n{terminal:?}");
+    assert!(
+        terminal.contains(&format!(
+            "merging the layers of {}",
+            reference.trim_start_matches("registry:")
+        )),
+        "no layer progress:\n{terminal:?}"
+    );
+    assert!(
+        !stdout.contains("fetching"),
+        "progress on stdout:\n{stdout}"
+    );
+    let run = check_registry(&[&reference], &[], None);
+    assert_eq!(run.code, code);
+    assert_eq!(run.stderr, "", "stderr is a pipe: no progress");
+}

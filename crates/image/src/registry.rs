@@ -3,7 +3,7 @@
 //! fetched concurrently, each streamed through a bounded channel into the same blocking layer
 //! indexer the archives use. Nothing is written to disk; every blob is checked against its
 //! digest as it arrives (by `importgate-registry`) and again, as stored and as a diff id, by the
-//! shared [`assemble`] step.
+//! shared [`assemble`] step. The bytes fetched are reported as one progress step.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::error::ImageError;
 use crate::layer::{LayerIndex, index_stored};
 use crate::load::{LoadOptions, assemble};
+use crate::progress::{StepGuard, Unit};
 use crate::select::{BlobRef, BlobSource, Selection, blob_path};
 use crate::{Capture, Image};
 
@@ -125,6 +126,7 @@ async fn fetch_layer(
     client: Arc<Client>,
     d: Descriptor,
     capture: Arc<Capture>,
+    step: &StepGuard,
 ) -> Result<Result<Arc<LayerIndex>, Arc<io::Error>>, ImageError> {
     let mut blob = client.blob(&d.digest, d.size).await?;
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
@@ -141,6 +143,7 @@ async fn fetch_layer(
     loop {
         match blob.next_chunk().await {
             Ok(Some(chunk)) => {
+                step.advance(chunk.len() as u64);
                 if tx.send(Ok(chunk)).await.is_err() {
                     break;
                 }
@@ -258,15 +261,27 @@ pub(crate) async fn load_registry(
         .iter()
         .map(|l| blob_path(&name, &l.digest))
         .collect::<Result<Vec<_>, _>>()?;
+    // The blobs as stored (compressed): what crosses the network, and what the manifest sizes.
+    let total = descs.iter().map(|d| d.size).sum::<Option<u64>>();
+    let step = opts.progress.step(
+        format!(
+            "fetching {} layer{} of registry:{name}",
+            descs.len(),
+            if descs.len() == 1 { "" } else { "s" }
+        ),
+        Unit::Bytes,
+        total,
+    );
     let indexes: Vec<_> = futures_util::stream::iter(
         descs
             .iter()
             .cloned()
-            .map(|d| fetch_layer(client.clone(), d, opts.capture.clone())),
+            .map(|d| fetch_layer(client.clone(), d, opts.capture.clone(), &step)),
     )
     .buffered(CONCURRENT_LAYERS)
     .try_collect()
     .await?;
+    drop(step);
     let store = Prefetched {
         name: name.clone(),
         layers: layers.iter().cloned().zip(indexes).collect(),
