@@ -22,6 +22,7 @@ mod ci;
 mod cli_docs;
 mod context;
 mod corpus;
+mod demo;
 mod differential;
 mod dockerignore;
 mod engine;

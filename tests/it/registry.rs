@@ -22,7 +22,7 @@ const PASSWORD: &str = "Pw-7f3c9e1d-not-in-output";
 
 /// True when the engine, `docker-registry` and `skopeo` are there; otherwise prints why and
 /// returns false, or panics under `IMPORTGATE_REQUIRE_DOCKER=1`.
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     if !require_docker() {
         return false;
     }
@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// A `docker-registry serve` process on loopback, killed when dropped.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
@@ -63,7 +63,7 @@ struct Registry {
 }
 
 impl Registry {
-    fn start(tls_and_auth: bool) -> Registry {
+    pub(crate) fn start(tls_and_auth: bool) -> Registry {
         let dir = tempdir();
         let port = free_port();
         let d = dir.path();
@@ -173,7 +173,7 @@ impl Registry {
         reg
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -193,7 +193,7 @@ impl Registry {
 
     /// `skopeo copy SRC docker://HOST/DEST` with extra options; returns the pushed manifest's
     /// digest.
-    fn push(&self, src: &str, dest: &str, extra: &[&str]) -> String {
+    pub(crate) fn push(&self, src: &str, dest: &str, extra: &[&str]) -> String {
         let dir = tempdir();
         let digest_file = dir.path().join("digest");
         run_ok(

@@ -101,7 +101,14 @@ fn seed_oci_archive_without_daemon() {
         let ex = example(name);
         let out = Command::new("python3")
             .arg(support_script("mkbase.py"))
-            .args(["--layout", "slim", "--python", "3.12", "--oci-out"])
+            .args([
+                "--layout",
+                "slim",
+                "--python",
+                "3.12",
+                "--official",
+                "--oci-out",
+            ])
             .arg(&oci)
             .args(["--tag", &format!("importgate-test/{name}:latest")])
             .arg("--app")

@@ -39,6 +39,7 @@ app (1000:1000, home /home/app) and /tmp (1777).
 
 Examples
   mkbase.py --layout slim --python 3.12          # -> importgate-test/python:3.12-slim
+  mkbase.py --layout slim --python 3.12 --official   # -> python:3.12-slim (a stand-in)
   mkbase.py --layout debian                      # -> importgate-test/debian-python3:3.11
   mkbase.py --layout slim --python 3.12 --oci-out target/demo/app.tar \\
       --app examples/seed-app/backend:/app --workdir /app --cmd '["python", "main.py"]'
@@ -890,6 +891,29 @@ def default_tag(layout, version):
     }[layout] % version
 
 
+# What the official python:X.Y-slim images set besides LANG and PYTHON_VERSION: their PATH
+# (/usr/local/bin put in front of Debian's default) and the release manager's key the tarball
+# was verified with.
+OFFICIAL_PATH = "/usr/local/bin:" + DEFAULT_PATH
+OFFICIAL_GPG_KEYS = {
+    "3.6": "0D96DF4D4110E5C43FBFB17F2D347EA6AA65421D",
+    "3.7": "0D96DF4D4110E5C43FBFB17F2D347EA6AA65421D",
+    "3.8": "E3FF2839C048B25C084DEBE9B26995E310250568",
+    "3.9": "E3FF2839C048B25C084DEBE9B26995E310250568",
+    "3.10": "A035C8C19219BA821ECEA86B64E628F8D684696D",
+    "3.11": "A035C8C19219BA821ECEA86B64E628F8D684696D",
+    "3.12": "7169605F62C751356D054A26A821E680E5FA6305",
+    "3.13": "7169605F62C751356D054A26A821E680E5FA6305",
+}
+
+
+def official_env(version):
+    env = {"PATH": OFFICIAL_PATH}
+    if version in OFFICIAL_GPG_KEYS:
+        env["GPG_KEY"] = OFFICIAL_GPG_KEYS[version]
+    return env
+
+
 def default_version(layout):
     return {"slim": "3.12", "conda": "3.12", "uv": "3.12"}.get(layout, "3.11")
 
@@ -910,12 +934,18 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--user", default=None)
     ap.add_argument("--env", action="append", default=[], metavar="K=V")
+    ap.add_argument("--official", action="store_true",
+                    help="(slim) a stand-in for the official python:X.Y-slim: that tag (unless "
+                         "--tag), and its PATH and GPG_KEY")
     args = ap.parse_args()
 
     version = args.python or default_version(args.layout)
     if not re.match(r"^\d+\.\d+$", version):
         die("--python wants X.Y, got %r" % version)
-    tag = args.tag or default_tag(args.layout, version)
+    if args.official and args.layout != "slim":
+        die("--official is for the slim layout")
+    tag = args.tag or ("python:%s-slim" % version if args.official
+                       else default_tag(args.layout, version))
     cmd = json.loads(args.cmd) if args.cmd else ["python3"]
     if not isinstance(cmd, list):
         die("--cmd must be a JSON array")
@@ -931,6 +961,8 @@ def main():
     rootfs, meta = build_rootfs(args.layout, version)
     if not cmd_given and "cmd" in meta:
         cmd = meta["cmd"]
+    if args.official:
+        meta["env"].update(official_env(version))
     for kv in args.env:
         k, _, v = kv.partition("=")
         meta["env"][k] = v

@@ -123,6 +123,10 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
         "arm64" => format!("importgate-test/debian-python3:{version}-arm64"),
         other => panic!("unknown base layout {other}"),
     };
+    if (layout, version) == ("slim", "3.12") {
+        // The examples start FROM the official name; tests that build them come through here.
+        ensure_official_slim();
+    }
     {
         let done = DONE.lock().unwrap_or_else(|e| e.into_inner());
         if done.as_ref().is_some_and(|d| d.contains(&tag)) {
@@ -142,6 +146,29 @@ pub fn ensure_base(layout: &str, version: &str) -> String {
         .get_or_insert_with(HashSet::new)
         .insert(tag.clone());
     tag
+}
+
+/// The name the examples start `FROM`.
+pub const OFFICIAL_SLIM: &str = "python:3.12-slim";
+
+/// Makes sure the engine has [`OFFICIAL_SLIM`]: the official image when it was pulled, else the
+/// stand-in `mkbase.py --official` builds (the official layout and environment, this machine's
+/// CPython 3.12). Never removed: tests running at the same time build on it.
+pub fn ensure_official_slim() -> String {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !*done {
+        let lock = lock_file("importgate-mkbase.lock");
+        run_ok(
+            Command::new("python3")
+                .arg(support_script("mkbase.py"))
+                .args(["--layout", "slim", "--python", "3.12", "--official"]),
+            "mkbase.py --official",
+        );
+        drop(lock);
+        *done = true;
+    }
+    OFFICIAL_SLIM.to_string()
 }
 
 /// The base image for a test that needs Docker ([`require_docker`], then [`ensure_base`]);
