@@ -1041,3 +1041,49 @@ fn undecodable_sources_py312() {
         undecodable_sources(Base::slim("3.12"));
     }
 }
+
+/// The script the container runs by path is read by CPython's file reader, which refuses a
+/// non-UTF-8 byte even in a comment (an import would not): one finding at that line, with the
+/// message the container's own start prints.
+#[test]
+fn undecodable_script_run_by_path_py312() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("main.py"),
+        b"import json\n# r\xe9sum\xe9 of the service\nimport helper\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("helper.py"), b"# caf\xe9\nx = 1\n").expect("write");
+    let image = build_scenario(
+        &format!("importgate-test/undecodable-script-{}", base.label()),
+        &base.tag,
+        &[Entry::Tree("/app".into(), dir.path().to_path_buf())],
+        SCRIPT_APP,
+    );
+    let started = docker_run(&image.tag, &[], &[]);
+    let said = String::from_utf8_lossy(&started.stderr).into_owned();
+    let want = "Non-UTF-8 code starting with '\\xe9' in file /app/main.py on line 2, but no encoding declared";
+    assert!(
+        !started.status.success() && said.contains(want),
+        "the container's start: {said}"
+    );
+    let (run, report) = check_json(&image.tag);
+    let syntax: Vec<&serde_json::Value> = findings_for(&report, "")
+        .into_iter()
+        .filter(|f| f["code"] == "syntax-error")
+        .collect();
+    assert!(
+        syntax.len() == 1
+            && syntax[0]["file"] == "/app/main.py"
+            && syntax[0]["line"] == 2
+            && syntax[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(want)),
+        "{report:#}\nstderr:\n{}",
+        run.stderr
+    );
+}
