@@ -62,9 +62,11 @@ fn import_error(
 ) -> Option<SyntaxErrorInfo> {
     for bad in &decoded.bad {
         let at = to_size(bad.text_at);
+        // Tokens are in source order: the last one starting at or before `at`.
         let token = tokens
-            .iter()
-            .find(|t| t.range().start() <= at && at < t.range().end());
+            .get(..tokens.partition_point(|t| t.range().start() <= at))
+            .and_then(<[_]>::last)
+            .filter(|t| at < t.range().end());
         let (segment, start) = match token {
             Some(t) if t.kind() == TokenKind::Comment => continue,
             Some(t) if t.kind() == TokenKind::String => {
