@@ -1086,4 +1086,9 @@ fn undecodable_script_run_by_path_py312() {
         "{report:#}\nstderr:\n{}",
         run.stderr
     );
+    // Nothing of it runs: its imports are not followed.
+    assert!(
+        imports_of(&report, "helper", None).is_empty() && report["summary"]["errors"] == 0,
+        "{report:#}"
+    );
 }

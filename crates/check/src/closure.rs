@@ -348,6 +348,10 @@ impl<'a, 'r> Walker<'a, 'r> {
             return;
         }
         let id = (self.identity)(&file);
+        if id.script && parsed.script_error.is_some() {
+            // Run by path, its bytes are refused before any of it runs.
+            return;
+        }
         let third_party = self.is_third_party(&file);
         let mut edges = Vec::new();
         for site in &parsed.imports {
