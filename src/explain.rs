@@ -41,6 +41,7 @@ pub async fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         platform,
         capture: importgate_check::capture_policy(),
         progress: crate::progress::sink(false),
+        source_mode: importgate_image::SourceMode::Auto,
     };
     let image = load(&parse_source(&args.image), &opts)
         .await

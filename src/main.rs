@@ -6,6 +6,7 @@ mod docs;
 mod explain;
 mod predict;
 mod progress;
+mod tree;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,7 +16,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use importgate_check::{CheckOptions, Mode, Report, Severity, capture_policy, check};
 use importgate_image::{
-    Image, LoadOptions, Platform, RegistryOptions, Secret, Source, load, load_from, parse_source,
+    Image, LoadOptions, Platform, RegistryOptions, Secret, Source, SourceMode, load, load_from,
+    parse_source,
 };
 use importgate_report::{
     HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
@@ -33,6 +35,23 @@ struct Cli {
 }
 
 // Parsed once per run: the size of `check`'s arguments does not matter.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SourceModeArg {
+    Auto,
+    Export,
+    Storage,
+}
+
+impl From<SourceModeArg> for SourceMode {
+    fn from(m: SourceModeArg) -> Self {
+        match m {
+            SourceModeArg::Auto => SourceMode::Auto,
+            SourceModeArg::Export => SourceMode::Export,
+            SourceModeArg::Storage => SourceMode::Storage,
+        }
+    }
+}
+
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
@@ -40,6 +59,9 @@ enum Command {
     Check(CheckArgs),
     /// Show the walk CPython's import system would do for one import in the image.
     Explain(explain::ExplainArgs),
+    /// Print the merged filesystem as importgate sees it (for comparing image readers).
+    #[command(hide = true)]
+    Tree(tree::TreeArgs),
     /// Print the shell completion script for SHELL on stdout.
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page into a directory.
@@ -111,6 +133,12 @@ struct CheckArgs {
     /// also the platform to build for (without it the engine builds for its own platform).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// For an image held by the local engine: read its layers from the engine's storage
+    /// directories when this user may read them and the engine is reached through its local
+    /// socket (`auto`, else the export), always from the export stream (`export`), or only from
+    /// the storage (`storage`: an error when it cannot be read).
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    source_mode: SourceModeArg,
     /// User name for a `registry:`/`docker://` image; overrides the docker CLI's credentials.
     #[arg(long, value_name = "USER", requires = "registry_password_stdin")]
     registry_username: Option<String>,
@@ -239,6 +267,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         platform,
         capture: capture_policy(),
         progress: progress::sink(args.quiet),
+        source_mode: args.source_mode.into(),
     };
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {
@@ -396,6 +425,12 @@ fn main() -> ExitCode {
                     to_stdout(|out| out.write_all(&buf).map_err(Into::into))?;
                     Ok(ExitCode::from(code))
                 })
+        }
+        Command::Tree(args) => {
+            let mut buf = Vec::new();
+            runtime
+                .block_on(tree::run(args, &mut buf))
+                .and_then(|()| to_stdout(|out| out.write_all(&buf).map_err(Into::into)))
         }
         Command::Completions(args) => to_stdout(|out| docs::completions(&args, out)),
         Command::Man(args) => to_stdout(|out| docs::man(&args, out)),

@@ -37,3 +37,4 @@ mod seed;
 mod servers;
 mod sources;
 mod stdlib;
+mod tree;

@@ -16,6 +16,7 @@ pub mod progress;
 mod registry;
 mod select;
 pub mod source;
+mod storage;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub use load::{LoadOptions, Loaded, load, load_from};
 pub use progress::{Progress, ProgressSink, Step, Unit};
 pub use registry::Pulled;
 pub use source::{Platform, Source, parse_source};
+pub use storage::SourceMode;
 pub use vfs::{FileData, FileType, Meta, NewNode, NodeId, NodeKind, Stat, Vfs, VfsError};
 
 /// A loaded image: its config and its merged filesystem.

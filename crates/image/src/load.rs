@@ -23,6 +23,8 @@ pub struct LoadOptions {
     pub capture: Arc<Capture>,
     /// Told the bytes read and the layers merged; silent by default.
     pub progress: ProgressSink,
+    /// For images held by the engine: its storage, its export, or whichever works.
+    pub source_mode: crate::SourceMode,
 }
 
 impl Default for LoadOptions {
@@ -31,6 +33,7 @@ impl Default for LoadOptions {
             platform: Platform::default(),
             capture: Arc::new(|_: &str, _: u64| crate::Keep::Nothing),
             progress: ProgressSink::default(),
+            source_mode: crate::SourceMode::default(),
         }
     }
 }
