@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # importgate bench: wall time and peak RSS of `importgate check` on a >500 MB image whose
-# site-packages holds real heavy distributions (bench/requirements.txt), from the Docker daemon,
-# a `docker save` archive and an OCI archive with gzip layers; next to `docker save | wc -c` and
-# `gzip -dc` of the OCI layer blobs, measured in the same run. See docs/performance.md.
+# site-packages holds real heavy distributions (bench/requirements.txt), from the Docker daemon
+# (its export stream and its storage directories), a `docker save` archive and an OCI archive
+# with gzip layers; next to `docker save | wc -c` and `gzip -dc` of the OCI layer blobs,
+# measured in the same run. See docs/performance.md.
 #
 #   bench/run.sh                 (or: make bench)
 #
@@ -181,10 +182,11 @@ PY
 
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "importgate check, $RUNS runs each"
-measure daemon         "$BIN" check --format json "docker-daemon:$IMAGE"
+measure daemon         "$BIN" check --format json --source-mode export "docker-daemon:$IMAGE"
+measure storage        "$BIN" check --format json --source-mode storage "docker-daemon:$IMAGE"
 measure docker-archive "$BIN" check --format json "docker-archive:$DARCH"
 measure oci-archive    "$BIN" check --format json "oci-archive:$OARCH"
-for s in daemon docker-archive oci-archive; do verify "$s"; done
+for s in daemon storage docker-archive oci-archive; do verify "$s"; done
 ERR_LINE="$(python3 - "$OUT/oci-archive.stdout" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -226,7 +228,8 @@ echo "runs: $RUNS each; wall/user/sys/dockerd CPU are medians, RSS is the max; l
 echo
 printf '| %-38s | %8s | %6s | %6s | %8s | %11s |\n' "measurement" "wall s" "user s" "sys s" "RSS MiB" "dockerd s"
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..40})" "----------" "--------" "--------" "----------" "-------------"
-row daemon         "importgate check docker-daemon:"
+row daemon         "importgate check docker-daemon: (export)"
+row storage        "importgate check docker-daemon: (storage)"
 row docker-archive "importgate check docker-archive:"
 row oci-archive    "importgate check oci-archive: (gzip)"
 row docker-save    "docker save IMAGE | wc -c"
@@ -235,4 +238,5 @@ echo
 echo "ratio: importgate oci-archive / gzip -dc of layers = $(ratio oci-archive gunzip)"
 echo "ratio: importgate daemon / docker save | wc -c = $(ratio daemon docker-save)"
 echo "ratio: importgate daemon / importgate docker-archive = $(ratio daemon docker-archive)"
+echo "ratio: importgate daemon from the storage / from the export = $(ratio storage daemon)"
 echo "(user/sys/RSS are importgate's (or the shell pipeline's) own; dockerd s is the daemon's CPU during the row)"

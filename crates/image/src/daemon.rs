@@ -489,7 +489,8 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
         };
         match planned {
             Ok(plan) => {
-                return load_storage(reference, plan, opts).await;
+                let size = inspect.size.and_then(|s| u64::try_from(s).ok());
+                return load_storage(reference, plan, size, opts).await;
             }
             Err(why) if opts.source_mode == SourceMode::Auto => {
                 tracing::debug!("{reference}: reading the engine's export: {why}");
@@ -583,6 +584,7 @@ fn endpoint_is_local() -> bool {
 async fn load_storage(
     reference: &str,
     plan: storage::StoragePlan,
+    size: Option<u64>,
     opts: &LoadOptions,
 ) -> Result<Image, ImageError> {
     let name = format!("docker-daemon:{reference}");
@@ -591,19 +593,25 @@ async fn load_storage(
         plan.layers.len(),
         plan.driver
     );
-    let store = storage::StorageDirs::new(name.clone(), plan);
     let reference = reference.to_string();
     let opts = opts.clone();
+    let task_name = name.clone();
     tokio::task::spawn_blocking(move || {
+        let step = opts.progress.step(
+            format!("reading {name} from the engine's storage"),
+            crate::progress::Unit::Bytes,
+            size,
+        );
+        let store = storage::StorageDirs::index(name, plan, &*opts.capture, &|n| step.advance(n));
+        drop(step);
         let mut sel = store.selection();
         sel.warnings
             .extend(platform_warning(&sel.config, &opts.platform));
-        tracing::trace!("{reference}: storage driver {}", store.driver());
         assemble(reference, &store, sel, None, &opts)
     })
     .await
     .map_err(|source| ImageError::Task {
-        archive: name,
+        archive: task_name,
         source,
     })?
 }

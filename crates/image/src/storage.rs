@@ -20,7 +20,9 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ImageError;
-use crate::layer::{EntryKind, LayerEntry, LayerIndex, Whiteout, read_data, whiteout_name};
+use crate::layer::{
+    EntryKind, LayerEntry, LayerIndex, Whiteout, copy_error, read_data, whiteout_name,
+};
 use crate::select::{BlobSource, MAX_SMALL, Selection};
 use crate::source::read_small_file;
 use crate::vfs::{FileData, clean_member_name};
@@ -179,33 +181,47 @@ fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-/// The planned directories as a [`BlobSource`], so the merge is the one every source uses.
+/// The planned directories, indexed, as a [`BlobSource`], so the merge is the one every
+/// source uses.
 pub(crate) struct StorageDirs {
     name: String,
-    plan: StoragePlan,
+    config: Vec<u8>,
+    indexes: Vec<Result<Arc<LayerIndex>, io::Error>>,
 }
 
 /// The member name the config is known by (for messages only).
 const CONFIG_MEMBER: &str = "config.json";
 
 impl StorageDirs {
-    pub(crate) fn new(name: String, plan: StoragePlan) -> Self {
-        StorageDirs { name, plan }
+    /// Indexes every layer directory, in parallel; `advance` is told the bytes of each file
+    /// indexed (read or not), as the export's progress counts the bytes streamed.
+    pub(crate) fn index(
+        name: String,
+        plan: StoragePlan,
+        capture: &Capture,
+        advance: &(dyn Fn(u64) + Sync),
+    ) -> Self {
+        let indexes = plan
+            .layers
+            .par_iter()
+            .map(|dir| index_dir(dir, capture, advance).map(Arc::new))
+            .collect();
+        StorageDirs {
+            name,
+            config: plan.config,
+            indexes,
+        }
     }
 
     /// Every layer, in order, with the stored config.
     pub(crate) fn selection(&self) -> Selection {
         Selection {
-            config: self.plan.config.clone(),
+            config: self.config.clone(),
             config_member: CONFIG_MEMBER.into(),
-            layers: (0..self.plan.layers.len()).map(|n| n.to_string()).collect(),
-            layer_blobs: vec![None; self.plan.layers.len()],
+            layers: (0..self.indexes.len()).map(|n| n.to_string()).collect(),
+            layer_blobs: vec![None; self.indexes.len()],
             warnings: Vec::new(),
         }
-    }
-
-    pub(crate) fn driver(&self) -> &str {
-        &self.plan.driver
     }
 }
 
@@ -215,7 +231,7 @@ impl BlobSource for StorageDirs {
     }
 
     fn small(&self, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
-        Ok((path == CONFIG_MEMBER).then(|| self.plan.config.clone()))
+        Ok((path == CONFIG_MEMBER).then(|| self.config.clone()))
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -225,18 +241,17 @@ impl BlobSource for StorageDirs {
     fn layers(
         &self,
         paths: &[String],
-        capture: &Arc<Capture>,
+        _: &Arc<Capture>,
     ) -> Vec<Result<Arc<LayerIndex>, io::Error>> {
         paths
-            .par_iter()
-            .map(|p| {
-                let dir = p
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|n| self.plan.layers.get(n))
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such layer"))?;
-                index_dir(dir, &**capture).map(Arc::new)
-            })
+            .iter()
+            .map(
+                |p| match p.parse::<usize>().ok().and_then(|n| self.indexes.get(n)) {
+                    Some(Ok(index)) => Ok(index.clone()),
+                    Some(Err(e)) => Err(copy_error(e)),
+                    None => Err(io::Error::new(io::ErrorKind::InvalidInput, "no such layer")),
+                },
+            )
             .collect()
     }
 }
@@ -245,7 +260,11 @@ impl BlobSource for StorageDirs {
 /// modes and owners, whiteouts in either on-disk form (overlayfs's 0/0 character devices and
 /// opaque xattrs, AUFS's `.wh.` files), a second name of an inode as a hardlink to the first.
 /// Contents are read only where `capture` keeps them.
-pub(crate) fn index_dir(root: &Path, capture: &Capture) -> io::Result<LayerIndex> {
+pub(crate) fn index_dir(
+    root: &Path,
+    capture: &Capture,
+    advance: &(dyn Fn(u64) + Sync),
+) -> io::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     // Inode → the first path seen for it, for files with several names in this layer.
     let mut inodes: FxHashMap<(u64, u64), String> = FxHashMap::default();
@@ -332,6 +351,7 @@ pub(crate) fn index_dir(root: &Path, capture: &Capture) -> io::Result<LayerIndex
                     }
                 }
                 let size = meta.len();
+                advance(size);
                 let data = if capture(&format!("/{path}"), size) == Keep::Nothing {
                     FileData {
                         size,
@@ -404,7 +424,7 @@ mod tests {
         let mut fs = Vfs::new();
         let mut warnings = Vec::new();
         for (n, dir) in [base.path(), top.path()].into_iter().enumerate() {
-            let idx = index_dir(dir, &capture_all).unwrap();
+            let idx = index_dir(dir, &capture_all, &|_| {}).unwrap();
             apply_layer(&mut fs, &idx, n as u32, &mut warnings);
         }
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -422,7 +442,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "a/one", "1");
         std::fs::hard_link(dir.path().join("a/one"), dir.path().join("a/two")).unwrap();
-        let idx = index_dir(dir.path(), &capture_all).unwrap();
+        let idx = index_dir(dir.path(), &capture_all, &|_| {}).unwrap();
         let kinds: Vec<_> = idx.entries.iter().map(|e| (&e.path[..], &e.kind)).collect();
         assert!(
             matches!(kinds[1], ("a/one", EntryKind::File(_))),
@@ -437,7 +457,7 @@ mod tests {
         write(dir.path(), "x.py", "print(1)");
         write(dir.path(), "y.txt", "data");
         let keep_py = |p: &str, _: u64| Keep::from(p.ends_with(".py"));
-        let idx = index_dir(dir.path(), &keep_py).unwrap();
+        let idx = index_dir(dir.path(), &keep_py, &|_| {}).unwrap();
         let content = |name: &str| match &idx.entries.iter().find(|e| e.path == name).unwrap().kind
         {
             EntryKind::File(d) => (d.size, d.content.clone()),
