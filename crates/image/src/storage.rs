@@ -138,10 +138,16 @@ pub(crate) fn plan(
                 dir.display()
             ));
         }
-        if !dir.is_dir() {
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| format!("layer directory `{}` is not readable: {e}", dir.display()))?;
+        // A rootless or user-namespaced engine keeps files under shifted ids (its own root is
+        // not uid 0), which its export maps back; owners read here would be wrong.
+        if meta.uid() != 0 || meta.gid() != 0 {
             return Err(format!(
-                "layer directory `{}` is not readable",
-                dir.display()
+                "the engine maps user ids (layer directory `{}` belongs to {}:{})",
+                dir.display(),
+                meta.uid(),
+                meta.gid()
             ));
         }
     }
@@ -554,5 +560,11 @@ mod tests {
         );
         let other = format!("sha256:{}", "c".repeat(64));
         assert!(plan(&g, &other, &diff_ids).is_err());
+
+        // Files under shifted ids (rootless, userns-remap): the owners would be wrong.
+        if std::os::unix::fs::chown(dir("c1"), Some(100_000), Some(100_000)).is_ok() {
+            let err = plan(&g, &id, &diff_ids).unwrap_err();
+            assert!(err.contains("maps user ids"), "{err}");
+        }
     }
 }
