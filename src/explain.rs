@@ -23,6 +23,8 @@ pub struct ExplainArgs {
     /// Platform to pick from a multi-platform image [default: linux/amd64].
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    #[command(flatten)]
+    cache: crate::CacheArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -42,6 +44,7 @@ pub async fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         capture: importgate_check::capture_policy(),
         progress: crate::progress::sink(false),
         source_mode: importgate_image::SourceMode::Auto,
+        cache: args.cache.open(),
     };
     let image = load(&parse_source(&args.image), &opts)
         .await

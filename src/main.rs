@@ -16,8 +16,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use importgate_check::{CheckOptions, Mode, Report, Severity, capture_policy, check};
 use importgate_image::{
-    Image, LoadOptions, Platform, RegistryOptions, Secret, Source, SourceMode, load, load_from,
-    parse_source,
+    Image, LayerCache, LoadOptions, Platform, RegistryOptions, Secret, Source, SourceMode, load,
+    load_from, parse_source,
 };
 use importgate_report::{
     HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
@@ -35,6 +35,53 @@ struct Cli {
 }
 
 // Parsed once per run: the size of `check`'s arguments does not matter.
+/// Where layer indexes are kept between runs (`importgate_image::cache`).
+#[derive(clap::Args, Clone)]
+pub(crate) struct CacheArgs {
+    /// Read and verify every layer again; keep nothing for the next run.
+    #[arg(long)]
+    no_cache: bool,
+    /// The cache directory [default: $IMPORTGATE_CACHE_DIR, else $XDG_CACHE_HOME/importgate,
+    /// else ~/.cache/importgate]. `IMPORTGATE_CACHE_MAX_MB` caps its size (default 2048).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    pub(crate) fn open(&self) -> Option<std::sync::Arc<LayerCache>> {
+        if self.no_cache {
+            return None;
+        }
+        let root = self.cache_dir.clone().or_else(LayerCache::default_root)?;
+        let max = std::env::var("IMPORTGATE_CACHE_MAX_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(importgate_image::cache::DEFAULT_MAX_BYTES, |mb| mb << 20);
+        Some(std::sync::Arc::new(LayerCache::new(
+            &root,
+            &cache_salt(),
+            max,
+        )))
+    }
+}
+
+/// What a cached index depends on besides the layer: this very binary (its capture policy,
+/// its parsers), told apart by its size and modification time.
+fn cache_salt() -> String {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    format!("capture-policy:{exe}")
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum SourceModeArg {
     Auto,
@@ -139,6 +186,8 @@ struct CheckArgs {
     /// the storage (`storage`: an error when it cannot be read).
     #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
     source_mode: SourceModeArg,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// User name for a `registry:`/`docker://` image; overrides the docker CLI's credentials.
     #[arg(long, value_name = "USER", requires = "registry_password_stdin")]
     registry_username: Option<String>,
@@ -268,6 +317,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         capture: capture_policy(),
         progress: progress::sink(args.quiet),
         source_mode: args.source_mode.into(),
+        cache: args.cache.open(),
     };
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {

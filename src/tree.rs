@@ -18,6 +18,8 @@ pub struct TreeArgs {
     /// As for `check`.
     #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
     source_mode: crate::SourceModeArg,
+    #[command(flatten)]
+    cache: crate::CacheArgs,
 }
 
 /// Lines of `PATH<TAB>KIND<TAB>MODE<TAB>UID<TAB>GID<TAB>SIZE<TAB>DETAIL`, sorted by path:
@@ -32,6 +34,7 @@ pub async fn run(args: TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         platform,
         capture: importgate_check::capture_policy(),
         source_mode: args.source_mode.into(),
+        cache: args.cache.open(),
         ..LoadOptions::default()
     };
     let image = load(&parse_source(&args.image), &opts)

@@ -18,6 +18,7 @@ mod support;
 mod action;
 mod bad_input;
 mod build;
+mod cache;
 mod ci;
 mod cli_docs;
 mod context;

@@ -518,7 +518,7 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
             cur: Bytes::new(),
             tail: Vec::new(),
         };
-        let result = collect(&mut reader, &parse_name, &capture);
+        let result = collect(&mut reader, &parse_name, &capture, None);
         let trailer = reader.trailing_error();
         (result, trailer)
     });

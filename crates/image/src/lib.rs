@@ -4,6 +4,7 @@
 //! through a [`Capture`] predicate.
 
 mod archive;
+pub mod cache;
 pub mod config;
 mod daemon;
 pub mod elf;
@@ -23,6 +24,7 @@ mod tests;
 mod testutil;
 pub mod vfs;
 
+pub use cache::LayerCache;
 pub use config::ImageConfig;
 pub use daemon::{
     DEFAULT_DOCKER_HOST, Endpoint, EndpointOrigin, EngineEnv, connect as connect_daemon,

@@ -258,12 +258,17 @@ pub(crate) async fn load_registry(
         .iter()
         .map(|l| blob_path(&name, &l.digest))
         .collect::<Result<Vec<_>, _>>()?;
-    let indexes: Vec<_> = futures_util::stream::iter(
-        descs
-            .iter()
-            .cloned()
-            .map(|d| fetch_layer(client.clone(), d, opts.capture.clone())),
-    )
+    let indexes: Vec<_> = futures_util::stream::iter(descs.iter().cloned().map(|d| {
+        // A layer an earlier run fetched and verified is not fetched again.
+        let cached = opts.cache.as_ref().and_then(|c| c.get(&d.digest));
+        let fetch = fetch_layer(client.clone(), d, opts.capture.clone());
+        async move {
+            match cached {
+                Some(index) => Ok(Ok(index)),
+                None => fetch.await,
+            }
+        }
+    }))
     .buffered(CONCURRENT_LAYERS)
     .try_collect()
     .await?;
