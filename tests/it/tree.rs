@@ -35,7 +35,15 @@ fn parse_tree(text: &str) -> BTreeMap<String, Node> {
 }
 
 fn tree_of(name: &str, mode: &str) -> BTreeMap<String, Node> {
-    let run = importgate(&["tree", "--source-mode", mode, name]);
+    tree_with(name, &["--source-mode", mode])
+}
+
+fn tree_with(name: &str, args: &[&str]) -> BTreeMap<String, Node> {
+    let mut all = vec!["tree"];
+    all.extend_from_slice(args);
+    all.push(name);
+    let run = importgate(&all);
+    let mode = args.join(" ");
     assert_eq!(
         run.code, 0,
         "importgate tree {name} ({mode}):\n{}",
@@ -190,6 +198,14 @@ fn assert_every_reader_agrees(tag: &str) {
             tree_of(&format!("oci-archive:{}", oci.display()), "auto"),
         ),
     ];
+    // The layer cache: filled by one read, then the only source of the next.
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let oci_name = format!("oci-archive:{}", oci.display());
+    let cold = tree_with(&oci_name, &["--cache-dir", &cache_arg]);
+    let warm = tree_with(&oci_name, &["--cache-dir", &cache_arg]);
+    failures.extend(differences("oci-archive, cache filled", &cold, &truth));
+    failures.extend(differences("oci-archive, from the cache", &warm, &truth));
     for (what, tree) in &readers {
         failures.extend(differences(what, tree, &truth));
         assert_eq!(
