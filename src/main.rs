@@ -307,11 +307,15 @@ fn registry_options(args: &CheckArgs) -> anyhow::Result<RegistryOptions> {
     })
 }
 
+/// `--platform`, or the default, as every subcommand reads it.
+pub(crate) fn parse_platform(arg: Option<&str>) -> anyhow::Result<Platform> {
+    let arg = arg.unwrap_or(DEFAULT_PLATFORM);
+    arg.parse()
+        .map_err(|e| anyhow::anyhow!("invalid --platform `{arg}`: {e}"))
+}
+
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let platform_arg = args.platform.as_deref().unwrap_or(DEFAULT_PLATFORM);
-    let platform: Platform = platform_arg
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid --platform `{platform_arg}`: {e}"))?;
+    let platform = parse_platform(args.platform.as_deref())?;
     let opts = LoadOptions {
         platform,
         capture: capture_policy(),

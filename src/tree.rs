@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use importgate_image::{LoadOptions, NodeId, NodeKind, Platform, Vfs, load, parse_source};
+use importgate_image::{LoadOptions, NodeId, NodeKind, Vfs, load, parse_source};
 use sha2::{Digest, Sha256};
 
 #[derive(clap::Args)]
@@ -26,10 +26,7 @@ pub struct TreeArgs {
 /// KIND is `dir`, `file`, `link` or `other`; DETAIL is a link's target, or the sha256 of a
 /// file's contents when importgate keeps them (`-` otherwise).
 pub async fn run(args: TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let platform_arg = args.platform.as_deref().unwrap_or(crate::DEFAULT_PLATFORM);
-    let platform: Platform = platform_arg
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid --platform `{platform_arg}`: {e}"))?;
+    let platform = crate::parse_platform(args.platform.as_deref())?;
     let opts = LoadOptions {
         platform,
         capture: importgate_check::capture_policy(),

@@ -109,6 +109,23 @@ pub(crate) struct LayerIndex {
     pub blob: Option<(String, u64)>,
 }
 
+impl LayerIndex {
+    pub(crate) fn push(
+        &mut self,
+        path: String,
+        kind: EntryKind,
+        (mode, uid, gid): (u32, u32, u32),
+    ) {
+        self.entries.push(LayerEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+}
+
 /// Hashes what passes through, so the diff id costs no second pass.
 struct Hashing<R> {
     inner: R,
@@ -368,13 +385,7 @@ fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex
                     continue;
                 }
             };
-            index.entries.push(LayerEntry {
-                path,
-                kind,
-                mode,
-                uid,
-                gid,
-            });
+            index.push(path, kind, (mode, uid, gid));
             continue;
         }
         let kind = match ty {
@@ -413,13 +424,7 @@ fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex
                 continue;
             }
         };
-        index.entries.push(LayerEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-        });
+        index.push(path, kind, (mode, uid, gid));
     }
     Ok(index)
 }

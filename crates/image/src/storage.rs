@@ -20,9 +20,7 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ImageError;
-use crate::layer::{
-    EntryKind, LayerEntry, LayerIndex, Whiteout, copy_error, read_data, whiteout_name,
-};
+use crate::layer::{EntryKind, LayerIndex, Whiteout, copy_error, read_data, whiteout_name};
 use crate::select::{BlobSource, MAX_SMALL, Selection};
 use crate::source::read_small_file;
 use crate::vfs::{FileData, clean_member_name};
@@ -301,14 +299,9 @@ pub(crate) fn index_dir(
             index.members += 1;
             let mode = meta.mode() & 0o7777;
             let (uid, gid) = (meta.uid(), meta.gid());
+            let owner = (mode, uid, gid);
             let push = |index: &mut LayerIndex, path: String, kind: EntryKind| {
-                index.entries.push(LayerEntry {
-                    path,
-                    kind,
-                    mode,
-                    uid,
-                    gid,
-                });
+                index.push(path, kind, owner);
             };
             // AUFS's own bookkeeping at the layer's top (`.wh..wh.plnk`, `.wh..wh.orph`).
             if rel.is_empty() && base.starts_with(".wh..wh.") && base != ".wh..wh..opq" {
