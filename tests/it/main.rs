@@ -22,6 +22,7 @@ mod ci;
 mod cli_docs;
 mod context;
 mod corpus;
+mod ctypes_loads;
 mod differential;
 mod dockerignore;
 mod engine;

@@ -736,6 +736,11 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             findings.extend(site_findings);
             imports.extend(site_imports);
         }
+        if !third_party {
+            for load in &module.native_loads {
+                check_load(ctx, file, &text, load, chain.as_deref(), findings);
+            }
+        }
     };
     for (file, module) in &parsed {
         check_file(&mut ctx, file, module, false, &mut findings, &mut imports);
@@ -1444,6 +1449,77 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             span_len: u32::try_from(span + 2).unwrap_or(1),
         });
     }
+}
+
+/// A `ctypes` load in the application's code: it raises `OSError` (or the module raises for a
+/// `find_library` that finds nothing) while the module executes, which fails its import like a
+/// missing library of an extension module.
+fn check_load(
+    ctx: &Ctx<'_>,
+    file: &str,
+    text: &str,
+    load: &importgate_source::NativeLoad,
+    chain: Option<&[String]>,
+    findings: &mut Vec<Finding>,
+) {
+    let c = &load.context;
+    if matches!(c.scope, Scope::Function(_))
+        || c.type_checking
+        || c.conditions
+            .iter()
+            .any(|k| k.reaches(&ctx.target) == Some(false))
+    {
+        return;
+    }
+    let Some(p) = ctx.native.load_problem(load, "") else {
+        return;
+    };
+    let (kind, severity) = if c.guarded {
+        (Kind::Guarded, Severity::Info)
+    } else if chain.is_some() {
+        (Kind::Startup, Severity::Error)
+    } else {
+        (Kind::ModuleLevel, Severity::Error)
+    };
+    let mut notes = Vec::new();
+    let mut startup = Vec::new();
+    match kind {
+        Kind::Startup => {
+            startup = chain.map(<[String]>::to_vec).unwrap_or_default();
+            notes.push(format!("fails at startup: {}", startup.join(" → ")));
+        }
+        Kind::Guarded => notes
+            .push("the load is guarded (a handler catches the error), so it does not raise".into()),
+        _ => notes
+            .push("fails when this module is imported (not reached from the entrypoint)".into()),
+    }
+    notes.extend(p.notes);
+    let library = match &load.target {
+        importgate_source::LoadTarget::Dlopen(n)
+        | importgate_source::LoadTarget::DlopenFound(n)
+        | importgate_source::LoadTarget::RequireFound(n) => n.clone(),
+    };
+    findings.push(Finding {
+        id: String::new(),
+        severity,
+        code: p.code,
+        module: library,
+        file: file.to_string(),
+        line: load.line,
+        column: load.column,
+        message: p.message,
+        hint: p.hint,
+        notes,
+        kind,
+        chain: startup,
+        fix_path: None,
+        context: None,
+        config: None,
+        related: Vec::new(),
+        affects: Vec::new(),
+        source_line: source_line(text, load.line),
+        span_len: load.end_column.saturating_sub(load.column).max(1),
+    });
 }
 
 /// One import site and where it is.

@@ -7,24 +7,30 @@ use ruff_python_ast::{self as ast, ExceptHandler, Expr, ExprContext, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 
 use crate::condition::{self, Branch, Condition, Test};
+use crate::ctypes_loads::{self, LibValue, LibVars};
 use crate::names::Resolver;
-use crate::{ImportContext, ImportKind, ImportSite, Locator, PackageArg, Scope};
+use crate::{
+    ImportContext, ImportKind, ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, Scope,
+};
 
-/// Returns the sites in source order, whether the module writes its own namespace
-/// dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether it registers other
-/// modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]).
+/// Returns the sites in source order, the `ctypes` loads in source order, whether the module
+/// writes its own namespace dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether
+/// it registers other modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]).
 pub(crate) fn extract(
     body: &[Stmt],
     locator: &Locator<'_>,
     file: Option<&str>,
-) -> (Vec<ImportSite>, bool, bool) {
+) -> (Vec<ImportSite>, Vec<NativeLoad>, bool, bool) {
     let mut names = Resolver::default();
     names.file = file.map(str::to_string);
     let mut extractor = Extractor {
         locator,
         names,
         sites: Vec::new(),
+        loads: Vec::new(),
+        lib_vars: LibVars::default(),
         guarded: false,
+        os_guarded: false,
         handler: false,
         type_checking: false,
         conditions: Vec::new(),
@@ -35,6 +41,7 @@ pub(crate) fn extract(
     extractor.visit_body(body);
     (
         extractor.sites,
+        extractor.loads,
         extractor.dynamic_namespace,
         extractor.dynamic_submodules,
     )
@@ -66,7 +73,12 @@ struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
     names: Resolver,
     sites: Vec<ImportSite>,
+    loads: Vec<NativeLoad>,
+    /// Module-level names bound to a library name or a `find_library` result.
+    lib_vars: LibVars,
     guarded: bool,
+    /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
+    os_guarded: bool,
     handler: bool,
     type_checking: bool,
     conditions: Vec<Condition>,
@@ -95,6 +107,113 @@ impl Extractor<'_, '_> {
             conditions: self.conditions.clone(),
             lazy,
             handler: self.handler,
+            catches_os_error: self.os_guarded,
+        }
+    }
+
+    fn push_load(&mut self, target: LoadTarget, range: TextRange, guarded: bool) {
+        let (line, column) = self.locator.line_column(range.start());
+        let statement = one_line(
+            self.locator
+                .source()
+                .get(range.start().to_usize()..range.end().to_usize())
+                .unwrap_or_default(),
+        );
+        let mut context = self.context(false);
+        context.guarded = guarded;
+        self.loads.push(NativeLoad {
+            target,
+            line,
+            column,
+            end_column: self.locator.first_line_end_column(range),
+            statement,
+            context,
+        });
+    }
+
+    /// What `dlopen` is given by a loader's argument, when the code spells it out.
+    fn load_target(&self, arg: &Expr) -> Option<LoadTarget> {
+        if let Some(n) = ctypes_loads::find_library_call(arg, &self.names) {
+            return Some(LoadTarget::DlopenFound(n));
+        }
+        match ctypes_loads::lib_value(arg, &self.names, &self.lib_vars) {
+            Some(LibValue::Literal(s)) => return Some(LoadTarget::Dlopen(s)),
+            Some(LibValue::Found(n)) => return Some(LoadTarget::DlopenFound(n)),
+            None => {}
+        }
+        // `os.path.join(os.path.dirname(__file__), "libx.so")` and the like; a name bound more
+        // than once is not followed (the last binding need not be the one that ran).
+        if let Expr::Name(n) = arg
+            && self.lib_vars.seen(n.id.as_str())
+        {
+            return None;
+        }
+        self.names
+            .path_of(arg)
+            .filter(|p| p.contains('/'))
+            .map(LoadTarget::Dlopen)
+    }
+
+    /// A `ctypes` call or `cdll` item that loads a library.
+    fn ctypes_load(&mut self, expr: &Expr) {
+        let target = match expr {
+            Expr::Call(call) => ctypes_loads::loader_argument(call, &self.names)
+                .and_then(|arg| self.load_target(arg)),
+            _ => ctypes_loads::loader_item(expr, &self.names).map(LoadTarget::Dlopen),
+        };
+        if let Some(target) = target {
+            self.push_load(target, expr.range(), self.os_guarded);
+        }
+    }
+
+    /// `if not NAME: raise ...` (or `NAME is None`, or the `find_library` call itself) after
+    /// `NAME = find_library("X")`: the module raises when the library is not found.
+    fn require_found(&mut self, stmt: &ast::StmtIf) {
+        if !stmt.body.iter().any(Stmt::is_raise_stmt) {
+            return;
+        }
+        let operand = match &*stmt.test {
+            Expr::UnaryOp(u) if u.op == ast::UnaryOp::Not => &*u.operand,
+            Expr::Compare(c)
+                if matches!(&*c.ops, [ast::CmpOp::Is | ast::CmpOp::Eq])
+                    && matches!(&*c.comparators, [Expr::NoneLiteral(_)]) =>
+            {
+                &*c.left
+            }
+            _ => return,
+        };
+        let found =
+            ctypes_loads::find_library_call(operand, &self.names).or_else(|| match operand {
+                Expr::Name(n) => match self.lib_vars.get(n.id.as_str()) {
+                    Some(LibValue::Found(x)) => Some(x.clone()),
+                    _ => None,
+                },
+                _ => None,
+            });
+        if let Some(name) = found {
+            self.push_load(LoadTarget::RequireFound(name), stmt.range, self.guarded);
+        }
+    }
+
+    fn catches_os_error(&self, handler: &ExceptHandler) -> bool {
+        let ExceptHandler::ExceptHandler(handler) = handler;
+        if handler.body.iter().any(Stmt::is_raise_stmt) {
+            return false;
+        }
+        let Some(t) = handler.type_.as_deref() else {
+            return true;
+        };
+        let one = |e: &Expr| {
+            self.names.qualified(e).is_some_and(|n| {
+                matches!(
+                    n.strip_prefix("builtins.").unwrap_or(&n),
+                    "OSError" | "EnvironmentError" | "IOError" | "Exception" | "BaseException"
+                )
+            })
+        };
+        match t {
+            Expr::Tuple(tuple) => tuple.elts.iter().any(one),
+            e => one(e),
         }
     }
 
@@ -379,6 +498,7 @@ impl Extractor<'_, '_> {
         Self: Visitor<'a>,
     {
         self.visit_expr(&stmt.test);
+        self.require_found(stmt);
         let truth = self.static_truth(&stmt.test);
         let test = condition::recognise(&stmt.test, &self.names);
         // `if find_spec("x"):` guards the body; `if find_spec("x") is None:` the other arms.
@@ -474,12 +594,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 }
                 // The body runs when called, outside any enclosing `try`.
                 let saved = std::mem::replace(&mut self.guarded, false);
+                let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
                 self.scopes
                     .push(Scope::Function(def.name.as_str().to_owned()));
                 self.visit_body(&def.body);
                 self.scopes.pop();
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
@@ -499,10 +621,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             }
             Stmt::Try(try_stmt) => {
                 let guards = try_stmt.handlers.iter().any(|h| self.handler_guards(h));
+                let os_guards = try_stmt.handlers.iter().any(|h| self.catches_os_error(h));
                 let saved = self.guarded;
+                let saved_os = self.os_guarded;
                 self.guarded |= guards;
+                self.os_guarded |= os_guards;
                 self.visit_body(&try_stmt.body);
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
                 for handler in &try_stmt.handlers {
                     self.visit_except_handler(handler);
@@ -518,6 +644,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                     && let [target] = &*assign.targets
                 {
                     self.names.record_assign(target, &assign.value);
+                    if let Expr::Name(n) = target {
+                        let value =
+                            ctypes_loads::lib_value(&assign.value, &self.names, &self.lib_vars);
+                        self.lib_vars.bind(n.id.as_str(), value);
+                    }
                 }
                 visitor::walk_stmt(self, stmt);
             }
@@ -540,11 +671,16 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Expr::Call(call) => {
                 self.dynamic_import(call);
                 self.note_namespace_call(call);
+                self.ctypes_load(expr);
             }
+            Expr::Attribute(a) if a.ctx == ExprContext::Load => self.ctypes_load(expr),
+            Expr::Subscript(sub) if sub.ctx == ExprContext::Load => self.ctypes_load(expr),
             Expr::Lambda(_) => {
                 let saved = std::mem::replace(&mut self.guarded, false);
+                let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 visitor::walk_expr(self, expr);
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 return;
             }
             Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {

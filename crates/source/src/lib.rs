@@ -7,6 +7,7 @@
 
 mod bindings;
 mod condition;
+mod ctypes_loads;
 mod extract;
 mod names;
 mod prescan;
@@ -35,6 +36,41 @@ pub struct ParsedModule {
     /// The file fails to parse and contains Python 2 `print` statements, so the
     /// likely explanation is "Python 2 code", not a broken file.
     pub python2_hint: bool,
+    /// Shared libraries the module loads through `ctypes`, in source order: a `dlopen` that
+    /// fails raises `OSError` while the module executes, which fails its import like a
+    /// missing extension module does.
+    #[serde(default)]
+    pub native_loads: Vec<NativeLoad>,
+}
+
+/// One `ctypes` load (`CDLL("libX.so.N")`, `cdll.LoadLibrary(...)`, `PyDLL`, `cdll.libX`), or a
+/// `find_library` result the module insists on (`if not name: raise ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeLoad {
+    pub target: LoadTarget,
+    /// Start of the call (or of the `if` that raises), 1-based.
+    pub line: u32,
+    pub column: u32,
+    /// Exclusive end column on the first line, for underlining.
+    pub end_column: u32,
+    /// The call's source text on one line.
+    pub statement: String,
+    /// Where it runs; `guarded` here means a handler catches what the load raises (`OSError`
+    /// for a `dlopen`, `ImportError` for a `raise` after `find_library`).
+    pub context: ImportContext,
+}
+
+/// What a [`NativeLoad`] asks of the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadTarget {
+    /// `dlopen(name)`: a name with a `/` is a path (relative to the process's working
+    /// directory), anything else goes through the dynamic loader's search.
+    Dlopen(String),
+    /// `dlopen(find_library(name))`: `None` loads the main program, so only a name
+    /// `find_library` does return can fail.
+    DlopenFound(String),
+    /// The module raises when `find_library(name)` returns `None`.
+    RequireFound(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +176,10 @@ pub struct ImportContext {
     /// (`except ImportError: from _dummy_thread import get_ident`).
     #[serde(default)]
     pub handler: bool,
+    /// Inside the body of a `try` whose handler catches `OSError` (or `Exception`,
+    /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
+    #[serde(default)]
+    pub catches_os_error: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,7 +264,7 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
-    let (imports, touches_namespace, registers_modules) =
+    let (imports, native_loads, touches_namespace, registers_modules) =
         extract::extract(&module.body, &locator, path);
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
@@ -235,6 +275,7 @@ pub fn parse_module_at(source: &str, path: Option<&str>) -> ParsedModule {
         syntax_errors,
         bindings,
         python2_hint,
+        native_loads,
     }
 }
 

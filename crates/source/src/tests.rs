@@ -693,3 +693,62 @@ fn null_bytes_are_one_syntax_error() {
     assert!(parse_module("x = '\u{fffd}'\n").syntax_errors.is_empty());
     assert!(parse_module("x = 'café'\n").syntax_errors.is_empty());
 }
+
+fn loads(source: &str) -> Vec<String> {
+    parse_module(source)
+        .native_loads
+        .iter()
+        .map(|l| {
+            format!(
+                "{}:{} {:?} guarded={} fn={}",
+                l.line,
+                l.column,
+                l.target,
+                l.context.guarded,
+                matches!(l.context.scope, Scope::Function(_))
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ctypes_loads_with_constant_names() {
+    assert_eq!(
+        loads(
+            "import ctypes\nfrom ctypes import CDLL, cdll\nimport ctypes.util as cu\n\
+             ctypes.CDLL('libz.so.1')\nCDLL(f'libm.so' '.6')\ncdll.LoadLibrary('lib' + 'x.so')\n\
+             cdll.libfoo\ncdll['libbar.so.2'].f\nctypes.PyDLL(name='libpy.so')\n\
+             CDLL(cu.find_library('pq'))\nCDLL(some_name)\nCDLL(f'lib{x}.so')\ncdll._private\n"
+        ),
+        [
+            "4:1 Dlopen(\"libz.so.1\") guarded=false fn=false",
+            "5:1 Dlopen(\"libm.so.6\") guarded=false fn=false",
+            "6:1 Dlopen(\"libx.so\") guarded=false fn=false",
+            "7:1 Dlopen(\"libfoo\") guarded=false fn=false",
+            "8:1 Dlopen(\"libbar.so.2\") guarded=false fn=false",
+            "9:1 Dlopen(\"libpy.so\") guarded=false fn=false",
+            "10:1 DlopenFound(\"pq\") guarded=false fn=false",
+        ]
+    );
+}
+
+#[test]
+fn ctypes_loads_guards_variables_and_requirements() {
+    assert_eq!(
+        loads(
+            "import ctypes, ctypes.util\nname = ctypes.util.find_library('pq')\n\
+             if not name:\n    raise ImportError('no libpq')\nlib = ctypes.CDLL(name)\n\
+             try:\n    ctypes.CDLL('liba.so')\nexcept OSError:\n    pass\n\
+             try:\n    ctypes.CDLL('libb.so')\nexcept ImportError:\n    pass\n\
+             def f():\n    ctypes.CDLL('libc.so')\n\
+             c = ctypes.util.find_library('c')\nif not c:\n    c = 'libc.so'\nctypes.CDLL(c)\n"
+        ),
+        [
+            "3:1 RequireFound(\"pq\") guarded=false fn=false",
+            "5:7 DlopenFound(\"pq\") guarded=false fn=false",
+            "7:5 Dlopen(\"liba.so\") guarded=true fn=false",
+            "11:5 Dlopen(\"libb.so\") guarded=false fn=false",
+            "15:5 Dlopen(\"libc.so\") guarded=false fn=true",
+        ]
+    );
+}
