@@ -81,14 +81,21 @@ fn image(version: &str, ldconfig: bool) -> Option<Image> {
 
 /// Whether CPython fails to import `module` in the image (run from /app), with its last line.
 fn fails_in_image(tag: &str, module: &str) -> (bool, String) {
+    let (fails, stderr) = import_in_image(tag, module);
+    (fails, stderr.lines().last().unwrap_or_default().to_string())
+}
+
+/// Whether CPython fails to import `module` in the image (run from /app), with its stderr.
+fn import_in_image(tag: &str, module: &str) -> (bool, String) {
     let out = docker_run(
         tag,
         &["-w", "/app"],
         &["python3", "-c", &format!("import {module}")],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr.lines().last().unwrap_or_default().to_string();
-    (!out.status.success(), last)
+    (
+        !out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn error_in(report: &Value, file: &str) -> Option<Value> {
@@ -161,4 +168,75 @@ fn ctypes_loads_with_ldconfig_311() {
 #[test]
 fn ctypes_loads_with_ldconfig_312() {
     differential("3.12", true);
+}
+
+/// psycopg 3 without its binary extra: `psycopg.pq` tries the C, binary and ctypes
+/// implementations and raises `ImportError: no pq wrapper available` when all three fail;
+/// the ctypes one fails because `find_library("pq")` finds nothing (no libpq, and no
+/// `/sbin/ldconfig` in the base). With `psycopg-binary` installed the second one imports.
+fn psycopg(version: &str, binary: bool) {
+    let Some(base) = docker_base("slim", version) else {
+        return;
+    };
+    let all = wheels(version, &["psycopg==3.2.3", "psycopg-binary==3.2.3"], true);
+    let mut b = ImageBuilder::new(&base)
+        .wheel(&wheel(&all, "psycopg"))
+        .wheel(&wheel(&all, "typing_extensions"));
+    if binary {
+        // The wheel's extension needs glibc's compatibility stubs, which the bases leave out.
+        b = b
+            .wheel(&wheel(&all, "psycopg_binary"))
+            .host_lib("libpthread.so.0")
+            .host_lib("libdl.so.2")
+            .host_lib("librt.so.1");
+    }
+    let tag = format!(
+        "importgate-test/ctypes-psycopg-{}{}",
+        version.replace('.', ""),
+        if binary { "-binary" } else { "" }
+    );
+    let img = b
+        .file("/app/main.py", "import psycopg\n")
+        .line("RUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl")
+        .line("WORKDIR /app\nCMD [\"python3\", \"main.py\"]")
+        .build(&tag);
+    let (fails, last) = import_in_image(&img.tag, "psycopg");
+    let report = check_exit(&img.tag, if fails { 1 } else { 0 });
+    let finding = error_in(&report, "/app/main.py");
+    assert_eq!(
+        fails,
+        finding.is_some(),
+        "CPython: {last}; importgate: {report:#}"
+    );
+    if let Some(f) = finding {
+        assert!(last.contains("no pq wrapper available"), "{last}");
+        assert_eq!(f["code"], "missing-shared-library", "{f:#}");
+        assert_eq!(f["module"], "psycopg.pq", "{f:#}");
+        let notes = f["notes"].to_string();
+        assert!(
+            notes.contains("find_library('pq') finds no `libpq`")
+                && notes.contains("No module named 'psycopg_binary'"),
+            "{notes}"
+        );
+    }
+}
+
+#[test]
+fn psycopg_without_libpq_311() {
+    psycopg("3.11", false);
+}
+
+#[test]
+fn psycopg_without_libpq_312() {
+    psycopg("3.12", false);
+}
+
+#[test]
+fn psycopg_binary_312() {
+    psycopg("3.12", true);
+}
+
+#[test]
+fn psycopg_binary_311() {
+    psycopg("3.11", true);
 }

@@ -738,7 +738,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         }
         if !third_party {
             for load in &module.native_loads {
-                check_load(ctx, file, &text, load, chain.as_deref(), findings);
+                check_load(ctx, file, &text, load, module, chain.as_deref(), findings);
             }
         }
     };
@@ -1459,6 +1459,7 @@ fn check_load(
     file: &str,
     text: &str,
     load: &importgate_source::NativeLoad,
+    module: &importgate_source::ParsedModule,
     chain: Option<&[String]>,
     findings: &mut Vec<Finding>,
 ) {
@@ -1471,7 +1472,12 @@ fn check_load(
     {
         return;
     }
-    let Some(p) = ctx.native.load_problem(load, "") else {
+    let finder = |f: &importgate_source::FinderRef| {
+        (f.level == 0 && f.module.is_none())
+            .then(|| ctx.native.finder_library(module, &f.function))
+            .flatten()
+    };
+    let Some(p) = ctx.native.load_problem(load, "", &finder) else {
         return;
     };
     let (kind, severity) = if c.guarded {
@@ -1498,6 +1504,7 @@ fn check_load(
         importgate_source::LoadTarget::Dlopen(n)
         | importgate_source::LoadTarget::DlopenFound(n)
         | importgate_source::LoadTarget::RequireFound(n) => n.clone(),
+        importgate_source::LoadTarget::RequireFoundVia(f) => f.function.clone(),
     };
     findings.push(Finding {
         id: String::new(),

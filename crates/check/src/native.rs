@@ -15,7 +15,9 @@ use importgate_python::ldso::{Loader, MissingLibrary, package_for, package_for_n
 use importgate_python::memo::Memo;
 use importgate_python::resolve::{Failed, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
-use importgate_source::{ImportKind, LoadTarget, NativeLoad, ParsedModule, Scope, TargetEnv};
+use importgate_source::{
+    FinderRef, ImportKind, ImportSite, LoadTarget, NativeLoad, ParsedModule, Scope, TargetEnv,
+};
 
 use crate::Code;
 use crate::checker::{Identity, site_target};
@@ -337,7 +339,12 @@ impl<'a> Native<'a> {
     }
 
     /// The error a `ctypes` load raises in the image, if it fails.
-    pub fn load_problem(&self, load: &NativeLoad, module: &str) -> Option<NativeProblem> {
+    pub fn load_problem(
+        &self,
+        load: &NativeLoad,
+        module: &str,
+        finder: &dyn Fn(&FinderRef) -> Option<String>,
+    ) -> Option<NativeProblem> {
         let library = |missing: MissingLibrary, name: &str, via: Option<String>| {
             let lib = missing.library.clone();
             let mut notes = Vec::new();
@@ -407,7 +414,24 @@ impl<'a> Native<'a> {
                 let via = format!("`find_library('{x}')` returns `{soname}` (from `ldconfig -p`)");
                 Some(library(missing, &soname, Some(via)))
             }
-            LoadTarget::RequireFound(x) => {
+            LoadTarget::RequireFound(_) | LoadTarget::RequireFoundVia(_) => {
+                let (x, via) = match &load.target {
+                    LoadTarget::RequireFoundVia(f) => (
+                        finder(f)?,
+                        Some(format!(
+                            "`{}{}{}()` returns `ctypes.util.find_library(...)` on this platform",
+                            ".".repeat(usize::try_from(f.level).unwrap_or(0)),
+                            f.module
+                                .as_deref()
+                                .map(|m| format!("{m}."))
+                                .unwrap_or_default(),
+                            f.function
+                        )),
+                    ),
+                    LoadTarget::RequireFound(x) => (x.clone(), None),
+                    _ => return None,
+                };
+                let x = &x;
                 let FindLibrary::NotFound(why) = self.find_library(x) else {
                     return None;
                 };
@@ -415,6 +439,7 @@ impl<'a> Native<'a> {
                     "the module raises (line {}) when `ctypes.util.find_library('{x}')` returns None",
                     load.line
                 )];
+                notes.extend(via);
                 notes.extend(why);
                 let hint = match package_for_name(x) {
                     Some((deb, alpine)) => format!(
@@ -445,6 +470,7 @@ impl<'a> Native<'a> {
         module: &str,
         next: &mut usize,
         before: Option<(u32, u32)>,
+        finder: &dyn Fn(&FinderRef) -> Option<String>,
     ) -> Option<NativeProblem> {
         while let Some(load) = parsed.native_loads.get(*next) {
             if before.is_some_and(|b| (load.line, load.column) >= b) {
@@ -452,9 +478,116 @@ impl<'a> Native<'a> {
             }
             *next += 1;
             if self.load_runs(load)
-                && let Some(p) = self.load_problem(load, module)
+                && let Some(p) = self.load_problem(load, module, finder)
             {
                 return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The library a finder function returns `find_library` of on this platform: exactly one
+    /// of its `find_library` calls sits in arms known to run, every other in an arm known dead.
+    pub fn finder_library(&self, parsed: &ParsedModule, function: &str) -> Option<String> {
+        let finder = parsed.finders.iter().find(|f| f.name == function)?;
+        let mut live = None;
+        for (conditions, name) in &finder.candidates {
+            let reach: Vec<Option<bool>> =
+                conditions.iter().map(|c| c.reaches(&self.target)).collect();
+            if reach.iter().all(|r| *r == Some(true)) {
+                if live.is_some() {
+                    return None;
+                }
+                live = Some(name.clone());
+            } else if !reach.contains(&Some(false)) {
+                return None;
+            }
+        }
+        live
+    }
+
+    /// The finder named at a load in the module `name` (a package when `is_package`).
+    fn resolve_finder(
+        &self,
+        resolver: &Resolver<'_>,
+        parsed: &ParsedModule,
+        name: &str,
+        is_package: bool,
+        f: &FinderRef,
+    ) -> Option<String> {
+        if f.level == 0 && f.module.is_none() {
+            return self.finder_library(parsed, &f.function);
+        }
+        let mut target: Vec<&str> = name.split('.').collect();
+        if f.level > 0 {
+            if !is_package {
+                target.pop();
+            }
+            for _ in 1..f.level {
+                target.pop()?;
+            }
+        } else {
+            target.clear();
+        }
+        if let Some(m) = &f.module {
+            target.extend(m.split('.'));
+        }
+        if target.is_empty() {
+            return None;
+        }
+        let res = self.resolve(resolver, &target.join("."));
+        let file = res.last_found()?.file()?.to_string();
+        if !file.ends_with(".py") {
+            return None;
+        }
+        let other = self.source(&file)?;
+        self.finder_library(&other, &f.function)
+    }
+
+    /// Why importing an alternative of a fallback chain fails, if it does (`true`: a native
+    /// failure); `None` when it imports or cannot be decided.
+    fn alternative_fails(
+        &self,
+        resolver: &Resolver<'_>,
+        site: &ImportSite,
+        id: &Identity,
+        chain: &[String],
+        walk: &mut Walk,
+    ) -> Option<(String, bool)> {
+        let Some((Ok(module), imported)) = site_target(site, id) else {
+            return None;
+        };
+        let res = self.resolve(resolver, &module);
+        if let Some(failed) = &res.failure {
+            return (!failed.uncertain)
+                .then(|| (format!("No module named '{}'", failed.module), false));
+        }
+        let mut steps = vec![res];
+        if let Some(n) = imported.filter(|n| n != "*")
+            && let Some(last) = steps[0].last_found()
+        {
+            if !resolver.submodule_exists(last, &n) {
+                return None;
+            }
+            let sub = self.resolve(resolver, &format!("{module}.{n}"));
+            if let Some(failed) = &sub.failure {
+                return (!failed.uncertain)
+                    .then(|| (format!("No module named '{}'", failed.module), false));
+            }
+            steps.push(sub);
+        }
+        for step in &steps {
+            for (n, f) in &step.found {
+                if let Some(hit) = self.found_problem(resolver, n, f, chain, walk) {
+                    let message = match &hit.load {
+                        Some(p) => p.message.clone(),
+                        None => self
+                            .extension(&hit.module, &hit.file, &hit.chain)
+                            .map(|p| p.message)
+                            .unwrap_or_default(),
+                    };
+                    return Some((format!("{} ({})", message, hit.chain.join(" → ")), true));
+                }
             }
         }
         None
@@ -617,6 +750,7 @@ impl<'a> Native<'a> {
             script: false,
         };
         let mut next_load = 0;
+        let finder = |f: &FinderRef| self.resolve_finder(resolver, &parsed, name, is_package, f);
         let load_hit = |p: NativeProblem| {
             Some(Hit {
                 chain: chain.clone(),
@@ -631,6 +765,7 @@ impl<'a> Native<'a> {
                 name,
                 &mut next_load,
                 Some((site.line, site.column)),
+                &finder,
             ) {
                 return load_hit(p);
             }
@@ -676,8 +811,68 @@ impl<'a> Native<'a> {
                 }
             }
         }
-        if let Some(p) = self.first_failing_load(&parsed, name, &mut next_load, None) {
+        if let Some(p) = self.first_failing_load(&parsed, name, &mut next_load, None, &finder) {
             return load_hit(p);
+        }
+        // A fallback chain whose every alternative fails raises.
+        for fb in &parsed.fallbacks {
+            let c = &fb.context;
+            let runs = match &c.scope {
+                Scope::Module => true,
+                Scope::Function(f) => parsed.called_at_import.contains(f),
+                Scope::Class(_) => false,
+            };
+            if !runs
+                || c.guarded
+                || c.handler
+                || c.type_checking
+                || c.conditions
+                    .iter()
+                    .any(|k| k.reaches(&self.target) != Some(true))
+            {
+                continue;
+            }
+            let mut reasons = Vec::new();
+            let mut native = false;
+            for &i in &fb.alternatives {
+                let Some(site) = parsed.imports.get(i) else {
+                    break;
+                };
+                match self.alternative_fails(resolver, site, &id, &chain, walk) {
+                    Some((reason, is_native)) => {
+                        native |= is_native;
+                        reasons.push(format!("`{}`: {reason}", site.statement));
+                    }
+                    None => break,
+                }
+            }
+            if reasons.len() != fb.alternatives.len() {
+                continue;
+            }
+            let mut notes = vec![format!(
+                "`{name}` ({file}) tries {} imports bound to `{}` and raises on line {} when none succeeds",
+                fb.alternatives.len(),
+                fb.var,
+                fb.line
+            )];
+            notes.extend(reasons);
+            return load_hit(NativeProblem {
+                code: if native {
+                    Code::MissingSharedLibrary
+                } else {
+                    Code::ModuleNotFound
+                },
+                module: name.to_string(),
+                message: format!(
+                    "`{name}` raises ImportError: every alternative it imports into `{}` fails",
+                    fb.var
+                ),
+                notes,
+                hint: Some(
+                    "install what one of the alternatives needs (the failure of each is listed above)"
+                        .into(),
+                ),
+            });
         }
         None
     }

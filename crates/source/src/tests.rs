@@ -752,3 +752,46 @@ fn ctypes_loads_guards_variables_and_requirements() {
         ]
     );
 }
+
+#[test]
+fn fallback_chains_finders_and_calls_at_import() {
+    let parsed = parse_module(
+        "import os\n\
+         def pick():\n    chosen = None\n    try:\n        from fast_impl import core as chosen\n    except Exception as e:\n        note(e)\n\
+         \n    if not chosen:\n        try:\n            from . import slow_impl as chosen\n        except ImportError:\n            pass\n\
+         \n    if chosen:\n        use(chosen)\n    elif os.environ.get('X'):\n        raise ImportError('asked for X')\n    else:\n        raise ImportError('nothing')\n\
+         pick()\n",
+    );
+    assert_eq!(parsed.called_at_import, ["pick"]);
+    assert_eq!(parsed.fallbacks.len(), 1, "{:?}", parsed.fallbacks);
+    let alternatives: Vec<&str> = parsed.fallbacks[0]
+        .alternatives
+        .iter()
+        .map(|&i| parsed.imports[i].statement.as_str())
+        .collect();
+    assert_eq!(
+        alternatives,
+        [
+            "from fast_impl import core as chosen",
+            "from . import slow_impl as chosen"
+        ]
+    );
+
+    let parsed = parse_module(
+        "import sys, ctypes.util\nfrom .helpers import locate\n\
+         def finder():\n    if sys.platform == 'win32':\n        name = ctypes.util.find_library('x.dll')\n    else:\n        name = ctypes.util.find_library('x')\n    return name\n\
+         path = locate()\nif not path:\n    raise ImportError('no libx')\n",
+    );
+    assert_eq!(parsed.finders.len(), 1);
+    assert_eq!(parsed.finders[0].candidates.len(), 2);
+    assert_eq!(parsed.finders[0].candidates[1].1, "x");
+    assert!(
+        matches!(
+            &parsed.native_loads[..],
+            [NativeLoad { target: LoadTarget::RequireFoundVia(FinderRef { level: 1, module: Some(m), function: f }), .. }]
+                if m == "helpers" && f == "locate"
+        ),
+        "{:?}",
+        parsed.native_loads
+    );
+}
