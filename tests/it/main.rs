@@ -38,3 +38,4 @@ mod seed;
 mod servers;
 mod sources;
 mod stdlib;
+mod zip_pyc;

@@ -168,10 +168,48 @@ impl Ctx<'_> {
         if let Some(p) = self.parsed.get(file) {
             return Some(p.clone());
         }
-        let text = self.image.fs.read_to_string(file)?;
+        let text = match self.image.fs.read_to_string(file) {
+            Some(text) => text,
+            None => self.zip_member_text(file)?,
+        };
         let parsed = Arc::new(importgate_source::parse_module(&text));
         self.parsed.insert(file.to_string(), parsed.clone());
         Some(parsed)
+    }
+
+    /// The source of a module inside a zip archive on `sys.path` (`/app/lib.zip/pkg/mod.py`):
+    /// the archive is the longest existing file prefix of the path.
+    fn zip_member_text(&self, file: &str) -> Option<String> {
+        let mut cut = file.len();
+        while let Some(i) = file[..cut].rfind('/') {
+            let archive = &file[..i];
+            if self.image.fs.is_file(archive) {
+                let data = self.image.fs.read(archive).flatten()?;
+                let bytes = importgate_python::zipdir::member_data(&data, &file[i + 1..])?;
+                return String::from_utf8(bytes).ok();
+            }
+            cut = i;
+        }
+        None
+    }
+
+    /// Whether the sourceless module `file` (a `.pyc`) may bind `name`: `None` when its
+    /// bytecode cannot be read (not captured, unknown magic number).
+    fn bytecode_binds(&self, file: &str, name: &str) -> Option<bool> {
+        let data = self.image.fs.read(file).flatten()?;
+        match importgate_python::pyc::names(&data) {
+            Ok(n) => Some(
+                n.star_import
+                    || n.names.contains(name)
+                    || ["globals", "__getattr__", "exec", "vars", "__dict__"]
+                        .iter()
+                        .any(|d| n.names.contains(*d)),
+            ),
+            Err(error) => {
+                tracing::debug!(%file, %error, "bytecode not read");
+                None
+            }
+        }
     }
 
     /// Whether a package above `module` writes `sys.modules` or its namespace dynamically
@@ -215,6 +253,15 @@ impl Ctx<'_> {
                     Some(file) => file,
                     None => return true,
                 },
+                // Sourceless bytecode: the names its code objects mention.
+                Found::Bytecode { file } => {
+                    return is_module_dunder(name)
+                        || self.bytecode_binds(file, name).unwrap_or(true);
+                }
+                Found::RegularPackage { init, .. } if init.ends_with(".pyc") => {
+                    return is_module_dunder(name)
+                        || self.bytecode_binds(init, name).unwrap_or(true);
+                }
                 _ => return true,
             },
         };
