@@ -1,7 +1,7 @@
 //! `from X import name` where `X` is a module inside a zip archive on `sys.path` (its member's
 //! source is read, stored or deflated) or a sourceless `.pyc` (compiled in the image with
 //! `python -m compileall -b`, then the `.py` removed; the names of its marshalled code objects
-//! decide), on the 3.11, 3.12 and 3.13 bases. Every import is replayed by CPython in the image.
+//! decide), on the 3.8, 3.10, 3.11, 3.12 and 3.13 bases. Every import is replayed by CPython in the image.
 
 use crate::support::*;
 
@@ -80,4 +80,15 @@ fn zip_and_bytecode_312() {
 #[test]
 fn zip_and_bytecode_313() {
     zip_and_bytecode("3.13");
+}
+
+/// The 3.8–3.10 code object layout (`co_nlocals` still marshalled).
+#[test]
+fn zip_and_bytecode_38() {
+    zip_and_bytecode("3.8");
+}
+
+#[test]
+fn zip_and_bytecode_310() {
+    zip_and_bytecode("3.10");
 }
