@@ -183,6 +183,8 @@ pub struct Predictor<'a> {
     entries: BTreeMap<&'a str, &'a ContextEntry>,
     /// `RUN` lines not executed (other than installs), for one warning.
     pub(crate) skipped_runs: Vec<usize>,
+    /// The commands of those lines and the paths each may write.
+    pub(crate) unmodelled: Vec<crate::Unmodelled>,
 }
 
 /// Cleans a context source path: no leading `/` or `./`, `..` cannot climb above the root.
@@ -256,6 +258,7 @@ impl<'a> Predictor<'a> {
             stubs: BTreeMap::new(),
             entries,
             skipped_runs: Vec::new(),
+            unmodelled: Vec::new(),
         }
     }
 
@@ -281,7 +284,7 @@ impl<'a> Predictor<'a> {
         if !self.skipped_runs.is_empty() {
             let lines: Vec<String> = self.skipped_runs.iter().map(|l| l.to_string()).collect();
             self.warnings.push(format!(
-                "prediction: RUN commands other than Python installs are not executed (Dockerfile line{} {}); what they change in the image is not predicted",
+                "prediction: some RUN commands are not modelled (Dockerfile line{} {}); imports that could depend on what they write are reported as uncertain",
                 if lines.len() > 1 { "s" } else { "" },
                 lines.join(", ")
             ));
@@ -293,6 +296,7 @@ impl<'a> Predictor<'a> {
             base: state.base,
             stubs: self.stubs,
             plan: None,
+            unmodelled: self.unmodelled,
         })
     }
 
@@ -343,12 +347,16 @@ impl<'a> Predictor<'a> {
         for step in &stage.steps {
             match step {
                 Step::Copy(copy) => self.copy(&mut state, copy)?,
-                Step::Run { command, line } => {
+                Step::Run {
+                    command,
+                    line,
+                    args,
+                } => {
                     let text = match command {
                         Command::Shell(s) => s.clone(),
                         Command::Exec(v) => v.join(" "),
                     };
-                    let known = self.run_step(&mut state, &text, *line);
+                    let known = self.run_step(&mut state, &text, *line, args);
                     if !known {
                         self.skipped_runs.push(*line);
                     }
@@ -383,7 +391,7 @@ impl<'a> Predictor<'a> {
     }
 
     /// `--chown=user:group` as uid/gid, looked up in the stage's account files.
-    fn owner(&self, state: &State, chown: Option<&str>) -> (u32, u32) {
+    pub(crate) fn owner(&self, state: &State, chown: Option<&str>) -> (u32, u32) {
         let Some(spec) = chown else {
             return (0, 0);
         };

@@ -73,6 +73,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: None,
+                uncertain: None,
                 span_len: 0,
             },
             Finding {
@@ -105,6 +106,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: Some("from core.aws_service import upload_case\n".to_string()),
+                uncertain: None,
                 span_len: 40,
             },
             Finding {
@@ -131,6 +133,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: Some("    from services import case_servcie".to_string()),
+                uncertain: None,
                 span_len: 33,
             },
         ],
