@@ -32,6 +32,26 @@ pub(crate) enum Op {
     Unsure(Vec<String>),
 }
 
+/// The commands [`Predictor::file_op`] models.
+pub(crate) fn is_file_command(word: &str) -> bool {
+    matches!(
+        base_name(word),
+        "ln" | "mkdir"
+            | "cp"
+            | "mv"
+            | "rm"
+            | "chmod"
+            | "chown"
+            | "chgrp"
+            | "touch"
+            | "unzip"
+            | "tar"
+            | "echo"
+            | "printf"
+            | "cat"
+    )
+}
+
 /// A redirection of a command's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Redirect {
@@ -1196,6 +1216,10 @@ impl Predictor<'_> {
             members.push((name, member, mode.map(|m| m & !UMASK)));
         }
         if !state.fs.is_dir(&dir) {
+            // unzip makes the last directory of `-d` only.
+            if !state.fs.is_dir(&abspath(&dir, "..")) {
+                return Err(());
+            }
             let meta = self.new_meta(state, 0o755);
             state.fs.insert(&dir, NewNode::Dir, meta).map_err(|_| ())?;
         }

@@ -183,10 +183,12 @@ impl Predictor<'_> {
                 .collect();
             let (words, redirects) = crate::fileops::split_redirects(&expanded);
             let mut w: &[String] = &words;
-            // Assignments, `exec`, `env`, `sudo` in front of the command.
+            // Assignments, `exec`, `env`, `sudo` and the keywords of compound commands in
+            // front of the command.
             while let Some(first) = w.first() {
                 if first.contains('=') && !first.starts_with('-')
                     || matches!(first.as_str(), "exec" | "env" | "sudo" | "time" | "nohup")
+                    || shell::is_control(first)
                 {
                     w = &w[1..];
                 } else {
@@ -307,7 +309,15 @@ impl Predictor<'_> {
             });
             return false;
         } else {
-            match self.file_op(state, w, redirects) {
+            let op = if certain {
+                self.file_op(state, w, redirects)
+            } else if crate::fileops::is_file_command(first) {
+                // Not applied: whether or how it runs is not known.
+                crate::fileops::Op::Unsure(Vec::new())
+            } else {
+                crate::fileops::Op::NotFiles
+            };
+            match op {
                 crate::fileops::Op::NotFiles => {}
                 _ if !certain => {
                     let mut paths = self.path_words(&cwd, &w[1..]);
