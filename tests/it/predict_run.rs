@@ -178,6 +178,20 @@ fn scenarios() -> Vec<Scenario> {
             Exact,
         ),
         s(
+            "cp-a-dir-contents",
+            &[
+                (
+                    "src/main.py",
+                    "import pkg.mod\nimport vendor.pkg.mod\nimport vendor.mod\n",
+                ),
+                ("lib/pkg/__init__.py", ""),
+                ("lib/pkg/mod.py", ""),
+            ],
+            "RUN mkdir -p /app/x && cp -a /opt/lib/. /app/ && cp -r /opt/lib/. /app/vendor",
+            &["vendor.mod"],
+            Exact,
+        ),
+        s(
             "mv-into-place",
             HELPER,
             "RUN mv /opt/lib/helper_impl.py /app/helper.py",

@@ -764,18 +764,26 @@ impl Predictor<'_> {
         if sources.is_empty() {
             return Err(());
         }
+        // `DIR/.` names the directory's contents: they go into DEST itself.
+        let contents_of: Vec<bool> = sources
+            .iter()
+            .map(|s| s == "." || s.ends_with("/."))
+            .collect();
         let sources = self.expand_globs(state, &cwd, &sources)?;
+        if (mv || sources.len() != contents_of.len()) && contents_of.iter().any(|c| *c) {
+            return Err(());
+        }
         let into = !o.has('T') && (o.value('t').is_some() || state.fs.is_dir(&dest));
         if sources.len() > 1 && !into {
             return Err(());
         }
-        for src in sources {
+        for (i, src) in sources.into_iter().enumerate() {
             let id = state.fs.lookup(&src, follow_top).ok_or(())?;
             let is_dir = matches!(state.fs.kind(id), NodeKind::Dir(_));
             if is_dir && !recursive {
                 return Err(());
             }
-            let target = if into {
+            let target = if into && !contents_of.get(i).copied().unwrap_or(false) {
                 join(&dest, base_name(&src))
             } else {
                 dest.clone()
