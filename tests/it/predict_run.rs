@@ -344,6 +344,19 @@ fn scenarios() -> Vec<Scenario> {
             Uncertain,
         ),
         s(
+            "builder-script-output-copied",
+            &[
+                ("src/main.py", "import generated\n"),
+                (
+                    "src/gen.sh",
+                    "mkdir -p out && echo 'X = 1' > out/generated.py\n",
+                ),
+            ],
+            "RUN sh gen.sh\nFROM importgate-test/python:3.12-slim\nWORKDIR /app\nCOPY --from=0 /app/main.py /app/out/ /app/",
+            &[],
+            Uncertain,
+        ),
+        s(
             "python-writes-site-packages",
             &[("src/main.py", "import made_by_python\n")],
             "RUN python3 -c \"open('/usr/local/lib/python3.12/site-packages/made_by_python.py', 'w').close()\"",

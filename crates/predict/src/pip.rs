@@ -51,6 +51,23 @@ const SYSTEM_DIRS: &[&str] = &[
     "/etc",
 ];
 
+/// The system package managers.
+fn is_package_manager(word: &str) -> bool {
+    matches!(
+        basename(word),
+        "apt-get"
+            | "apt"
+            | "aptitude"
+            | "apk"
+            | "yum"
+            | "dnf"
+            | "microdnf"
+            | "zypper"
+            | "dpkg"
+            | "rpm"
+    )
+}
+
 /// `apt-get install`, `apk add`, `dnf install`... and the like.
 fn is_system_installer(w: &[String]) -> bool {
     let Some(first) = w.first() else {
@@ -140,7 +157,7 @@ fn uninstall(state: &mut State, site: &str, name: &str) {
 impl Predictor<'_> {
     /// Predicts what a `RUN` line does: installs, venvs, accounts and the file operations of
     /// [`crate::fileops`]; false when some command of it is none of these nor known to change
-    /// nothing the checker reads. Each such command is kept in `unmodelled` with the paths it
+    /// nothing the checker reads. Each such command is kept in the stage's `unmodelled` with the paths it
     /// may write. `cd DIR` changes the working directory for the rest of the line.
     pub(crate) fn run_step(
         &mut self,
@@ -248,6 +265,12 @@ impl Predictor<'_> {
                     self.pip_install(state, first, Some(first), &args, line);
                     known = true;
                 }
+                [m, compile, ..]
+                    if *m == "-m" && (*compile == "compileall" || *compile == "py_compile") =>
+                {
+                    // Writes `__pycache__` only, which no verdict reads.
+                    known = true;
+                }
                 [m, venv, args @ ..]
                     if *m == "-m" && (*venv == "venv" || *venv == "virtualenv") =>
                 {
@@ -299,10 +322,16 @@ impl Predictor<'_> {
                 ));
             }
             installer = true;
-        } else if is_system_installer(w) {
-            let mut paths: Vec<String> = SYSTEM_DIRS.iter().map(|d| d.to_string()).collect();
+        } else if is_package_manager(first) {
+            // Installing or removing packages writes the system's directories; the other
+            // subcommands (`update`, `clean`) only its own state under /var.
+            let mut paths: Vec<String> = if is_system_installer(w) {
+                SYSTEM_DIRS.iter().map(|d| d.to_string()).collect()
+            } else {
+                vec!["/var/lib".to_string(), "/var/cache".to_string()]
+            };
             paths.extend(self.path_words(&cwd, &w[1..]));
-            self.unmodelled.push(crate::Unmodelled {
+            state.unmodelled.push(crate::Unmodelled {
                 line,
                 command: w.join(" "),
                 paths,
@@ -326,7 +355,7 @@ impl Predictor<'_> {
                         // A command run at the root would otherwise make every verdict uncertain.
                         paths.push(cwd.clone());
                     }
-                    self.unmodelled.push(crate::Unmodelled {
+                    state.unmodelled.push(crate::Unmodelled {
                         line,
                         command: w.join(" "),
                         paths,
@@ -335,7 +364,7 @@ impl Predictor<'_> {
                 }
                 crate::fileops::Op::Done => return true,
                 crate::fileops::Op::Unsure(paths) => {
-                    self.unmodelled.push(crate::Unmodelled {
+                    state.unmodelled.push(crate::Unmodelled {
                         line,
                         command: w.join(" "),
                         paths,
@@ -356,7 +385,7 @@ impl Predictor<'_> {
                 if written.is_empty() {
                     return true;
                 }
-                self.unmodelled.push(crate::Unmodelled {
+                state.unmodelled.push(crate::Unmodelled {
                     line,
                     command: w.join(" "),
                     paths: written,
@@ -389,7 +418,7 @@ impl Predictor<'_> {
             }
             paths.push(format!("{}/.local", self.home(state)));
         }
-        self.unmodelled.push(crate::Unmodelled {
+        state.unmodelled.push(crate::Unmodelled {
             line,
             command: w.join(" "),
             paths,

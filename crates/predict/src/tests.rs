@@ -1051,6 +1051,12 @@ fn an_unrelated_unmodelled_step_leaves_errors_standing() {
                     2,
                 ),
                 copy(&["app/"], "/app/", 3),
+                workdir("/app", 4),
+                // Package managers write the system's directories, not the working directory.
+                run(
+                    "apt-get update && apt-get install -y --no-install-recommends gcc && rm -rf /var/lib/apt/lists/* && python -m compileall .",
+                    5,
+                ),
             ],
             &["python", "/app/main.py"],
         )],
@@ -1060,4 +1066,60 @@ fn an_unrelated_unmodelled_step_leaves_errors_standing() {
     let report = report_of(&p);
     assert_eq!(report.summary.errors, 1, "{:#?}", report.findings);
     assert!(report.findings.iter().all(|f| f.uncertain.is_none()));
+}
+
+#[test]
+fn what_an_unmodelled_step_of_a_builder_may_write_follows_copy_from() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "build.sh", "");
+    write(root, "main.py", "import generated\nimport never_built\n");
+    let mut builder = stage(
+        base(),
+        vec![
+            workdir("/src", 2),
+            copy(&["build.sh"], "/src/", 3),
+            run("sh build.sh --out /src/dist/generated.py", 4),
+            run("sh build.sh > /tmp/log.txt", 5),
+        ],
+        &[],
+    );
+    builder.name = Some("builder".into());
+    let p = predict(
+        root,
+        vec![
+            builder,
+            stage(
+                base(),
+                vec![
+                    workdir("/app", 7),
+                    copy(&["main.py"], "/app/", 8),
+                    Step::Copy(CopyStep {
+                        add: false,
+                        from: CopyFrom::Stage(0),
+                        sources: vec!["/src/dist/".into()],
+                        dest: "/app/".into(),
+                        chown: None,
+                        chmod: None,
+                        line: 9,
+                    }),
+                ],
+                &["python", "main.py"],
+            ),
+        ],
+    )
+    .expect("predicted");
+    // The builder's /src is where its script may write: the copy of /src/dist lands in /app.
+    assert!(
+        p.unmodelled.iter().all(|u| u
+            .paths
+            .iter()
+            .all(|p| p == "/app" || p == "/app/generated.py")),
+        "{:?}",
+        p.unmodelled
+    );
+    let report = report_of(&p);
+    assert_eq!(report.summary.errors, 0, "{:#?}", report.findings);
+    assert!(report.findings.iter().all(|f| f.uncertain.is_some()));
 }
