@@ -278,6 +278,8 @@ struct Subject {
     mode: Mode,
     /// For an image built or predicted from a context: image path → context path.
     path_map: Option<importgate_context::PathMap>,
+    /// For a prediction: the `RUN` commands it did not model.
+    unmodelled: Vec<importgate_predict::Unmodelled>,
 }
 
 /// The registry flags as client options. The password is read from stdin (never from an
@@ -344,6 +346,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: name.clone(),
                 mode,
                 path_map: None,
+                unmodelled: Vec::new(),
             }
         }
         (None, Some(dir)) if args.no_build => {
@@ -355,6 +358,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: dir.display().to_string(),
                 mode: predicted.mode,
                 path_map: predicted.path_map,
+                unmodelled: predicted.unmodelled,
             }
         }
         (None, Some(dir)) => {
@@ -370,6 +374,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: built.image_id.clone(),
                 mode: built.mode,
                 path_map: built.path_map,
+                unmodelled: Vec::new(),
             }
         }
         (None, None) => anyhow::bail!("give an IMAGE or --context DIR"),
@@ -379,6 +384,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         name,
         mode,
         path_map,
+        unmodelled,
     } = subject;
     if let Mode::Built { tags, .. } = &mode
         && let Some(tag) = tags.first()
@@ -409,6 +415,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .with_context(|| format!("cannot check image `{name}`"))?;
+    importgate_predict::mark_uncertain(&mut report, &image.config, &unmodelled);
     report.mode = mode;
     if let Some(map) = &path_map {
         importgate_build::relocate(&mut report, map);

@@ -33,6 +33,7 @@ mod families;
 mod install;
 mod native;
 mod predict;
+mod predict_run;
 mod progress;
 mod registry;
 mod seed;

@@ -718,6 +718,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     related: Vec::new(),
                     affects: Vec::new(),
                     source_line: source_line(&text, err.line),
+                    uncertain: None,
                     span_len: 1,
                 });
             }
@@ -1121,6 +1122,7 @@ fn config_finding(
         config: Some(t.loc.clone()),
         related: Vec::new(),
         affects: Vec::new(),
+        uncertain: None,
         span_len: shown
             .as_ref()
             .map_or(1, |s| u32::try_from(s.chars().count()).unwrap_or(1)),
@@ -1493,6 +1495,7 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             related: Vec::new(),
             affects: Vec::new(),
             source_line: source_line(&text, r.line),
+            uncertain: None,
             span_len: u32::try_from(span + 2).unwrap_or(1),
         });
     }
@@ -1686,6 +1689,7 @@ fn check_site(
             related: Vec::new(),
             affects: Vec::new(),
             source_line: source_line(s.text, site.line),
+            uncertain: None,
             span_len,
         }
     };
