@@ -1576,6 +1576,7 @@ fn check_load(
         affects: Vec::new(),
         source_line: source_line(text, load.line),
         span_len: load.end_column.saturating_sub(load.column).max(1),
+        uncertain: None,
     });
 }
 
