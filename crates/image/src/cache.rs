@@ -16,7 +16,7 @@
 //! every hit) go first.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -75,8 +75,12 @@ impl LayerCache {
     /// The index of the layer whose stored blob has `digest`, if an intact entry exists.
     pub(crate) fn get(&self, digest: &str) -> Option<Arc<LayerIndex>> {
         let path = self.path_of(digest)?;
-        let data = fs::read(&path).ok()?;
-        match decode(&data) {
+        let file = fs::File::open(&path).ok()?;
+        let decoded = file
+            .metadata()
+            .ok()
+            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len()));
+        match decoded {
             Some(index) if index.blob.as_ref().is_some_and(|(d, _)| d == digest) => {
                 // Recently used: the eviction goes by mtime.
                 if let Ok(f) = fs::File::options().append(true).open(&path) {
@@ -214,62 +218,80 @@ pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
 }
 
 /// `None` for anything that is not an intact entry of this format.
+#[cfg(test)]
 pub(crate) fn decode(data: &[u8]) -> Option<LayerIndex> {
-    let rest = data.strip_prefix(MAGIC)?;
-    let (format, rest) = rest.split_at_checked(4)?;
-    if format != FORMAT.to_le_bytes() {
+    decode_from(data, data.len() as u64)
+}
+
+/// Decodes an entry of `len` bytes while it streams in, so a hit costs the decoded index and
+/// not also the whole file in memory; the checksum is verified before anything is returned.
+pub(crate) fn decode_from<R: Read>(mut r: R, len: u64) -> Option<LayerIndex> {
+    let mut head = vec![0u8; MAGIC.len() + 4];
+    r.read_exact(&mut head).ok()?;
+    if head[..MAGIC.len()] != *MAGIC || head[MAGIC.len()..] != FORMAT.to_le_bytes() {
         return None;
     }
-    let (body, sum) = rest.split_at_checked(rest.len().checked_sub(32)?)?;
-    if Sha256::digest(body).as_slice() != sum {
-        return None;
-    }
-    let mut d = Dec(body);
-    let diff_id = d.opt_str()?;
-    let blob = match d.u8()? {
-        0 => None,
-        1 => Some((d.str()?, d.u64()?)),
-        _ => return None,
+    let body_len = len.checked_sub(head.len() as u64 + 32)?;
+    let mut d = Dec {
+        r: &mut r,
+        left: body_len,
+        hasher: Sha256::new(),
     };
-    let members = d.u64()?;
-    let mut warnings = Vec::new();
-    for _ in 0..d.count()? {
-        warnings.push(d.str()?);
+    let index = d.index()?;
+    if d.left != 0 {
+        return None;
     }
-    let n = d.count()?;
-    let mut entries = Vec::with_capacity(n);
-    for _ in 0..n {
-        let path = d.str()?;
-        let (mode, uid, gid) = (d.u32()?, d.u32()?, d.u32()?);
-        let kind = match d.u8()? {
-            0 => EntryKind::Dir,
-            1 => EntryKind::File(d.file()?),
-            2 => EntryKind::Symlink(d.str()?),
-            3 => EntryKind::Hardlink(d.str()?),
-            4 => EntryKind::Other,
-            5 => EntryKind::Whiteout,
-            6 => EntryKind::Opaque,
-            7 => EntryKind::AufsLinkTarget(d.file()?),
+    let sum = d.hasher.finalize();
+    let mut trailer = [0u8; 32];
+    r.read_exact(&mut trailer).ok()?;
+    (sum.as_slice() == trailer).then_some(index)
+}
+
+impl<R: Read> Dec<'_, R> {
+    fn index(&mut self) -> Option<LayerIndex> {
+        let diff_id = self.opt_str()?;
+        let blob = match self.u8()? {
+            0 => None,
+            1 => Some((self.str()?, self.u64()?)),
             _ => return None,
         };
-        entries.push(LayerEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-        });
+        let members = self.u64()?;
+        let mut warnings = Vec::new();
+        for _ in 0..self.count()? {
+            warnings.push(self.str()?);
+        }
+        let n = self.count()?;
+        let mut entries = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let path = self.str()?;
+            let (mode, uid, gid) = (self.u32()?, self.u32()?, self.u32()?);
+            let kind = match self.u8()? {
+                0 => EntryKind::Dir,
+                1 => EntryKind::File(self.file()?),
+                2 => EntryKind::Symlink(self.str()?),
+                3 => EntryKind::Hardlink(self.str()?),
+                4 => EntryKind::Other,
+                5 => EntryKind::Whiteout,
+                6 => EntryKind::Opaque,
+                7 => EntryKind::AufsLinkTarget(self.file()?),
+                _ => return None,
+            };
+            entries.push(LayerEntry {
+                path,
+                kind,
+                mode,
+                uid,
+                gid,
+            });
+        }
+        Some(LayerIndex {
+            entries,
+            warnings,
+            members,
+            diff_id,
+            blob,
+        })
     }
-    if !d.0.is_empty() {
-        return None;
-    }
-    Some(LayerIndex {
-        entries,
-        warnings,
-        members,
-        diff_id,
-        blob,
-    })
 }
 
 struct Enc(Vec<u8>);
@@ -331,38 +353,51 @@ impl Enc {
     }
 }
 
-/// Every read is bounds-checked; a length can never ask for more than what is left.
-struct Dec<'a>(&'a [u8]);
+/// Every read is bounds-checked against what is left of the body (a length can never ask for
+/// more), and hashed on the way.
+struct Dec<'a, R> {
+    r: &'a mut R,
+    left: u64,
+    hasher: Sha256,
+}
 
-impl Dec<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
+impl<R: Read> Dec<'_, R> {
+    fn take(&mut self, n: usize) -> Option<Vec<u8>> {
+        if n as u64 > self.left {
+            return None;
+        }
+        let mut buf = vec![0u8; n];
+        self.r.read_exact(&mut buf).ok()?;
+        self.left -= n as u64;
+        self.hasher.update(&buf);
+        Some(buf)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
     }
     fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
+        Some(self.array::<1>()?[0])
     }
     fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+        Some(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+        Some(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        Some(u64::from_le_bytes(self.array()?))
     }
     /// A count of items, each at least one byte long.
     fn count(&mut self) -> Option<usize> {
-        let n = usize::try_from(self.u64()?).ok()?;
-        (n <= self.0.len()).then_some(n)
+        let n = self.u64()?;
+        (n <= self.left).then_some(usize::try_from(n).ok()?)
     }
-    fn bytes(&mut self) -> Option<&[u8]> {
+    fn bytes(&mut self) -> Option<Vec<u8>> {
         let n = usize::try_from(self.u64()?).ok()?;
         self.take(n)
     }
     fn str(&mut self) -> Option<String> {
-        String::from_utf8(self.bytes()?.to_vec()).ok()
+        String::from_utf8(self.bytes()?).ok()
     }
     fn opt_str(&mut self) -> Option<Option<String>> {
         match self.u8()? {
