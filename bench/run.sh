@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # importgate bench: wall time and peak RSS of `importgate check` on a >500 MB image whose
-# site-packages holds real heavy distributions (bench/requirements.txt), from the Docker daemon,
-# a `docker save` archive and an OCI archive with gzip layers; next to `docker save | wc -c` and
-# `gzip -dc` of the OCI layer blobs, measured in the same run. See docs/performance.md.
+# site-packages holds real heavy distributions (bench/requirements.txt), from the Docker daemon
+# (its export stream and its storage directories), a `docker save` archive and an OCI archive
+# with gzip layers; next to `docker save | wc -c` and `gzip -dc` of the OCI layer blobs,
+# measured in the same run. See docs/performance.md.
 #
 #   bench/run.sh                 (or: make bench)
 #
@@ -43,10 +44,12 @@ fi
 docker info >/dev/null 2>&1 || die "no Docker daemon"
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
-    log "cargo build --release -p importgate"
-    cargo build --release -p importgate >&2
+    log "cargo build --release -p importgate -p importgate-bench"
+    cargo build --release -p importgate -p importgate-bench >&2
 fi
 [[ -x "$BIN" ]] || die "$BIN missing"
+REF="$ROOT/target/release/importgate-bench-ref"
+[[ -x "$REF" ]] || die "$REF missing"
 
 # --- images --------------------------------------------------------------------------------
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
@@ -85,6 +88,17 @@ if [[ "$(docker image inspect -f '{{index .Config.Labels "importgate.bench.key"}
     DOCKER_BUILDKIT=0 docker build -q --label "importgate.bench.key=$KEY" -t "$IMAGE" "$CTX" >&2
     rm -rf "$CTX"
 fi
+# The same image with only the application layer changed, for the warm re-check.
+IMAGE2="importgate-bench/heavy:app-changed"
+if [[ "$(docker image inspect -f '{{index .Config.Labels "importgate.bench.key"}}' "$IMAGE2" 2>/dev/null || true)" != "$KEY" ]]; then
+    log "building $IMAGE2"
+    CTX2="$CACHE/context2"
+    rm -rf "$CTX2" && mkdir -p "$CTX2"
+    { echo "FROM $IMAGE"; echo "COPY main.py /app/main.py"; } >"$CTX2/Dockerfile"
+    { cat "$BENCH/app/main.py"; echo "# changed"; } >"$CTX2/main.py"
+    DOCKER_BUILDKIT=0 docker build -q --label "importgate.bench.key=$KEY" -t "$IMAGE2" "$CTX2" >&2
+    rm -rf "$CTX2"
+fi
 IMAGE_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 IMAGE_SIZE="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
 IDKEY="${IMAGE_ID#sha256:}"; IDKEY="${IDKEY:0:16}"
@@ -100,6 +114,14 @@ if [[ ! -f "$OARCH" ]]; then
     log "save2oci -> $OARCH (gzip layers)"
     python3 tests/support/save2oci.py "$DARCH" "$OARCH.tmp" --ref "$IMAGE" >&2
     mv "$OARCH.tmp" "$OARCH"
+fi
+OARCH2="$CACHE/bench-$IDKEY-app-changed.oci.tar"
+if [[ ! -f "$OARCH2" ]]; then
+    log "docker save + save2oci -> $OARCH2"
+    docker save -o "$CACHE/app-changed.docker.tar" "$IMAGE2"
+    python3 tests/support/save2oci.py "$CACHE/app-changed.docker.tar" "$OARCH2.tmp" --ref "$IMAGE2" >&2
+    rm -f "$CACHE/app-changed.docker.tar"
+    mv "$OARCH2.tmp" "$OARCH2"
 fi
 
 # Layer blobs of the OCI archive, extracted once for `gzip -dc`.
@@ -181,10 +203,26 @@ PY
 
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "importgate check, $RUNS runs each"
-measure daemon         "$BIN" check --format json "docker-daemon:$IMAGE"
-measure docker-archive "$BIN" check --format json "docker-archive:$DARCH"
-measure oci-archive    "$BIN" check --format json "oci-archive:$OARCH"
-for s in daemon docker-archive oci-archive; do verify "$s"; done
+measure daemon         "$BIN" check --format json --no-cache --source-mode export "docker-daemon:$IMAGE"
+measure storage        "$BIN" check --format json --no-cache --source-mode storage "docker-daemon:$IMAGE"
+measure docker-archive "$BIN" check --format json --no-cache "docker-archive:$DARCH"
+measure oci-archive    "$BIN" check --format json --no-cache "oci-archive:$OARCH"
+# Warm: the layer cache holds the first image's layers; the app-changed image shares all but
+# its last layer, whose entry is removed before each run so that every run reads it afresh.
+LCACHE="$OUT/layer-cache"
+"$BIN" check --format json --cache-dir "$LCACHE" "oci-archive:$OARCH" >/dev/null 2>&1 || true
+APP_BLOB="$(python3 - "$OARCH2" <<'PY'
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+def member(d): return json.load(t.extractfile("blobs/" + d.replace(":", "/")))
+idx = json.load(t.extractfile("index.json"))
+print(member(idx["manifests"][0]["digest"])["layers"][-1]["digest"].split(":")[1])
+PY
+)"
+measure oci-warm bash -c 'rm -f "$1"/layers/*/"$2".layer; exec "$3" check --format json --cache-dir "$1" "oci-archive:$4"' _ \
+    "$LCACHE" "$APP_BLOB" "$BIN" "$OARCH2"
+measure oci-hot        "$BIN" check --format json --cache-dir "$LCACHE" "oci-archive:$OARCH"
+for s in daemon storage docker-archive oci-archive oci-warm oci-hot; do verify "$s"; done
 ERR_LINE="$(python3 - "$OUT/oci-archive.stdout" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -201,6 +239,9 @@ SAVE_BYTES="$(tail -1 "$OUT/save.bytes")"
 log "gzip -dc over the ${#LAYERS[@]} OCI layer blobs, $RUNS runs"
 measure gunzip bash -c 'gzip -dc "$@" | wc -c' _ "${LAYERS[@]}"
 GUNZIP_BYTES="$(tail -1 "$OUT/gunzip.stdout")"
+log "zlib-rs inflate (importgate-bench-ref, one core) of the same blobs, sha256 of the docker-save archive"
+measure inflate "$REF" inflate "${LAYERS[@]}"
+measure hash "$REF" hash "$DARCH"
 
 # --- report ----------------------------------------------------------------------------------
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
@@ -226,13 +267,22 @@ echo "runs: $RUNS each; wall/user/sys/dockerd CPU are medians, RSS is the max; l
 echo
 printf '| %-38s | %8s | %6s | %6s | %8s | %11s |\n' "measurement" "wall s" "user s" "sys s" "RSS MiB" "dockerd s"
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..40})" "----------" "--------" "--------" "----------" "-------------"
-row daemon         "importgate check docker-daemon:"
+row daemon         "importgate check docker-daemon: (export)"
+row storage        "importgate check docker-daemon: (storage)"
 row docker-archive "importgate check docker-archive:"
 row oci-archive    "importgate check oci-archive: (gzip)"
+row oci-warm       "  same, app layer changed, rest cached"
+row oci-hot        "  same, unchanged, every layer cached"
 row docker-save    "docker save IMAGE | wc -c"
 row gunzip         "gzip -dc of OCI layer blobs"
+row inflate        "zlib-rs inflate of OCI layer blobs"
+row hash           "sha256 of the docker-save archive"
 echo
 echo "ratio: importgate oci-archive / gzip -dc of layers = $(ratio oci-archive gunzip)"
+echo "ratio: importgate oci-archive (cold) / zlib-rs inflate of layers = $(ratio oci-archive inflate)   (target <= 1.25x)"
+echo "ratio: importgate docker-archive (cold) / sha256 of the archive = $(ratio docker-archive hash)   (target <= 1.25x)"
+echo "warm re-check, app layer changed (oci-archive): $(wall oci-warm) s   (target <= 0.3 s)"
 echo "ratio: importgate daemon / docker save | wc -c = $(ratio daemon docker-save)"
 echo "ratio: importgate daemon / importgate docker-archive = $(ratio daemon docker-archive)"
+echo "ratio: importgate daemon from the storage / from the export = $(ratio storage daemon)"
 echo "(user/sys/RSS are importgate's (or the shell pipeline's) own; dockerd s is the daemon's CPU during the row)"

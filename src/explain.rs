@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use importgate_check::explain::Explanation;
-use importgate_image::{LoadOptions, Platform, load, parse_source};
+use importgate_image::{LoadOptions, load, parse_source};
 use importgate_python::{StepResult, TraceEvent};
 
 #[derive(clap::Args)]
@@ -23,6 +23,8 @@ pub struct ExplainArgs {
     /// Platform to pick from a multi-platform image [default: linux/amd64].
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    #[command(flatten)]
+    cache: crate::CacheArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -33,14 +35,13 @@ enum ExplainFormat {
 
 /// Exit 0 when the import works, 1 when it fails (as `check`), 2 on bad input.
 pub async fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
-    let platform_arg = args.platform.as_deref().unwrap_or(crate::DEFAULT_PLATFORM);
-    let platform: Platform = platform_arg
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid --platform `{platform_arg}`: {e}"))?;
+    let platform = crate::parse_platform(args.platform.as_deref())?;
     let opts = LoadOptions {
         platform,
         capture: importgate_check::capture_policy(),
         progress: crate::progress::sink(false),
+        source_mode: importgate_image::SourceMode::Auto,
+        cache: args.cache.open(),
     };
     let image = load(&parse_source(&args.image), &opts)
         .await

@@ -6,6 +6,7 @@ mod docs;
 mod explain;
 mod predict;
 mod progress;
+mod tree;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,7 +16,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use importgate_check::{CheckOptions, Mode, Report, Severity, capture_policy, check};
 use importgate_image::{
-    Image, LoadOptions, Platform, RegistryOptions, Secret, Source, load, load_from, parse_source,
+    Image, LayerCache, LoadOptions, Platform, RegistryOptions, Secret, Source, SourceMode, load,
+    load_from, parse_source,
 };
 use importgate_report::{
     HumanOptions, render_github, render_human, render_json, render_junit, render_sarif,
@@ -33,6 +35,70 @@ struct Cli {
 }
 
 // Parsed once per run: the size of `check`'s arguments does not matter.
+/// Where layer indexes are kept between runs (`importgate_image::cache`).
+#[derive(clap::Args, Clone)]
+pub(crate) struct CacheArgs {
+    /// Read and verify every layer again; keep nothing for the next run.
+    #[arg(long)]
+    no_cache: bool,
+    /// The cache directory [default: $IMPORTGATE_CACHE_DIR, else $XDG_CACHE_HOME/importgate,
+    /// else ~/.cache/importgate]. `IMPORTGATE_CACHE_MAX_MB` caps its size (default 2048).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    pub(crate) fn open(&self) -> Option<std::sync::Arc<LayerCache>> {
+        if self.no_cache {
+            return None;
+        }
+        let root = self.cache_dir.clone().or_else(LayerCache::default_root)?;
+        let max = std::env::var("IMPORTGATE_CACHE_MAX_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(importgate_image::cache::DEFAULT_MAX_BYTES, |mb| mb << 20);
+        Some(std::sync::Arc::new(LayerCache::new(
+            &root,
+            &cache_salt(),
+            max,
+        )))
+    }
+}
+
+/// What a cached index depends on besides the layer: this very binary (its capture policy,
+/// its parsers), told apart by its size and modification time.
+fn cache_salt() -> String {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    format!("capture-policy:{exe}")
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SourceModeArg {
+    Auto,
+    Export,
+    Storage,
+}
+
+impl From<SourceModeArg> for SourceMode {
+    fn from(m: SourceModeArg) -> Self {
+        match m {
+            SourceModeArg::Auto => SourceMode::Auto,
+            SourceModeArg::Export => SourceMode::Export,
+            SourceModeArg::Storage => SourceMode::Storage,
+        }
+    }
+}
+
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
@@ -40,6 +106,9 @@ enum Command {
     Check(CheckArgs),
     /// Show the walk CPython's import system would do for one import in the image.
     Explain(explain::ExplainArgs),
+    /// Print the merged filesystem as importgate sees it (for comparing image readers).
+    #[command(hide = true)]
+    Tree(tree::TreeArgs),
     /// Print the shell completion script for SHELL on stdout.
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page into a directory.
@@ -111,6 +180,14 @@ struct CheckArgs {
     /// also the platform to build for (without it the engine builds for its own platform).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// For an image held by the local engine: read its layers from the engine's storage
+    /// directories when this user may read them and the engine is reached through its local
+    /// socket (`auto`, else the export), always from the export stream (`export`), or only from
+    /// the storage (`storage`: an error when it cannot be read).
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    source_mode: SourceModeArg,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// User name for a `registry:`/`docker://` image; overrides the docker CLI's credentials.
     #[arg(long, value_name = "USER", requires = "registry_password_stdin")]
     registry_username: Option<String>,
@@ -201,6 +278,8 @@ struct Subject {
     mode: Mode,
     /// For an image built or predicted from a context: image path → context path.
     path_map: Option<importgate_context::PathMap>,
+    /// For a prediction: the `RUN` commands it did not model.
+    unmodelled: Vec<importgate_predict::Unmodelled>,
 }
 
 /// The registry flags as client options. The password is read from stdin (never from an
@@ -230,15 +309,21 @@ fn registry_options(args: &CheckArgs) -> anyhow::Result<RegistryOptions> {
     })
 }
 
+/// `--platform`, or the default, as every subcommand reads it.
+pub(crate) fn parse_platform(arg: Option<&str>) -> anyhow::Result<Platform> {
+    let arg = arg.unwrap_or(DEFAULT_PLATFORM);
+    arg.parse()
+        .map_err(|e| anyhow::anyhow!("invalid --platform `{arg}`: {e}"))
+}
+
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let platform_arg = args.platform.as_deref().unwrap_or(DEFAULT_PLATFORM);
-    let platform: Platform = platform_arg
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid --platform `{platform_arg}`: {e}"))?;
+    let platform = parse_platform(args.platform.as_deref())?;
     let opts = LoadOptions {
         platform,
         capture: capture_policy(),
         progress: progress::sink(args.quiet),
+        source_mode: args.source_mode.into(),
+        cache: args.cache.open(),
     };
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {
@@ -261,6 +346,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: name.clone(),
                 mode,
                 path_map: None,
+                unmodelled: Vec::new(),
             }
         }
         (None, Some(dir)) if args.no_build => {
@@ -272,6 +358,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: dir.display().to_string(),
                 mode: predicted.mode,
                 path_map: predicted.path_map,
+                unmodelled: predicted.unmodelled,
             }
         }
         (None, Some(dir)) => {
@@ -287,6 +374,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 name: built.image_id.clone(),
                 mode: built.mode,
                 path_map: built.path_map,
+                unmodelled: Vec::new(),
             }
         }
         (None, None) => anyhow::bail!("give an IMAGE or --context DIR"),
@@ -296,6 +384,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         name,
         mode,
         path_map,
+        unmodelled,
     } = subject;
     if let Mode::Built { tags, .. } = &mode
         && let Some(tag) = tags.first()
@@ -326,6 +415,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .with_context(|| format!("cannot check image `{name}`"))?;
+    importgate_predict::mark_uncertain(&mut report, &image.config, &unmodelled);
     report.mode = mode;
     if let Some(map) = &path_map {
         importgate_build::relocate(&mut report, map);
@@ -396,6 +486,12 @@ fn main() -> ExitCode {
                     to_stdout(|out| out.write_all(&buf).map_err(Into::into))?;
                     Ok(ExitCode::from(code))
                 })
+        }
+        Command::Tree(args) => {
+            let mut buf = Vec::new();
+            runtime
+                .block_on(tree::run(args, &mut buf))
+                .and_then(|()| to_stdout(|out| out.write_all(&buf).map_err(Into::into)))
         }
         Command::Completions(args) => to_stdout(|out| docs::completions(&args, out)),
         Command::Man(args) => to_stdout(|out| docs::man(&args, out)),

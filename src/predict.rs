@@ -14,6 +14,8 @@ pub struct Predicted {
     pub image: importgate_image::Image,
     pub mode: importgate_check::Mode,
     pub path_map: Option<PathMap>,
+    /// `RUN` commands not modelled: the findings they could change become uncertain.
+    pub unmodelled: Vec<importgate_predict::Unmodelled>,
 }
 
 pub async fn predict_from_context(
@@ -44,5 +46,6 @@ pub async fn predict_from_context(
             .map(|plan| PathMap::new(&ctx, plan)),
         image: prediction.image,
         mode: prediction.mode,
+        unmodelled: prediction.unmodelled,
     })
 }

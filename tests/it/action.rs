@@ -175,6 +175,7 @@ fn run_action(workspace: &Path, action_path: &Path, inputs: &[(&str, &str)]) -> 
         let mut cmd = Command::new("bash");
         cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
             .arg(&script)
+            .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
             .current_dir(workspace)
             .env("PATH", &path)
             .env("GITHUB_OUTPUT", &output_file)

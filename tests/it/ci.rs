@@ -399,6 +399,7 @@ fn precommit_hook_runs_the_prediction() {
         let out = output_of(
             Command::new(bin.join("pre-commit"))
                 .args(["run", "--all-files", "--color", "never"])
+                .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
                 .current_dir(repo.path())
                 .env("PATH", path)
                 .env("PRE_COMMIT_HOME", home.path())
@@ -463,6 +464,7 @@ fn makefile_target_builds_and_gates() {
         let image = tagged(&tag);
         let out = output_of(
             Command::new("make")
+                .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
                 .arg("image")
                 .arg(format!("IMAGE={tag}"))
                 .current_dir(repo.path())

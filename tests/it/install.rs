@@ -63,6 +63,7 @@ fn cargo_install_from_the_root_checks_the_seed_image() {
         let out = output_of(
             Command::new(&bin)
                 .args(["check", &image.tag])
+                .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
                 .env("NO_COLOR", "1"),
             "installed importgate check",
         );

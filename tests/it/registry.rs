@@ -270,6 +270,7 @@ fn check_registry(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> R
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_importgate"));
     cmd.args(["check", "--format", "json"])
         .args(args)
+        .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -708,7 +709,10 @@ fn tampered_blobs_and_cut_connections_are_one_line_errors() {
     // A registry that closes the connection half-way through every big blob.
     let proxy = Proxy::start(&host, Fault::CutBlobsOver(1 << 20));
     let run = check_registry(
-        &[&format!("registry:127.0.0.1:{}/faults/seed:1", proxy.port)],
+        &[
+            "--no-cache",
+            &format!("registry:127.0.0.1:{}/faults/seed:1", proxy.port),
+        ],
         &[],
         None,
     );
@@ -731,14 +735,23 @@ fn tampered_blobs_and_cut_connections_are_one_line_errors() {
     );
     assert_one_line_error(&run, &["429", "3600"]);
 
-    // A layer edited in the registry's storage.
+    // A layer edited in the registry's storage: `--no-cache` fetches and verifies every
+    // layer again. With the cache, a layer fetched and verified before is the layer its digest
+    // names, and is not fetched again: the verdict is the one of the genuine image.
+    let before = check_registry(&[&format!("registry:{host}/faults/seed:1")], &[], None);
     let file = reg.blob_file(&biggest);
     let mut bytes = fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     fs::write(&file, bytes).unwrap();
-    let run = check_registry(&[&format!("registry:{host}/faults/seed:1")], &[], None);
+    let run = check_registry(
+        &["--no-cache", &format!("registry:{host}/faults/seed:1")],
+        &[],
+        None,
+    );
     assert_one_line_error(&run, &["does not match its digest", &biggest]);
+    let cached = check_registry(&[&format!("registry:{host}/faults/seed:1")], &[], None);
+    assert_eq!((cached.code, &cached.stdout), (before.code, &before.stdout));
 }
 
 /// What the loopback proxy does wrong.

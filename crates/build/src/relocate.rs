@@ -256,6 +256,7 @@ mod tests {
             related: Vec::new(),
             affects: Vec::new(),
             source_line: None,
+            uncertain: None,
             span_len: 1,
         }
     }

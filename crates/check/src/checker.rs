@@ -168,10 +168,50 @@ impl Ctx<'_> {
         if let Some(p) = self.parsed.get(file) {
             return Some(p.clone());
         }
-        let bytes = self.image.fs.read(file)??;
-        let parsed = Arc::new(importgate_source::parse_bytes(&bytes, Some(file)));
+        let parsed = match self.image.fs.read(file).flatten() {
+            Some(bytes) => Arc::new(importgate_source::parse_bytes(&bytes, Some(file))),
+            None => Arc::new(importgate_source::parse_bytes(
+                self.zip_member_text(file)?.as_bytes(),
+                Some(file),
+            )),
+        };
         self.parsed.insert(file.to_string(), parsed.clone());
         Some(parsed)
+    }
+
+    /// The source of a module inside a zip archive on `sys.path` (`/app/lib.zip/pkg/mod.py`):
+    /// the archive is the longest existing file prefix of the path.
+    fn zip_member_text(&self, file: &str) -> Option<String> {
+        let mut cut = file.len();
+        while let Some(i) = file[..cut].rfind('/') {
+            let archive = &file[..i];
+            if self.image.fs.is_file(archive) {
+                let data = self.image.fs.read(archive).flatten()?;
+                let bytes = importgate_python::zipdir::member_data(&data, &file[i + 1..])?;
+                return String::from_utf8(bytes).ok();
+            }
+            cut = i;
+        }
+        None
+    }
+
+    /// Whether the sourceless module `file` (a `.pyc`) may bind `name`: `None` when its
+    /// bytecode cannot be read (not captured, unknown magic number).
+    fn bytecode_binds(&self, file: &str, name: &str) -> Option<bool> {
+        let data = self.image.fs.read(file).flatten()?;
+        match importgate_python::pyc::names(&data) {
+            Ok(n) => Some(
+                n.star_import
+                    || n.names.contains(name)
+                    || ["globals", "__getattr__", "exec", "vars", "__dict__"]
+                        .iter()
+                        .any(|d| n.names.contains(*d)),
+            ),
+            Err(error) => {
+                tracing::debug!(%file, %error, "bytecode not read");
+                None
+            }
+        }
     }
 
     /// Whether a package above `module` writes `sys.modules` or its namespace dynamically
@@ -215,6 +255,15 @@ impl Ctx<'_> {
                     Some(file) => file,
                     None => return true,
                 },
+                // Sourceless bytecode: the names its code objects mention.
+                Found::Bytecode { file } => {
+                    return is_module_dunder(name)
+                        || self.bytecode_binds(file, name).unwrap_or(true);
+                }
+                Found::RegularPackage { init, .. } if init.ends_with(".pyc") => {
+                    return is_module_dunder(name)
+                        || self.bytecode_binds(init, name).unwrap_or(true);
+                }
                 _ => return true,
             },
         };
@@ -680,6 +729,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     related: Vec::new(),
                     affects: Vec::new(),
                     source_line: source_line(&text, err.line),
+                    uncertain: None,
                     span_len: 1,
                 });
             }
@@ -748,6 +798,11 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             }
             findings.extend(site_findings);
             imports.extend(site_imports);
+        }
+        if !third_party {
+            for load in &module.native_loads {
+                check_load(ctx, file, &text, load, module, chain.as_deref(), findings);
+            }
         }
     };
     for (file, module) in &parsed {
@@ -1082,6 +1137,7 @@ fn config_finding(
         config: Some(t.loc.clone()),
         related: Vec::new(),
         affects: Vec::new(),
+        uncertain: None,
         span_len: shown
             .as_ref()
             .map_or(1, |s| u32::try_from(s.chars().count()).unwrap_or(1)),
@@ -1454,9 +1510,89 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             related: Vec::new(),
             affects: Vec::new(),
             source_line: source_line(&text, r.line),
+            uncertain: None,
             span_len: u32::try_from(span + 2).unwrap_or(1),
         });
     }
+}
+
+/// A `ctypes` load in the application's code: it raises `OSError` (or the module raises for a
+/// `find_library` that finds nothing) while the module executes, which fails its import like a
+/// missing library of an extension module.
+fn check_load(
+    ctx: &Ctx<'_>,
+    file: &str,
+    text: &str,
+    load: &importgate_source::NativeLoad,
+    module: &importgate_source::ParsedModule,
+    chain: Option<&[String]>,
+    findings: &mut Vec<Finding>,
+) {
+    let c = &load.context;
+    if matches!(c.scope, Scope::Function(_))
+        || c.type_checking
+        || c.conditions
+            .iter()
+            .any(|k| k.reaches(&ctx.target) == Some(false))
+    {
+        return;
+    }
+    let finder = |f: &importgate_source::FinderRef| {
+        (f.level == 0 && f.module.is_none())
+            .then(|| ctx.native.finder_library(module, &f.function))
+            .flatten()
+    };
+    let Some(p) = ctx.native.load_problem(load, "", &finder) else {
+        return;
+    };
+    let (kind, severity) = if c.guarded {
+        (Kind::Guarded, Severity::Info)
+    } else if chain.is_some() {
+        (Kind::Startup, Severity::Error)
+    } else {
+        (Kind::ModuleLevel, Severity::Error)
+    };
+    let mut notes = Vec::new();
+    let mut startup = Vec::new();
+    match kind {
+        Kind::Startup => {
+            startup = chain.map(<[String]>::to_vec).unwrap_or_default();
+            notes.push(format!("fails at startup: {}", startup.join(" → ")));
+        }
+        Kind::Guarded => notes
+            .push("the load is guarded (a handler catches the error), so it does not raise".into()),
+        _ => notes
+            .push("fails when this module is imported (not reached from the entrypoint)".into()),
+    }
+    notes.extend(p.notes);
+    let library = match &load.target {
+        importgate_source::LoadTarget::Dlopen(n)
+        | importgate_source::LoadTarget::DlopenFound(n)
+        | importgate_source::LoadTarget::RequireFound(n) => n.clone(),
+        importgate_source::LoadTarget::RequireFoundVia(f) => f.function.clone(),
+    };
+    findings.push(Finding {
+        id: String::new(),
+        severity,
+        code: p.code,
+        module: library,
+        file: file.to_string(),
+        line: load.line,
+        column: load.column,
+        message: p.message,
+        hint: p.hint,
+        notes,
+        kind,
+        chain: startup,
+        fix_path: None,
+        context: None,
+        config: None,
+        related: Vec::new(),
+        affects: Vec::new(),
+        source_line: source_line(text, load.line),
+        span_len: load.end_column.saturating_sub(load.column).max(1),
+        uncertain: None,
+    });
 }
 
 /// One import site and where it is.
@@ -1569,6 +1705,7 @@ fn check_site(
             related: Vec::new(),
             affects: Vec::new(),
             source_line: source_line(s.text, site.line),
+            uncertain: None,
             span_len,
         }
     };

@@ -219,6 +219,9 @@ pub struct Finding {
     /// Every application statement that raises because of this root cause, the primary
     /// location included; empty when only the primary location does.
     pub affects: Vec<Location>,
+    /// Set by the pre-build mode when a `RUN` step it does not model may write what this
+    /// verdict rests on: why the prediction cannot be sure (the finding is then a warning).
+    pub uncertain: Option<String>,
     /// The source line of the import site, for snippets; not part of the JSON schema.
     #[serde(skip)]
     pub source_line: Option<String>,

@@ -305,6 +305,10 @@ fn keep_contents(path: &str, size: u64) -> bool {
             // Entrypoint wrappers ending in `exec ...`.
             return size <= 64 << 10;
         }
+        if name.ends_with(".pyc") && !path.contains("/__pycache__/") && !installed {
+            // Sourceless modules: their bytecode says which names they bind.
+            return size <= 1 << 20;
+        }
         if name.ends_with(".zip") || name.ends_with(".egg") || name.ends_with(".pyz") {
             // Archives that can be on sys.path: zipimport reads their directory.
             return size <= 64 << 20;

@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex};
 use importgate_image::{Image, Vfs};
 use importgate_python::abi::machine_for_arch;
 use importgate_python::access::{self, User};
-use importgate_python::ldso::{Loader, MissingLibrary, package_for};
+use importgate_python::ldso::{Loader, MissingLibrary, package_for, package_for_name};
 use importgate_python::memo::Memo;
 use importgate_python::resolve::{Failed, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
-use importgate_source::{ImportKind, ParsedModule, TargetEnv};
+use importgate_source::{
+    FinderRef, ImportKind, ImportSite, LoadTarget, NativeLoad, ParsedModule, Scope, TargetEnv,
+};
 
 use crate::Code;
 use crate::checker::{Identity, site_target};
@@ -103,6 +105,8 @@ struct Hit {
     chain: Vec<String>,
     module: String,
     file: String,
+    /// A `ctypes` load in `module`'s code that fails, instead of an extension module.
+    load: Option<Box<NativeProblem>>,
 }
 
 impl Hit {
@@ -111,6 +115,7 @@ impl Hit {
             chain,
             module: module.to_string(),
             file: file.to_string(),
+            load: None,
         }
     }
 
@@ -143,9 +148,23 @@ enum ExtVerdict {
     Missing(MissingLibrary),
 }
 
+/// What `ctypes.util.find_library(name)` returns in the image (Linux: `ldconfig -p`, then
+/// `gcc`/`cc` and `ld -t`, each of the last two only with `objdump` to read the soname).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindLibrary {
+    /// The soname `ldconfig -p` lists first.
+    Found(String),
+    /// `None`, with why each way came up empty.
+    NotFound(Vec<String>),
+    /// The compiler or linker fallback would run: what it finds is not decided here.
+    Unknown,
+}
+
 /// Per-check state for the native checks.
 pub struct Native<'a> {
     vfs: &'a Vfs,
+    /// `PATH` of the image's Env (`shutil.which` searches it), else Python's `os.defpath`.
+    path_dirs: Vec<String>,
     rt: &'a Runtime,
     pub user: User,
     pub loader: Loader<'a>,
@@ -196,8 +215,17 @@ impl<'a> Native<'a> {
             })
             .map(|e| format!("{}/", e.path.trim_end_matches('/')))
             .collect();
+        let path_dirs = image
+            .config
+            .env_var("PATH")
+            .unwrap_or("/bin:/usr/bin")
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(String::from)
+            .collect();
         Native {
             site_prefixes,
+            path_dirs,
             vfs,
             rt,
             user: access::runtime_user(vfs, &image.config),
@@ -248,10 +276,334 @@ impl<'a> Native<'a> {
         for (name, found) in &res.found {
             let hit = self.entry_problem(resolver, name, found);
             if let Some(hit) = hit {
+                if let Some(mut p) = hit.load {
+                    p.notes
+                        .insert(0, format!("loading chain: {}", hit.chain.join(" → ")));
+                    return Some(*p);
+                }
                 return self.extension(&hit.module, &hit.file, &hit.chain);
             }
         }
         None
+    }
+
+    /// `shutil.which(program)` in the image.
+    fn which(&self, program: &str) -> Option<String> {
+        self.path_dirs
+            .iter()
+            .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
+            .find(|p| self.vfs.is_file(p))
+    }
+
+    /// `ctypes.util.find_library(name)` on Linux, as far as the image decides it.
+    pub fn find_library(&self, name: &str) -> FindLibrary {
+        let mut why = Vec::new();
+        if !self.vfs.is_file("/sbin/ldconfig") {
+            why.push(
+                "the image has no /sbin/ldconfig, whose `ldconfig -p` is the first way".into(),
+            );
+        } else if self.loader.flavor == importgate_python::ldso::Flavor::Musl {
+            why.push("musl's /sbin/ldconfig lists no cache for `ldconfig -p`".into());
+        } else {
+            let prefix = format!("lib{name}.");
+            if let Some(soname) = self
+                .loader
+                .cached_sonames()
+                .iter()
+                .find(|s| s.starts_with(&prefix))
+            {
+                return FindLibrary::Found(soname.clone());
+            }
+            why.push(format!(
+                "`ldconfig -p` lists no `{prefix}*` (/etc/ld.so.cache{})",
+                if self.vfs.is_file("/etc/ld.so.cache") {
+                    ""
+                } else {
+                    " does not exist"
+                }
+            ));
+        }
+        let objdump = self.which("objdump");
+        let compiler = self.which("gcc").or_else(|| self.which("cc"));
+        let ld = self.which("ld");
+        if objdump.is_some() && (compiler.is_some() || ld.is_some()) {
+            return FindLibrary::Unknown;
+        }
+        why.push(match (compiler.or(ld), objdump) {
+            (None, _) => "no `gcc`, `cc` or `ld` on PATH for the fallbacks".into(),
+            (Some(p), _) => {
+                format!("{p} is there but `objdump` is not on PATH, so its result is dropped")
+            }
+        });
+        FindLibrary::NotFound(why)
+    }
+
+    /// The error a `ctypes` load raises in the image, if it fails.
+    pub fn load_problem(
+        &self,
+        load: &NativeLoad,
+        module: &str,
+        finder: &dyn Fn(&FinderRef) -> Option<String>,
+    ) -> Option<NativeProblem> {
+        let library = |missing: MissingLibrary, name: &str, via: Option<String>| {
+            let lib = missing.library.clone();
+            let mut notes = Vec::new();
+            if let Some(via) = via {
+                notes.push(via);
+            }
+            if missing.chain.is_empty() {
+                notes.push(format!(
+                    "`{}` loads `{name}` with dlopen; searched {}",
+                    load.statement,
+                    missing.searched.join(", ")
+                ));
+            } else {
+                let links: Vec<&str> = missing
+                    .chain
+                    .iter()
+                    .map(|o| o.rsplit('/').next().unwrap_or(o))
+                    .collect();
+                notes.push(format!(
+                    "`{}` loads {}, which needs {} → `{lib}` (DT_NEEDED); searched {}",
+                    load.statement,
+                    missing.chain.first().map(String::as_str).unwrap_or(name),
+                    links.join(" → "),
+                    missing.searched.join(", ")
+                ));
+            }
+            let hint = if let Some(dir) = &missing.not_in_cache {
+                format!(
+                    "`{lib}` is in {dir} (listed in /etc/ld.so.conf) but not in /etc/ld.so.cache: run `ldconfig` after installing it, or add the directory to LD_LIBRARY_PATH"
+                )
+            } else if lib.contains('/') {
+                format!(
+                    "`{lib}` does not exist in the image (a relative path is opened from the working directory {}): copy the library there or load it by an absolute path",
+                    self.rt.cwd
+                )
+            } else {
+                match package_for(&lib) {
+                    Some((deb, alpine)) => format!(
+                        "install the system package that provides `{lib}` in the final stage: `apt-get install {deb}` (Debian/Ubuntu) or `apk add {alpine}` (Alpine)"
+                    ),
+                    None => format!(
+                        "install the library that provides `{lib}` in the final stage, or copy it from the build stage"
+                    ),
+                }
+            };
+            NativeProblem {
+                code: Code::MissingSharedLibrary,
+                module: module.to_string(),
+                message: format!(
+                    "{lib}: cannot open shared object file: No such file or directory"
+                ),
+                notes,
+                hint: Some(hint),
+            }
+        };
+        match &load.target {
+            LoadTarget::Dlopen(name) => {
+                let missing = self.loader.dlopen(name, &self.rt.cwd).err()?;
+                Some(library(missing, name, None))
+            }
+            LoadTarget::DlopenFound(x) => {
+                // `None` makes `CDLL(None)` the main program, which always loads.
+                let FindLibrary::Found(soname) = self.find_library(x) else {
+                    return None;
+                };
+                let missing = self.loader.dlopen(&soname, &self.rt.cwd).err()?;
+                let via = format!("`find_library('{x}')` returns `{soname}` (from `ldconfig -p`)");
+                Some(library(missing, &soname, Some(via)))
+            }
+            LoadTarget::RequireFound(_) | LoadTarget::RequireFoundVia(_) => {
+                let (x, via) = match &load.target {
+                    LoadTarget::RequireFoundVia(f) => (
+                        finder(f)?,
+                        Some(format!(
+                            "`{}{}{}()` returns `ctypes.util.find_library(...)` on this platform",
+                            ".".repeat(usize::try_from(f.level).unwrap_or(0)),
+                            f.module
+                                .as_deref()
+                                .map(|m| format!("{m}."))
+                                .unwrap_or_default(),
+                            f.function
+                        )),
+                    ),
+                    LoadTarget::RequireFound(x) => (x.clone(), None),
+                    _ => return None,
+                };
+                let x = &x;
+                let FindLibrary::NotFound(why) = self.find_library(x) else {
+                    return None;
+                };
+                let mut notes = vec![format!(
+                    "the module raises (line {}) when `ctypes.util.find_library('{x}')` returns None",
+                    load.line
+                )];
+                notes.extend(via);
+                notes.extend(why);
+                let hint = match package_for_name(x) {
+                    Some((deb, alpine)) => format!(
+                        "install the system package that provides `lib{x}`: `apt-get install {deb}` (Debian/Ubuntu) or `apk add {alpine}` (Alpine); `find_library` needs it in /etc/ld.so.cache (run `ldconfig` after copying a library by hand)"
+                    ),
+                    None => format!(
+                        "install the library `lib{x}` so that `ldconfig -p` lists it (run `ldconfig` after copying a library by hand)"
+                    ),
+                };
+                Some(NativeProblem {
+                    code: Code::MissingSharedLibrary,
+                    module: module.to_string(),
+                    message: format!(
+                        "ctypes.util.find_library('{x}') finds no `lib{x}`, and the module raises"
+                    ),
+                    notes,
+                    hint: Some(hint),
+                })
+            }
+        }
+    }
+
+    /// The first `ctypes` load of `parsed` before `(line, column)` (exclusive; `None`: all)
+    /// that runs at import, is not caught and fails; `next` is advanced past those looked at.
+    fn first_failing_load(
+        &self,
+        parsed: &ParsedModule,
+        module: &str,
+        next: &mut usize,
+        before: Option<(u32, u32)>,
+        finder: &dyn Fn(&FinderRef) -> Option<String>,
+    ) -> Option<NativeProblem> {
+        while let Some(load) = parsed.native_loads.get(*next) {
+            if before.is_some_and(|b| (load.line, load.column) >= b) {
+                return None;
+            }
+            *next += 1;
+            if self.load_runs(load)
+                && let Some(p) = self.load_problem(load, module, finder)
+            {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The library a finder function returns `find_library` of on this platform: exactly one
+    /// of its `find_library` calls sits in arms known to run, every other in an arm known dead.
+    pub fn finder_library(&self, parsed: &ParsedModule, function: &str) -> Option<String> {
+        let finder = parsed.finders.iter().find(|f| f.name == function)?;
+        let mut live = None;
+        for (conditions, name) in &finder.candidates {
+            let reach: Vec<Option<bool>> =
+                conditions.iter().map(|c| c.reaches(&self.target)).collect();
+            if reach.iter().all(|r| *r == Some(true)) {
+                if live.is_some() {
+                    return None;
+                }
+                live = Some(name.clone());
+            } else if !reach.contains(&Some(false)) {
+                return None;
+            }
+        }
+        live
+    }
+
+    /// The finder named at a load in the module `name` (a package when `is_package`).
+    fn resolve_finder(
+        &self,
+        resolver: &Resolver<'_>,
+        parsed: &ParsedModule,
+        name: &str,
+        is_package: bool,
+        f: &FinderRef,
+    ) -> Option<String> {
+        if f.level == 0 && f.module.is_none() {
+            return self.finder_library(parsed, &f.function);
+        }
+        let mut target: Vec<&str> = name.split('.').collect();
+        if f.level > 0 {
+            if !is_package {
+                target.pop();
+            }
+            for _ in 1..f.level {
+                target.pop()?;
+            }
+        } else {
+            target.clear();
+        }
+        if let Some(m) = &f.module {
+            target.extend(m.split('.'));
+        }
+        if target.is_empty() {
+            return None;
+        }
+        let res = self.resolve(resolver, &target.join("."));
+        let file = res.last_found()?.file()?.to_string();
+        if !file.ends_with(".py") {
+            return None;
+        }
+        let other = self.source(&file)?;
+        self.finder_library(&other, &f.function)
+    }
+
+    /// Why importing an alternative of a fallback chain fails, if it does (`true`: a native
+    /// failure); `None` when it imports or cannot be decided.
+    fn alternative_fails(
+        &self,
+        resolver: &Resolver<'_>,
+        site: &ImportSite,
+        id: &Identity,
+        chain: &[String],
+        walk: &mut Walk,
+    ) -> Option<(String, bool)> {
+        let Some((Ok(module), imported)) = site_target(site, id) else {
+            return None;
+        };
+        let res = self.resolve(resolver, &module);
+        if let Some(failed) = &res.failure {
+            return (!failed.uncertain)
+                .then(|| (format!("No module named '{}'", failed.module), false));
+        }
+        let mut steps = vec![res];
+        if let Some(n) = imported.filter(|n| n != "*")
+            && let Some(last) = steps[0].last_found()
+        {
+            if !resolver.submodule_exists(last, &n) {
+                return None;
+            }
+            let sub = self.resolve(resolver, &format!("{module}.{n}"));
+            if let Some(failed) = &sub.failure {
+                return (!failed.uncertain)
+                    .then(|| (format!("No module named '{}'", failed.module), false));
+            }
+            steps.push(sub);
+        }
+        for step in &steps {
+            for (n, f) in &step.found {
+                if let Some(hit) = self.found_problem(resolver, n, f, chain, walk) {
+                    let message = match &hit.load {
+                        Some(p) => p.message.clone(),
+                        None => self
+                            .extension(&hit.module, &hit.file, &hit.chain)
+                            .map(|p| p.message)
+                            .unwrap_or_default(),
+                    };
+                    return Some((format!("{} ({})", message, hit.chain.join(" → ")), true));
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a load runs, uncaught, while its module is imported.
+    pub fn load_runs(&self, load: &NativeLoad) -> bool {
+        let c = &load.context;
+        !matches!(c.scope, Scope::Function(_))
+            && !c.guarded
+            && !c.handler
+            && !c.type_checking
+            && !c
+                .conditions
+                .iter()
+                .any(|k| k.reaches(&self.target) != Some(true))
     }
 
     /// The first extension that fails while `name` (one entry of a resolution) executes,
@@ -397,7 +749,26 @@ impl<'a> Native<'a> {
             },
             script: false,
         };
+        let mut next_load = 0;
+        let finder = |f: &FinderRef| self.resolve_finder(resolver, &parsed, name, is_package, f);
+        let load_hit = |p: NativeProblem| {
+            Some(Hit {
+                chain: chain.clone(),
+                module: name.to_string(),
+                file: file.to_string(),
+                load: Some(Box::new(p)),
+            })
+        };
         for site in &parsed.imports {
+            if let Some(p) = self.first_failing_load(
+                &parsed,
+                name,
+                &mut next_load,
+                Some((site.line, site.column)),
+                &finder,
+            ) {
+                return load_hit(p);
+            }
             if !closure::runs_at_import(site, &self.target)
                 || site.context.guarded
                 || site.context.handler
@@ -439,6 +810,69 @@ impl<'a> Native<'a> {
                     }
                 }
             }
+        }
+        if let Some(p) = self.first_failing_load(&parsed, name, &mut next_load, None, &finder) {
+            return load_hit(p);
+        }
+        // A fallback chain whose every alternative fails raises.
+        for fb in &parsed.fallbacks {
+            let c = &fb.context;
+            let runs = match &c.scope {
+                Scope::Module => true,
+                Scope::Function(f) => parsed.called_at_import.contains(f),
+                Scope::Class(_) => false,
+            };
+            if !runs
+                || c.guarded
+                || c.handler
+                || c.type_checking
+                || c.conditions
+                    .iter()
+                    .any(|k| k.reaches(&self.target) != Some(true))
+            {
+                continue;
+            }
+            let mut reasons = Vec::new();
+            let mut native = false;
+            for &i in &fb.alternatives {
+                let Some(site) = parsed.imports.get(i) else {
+                    break;
+                };
+                match self.alternative_fails(resolver, site, &id, &chain, walk) {
+                    Some((reason, is_native)) => {
+                        native |= is_native;
+                        reasons.push(format!("`{}`: {reason}", site.statement));
+                    }
+                    None => break,
+                }
+            }
+            if reasons.len() != fb.alternatives.len() {
+                continue;
+            }
+            let mut notes = vec![format!(
+                "`{name}` ({file}) tries {} imports bound to `{}` and raises on line {} when none succeeds",
+                fb.alternatives.len(),
+                fb.var,
+                fb.line
+            )];
+            notes.extend(reasons);
+            return load_hit(NativeProblem {
+                code: if native {
+                    Code::MissingSharedLibrary
+                } else {
+                    Code::ModuleNotFound
+                },
+                module: name.to_string(),
+                message: format!(
+                    "`{name}` raises ImportError: every alternative it imports into `{}` fails",
+                    fb.var
+                ),
+                notes,
+                hint: Some(
+                    "install what one of the alternatives needs (the failure of each is listed above)"
+                        .into(),
+                ),
+            });
         }
         None
     }

@@ -347,6 +347,9 @@ pub enum Step {
     Run {
         command: Command,
         line: usize,
+        /// The `ARG`s in scope with their values: the shell sees them as variables, beside
+        /// the stage's `ENV`.
+        args: Vec<(String, String)>,
     },
     /// Absolute after resolution.
     Workdir {
@@ -683,6 +686,7 @@ pub fn plan_with_base(
                 s.steps.push(Step::Run {
                     command: command.clone(),
                     line: *line,
+                    args: args.clone(),
                 });
             }
             Instr::Cmd { command, line } => {

@@ -16,6 +16,7 @@ use std::io::{self, Read};
 use std::sync::{Arc, mpsc};
 
 use crate::Capture;
+use crate::cache::LayerCache;
 use crate::error::ImageError;
 use crate::layer::{
     Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, index_stored, index_tar,
@@ -141,11 +142,18 @@ fn link_target(member: &str, target: &str) -> Option<String> {
     clean_member_name(&joined).ok()
 }
 
+/// `sha256:HEX` for a member named `blobs/sha256/HEX` (OCI archives, Engine ≥ 25 saves).
+fn digest_member(member: &str) -> Option<String> {
+    let hex = member.strip_prefix("blobs/sha256/")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
+}
+
 /// Reads a whole archive stream. `name` is only for messages.
 pub(crate) fn collect<R: Read + Send>(
     reader: R,
     name: &str,
     capture: &Arc<Capture>,
+    cache: Option<&LayerCache>,
 ) -> Result<ArchiveStore, ImageError> {
     let corrupt = |source: io::Error| ImageError::CorruptArchive {
         archive: name.to_string(),
@@ -192,6 +200,15 @@ pub(crate) fn collect<R: Read + Send>(
                     }
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    // A blob named by its digest that an earlier run indexed: its bytes are
+                    // skipped, neither inflated nor hashed.
+                    if let Some(index) = cache
+                        .zip(digest_member(&member))
+                        .and_then(|(c, d)| c.get(&d))
+                    {
+                        store.layers.insert(member, Ok(index));
+                        continue;
+                    }
                     let size = entry.size();
                     let (head, mut body) = peek(&mut entry, 512).map_err(corrupt)?;
                     match sniff(&head) {
@@ -295,7 +312,7 @@ mod tests {
         let first_dir = first.split('/').next().unwrap();
         let target = format!("../{first_dir}/layer.tar");
         let tar = pack(&files, &[(second.as_str(), target.as_str())]);
-        let store = collect(&tar[..], "t", &cap()).unwrap();
+        let store = collect(&tar[..], "t", &cap(), None).unwrap();
         let got = store.layers(&[first, second], &cap());
         assert!(
             got.iter()
@@ -328,7 +345,7 @@ mod tests {
             files.insert(name.to_string(), blob);
         }
         let tar = pack(&files, &[]);
-        let mut store = collect(&tar[..], "t", &cap()).unwrap();
+        let mut store = collect(&tar[..], "t", &cap(), None).unwrap();
         for (name, blob) in [("plain", &a), ("gz", &gzip(&b)), ("big", &big_gz)] {
             let idx = store.layers[name].as_ref().unwrap();
             assert_eq!(
@@ -346,22 +363,22 @@ mod tests {
     fn link_loops_are_errors() {
         let files = std::collections::BTreeMap::new();
         let tar = pack(&files, &[("a", "b"), ("b", "a")]);
-        let store = collect(&tar[..], "t", &cap()).unwrap();
+        let store = collect(&tar[..], "t", &cap(), None).unwrap();
         assert!(matches!(store.small("a"), Err(ImageError::LinkLoop { .. })));
     }
 
     #[test]
     fn non_archives_are_typed_errors() {
         assert!(matches!(
-            collect(&b"hello world, not a tar"[..], "t", &cap()),
+            collect(&b"hello world, not a tar"[..], "t", &cap(), None),
             Err(ImageError::NotAnArchive { .. })
         ));
         assert!(matches!(
-            collect(&gzip(b"garbage that is not tar")[..], "t", &cap()),
+            collect(&gzip(b"garbage that is not tar")[..], "t", &cap(), None),
             Err(ImageError::NotAnArchive { .. })
         ));
         assert!(matches!(
-            collect(&[0x1f, 0x8b, 1, 2][..], "t", &cap()),
+            collect(&[0x1f, 0x8b, 1, 2][..], "t", &cap(), None),
             Err(ImageError::CorruptArchive { .. })
         ));
     }

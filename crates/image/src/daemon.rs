@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use crate::archive::collect;
 use crate::error::ImageError;
 use crate::load::{Inspected, LoadOptions, assemble};
-use crate::select::{ParsedConfig, select};
+use crate::select::{ParsedConfig, platform_warning, select};
 use crate::source::Platform;
+use crate::storage::{self, SourceMode};
 use crate::{Image, ImageConfig};
 
 /// Chunks in flight between the HTTP stream and the parser; with the daemon's ~32 KiB chunks
@@ -472,6 +473,36 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
             created_by: Vec::new(),
         },
     };
+    if opts.source_mode != SourceMode::Export {
+        let local = endpoint_is_local();
+        let planned = match (&inspect.graph_driver, &inspect.id) {
+            _ if !local => Err("the engine is not reached through a local socket".to_string()),
+            (Some(graph), Some(id)) => storage::plan(
+                &storage::GraphDriver {
+                    name: &graph.name,
+                    data: &graph.data,
+                },
+                id,
+                &inspected.config.diff_ids,
+            ),
+            _ => Err("the engine reports no storage driver for the image".to_string()),
+        };
+        match planned {
+            Ok(plan) => {
+                let size = inspect.size.and_then(|s| u64::try_from(s).ok());
+                return load_storage(reference, plan, size, opts).await;
+            }
+            Err(why) if opts.source_mode == SourceMode::Auto => {
+                tracing::debug!("{reference}: reading the engine's export: {why}");
+            }
+            Err(why) => {
+                return Err(ImageError::StorageUnusable {
+                    reference: reference.to_string(),
+                    why,
+                });
+            }
+        }
+    }
     // Export by id: the archive then holds exactly the inspected image, even if the tag moves.
     let target = inspect.id.unwrap_or_else(|| reference.to_string());
     let docker = docker.with_timeout(std::time::Duration::from_secs(EXPORT_TIMEOUT_SECS));
@@ -487,7 +518,7 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
             cur: Bytes::new(),
             tail: Vec::new(),
         };
-        let result = collect(&mut reader, &parse_name, &capture);
+        let result = collect(&mut reader, &parse_name, &capture, None);
         let trailer = reader.trailing_error();
         (result, trailer)
     });
@@ -531,6 +562,68 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
         });
     }
     let store = result?;
+    select_and_assemble(
+        reference,
+        store,
+        inspected_platform,
+        Some(inspected),
+        opts,
+        name,
+    )
+    .await
+}
+
+/// The storage is read only where the engine's own paths are this machine's paths: an engine
+/// reached over TCP (or SSH) keeps its storage on another host, whatever paths it reports.
+fn endpoint_is_local() -> bool {
+    resolve_endpoint(&EngineEnv::from_process()).is_ok_and(|e| e.host.starts_with("unix://"))
+}
+
+/// Reads the layers from the engine's storage directories (see [`storage`]); the merge, the
+/// platform warning and the config are those of the export path.
+async fn load_storage(
+    reference: &str,
+    plan: storage::StoragePlan,
+    size: Option<u64>,
+    opts: &LoadOptions,
+) -> Result<Image, ImageError> {
+    let name = format!("docker-daemon:{reference}");
+    tracing::debug!(
+        "{reference}: reading {} layers from the engine's {} storage",
+        plan.layers.len(),
+        plan.driver
+    );
+    let reference = reference.to_string();
+    let opts = opts.clone();
+    let task_name = name.clone();
+    tokio::task::spawn_blocking(move || {
+        let step = opts.progress.step(
+            format!("reading {name} from the engine's storage"),
+            crate::progress::Unit::Bytes,
+            size,
+        );
+        let store = storage::StorageDirs::index(name, plan, &*opts.capture, &|n| step.advance(n));
+        drop(step);
+        let mut sel = store.selection();
+        sel.warnings
+            .extend(platform_warning(&sel.config, &opts.platform));
+        assemble(reference, &store, sel, None, &opts)
+    })
+    .await
+    .map_err(|source| ImageError::Task {
+        archive: task_name,
+        source,
+    })?
+}
+
+async fn select_and_assemble(
+    reference: &str,
+    store: crate::archive::ArchiveStore,
+    inspected_platform: Option<Platform>,
+    inspected: Option<Inspected>,
+    opts: &LoadOptions,
+    name: String,
+) -> Result<Image, ImageError> {
     let platform = opts.platform.clone();
     let opts = opts.clone();
     let reference = reference.to_string();
@@ -549,7 +642,7 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
             }
             other => other?,
         };
-        assemble(reference, &store, sel, Some(inspected), &opts)
+        assemble(reference, &store, sel, inspected, &opts)
     })
     .await
     .map_err(|source| ImageError::Task {

@@ -51,6 +51,9 @@ pub enum ImageError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// `--source-mode storage` where the engine's storage cannot be read for this image.
+    #[error("cannot read `{reference}` from the engine's storage: {why}")]
+    StorageUnusable { reference: String, why: String },
     #[error("docker engine failed while exporting `{reference}`: {message}")]
     DaemonStream { reference: String, message: String },
     #[error("`{archive}` is not a tar archive (plain, gzip or zstd)")]

@@ -109,6 +109,23 @@ pub(crate) struct LayerIndex {
     pub blob: Option<(String, u64)>,
 }
 
+impl LayerIndex {
+    pub(crate) fn push(
+        &mut self,
+        path: String,
+        kind: EntryKind,
+        (mode, uid, gid): (u32, u32, u32),
+    ) {
+        self.entries.push(LayerEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+}
+
 /// Hashes what passes through, so the diff id costs no second pass.
 struct Hashing<R> {
     inner: R,
@@ -349,7 +366,7 @@ fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex
             }
             continue;
         }
-        if let Some(target) = base.strip_prefix(".wh.") {
+        if let Some(wh) = whiteout_name(base) {
             let join = |n: &str| {
                 if parent.is_empty() {
                     n.to_string()
@@ -357,29 +374,18 @@ fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex
                     format!("{parent}/{n}")
                 }
             };
-            if target == ".wh..opq" {
-                index.entries.push(LayerEntry {
-                    path: parent.to_string(),
-                    kind: EntryKind::Opaque,
-                    mode,
-                    uid,
-                    gid,
-                });
-            } else if target.starts_with(".wh.") {
-                // Other AUFS metadata (`.wh..wh.aufs`, `.wh..wh.orph`): not part of the tree.
-            } else if target.is_empty() || target == "." || target == ".." {
-                index
-                    .warnings
-                    .push(format!("invalid whiteout `{name}` skipped"));
-            } else {
-                index.entries.push(LayerEntry {
-                    path: join(target),
-                    kind: EntryKind::Whiteout,
-                    mode,
-                    uid,
-                    gid,
-                });
-            }
+            let (path, kind) = match wh {
+                Whiteout::Opaque => (parent.to_string(), EntryKind::Opaque),
+                Whiteout::Removes(target) => (join(target), EntryKind::Whiteout),
+                Whiteout::Metadata => continue,
+                Whiteout::Invalid => {
+                    index
+                        .warnings
+                        .push(format!("invalid whiteout `{name}` skipped"));
+                    continue;
+                }
+            };
+            index.push(path, kind, (mode, uid, gid));
             continue;
         }
         let kind = match ty {
@@ -418,15 +424,35 @@ fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex
                 continue;
             }
         };
-        index.entries.push(LayerEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-        });
+        index.push(path, kind, (mode, uid, gid));
     }
     Ok(index)
+}
+
+/// What a `.wh.`-prefixed member name means (AUFS whiteout format, which image tars use).
+pub(crate) enum Whiteout<'a> {
+    /// `.wh..wh..opq`: the lower children of the directory vanish.
+    Opaque,
+    /// `.wh.NAME`: the lower `NAME` beside it vanishes.
+    Removes(&'a str),
+    /// Other AUFS metadata (`.wh..wh.aufs`, `.wh..wh.orph`): not part of the tree.
+    Metadata,
+    /// `.wh.`, `.wh..`, `.wh...`: names nothing.
+    Invalid,
+}
+
+/// `None` for an ordinary name.
+pub(crate) fn whiteout_name(base: &str) -> Option<Whiteout<'_>> {
+    let target = base.strip_prefix(".wh.")?;
+    Some(if target == ".wh..opq" {
+        Whiteout::Opaque
+    } else if target.starts_with(".wh.") {
+        Whiteout::Metadata
+    } else if target.is_empty() || target == "." || target == ".." {
+        Whiteout::Invalid
+    } else {
+        Whiteout::Removes(target)
+    })
 }
 
 fn is_file_type(ty: EntryType) -> bool {
@@ -436,7 +462,7 @@ fn is_file_type(ty: EntryType) -> bool {
     )
 }
 
-fn read_data<R: Read>(
+pub(crate) fn read_data<R: Read>(
     entry: &mut R,
     path: &str,
     size: u64,

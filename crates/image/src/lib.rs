@@ -4,6 +4,7 @@
 //! through a [`Capture`] predicate.
 
 mod archive;
+pub mod cache;
 pub mod config;
 mod daemon;
 pub mod elf;
@@ -16,12 +17,14 @@ pub mod progress;
 mod registry;
 mod select;
 pub mod source;
+mod storage;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;
 pub mod vfs;
 
+pub use cache::LayerCache;
 pub use config::ImageConfig;
 pub use daemon::{
     DEFAULT_DOCKER_HOST, Endpoint, EndpointOrigin, EngineEnv, connect as connect_daemon,
@@ -34,6 +37,7 @@ pub use load::{LoadOptions, Loaded, load, load_from};
 pub use progress::{Progress, ProgressSink, Step, Unit};
 pub use registry::Pulled;
 pub use source::{Platform, Source, parse_source};
+pub use storage::SourceMode;
 pub use vfs::{FileData, FileType, Meta, NewNode, NodeId, NodeKind, Stat, Vfs, VfsError};
 
 /// A loaded image: its config and its merged filesystem.

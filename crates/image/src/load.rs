@@ -23,6 +23,10 @@ pub struct LoadOptions {
     pub capture: Arc<Capture>,
     /// Told the bytes read and the layers merged; silent by default.
     pub progress: ProgressSink,
+    /// For images held by the engine: its storage, its export, or whichever works.
+    pub source_mode: crate::SourceMode,
+    /// Layer indexes kept between runs ([`crate::cache`]); `None` reads every layer.
+    pub cache: Option<Arc<crate::LayerCache>>,
 }
 
 impl Default for LoadOptions {
@@ -31,6 +35,8 @@ impl Default for LoadOptions {
             platform: Platform::default(),
             capture: Arc::new(|_: &str, _: u64| crate::Keep::Nothing),
             progress: ProgressSink::default(),
+            source_mode: crate::SourceMode::default(),
+            cache: None,
         }
     }
 }
@@ -104,7 +110,7 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
             })
         }
         Source::OciDir { path, reference } => {
-            let dir = OciDir::open(path)?;
+            let dir = OciDir::open(path)?.with_cache(opts.cache.clone());
             let sel = select(&dir, reference.as_deref(), &opts.platform)?;
             assemble(source.describe(), &dir, sel, None, opts)
         }
@@ -128,6 +134,7 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 BufReader::with_capacity(1 << 20, counted),
                 &source.describe(),
                 &opts.capture,
+                opts.cache.as_deref(),
             )?;
             drop(step);
             let sel = select(&store, reference.as_deref(), &opts.platform)?;
@@ -226,6 +233,10 @@ pub(crate) fn assemble(
                 expected: digest,
                 actual: actual.clone(),
             });
+        }
+        // Verified (blob digest and diff id): worth keeping for the next run.
+        if let Some(cache) = &opts.cache {
+            cache.put(&index);
         }
         apply_layer(&mut fs, &index, n as u32, &mut warnings);
         step.advance(1);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::Capture;
+use crate::cache::LayerCache;
 use crate::error::ImageError;
 use crate::layer::{LayerIndex, index_stored};
 use crate::select::{BlobSource, MAX_SMALL};
@@ -18,6 +19,7 @@ use crate::source::read_small_file;
 pub(crate) struct OciDir {
     root: PathBuf,
     name: String,
+    cache: Option<Arc<LayerCache>>,
 }
 
 impl OciDir {
@@ -37,7 +39,14 @@ impl OciDir {
         Ok(OciDir {
             root: root.to_path_buf(),
             name,
+            cache: None,
         })
+    }
+
+    /// Layers found in `cache` (by their blob digest) are not opened.
+    pub(crate) fn with_cache(mut self, cache: Option<Arc<LayerCache>>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Maps a layout path to a host path, accepting only the shapes a layout has.
@@ -87,6 +96,10 @@ impl BlobSource for OciDir {
         paths
             .par_iter()
             .map(|p| {
+                let digest = p.strip_prefix("blobs/").map(|d| d.replacen('/', ":", 1));
+                if let Some(index) = self.cache.as_ref().zip(digest).and_then(|(c, d)| c.get(&d)) {
+                    return Ok(index);
+                }
                 let host = self.host_path(p).ok_or_else(|| {
                     io::Error::new(io::ErrorKind::InvalidInput, "not a blob path")
                 })?;

@@ -272,12 +272,20 @@ pub(crate) async fn load_registry(
         Unit::Bytes,
         total,
     );
-    let indexes: Vec<_> = futures_util::stream::iter(
-        descs
-            .iter()
-            .cloned()
-            .map(|d| fetch_layer(client.clone(), d, opts.capture.clone(), &step)),
-    )
+    let indexes: Vec<_> = futures_util::stream::iter(descs.iter().cloned().map(|d| {
+        // A layer an earlier run fetched and verified is not fetched again.
+        let cached = opts.cache.as_ref().and_then(|c| c.get(&d.digest));
+        if cached.is_some() {
+            step.advance(d.size.unwrap_or(0));
+        }
+        let fetch = fetch_layer(client.clone(), d, opts.capture.clone(), &step);
+        async move {
+            match cached {
+                Some(index) => Ok(Ok(index)),
+                None => fetch.await,
+            }
+        }
+    }))
     .buffered(CONCURRENT_LAYERS)
     .try_collect()
     .await?;

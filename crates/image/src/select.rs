@@ -557,14 +557,27 @@ fn select_docker(
         .iter()
         .map(|l| digest_of_member(l).map(|digest| BlobRef { digest, size: None }))
         .collect();
-    let mut warnings = Vec::new();
-    let cp: ConfigPlatform = serde_json::from_slice(&config).unwrap_or_default();
-    if !platform.matches(
+    let warnings = platform_warning(&config, platform).into_iter().collect();
+    Ok(Selection {
+        config,
+        config_member,
+        layers,
+        layer_blobs,
+        warnings,
+    })
+}
+
+/// A config for another platform than the one asked for is used anyway (an archive or the
+/// engine holds one image), with this warning.
+pub(crate) fn platform_warning(config: &[u8], platform: &Platform) -> Option<String> {
+    let cp: ConfigPlatform = serde_json::from_slice(config).unwrap_or_default();
+    (!platform.matches(
         cp.os.as_deref(),
         cp.architecture.as_deref(),
         cp.variant.as_deref(),
-    ) {
-        warnings.push(format!(
+    ))
+    .then(|| {
+        format!(
             "image platform {} differs from the requested {platform}; using it anyway",
             DescPlatform {
                 os: cp.os,
@@ -572,14 +585,7 @@ fn select_docker(
                 variant: cp.variant
             }
             .show()
-        ));
-    }
-    Ok(Selection {
-        config,
-        config_member,
-        layers,
-        layer_blobs,
-        warnings,
+        )
     })
 }
 

@@ -226,6 +226,7 @@ mod tests {
             origins: BTreeMap::new(),
             modelled: true,
             base: String::new(),
+            unmodelled: Vec::new(),
         }
     }
 

@@ -10,11 +10,15 @@
 //!   that install Python distributions ([`requirements`], [`names`], [`wheel`], [`shell`]),
 //!   and [`accounts`] for the ones that create users.
 //!
-//! What cannot be predicted (other `RUN` steps, installs whose names cannot be read) becomes a
-//! warning of the report, and the report's mode says that every verdict is a prediction.
+//! [`fileops`] applies the `RUN` commands whose file effects are certain (`ln`, `cp`, `mv`,
+//! `rm`, `chmod`, `echo > file`, `unzip`...). What cannot be predicted (other `RUN` steps,
+//! installs whose names cannot be read) becomes a warning of the report, and each command not
+//! modelled is kept with the paths it may write: [`uncertain`] turns the findings that depend
+//! on them into uncertain warnings. The report's mode says that every verdict is a prediction.
 
 pub mod accounts;
 pub mod elfstub;
+pub mod fileops;
 pub mod model;
 pub mod names;
 pub mod pip;
@@ -23,7 +27,10 @@ pub mod shell;
 pub mod stage;
 #[cfg(test)]
 mod tests;
+pub mod uncertain;
 pub mod wheel;
+
+pub use uncertain::mark_uncertain;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,6 +69,16 @@ pub struct PredictOptions {
     pub dockerfile_name: String,
 }
 
+/// A `RUN` command the prediction did not apply, and the absolute paths it may write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmodelled {
+    /// The Dockerfile line of its `RUN`.
+    pub line: usize,
+    /// The command as read (variables expanded).
+    pub command: String,
+    pub paths: Vec<String>,
+}
+
 /// A predicted final stage, ready for the checker.
 pub struct Prediction {
     pub image: Image,
@@ -74,6 +91,9 @@ pub struct Prediction {
     /// The plan the prediction followed (planned with the base images' config), for mapping
     /// image paths back to the context.
     pub plan: Option<BuildPlan>,
+    /// `RUN` commands of the final stage's lineage that were not applied: findings that
+    /// depend on what they may write are uncertain ([`mark_uncertain`]).
+    pub unmodelled: Vec<Unmodelled>,
 }
 
 /// Predicts the final stage of the context's Dockerfile. Bases are looked up in the local
@@ -137,6 +157,11 @@ pub async fn check(
 ) -> Result<Report, PredictError> {
     let prediction = predict(ctx, build_args, target, opts).await?;
     let mut report = importgate_check::check(&prediction.image, check)?;
+    mark_uncertain(
+        &mut report,
+        &prediction.image.config,
+        &prediction.unmodelled,
+    );
     report.mode = prediction.mode;
     Ok(report)
 }

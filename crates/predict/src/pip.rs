@@ -36,6 +36,67 @@ const HARMLESS: &[&str] = &[
     "which", "id", "whoami", "pwd", "env", "date",
 ];
 
+/// What a system package manager writes: libraries, programs, and Debian's Python packages
+/// (`python3-*` land in `/usr/lib/python3/dist-packages`).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr/lib",
+    "/lib",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/share",
+    "/etc",
+];
+
+/// The system package managers.
+fn is_package_manager(word: &str) -> bool {
+    matches!(
+        basename(word),
+        "apt-get"
+            | "apt"
+            | "aptitude"
+            | "apk"
+            | "yum"
+            | "dnf"
+            | "microdnf"
+            | "zypper"
+            | "dpkg"
+            | "rpm"
+    )
+}
+
+/// `apt-get install`, `apk add`, `dnf install`... and the like.
+fn is_system_installer(w: &[String]) -> bool {
+    let Some(first) = w.first() else {
+        return false;
+    };
+    let sub = w
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str);
+    match basename(first) {
+        "apt-get" | "apt" | "aptitude" => {
+            matches!(
+                sub,
+                Some("install" | "remove" | "purge" | "upgrade" | "dist-upgrade" | "autoremove")
+            )
+        }
+        "apk" => matches!(sub, Some("add" | "del" | "upgrade")),
+        "yum" | "dnf" | "microdnf" | "zypper" => {
+            matches!(
+                sub,
+                Some("install" | "remove" | "update" | "upgrade" | "erase")
+            )
+        }
+        "dpkg" | "rpm" => true,
+        _ => false,
+    }
+}
+
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn basename(p: &str) -> &str {
@@ -94,16 +155,57 @@ fn uninstall(state: &mut State, site: &str, name: &str) {
 }
 
 impl Predictor<'_> {
-    /// Predicts what a `RUN` line installs; false when some command of it is neither an install
-    /// nor known to change nothing the checker reads.
-    pub(crate) fn run_step(&mut self, state: &mut State, text: &str, line: usize) -> bool {
+    /// Predicts what a `RUN` line does: installs, venvs, accounts and the file operations of
+    /// [`crate::fileops`]; false when some command of it is none of these nor known to change
+    /// nothing the checker reads. Each such command is kept in the stage's `unmodelled` with the paths it
+    /// may write. `cd DIR` changes the working directory for the rest of the line.
+    pub(crate) fn run_step(
+        &mut self,
+        state: &mut State,
+        text: &str,
+        line: usize,
+        args: &[(String, String)],
+    ) -> bool {
+        let saved_workdir = state.config.working_dir.clone();
+        let commands = shell::commands_with_sep(text);
+        // Inside a loop or a conditional, no command's effect is certain.
+        let control = commands
+            .iter()
+            .any(|(_, w)| w.first().is_some_and(|f| shell::is_control(f)));
         let mut all_known = true;
-        for words in shell::commands(text) {
+        let mut cwd_known = true;
+        for (sep, raw) in commands {
+            let env = state.config.env.clone();
+            let lookup = |name: &str| -> Option<String> {
+                env.iter()
+                    .rev()
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+                    .or_else(|| {
+                        args.iter()
+                            .rev()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v.clone())
+                    })
+            };
+            let mut certain = cwd_known && !control && sep != shell::Sep::Or;
+            let expanded: Vec<String> = raw
+                .iter()
+                .map(|w| {
+                    let (e, known) = shell::expand(w, &lookup);
+                    certain &= known;
+                    e
+                })
+                .collect();
+            let (words, redirects) = crate::fileops::split_redirects(&expanded);
             let mut w: &[String] = &words;
-            // Assignments, `exec`, `env`, `sudo` in front of the command.
+            // Assignments, `exec`, `env`, `sudo` and the keywords of compound commands in
+            // front of the command.
             while let Some(first) = w.first() {
                 if first.contains('=') && !first.starts_with('-')
                     || matches!(first.as_str(), "exec" | "env" | "sudo" | "time" | "nohup")
+                    || shell::is_control(first)
                 {
                     w = &w[1..];
                 } else {
@@ -113,56 +215,103 @@ impl Predictor<'_> {
             let Some(first) = w.first() else {
                 continue;
             };
-            let mut known = false;
-            if is_pip(first) && w.get(1).is_some_and(|a| a == "install") {
-                self.pip_install(state, first, None, &w[2..], line);
-                known = true;
-            } else if is_python(first) {
-                let rest: Vec<&String> = w[1..]
-                    .iter()
-                    .skip_while(|a| a.starts_with('-') && *a != "-m")
-                    .collect();
-                match rest.as_slice() {
-                    [m, pip, install, args @ ..]
-                        if *m == "-m" && *pip == "pip" && *install == "install" =>
-                    {
-                        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-                        self.pip_install(state, first, Some(first), &args, line);
-                        known = true;
+            let known = self.run_command(state, w, &redirects, certain, line);
+            if basename(first) == "cd" {
+                match (certain, w.get(1)) {
+                    (true, Some(dir)) if state.fs.is_dir(&abspath(&state.workdir(), dir)) => {
+                        state.config.working_dir = abspath(&state.workdir(), dir);
                     }
-                    [m, venv, args @ ..]
-                        if *m == "-m" && (*venv == "venv" || *venv == "virtualenv") =>
-                    {
-                        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-                        self.venv(state, first, &args, line);
-                        known = true;
+                    (true, None) => {
+                        state.config.working_dir = self.home(state);
                     }
-                    _ => {}
+                    _ => cwd_known = false,
                 }
-            } else if basename(first) == "virtualenv" {
-                self.venv(state, "python3", &w[1..], line);
-                known = true;
-            } else if basename(first) == "uv"
-                && w.get(1).is_some_and(|a| a == "pip")
-                && w.get(2).is_some_and(|a| a == "install")
-            {
-                let python = w
-                    .iter()
-                    .position(|a| a == "--python" || a == "-p")
-                    .and_then(|i| w.get(i + 1))
-                    .cloned()
-                    .unwrap_or_else(|| "python3".to_string());
-                self.pip_install(state, &python, Some(&python), &w[3..], line);
-                known = true;
-            } else if crate::accounts::account_command(state, w) {
-                known = true;
-            } else if HARMLESS.contains(&basename(first))
-                || (is_python(first) || is_pip(first))
-                    && w.get(1).is_some_and(|a| a == "--version" || a == "-V")
-            {
-                // Changes nothing the checker reads.
-                known = true;
-            } else if matches!(
+            }
+            all_known &= known;
+        }
+        state.config.working_dir = saved_workdir;
+        all_known
+    }
+
+    /// One simple command of a `RUN` line; false when it is not modelled (then it is kept in
+    /// `unmodelled`). `certain` is false when its words or whether it runs are not known.
+    fn run_command(
+        &mut self,
+        state: &mut State,
+        w: &[String],
+        redirects: &[crate::fileops::Redirect],
+        certain: bool,
+        line: usize,
+    ) -> bool {
+        let Some(first) = w.first() else {
+            return true;
+        };
+        let cwd = state.workdir();
+        let mut known = false;
+        let mut installer = false;
+        if is_pip(first) && w.get(1).is_some_and(|a| a == "install") {
+            self.pip_install(state, first, None, &w[2..], line);
+            known = true;
+        } else if is_python(first) {
+            let rest: Vec<&String> = w[1..]
+                .iter()
+                .skip_while(|a| a.starts_with('-') && *a != "-m")
+                .collect();
+            match rest.as_slice() {
+                [m, pip, install, args @ ..]
+                    if *m == "-m" && *pip == "pip" && *install == "install" =>
+                {
+                    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+                    self.pip_install(state, first, Some(first), &args, line);
+                    known = true;
+                }
+                [m, compile, ..]
+                    if *m == "-m" && (*compile == "compileall" || *compile == "py_compile") =>
+                {
+                    // Writes `__pycache__` only, which no verdict reads.
+                    known = true;
+                }
+                [m, venv, args @ ..]
+                    if *m == "-m" && (*venv == "venv" || *venv == "virtualenv") =>
+                {
+                    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+                    self.venv(state, first, &args, line);
+                    known = true;
+                }
+                _ => installer = true,
+            }
+        } else if basename(first) == "virtualenv" {
+            self.venv(state, "python3", &w[1..], line);
+            known = true;
+        } else if basename(first) == "uv"
+            && w.get(1).is_some_and(|a| a == "pip")
+            && w.get(2).is_some_and(|a| a == "install")
+        {
+            let python = w
+                .iter()
+                .position(|a| a == "--python" || a == "-p")
+                .and_then(|i| w.get(i + 1))
+                .cloned()
+                .unwrap_or_else(|| "python3".to_string());
+            self.pip_install(state, &python, Some(&python), &w[3..], line);
+            known = true;
+        } else if crate::accounts::account_command(state, w) {
+            known = true;
+        } else if matches!(
+            basename(first),
+            "poetry"
+                | "pipenv"
+                | "conda"
+                | "mamba"
+                | "micromamba"
+                | "pdm"
+                | "uv"
+                | "pipx"
+                | "easy_install"
+                | "hatch"
+        ) || is_pip(first)
+        {
+            if matches!(
                 basename(first),
                 "poetry" | "pipenv" | "conda" | "mamba" | "pdm"
             ) || (basename(first) == "uv" && w.get(1).is_some_and(|a| a == "sync"))
@@ -171,11 +320,110 @@ impl Predictor<'_> {
                     "prediction: Dockerfile line {line}: `{}` installs what its lock file says; it is not predicted",
                     w.iter().take(2).cloned().collect::<Vec<_>>().join(" ")
                 ));
-                known = true;
             }
-            all_known &= known;
+            installer = true;
+        } else if is_package_manager(first) {
+            // Installing or removing packages writes the system's directories; the other
+            // subcommands (`update`, `clean`) only its own state under /var.
+            let mut paths: Vec<String> = if is_system_installer(w) {
+                SYSTEM_DIRS.iter().map(|d| d.to_string()).collect()
+            } else {
+                vec!["/var/lib".to_string(), "/var/cache".to_string()]
+            };
+            paths.extend(self.path_words(&cwd, &w[1..]));
+            state.unmodelled.push(crate::Unmodelled {
+                line,
+                command: w.join(" "),
+                paths,
+            });
+            return false;
+        } else {
+            let op = if certain {
+                self.file_op(state, w, redirects)
+            } else if crate::fileops::is_file_command(first) {
+                // Not applied: whether or how it runs is not known.
+                crate::fileops::Op::Unsure(Vec::new())
+            } else {
+                crate::fileops::Op::NotFiles
+            };
+            match op {
+                crate::fileops::Op::NotFiles => {}
+                _ if !certain => {
+                    let mut paths = self.path_words(&cwd, &w[1..]);
+                    paths.extend(redirects.iter().map(|r| abspath(&cwd, &r.target)));
+                    if cwd != "/" {
+                        // A command run at the root would otherwise make every verdict uncertain.
+                        paths.push(cwd.clone());
+                    }
+                    state.unmodelled.push(crate::Unmodelled {
+                        line,
+                        command: w.join(" "),
+                        paths,
+                    });
+                    return false;
+                }
+                crate::fileops::Op::Done => return true,
+                crate::fileops::Op::Unsure(paths) => {
+                    state.unmodelled.push(crate::Unmodelled {
+                        line,
+                        command: w.join(" "),
+                        paths,
+                    });
+                    return false;
+                }
+            }
+            if HARMLESS.contains(&basename(first))
+                || (is_python(first) || is_pip(first))
+                    && w.get(1).is_some_and(|a| a == "--version" || a == "-V")
+            {
+                // Changes nothing the checker reads, unless its output goes into a file.
+                let written: Vec<String> = redirects
+                    .iter()
+                    .map(|r| abspath(&cwd, &r.target))
+                    .filter(|p| p != "/dev/null")
+                    .collect();
+                if written.is_empty() {
+                    return true;
+                }
+                state.unmodelled.push(crate::Unmodelled {
+                    line,
+                    command: w.join(" "),
+                    paths: written,
+                });
+                return false;
+            }
         }
-        all_known
+        if known && certain {
+            return true;
+        }
+        // Not modelled: it may write its path arguments, below its working directory and,
+        // when it runs Python or installs Python code, into the interpreter's site-packages.
+        let mut paths = self.path_words(&cwd, &w[1..]);
+        paths.extend(redirects.iter().map(|r| abspath(&cwd, &r.target)));
+        if cwd != "/" {
+            // A command run at the root would otherwise make every verdict uncertain.
+            paths.push(cwd.clone());
+        }
+        if installer || known {
+            let tool = if is_python(first) {
+                first.as_str()
+            } else {
+                "python3"
+            };
+            if let Some(dest) = self.interpreter(state, tool, Some(tool)) {
+                paths.push(dest.site);
+            }
+            if matches!(basename(first), "conda" | "mamba" | "micromamba") {
+                paths.push("/opt/conda".to_string());
+            }
+            paths.push(format!("{}/.local", self.home(state)));
+        }
+        state.unmodelled.push(crate::Unmodelled {
+            line,
+            command: w.join(" "),
+            paths,
+        });
+        known
     }
 
     /// Finds a command on the stage's PATH (or as a path) in the predicted filesystem.

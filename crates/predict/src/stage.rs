@@ -142,6 +142,9 @@ pub struct State {
     pub origins: BTreeMap<String, String>,
     pub modelled: bool,
     pub base: String,
+    /// `RUN` commands of this stage (and the stages it starts from) that were not applied,
+    /// with the paths they may write here; `COPY --from` carries them to the copies.
+    pub unmodelled: Vec<crate::Unmodelled>,
 }
 
 impl State {
@@ -281,7 +284,7 @@ impl<'a> Predictor<'a> {
         if !self.skipped_runs.is_empty() {
             let lines: Vec<String> = self.skipped_runs.iter().map(|l| l.to_string()).collect();
             self.warnings.push(format!(
-                "prediction: RUN commands other than Python installs are not executed (Dockerfile line{} {}); what they change in the image is not predicted",
+                "prediction: some RUN commands are not modelled (Dockerfile line{} {}); imports that could depend on what they write are reported as uncertain",
                 if lines.len() > 1 { "s" } else { "" },
                 lines.join(", ")
             ));
@@ -293,6 +296,7 @@ impl<'a> Predictor<'a> {
             base: state.base,
             stubs: self.stubs,
             plan: None,
+            unmodelled: state.unmodelled,
         })
     }
 
@@ -318,6 +322,7 @@ impl<'a> Predictor<'a> {
                     origins: BTreeMap::new(),
                     modelled: b.modelled,
                     base: b.origin.clone(),
+                    unmodelled: Vec::new(),
                 },
                 None => {
                     return Err(PredictError::UnknownBase {
@@ -338,17 +343,22 @@ impl<'a> Predictor<'a> {
                 origins: BTreeMap::new(),
                 modelled: true,
                 base: "scratch".to_string(),
+                unmodelled: Vec::new(),
             },
         };
         for step in &stage.steps {
             match step {
                 Step::Copy(copy) => self.copy(&mut state, copy)?,
-                Step::Run { command, line } => {
+                Step::Run {
+                    command,
+                    line,
+                    args,
+                } => {
                     let text = match command {
                         Command::Shell(s) => s.clone(),
                         Command::Exec(v) => v.join(" "),
                     };
-                    let known = self.run_step(&mut state, &text, *line);
+                    let known = self.run_step(&mut state, &text, *line, args);
                     if !known {
                         self.skipped_runs.push(*line);
                     }
@@ -383,7 +393,7 @@ impl<'a> Predictor<'a> {
     }
 
     /// `--chown=user:group` as uid/gid, looked up in the stage's account files.
-    fn owner(&self, state: &State, chown: Option<&str>) -> (u32, u32) {
+    pub(crate) fn owner(&self, state: &State, chown: Option<&str>) -> (u32, u32) {
         let Some(spec) = chown else {
             return (0, 0);
         };
@@ -441,9 +451,24 @@ impl<'a> Predictor<'a> {
             CopyFrom::Stage(j) => {
                 let from = self.stage(*j)?;
                 for src in &step.sources {
-                    fs_writes(&from, src, &dest, into_dir, &mut writes)
-                        .map_err(|m| self.error(step.line, m))?;
+                    if let Err(m) = fs_writes(&from, src, &dest, into_dir, &mut writes) {
+                        // A source an unmodelled step may have made is not a build error.
+                        let abs = abspath("/", src);
+                        let written = from
+                            .unmodelled
+                            .iter()
+                            .flat_map(|u| u.paths.iter())
+                            .any(|p| within(&abs, p) || within(p, &abs));
+                        if !written {
+                            return Err(self.error(step.line, m));
+                        }
+                        self.warn_once(format!(
+                            "prediction: Dockerfile line {}: `{src}` is written by a RUN command that is not modelled; what the copy brings is not predicted",
+                            step.line
+                        ));
+                    }
                 }
+                carry_unmodelled(&from, &step.sources, &dest, into_dir, state);
             }
             CopyFrom::Image(r) => {
                 let Some(base) = self.bases.get(r) else {
@@ -458,6 +483,7 @@ impl<'a> Predictor<'a> {
                     origins: BTreeMap::new(),
                     modelled: base.modelled,
                     base: base.origin.clone(),
+                    unmodelled: Vec::new(),
                 };
                 for src in &step.sources {
                     fs_writes(&from, src, &dest, into_dir, &mut writes)
@@ -745,6 +771,52 @@ fn fs_writes(
         }
     }
     Ok(())
+}
+
+/// `path` is `dir` or below it.
+fn within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    dir.is_empty() || path == dir || path.starts_with(&format!("{dir}/"))
+}
+
+/// What an unmodelled step of another stage may have written reaches this stage through
+/// `COPY --from`: its paths below a copied source, moved to where the copy puts them (the
+/// whole destination when the step may write the source itself).
+fn carry_unmodelled(
+    from: &State,
+    sources: &[String],
+    dest: &str,
+    into_dir: bool,
+    state: &mut State,
+) {
+    for u in &from.unmodelled {
+        let mut paths = Vec::new();
+        for src in sources {
+            let abs = abspath("/", src);
+            let (fixed, root) = if has_wildcard(&abs) {
+                (dirname(&abs), dest.to_string())
+            } else if from.fs.is_dir(&abs) || src.ends_with('/') || !into_dir {
+                (abs.clone(), dest.to_string())
+            } else {
+                (abs.clone(), join(dest, basename(&abs)))
+            };
+            for p in &u.paths {
+                if within(p, &fixed) {
+                    let rest = p[fixed.trim_end_matches('/').len()..].trim_start_matches('/');
+                    paths.push(join(&root, rest));
+                } else if within(&fixed, p) {
+                    paths.push(root.clone());
+                }
+            }
+        }
+        if !paths.is_empty() {
+            state.unmodelled.push(crate::Unmodelled {
+                line: u.line,
+                command: u.command.clone(),
+                paths,
+            });
+        }
+    }
 }
 
 fn push_node(

@@ -38,6 +38,7 @@ fn run(cmd: &str, line: usize) -> Step {
     Step::Run {
         command: Command::Shell(cmd.to_string()),
         line,
+        args: Vec::new(),
     }
 }
 
@@ -891,4 +892,234 @@ fn a_symlink_out_of_the_context_does_not_leak_host_files() {
             Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
         }
     }
+}
+
+fn workdir(path: &str, line: usize) -> Step {
+    Step::Workdir {
+        path: path.into(),
+        line,
+    }
+}
+
+fn report_of(p: &Prediction) -> importgate_check::Report {
+    let mut report = importgate_check::check(&p.image, &CheckOptions::default()).expect("check");
+    crate::mark_uncertain(&mut report, &p.image.config, &p.unmodelled);
+    report
+}
+
+#[test]
+fn run_file_operations_are_applied_to_the_stage() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "src/core/__init__.py", "");
+    write(root, "src/core/util.py", "");
+    write(root, "src/old.py", "");
+    write(root, "libs/extra/__init__.py", "");
+    write(
+        root,
+        "main.py",
+        "import core.util\nimport linked\nimport copied\nimport moved\nimport extra\nimport zipped.mod\nimport tarred\nimport old\n",
+    );
+    // Archives built here, as the image would get them from the context.
+    let mut zbuf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zbuf);
+        let o = zip::write::SimpleFileOptions::default();
+        z.add_directory("zipped/", o).expect("dir");
+        z.start_file("zipped/__init__.py", o).expect("file");
+        z.start_file("zipped/mod.py", o).expect("file");
+        z.finish().expect("zip");
+    }
+    write_bytes(root, "vendor.zip", zbuf.get_ref());
+    let mut tbuf = Vec::new();
+    {
+        let mut t = tar::Builder::new(flate2::write::GzEncoder::new(
+            &mut tbuf,
+            flate2::Compression::fast(),
+        ));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "tarred.py", std::io::empty())
+            .expect("tar");
+        t.into_inner().expect("tar").finish().expect("gz");
+    }
+    write_bytes(root, "vendor.tgz", &tbuf);
+    let p = predict(
+        root,
+        vec![stage(
+            base(),
+            vec![
+                workdir("/app", 2),
+                copy(&["main.py", "vendor.zip", "vendor.tgz"], "/app/", 3),
+                copy(&["src/"], "/opt/src/", 4),
+                copy(&["libs/"], "/opt/libs/", 5),
+                run(
+                    "mkdir -p /opt/x/y && cd /opt/src && cp -r core /app/ && ln -s /opt/src/old.py /app/linked.py && cp old.py /app/copied.py && mv old.py /app/moved.py",
+                    6,
+                ),
+                run(
+                    "echo /opt/libs > /usr/local/lib/python3.12/site-packages/extra.pth && unzip -q vendor.zip -d /app && tar -xzf vendor.tgz && rm -f vendor.zip vendor.tgz && chmod -R go-w /app && touch /app/new.txt",
+                    7,
+                ),
+            ],
+            &["python", "main.py"],
+        )],
+    )
+    .expect("predicted");
+    let fs = &p.image.fs;
+    assert!(fs.is_dir("/opt/x/y"));
+    assert!(fs.is_file("/app/core/util.py"));
+    assert!(fs.lookup("/app/linked.py", false).is_some());
+    assert!(fs.is_file("/app/moved.py") && !fs.exists("/opt/src/old.py"));
+    assert!(fs.is_file("/app/zipped/mod.py") && fs.is_file("/app/tarred.py"));
+    assert!(!fs.exists("/app/vendor.zip") && fs.is_file("/app/new.txt"));
+    assert_eq!(
+        fs.read_to_string("/usr/local/lib/python3.12/site-packages/extra.pth")
+            .as_deref(),
+        Some("/opt/libs\n")
+    );
+    // `mv` took old.py away: the link now dangles, as it does in the built image.
+    assert!(p.unmodelled.is_empty(), "{:?}", p.unmodelled);
+    let errs = errors(&p);
+    assert_eq!(
+        errs.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
+        ["linked", "old"],
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn unmodelled_steps_make_only_the_findings_they_could_change_uncertain() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "gen.sh", "");
+    write(root, "main.py", "import generated\nimport never_copied\n");
+    let p = predict(
+        root,
+        vec![stage(
+            base(),
+            vec![
+                workdir("/app", 2),
+                copy(&["main.py", "gen.sh"], "/app/", 3),
+                run("./gen.sh --out /app/generated.py", 4),
+                run("for f in a b; do cp $f /srv/; done", 5),
+            ],
+            &["python", "main.py"],
+        )],
+    )
+    .expect("predicted");
+    let report = report_of(&p);
+    let find = |m: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.module == m)
+            .unwrap_or_else(|| panic!("{m}: {:#?}", report.findings))
+    };
+    let generated = find("generated");
+    assert_eq!(generated.severity, Severity::Warning);
+    assert!(
+        generated
+            .uncertain
+            .as_deref()
+            .is_some_and(|u| u.contains("line 4")),
+        "{generated:?}"
+    );
+    // Nothing writes `never_copied` anywhere on sys.path... except the working directory the
+    // script runs in, which is the script's directory: it is uncertain too.
+    assert!(find("never_copied").uncertain.is_some());
+    assert_eq!(report.summary.errors, 0);
+}
+
+#[test]
+fn an_unrelated_unmodelled_step_leaves_errors_standing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "app/main.py", "import never_copied\n");
+    let p = predict(
+        root,
+        vec![stage(
+            base(),
+            vec![
+                run(
+                    "sed -i s/a/b/ /etc/motd && ./configure --prefix=/opt/tool",
+                    2,
+                ),
+                copy(&["app/"], "/app/", 3),
+                workdir("/app", 4),
+                // Package managers write the system's directories, not the working directory.
+                run(
+                    "apt-get update && apt-get install -y --no-install-recommends gcc && rm -rf /var/lib/apt/lists/* && python -m compileall .",
+                    5,
+                ),
+            ],
+            &["python", "/app/main.py"],
+        )],
+    )
+    .expect("predicted");
+    assert!(!p.unmodelled.is_empty());
+    let report = report_of(&p);
+    assert_eq!(report.summary.errors, 1, "{:#?}", report.findings);
+    assert!(report.findings.iter().all(|f| f.uncertain.is_none()));
+}
+
+#[test]
+fn what_an_unmodelled_step_of_a_builder_may_write_follows_copy_from() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM python:3.12-slim\n");
+    write(root, "build.sh", "");
+    write(root, "main.py", "import generated\nimport never_built\n");
+    let mut builder = stage(
+        base(),
+        vec![
+            workdir("/src", 2),
+            copy(&["build.sh"], "/src/", 3),
+            run("sh build.sh --out /src/dist/generated.py", 4),
+            run("sh build.sh > /tmp/log.txt", 5),
+        ],
+        &[],
+    );
+    builder.name = Some("builder".into());
+    let p = predict(
+        root,
+        vec![
+            builder,
+            stage(
+                base(),
+                vec![
+                    workdir("/app", 7),
+                    copy(&["main.py"], "/app/", 8),
+                    Step::Copy(CopyStep {
+                        add: false,
+                        from: CopyFrom::Stage(0),
+                        sources: vec!["/src/dist/".into()],
+                        dest: "/app/".into(),
+                        chown: None,
+                        chmod: None,
+                        line: 9,
+                    }),
+                ],
+                &["python", "main.py"],
+            ),
+        ],
+    )
+    .expect("predicted");
+    // The builder's /src is where its script may write: the copy of /src/dist lands in /app.
+    assert!(
+        p.unmodelled.iter().all(|u| u
+            .paths
+            .iter()
+            .all(|p| p == "/app" || p == "/app/generated.py")),
+        "{:?}",
+        p.unmodelled
+    );
+    let report = report_of(&p);
+    assert_eq!(report.summary.errors, 0, "{:#?}", report.findings);
+    assert!(report.findings.iter().all(|f| f.uncertain.is_some()));
 }

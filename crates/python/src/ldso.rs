@@ -55,6 +55,8 @@ pub struct Loader<'a> {
     ld_library_path: Vec<String>,
     /// soname → paths, from `/etc/ld.so.cache` (glibc).
     cache: BTreeMap<String, Vec<String>>,
+    /// The cache's sonames of this machine in file order, as `ldconfig -p` lists them.
+    cache_order: Vec<String>,
     /// `/etc/ld.so.conf` directories. `ld.so` never reads them (only `ldconfig` does, to write
     /// the cache); they serve to explain a library that is present but was never cached.
     conf_dirs: Vec<String>,
@@ -86,6 +88,21 @@ fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
+}
+
+/// `a/./b/../c` → `a/c`, for a path `dlopen` opens relative to the working directory.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// Errors in `/etc/ld.so.cache`: a truncated or foreign file is ignored as `ld.so` does.
@@ -261,6 +278,7 @@ impl<'a> Loader<'a> {
             .map(split_path)
             .unwrap_or_default();
         let mut cache = BTreeMap::new();
+        let mut cache_order = Vec::new();
         let mut conf_dirs = Vec::new();
         let default_dirs = match flavor {
             Flavor::Glibc => {
@@ -279,6 +297,7 @@ impl<'a> Loader<'a> {
                         {
                             continue;
                         }
+                        cache_order.push(soname.clone());
                         cache.entry(soname).or_insert_with(Vec::new).push(path);
                     }
                 }
@@ -308,6 +327,7 @@ impl<'a> Loader<'a> {
             machine,
             ld_library_path,
             cache,
+            cache_order,
             conf_dirs,
             default_dirs,
             memo: crate::memo::Memo::default(),
@@ -412,6 +432,88 @@ impl<'a> Loader<'a> {
         Err(searched)
     }
 
+    /// The sonames `/etc/ld.so.cache` lists for this machine, in the order `ldconfig -p`
+    /// prints them.
+    pub fn cached_sonames(&self) -> &[String] {
+        &self.cache_order
+    }
+
+    /// `dlopen(name)` from `ctypes`: a name with a `/` is opened as a path (relative to `cwd`,
+    /// the process's working directory); any other name goes through `LD_LIBRARY_PATH`, the
+    /// cache and the default directories (the caller, `_ctypes`, carries no RPATH). Then every
+    /// library the object needs must load too. Returns the path loaded.
+    pub fn dlopen(&self, name: &str, cwd: &str) -> Result<String, MissingLibrary> {
+        let not_found = |searched: Vec<String>| MissingLibrary {
+            library: name.to_string(),
+            chain: Vec::new(),
+            searched,
+            not_in_cache: None,
+        };
+        let path = if name.contains('/') {
+            let path = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                normalize(&join(cwd, name))
+            };
+            if !self.acceptable(&path) {
+                return Err(not_found(vec![path]));
+            }
+            path
+        } else {
+            if self.builtin(name) {
+                return Ok(name.to_string());
+            }
+            let mut searched = Vec::new();
+            let mut hit = None;
+            let mut dirs: Vec<String> = self.ld_library_path.clone();
+            if self.flavor == Flavor::Glibc {
+                dirs.push("\0cache".into());
+            }
+            dirs.extend(self.default_dirs.iter().cloned());
+            for dir in dirs {
+                if dir == "\0cache" {
+                    if let Some(p) = self
+                        .cache
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .find(|p| self.acceptable(p))
+                    {
+                        hit = Some(p.clone());
+                        break;
+                    }
+                    searched.push("/etc/ld.so.cache".to_string());
+                    continue;
+                }
+                let p = join(&dir, name);
+                if self.acceptable(&p) {
+                    hit = Some(p);
+                    break;
+                }
+                searched.push(dir);
+            }
+            searched.dedup();
+            match hit {
+                Some(p) => p,
+                None => {
+                    let mut missing = not_found(searched);
+                    missing.not_in_cache = (self.flavor == Flavor::Glibc)
+                        .then(|| {
+                            self.conf_dirs
+                                .iter()
+                                .find(|d| self.acceptable(&join(d, name)))
+                                .cloned()
+                        })
+                        .flatten();
+                    return Err(missing);
+                }
+            }
+        };
+        let real = self.vfs.realpath(&path).unwrap_or_else(|| path.clone());
+        self.check(&real)?;
+        Ok(path)
+    }
+
     /// Checks that every library `object` (an extension module) needs can be found,
     /// transitively; the first missing one in `ld.so`'s order (breadth first, as
     /// `_dl_map_object_deps` maps them) is returned with its chain.
@@ -489,46 +591,61 @@ impl<'a> Loader<'a> {
 
 /// Debian and Alpine packages that ship common sonames, for the hint.
 pub fn package_for(soname: &str) -> Option<(&'static str, &'static str)> {
-    const TABLE: &[(&str, &str, &str)] = &[
-        ("libstdc++.so.6", "libstdc++6", "libstdc++"),
-        // glibc's own libraries: on Alpine only the gcompat shim provides these names.
-        ("libc.so.6", "libc6", "gcompat"),
-        ("libm.so.6", "libc6", "gcompat"),
-        ("libdl.so.2", "libc6", "gcompat"),
-        ("libpthread.so.0", "libc6", "gcompat"),
-        ("librt.so.1", "libc6", "gcompat"),
-        ("libgcc_s.so.1", "libgcc-s1", "libgcc"),
-        ("libgomp.so.1", "libgomp1", "libgomp"),
-        ("libgfortran.so.5", "libgfortran5", "libgfortran"),
-        ("libquadmath.so.0", "libquadmath0", "libquadmath"),
-        ("libpq.so.5", "libpq5", "libpq"),
-        ("libsqlite3.so.0", "libsqlite3-0", "sqlite-libs"),
-        ("libGL.so.1", "libgl1", "mesa-gl"),
-        ("libglib-2.0.so.0", "libglib2.0-0", "glib"),
-        ("libgthread-2.0.so.0", "libglib2.0-0", "glib"),
-        ("libgobject-2.0.so.0", "libglib2.0-0", "glib"),
-        ("libxml2.so.2", "libxml2", "libxml2"),
-        ("libxslt.so.1", "libxslt1.1", "libxslt"),
-        ("libffi.so.8", "libffi8", "libffi"),
-        ("libffi.so.7", "libffi7", "libffi"),
-        ("libssl.so.3", "libssl3", "libssl3"),
-        ("libcrypto.so.3", "libssl3", "libcrypto3"),
-        ("libz.so.1", "zlib1g", "zlib"),
-        ("libbz2.so.1.0", "libbz2-1.0", "libbz2"),
-        ("liblzma.so.5", "liblzma5", "xz-libs"),
-        ("libexpat.so.1", "libexpat1", "libexpat"),
-        ("libmpdec.so.3", "libmpdec3", "mpdecimal"),
-        ("libreadline.so.8", "libreadline8", "readline"),
-        ("libncursesw.so.6", "libncursesw6", "ncurses-libs"),
-        ("libuuid.so.1", "libuuid1", "libuuid"),
-        ("libgdbm.so.6", "libgdbm6", "gdbm"),
-        ("libjpeg.so.62", "libjpeg62-turbo", "libjpeg-turbo"),
-        ("libpng16.so.16", "libpng16-16", "libpng"),
-        ("libmariadb.so.3", "libmariadb3", "mariadb-connector-c"),
-    ];
     TABLE
         .iter()
         .find(|(s, _, _)| *s == soname)
+        .map(|(_, d, a)| (*d, *a))
+}
+
+/// `(soname, Debian/Ubuntu package, Alpine package)`.
+const TABLE: &[(&str, &str, &str)] = &[
+    ("libstdc++.so.6", "libstdc++6", "libstdc++"),
+    // glibc's own libraries: on Alpine only the gcompat shim provides these names.
+    ("libc.so.6", "libc6", "gcompat"),
+    ("libm.so.6", "libc6", "gcompat"),
+    ("libdl.so.2", "libc6", "gcompat"),
+    ("libpthread.so.0", "libc6", "gcompat"),
+    ("librt.so.1", "libc6", "gcompat"),
+    ("libgcc_s.so.1", "libgcc-s1", "libgcc"),
+    ("libgomp.so.1", "libgomp1", "libgomp"),
+    ("libgfortran.so.5", "libgfortran5", "libgfortran"),
+    ("libquadmath.so.0", "libquadmath0", "libquadmath"),
+    ("libpq.so.5", "libpq5", "libpq"),
+    ("libsqlite3.so.0", "libsqlite3-0", "sqlite-libs"),
+    ("libGL.so.1", "libgl1", "mesa-gl"),
+    ("libglib-2.0.so.0", "libglib2.0-0", "glib"),
+    ("libgthread-2.0.so.0", "libglib2.0-0", "glib"),
+    ("libgobject-2.0.so.0", "libglib2.0-0", "glib"),
+    ("libxml2.so.2", "libxml2", "libxml2"),
+    ("libxslt.so.1", "libxslt1.1", "libxslt"),
+    ("libffi.so.8", "libffi8", "libffi"),
+    ("libffi.so.7", "libffi7", "libffi"),
+    ("libssl.so.3", "libssl3", "libssl3"),
+    ("libcrypto.so.3", "libssl3", "libcrypto3"),
+    ("libz.so.1", "zlib1g", "zlib"),
+    ("libbz2.so.1.0", "libbz2-1.0", "libbz2"),
+    ("liblzma.so.5", "liblzma5", "xz-libs"),
+    ("libexpat.so.1", "libexpat1", "libexpat"),
+    ("libmpdec.so.3", "libmpdec3", "mpdecimal"),
+    ("libreadline.so.8", "libreadline8", "readline"),
+    ("libncursesw.so.6", "libncursesw6", "ncurses-libs"),
+    ("libuuid.so.1", "libuuid1", "libuuid"),
+    ("libgdbm.so.6", "libgdbm6", "gdbm"),
+    ("libjpeg.so.62", "libjpeg62-turbo", "libjpeg-turbo"),
+    ("libpng16.so.16", "libpng16-16", "libpng"),
+    ("libmariadb.so.3", "libmariadb3", "mariadb-connector-c"),
+];
+
+/// [`package_for`] of the first known soname of the library `find_library(name)` looks for
+/// (`pq` → `libpq.so.5`).
+pub fn package_for_name(name: &str) -> Option<(&'static str, &'static str)> {
+    let prefix = format!("lib{name}.so");
+    TABLE
+        .iter()
+        .find(|(s, _, _)| {
+            s.strip_prefix(&prefix)
+                .is_some_and(|r| r.is_empty() || r.starts_with('.'))
+        })
         .map(|(_, d, a)| (*d, *a))
 }
 

@@ -9,6 +9,7 @@ pub mod access;
 pub mod interpreter;
 pub mod ldso;
 pub mod memo;
+pub mod pyc;
 pub mod resolve;
 pub mod runtime;
 pub mod syspath;

@@ -54,6 +54,61 @@ pub fn member_names(data: &[u8]) -> Option<BTreeSet<String>> {
     Some(names)
 }
 
+/// The bytes of the member `wanted`, stored or deflated (the two methods zipimport reads), or
+/// `None` when it is absent, compressed otherwise or damaged. Members of a module source are
+/// small; larger ones than 16 MiB are not inflated.
+pub fn member_data(data: &[u8], wanted: &str) -> Option<Vec<u8>> {
+    if data.len() < EOCD_LEN {
+        return None;
+    }
+    let lowest = data.len().saturating_sub(EOCD_LEN + 0xFFFF);
+    let eocd = (lowest..=data.len() - EOCD_LEN)
+        .rev()
+        .find(|&i| u32_at(data, i) == Some(EOCD_SIG))?;
+    let count = u16_at(data, eocd + 10)? as usize;
+    let size = u32_at(data, eocd + 12)? as usize;
+    let offset = u32_at(data, eocd + 16)? as usize;
+    let start = eocd.checked_sub(size)?;
+    // Bytes prepended to the archive, by which every recorded offset is off.
+    let shift = start.checked_sub(offset)?;
+    let mut at = start;
+    for _ in 0..count {
+        if u32_at(data, at)? != CDH_SIG {
+            return None;
+        }
+        let method = u16_at(data, at + 10)?;
+        let compressed = u32_at(data, at + 20)? as usize;
+        let plain = u32_at(data, at + 24)? as usize;
+        let name_len = u16_at(data, at + 28)? as usize;
+        let extra_len = u16_at(data, at + 30)? as usize;
+        let comment_len = u16_at(data, at + 32)? as usize;
+        let local = u32_at(data, at + 42)? as usize + shift;
+        let name = data.get(at + 46..at + 46 + name_len)?;
+        if String::from_utf8_lossy(name).replace('\\', "/") == wanted {
+            if u32_at(data, local)? != 0x0403_4b50 || plain > 16 << 20 {
+                return None;
+            }
+            let skip = 30 + u16_at(data, local + 26)? as usize + u16_at(data, local + 28)? as usize;
+            let body = data.get(local + skip..local + skip + compressed)?;
+            return match method {
+                0 => Some(body.to_vec()),
+                8 => {
+                    use std::io::Read as _;
+                    let mut out = Vec::with_capacity(plain);
+                    flate2::read::DeflateDecoder::new(body)
+                        .take(plain as u64 + 1)
+                        .read_to_end(&mut out)
+                        .ok()?;
+                    Some(out)
+                }
+                _ => None,
+            };
+        }
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +162,15 @@ mod tests {
         z.extend(zip_of(&["__main__.py"]));
         assert!(member_names(&z).unwrap().contains("__main__.py"));
         assert_eq!(member_names(b"hello, not a zip at all, really"), None);
+    }
+
+    #[test]
+    fn stored_member_data_is_read_from_its_local_header() {
+        let data = zip_of(&["a.py", "b/c.py"]);
+        assert_eq!(member_data(&data, "b/c.py"), Some(Vec::new()));
+        assert_eq!(member_data(&data, "missing.py"), None);
+        let mut shifted = b"#!/usr/bin/env python3\n".to_vec();
+        shifted.extend(&data);
+        assert_eq!(member_data(&shifted, "a.py"), Some(Vec::new()));
     }
 }

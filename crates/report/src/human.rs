@@ -123,7 +123,9 @@ fn level(severity: Severity) -> Level<'static> {
 
 fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Group<'a> {
     // A prediction rests on a model of the image, not the image: every verdict says so.
-    let title: Cow<'a, str> = if report.mode.is_prediction() {
+    let title: Cow<'a, str> = if finding.uncertain.is_some() {
+        Cow::Owned(format!("{}: uncertain (prediction)", finding.message))
+    } else if report.mode.is_prediction() {
         Cow::Owned(format!("{} (prediction)", finding.message))
     } else {
         Cow::Borrowed(finding.message.as_str())
@@ -167,6 +169,9 @@ fn finding_group<'a>(report: &Report, finding: &'a Finding, verbose: bool) -> Gr
     };
 
     let mut group = title.element(location);
+    if let Some(why) = &finding.uncertain {
+        group = group.element(Level::NOTE.message(format!("uncertain: {why}")));
+    }
     if let Some(ctx) = &finding.context
         && finding.config.is_none()
     {

@@ -197,6 +197,9 @@ struct JsonFinding<'a> {
     related: Vec<JsonLocation<'a>>,
     /// Added in schema 2: every application statement that raises for this root cause.
     affects: Vec<JsonLocation<'a>>,
+    /// Added in schema 2 (additive, only in a prediction): why the verdict is uncertain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uncertain: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -355,6 +358,7 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             config: f.config.as_ref().map(JsonConfig::from),
             related: f.related.iter().map(JsonLocation::from).collect(),
             affects: f.affects.iter().map(JsonLocation::from).collect(),
+            uncertain: f.uncertain.as_deref(),
         }
     }
 }

@@ -73,6 +73,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: None,
+                uncertain: None,
                 span_len: 0,
             },
             Finding {
@@ -105,6 +106,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: Some("from core.aws_service import upload_case\n".to_string()),
+                uncertain: None,
                 span_len: 40,
             },
             Finding {
@@ -131,6 +133,7 @@ fn fixtures() -> Report {
                 related: Vec::new(),
                 affects: Vec::new(),
                 source_line: Some("    from services import case_servcie".to_string()),
+                uncertain: None,
                 span_len: 33,
             },
         ],
@@ -695,4 +698,34 @@ fn prediction_says_so_on_every_finding_and_in_the_summary() {
     let doc: Value = serde_json::from_str(&json(&report)).unwrap();
     assert_eq!(doc["mode"]["kind"], "prediction");
     assert!(rendered_report(&report, Format::Github).contains("(prediction)"));
+}
+
+#[test]
+fn an_uncertain_prediction_says_why_in_text_and_json() {
+    let mut report = built();
+    report.mode = Mode::Prediction {
+        context: "caseapp".into(),
+        dockerfile: "caseapp/Dockerfile".into(),
+        base: "bundled model of python:3.12-slim".into(),
+    };
+    let why = "Dockerfile line 7: `sh gen.sh` is not modelled and may write /app";
+    report.findings[0].uncertain = Some(why.into());
+    report.findings[0].severity = Severity::Warning;
+    let text = human(&report, false, true);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("warning[") && l.ends_with(": uncertain (prediction)")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("uncertain: {why}")), "{text}");
+    let doc: Value = serde_json::from_str(&json(&report)).unwrap();
+    let marked: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("uncertain").is_some())
+        .collect();
+    assert_eq!(marked.len(), 1, "{doc:#}");
+    assert_eq!(marked[0]["uncertain"], why);
+    assert_eq!(marked[0]["severity"], "warning");
 }

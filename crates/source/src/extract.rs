@@ -7,24 +7,57 @@ use ruff_python_ast::{self as ast, ExceptHandler, Expr, ExprContext, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 
 use crate::condition::{self, Branch, Condition, Test};
+use crate::ctypes_loads::{self, LibValue, LibVars};
 use crate::names::Resolver;
-use crate::{ImportContext, ImportKind, ImportSite, Locator, PackageArg, Scope};
+use std::collections::{HashMap, HashSet};
 
-/// Returns the sites in source order, whether the module writes its own namespace
-/// dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether it registers other
-/// modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]).
-pub(crate) fn extract(
-    body: &[Stmt],
-    locator: &Locator<'_>,
-    file: Option<&str>,
-) -> (Vec<ImportSite>, bool, bool) {
+use crate::{
+    Fallback, FinderFn, FinderRef, ImportContext, ImportKind, ImportSite, LoadTarget, Locator,
+    NativeLoad, PackageArg, Scope,
+};
+
+/// What the walk collects from one module.
+pub(crate) struct Extracted {
+    pub(crate) sites: Vec<ImportSite>,
+    pub(crate) loads: Vec<NativeLoad>,
+    pub(crate) dynamic_namespace: bool,
+    pub(crate) dynamic_submodules: bool,
+    pub(crate) finders: Vec<FinderFn>,
+    pub(crate) fallbacks: Vec<Fallback>,
+    pub(crate) called_at_import: Vec<String>,
+}
+
+/// A name bound in one scope, while looking for a fallback chain.
+#[derive(Debug, Default)]
+struct ChainVar {
+    none_first: bool,
+    alternatives: Vec<usize>,
+    /// Bound in another way: not a chain.
+    spoiled: bool,
+}
+
+/// Returns the sites in source order, the `ctypes` loads in source order, whether the module
+/// writes its own namespace dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether
+/// it registers other modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]), and
+/// what loads need from functions (finders, fallback chains, functions called at import).
+pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) -> Extracted {
     let mut names = Resolver::default();
     names.file = file.map(str::to_string);
     let mut extractor = Extractor {
         locator,
         names,
         sites: Vec::new(),
+        loads: Vec::new(),
+        lib_vars: LibVars::default(),
+        fn_aliases: HashMap::new(),
+        finder_vars: HashMap::new(),
+        finder_candidates: Vec::new(),
+        returned: HashSet::new(),
+        chain_vars: HashMap::new(),
+        fallbacks: Vec::new(),
+        called_at_import: Vec::new(),
         guarded: false,
+        os_guarded: false,
         handler: false,
         type_checking: false,
         conditions: Vec::new(),
@@ -33,11 +66,31 @@ pub(crate) fn extract(
         dynamic_submodules: false,
     };
     extractor.visit_body(body);
-    (
-        extractor.sites,
-        extractor.dynamic_namespace,
-        extractor.dynamic_submodules,
-    )
+    let mut finders: Vec<FinderFn> = Vec::new();
+    for (function, var, conditions, name) in extractor.finder_candidates {
+        let returned = var
+            .as_ref()
+            .is_none_or(|v| extractor.returned.contains(&(function.clone(), v.clone())));
+        if !returned {
+            continue;
+        }
+        match finders.iter_mut().find(|f| f.name == function) {
+            Some(f) => f.candidates.push((conditions, name)),
+            None => finders.push(FinderFn {
+                name: function,
+                candidates: vec![(conditions, name)],
+            }),
+        }
+    }
+    Extracted {
+        sites: extractor.sites,
+        loads: extractor.loads,
+        dynamic_namespace: extractor.dynamic_namespace,
+        dynamic_submodules: extractor.dynamic_submodules,
+        finders,
+        fallbacks: extractor.fallbacks,
+        called_at_import: extractor.called_at_import,
+    }
 }
 
 /// Whether a `sys.modules[KEY] = …` store may replace the module itself: a key that mentions
@@ -66,7 +119,25 @@ struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
     names: Resolver,
     sites: Vec<ImportSite>,
+    loads: Vec<NativeLoad>,
+    /// Module-level names bound to a library name or a `find_library` result.
+    lib_vars: LibVars,
+    /// Local name → the function a module-level `from ... import` binds, for finder calls.
+    fn_aliases: HashMap<String, FinderRef>,
+    /// Module-level names bound once to a call of a function without arguments.
+    finder_vars: HashMap<String, FinderRef>,
+    /// `(function, variable it is assigned to, conditions, library)`: `find_library` calls
+    /// inside module-level functions.
+    finder_candidates: Vec<(String, Option<String>, Vec<Condition>, String)>,
+    /// `(function, name)` of each `return NAME`.
+    returned: HashSet<(String, String)>,
+    /// `(scope, name)` → what binds it, for fallback chains.
+    chain_vars: HashMap<(String, String), ChainVar>,
+    fallbacks: Vec<Fallback>,
+    called_at_import: Vec<String>,
     guarded: bool,
+    /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
+    os_guarded: bool,
     handler: bool,
     type_checking: bool,
     conditions: Vec<Condition>,
@@ -95,6 +166,208 @@ impl Extractor<'_, '_> {
             conditions: self.conditions.clone(),
             lazy,
             handler: self.handler,
+            catches_os_error: self.os_guarded,
+        }
+    }
+
+    fn push_load(&mut self, target: LoadTarget, range: TextRange, guarded: bool) {
+        let (line, column) = self.locator.line_column(range.start());
+        let statement = one_line(
+            self.locator
+                .source()
+                .get(range.start().to_usize()..range.end().to_usize())
+                .unwrap_or_default(),
+        );
+        let mut context = self.context(false);
+        context.guarded = guarded;
+        self.loads.push(NativeLoad {
+            target,
+            line,
+            column,
+            end_column: self.locator.first_line_end_column(range),
+            statement,
+            context,
+        });
+    }
+
+    /// What `dlopen` is given by a loader's argument, when the code spells it out.
+    fn load_target(&self, arg: &Expr) -> Option<LoadTarget> {
+        if let Some(n) = ctypes_loads::find_library_call(arg, &self.names) {
+            return Some(LoadTarget::DlopenFound(n));
+        }
+        match ctypes_loads::lib_value(arg, &self.names, &self.lib_vars) {
+            Some(LibValue::Literal(s)) => return Some(LoadTarget::Dlopen(s)),
+            Some(LibValue::Found(n)) => return Some(LoadTarget::DlopenFound(n)),
+            None => {}
+        }
+        // `os.path.join(os.path.dirname(__file__), "libx.so")` and the like; a name bound more
+        // than once is not followed (the last binding need not be the one that ran).
+        if let Expr::Name(n) = arg
+            && self.lib_vars.seen(n.id.as_str())
+        {
+            return None;
+        }
+        self.names
+            .path_of(arg)
+            .filter(|p| p.contains('/'))
+            .map(LoadTarget::Dlopen)
+    }
+
+    /// A `ctypes` call or `cdll` item that loads a library.
+    fn ctypes_load(&mut self, expr: &Expr) {
+        let target = match expr {
+            Expr::Call(call) => ctypes_loads::loader_argument(call, &self.names)
+                .and_then(|arg| self.load_target(arg)),
+            _ => ctypes_loads::loader_item(expr, &self.names).map(LoadTarget::Dlopen),
+        };
+        if let Some(target) = target {
+            self.push_load(target, expr.range(), self.os_guarded);
+        }
+    }
+
+    /// The function a module-level `NAME = f()` calls, when it may be a finder.
+    fn finder_call(&self, value: &Expr) -> Option<FinderRef> {
+        let Expr::Call(call) = value else {
+            return None;
+        };
+        if !call.arguments.args.is_empty() || !call.arguments.keywords.is_empty() {
+            return None;
+        }
+        let Expr::Name(n) = &*call.func else {
+            return None;
+        };
+        Some(
+            self.fn_aliases
+                .get(n.id.as_str())
+                .cloned()
+                .unwrap_or_else(|| FinderRef {
+                    level: 0,
+                    module: None,
+                    function: n.id.as_str().to_string(),
+                }),
+        )
+    }
+
+    /// The function's name, when directly inside a module-level function.
+    fn function_name(&self) -> Option<String> {
+        match self.scopes.as_slice() {
+            [Scope::Function(f)] => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    fn scope_key(&self) -> String {
+        format!("{:?}", self.scopes)
+    }
+
+    /// A binding of `name` in the current scope by an import (site `index`) or otherwise.
+    fn chain_bind(&mut self, name: &str, import: Option<usize>, none: bool) {
+        let guarded = self.guarded;
+        let entry = self
+            .chain_vars
+            .entry((self.scope_key(), name.to_string()))
+            .or_default();
+        match import {
+            Some(i) if guarded && entry.none_first => entry.alternatives.push(i),
+            None if none && entry.alternatives.is_empty() && !entry.none_first => {
+                entry.none_first = true;
+            }
+            _ => entry.spoiled = true,
+        }
+    }
+
+    /// `if V: ... else: raise` (every later arm raising) or `if not V: raise` where `V` heads a
+    /// fallback chain.
+    fn fallback_raise(&mut self, stmt: &ast::StmtIf) {
+        let raises = |body: &[Stmt]| body.iter().any(Stmt::is_raise_stmt);
+        let var = match &*stmt.test {
+            Expr::Name(n)
+                if !raises(&stmt.body)
+                    && stmt
+                        .elif_else_clauses
+                        .last()
+                        .is_some_and(|c| c.test.is_none())
+                    && stmt.elif_else_clauses.iter().all(|c| raises(&c.body)) =>
+            {
+                n.id.as_str()
+            }
+            Expr::UnaryOp(u) if u.op == ast::UnaryOp::Not && raises(&stmt.body) => {
+                match &*u.operand {
+                    Expr::Name(n) => n.id.as_str(),
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        let Some(chain) = self.chain_vars.get(&(self.scope_key(), var.to_string())) else {
+            return;
+        };
+        if !chain.none_first || chain.spoiled || chain.alternatives.is_empty() {
+            return;
+        }
+        let alternatives = chain.alternatives.clone();
+        let (line, column) = self.locator.line_column(stmt.range.start());
+        self.fallbacks.push(Fallback {
+            var: var.to_string(),
+            alternatives,
+            line,
+            column,
+            context: self.context(false),
+        });
+    }
+
+    /// `if not NAME: raise ...` (or `NAME is None`, or the `find_library` call itself) after
+    /// `NAME = find_library("X")`: the module raises when the library is not found.
+    fn require_found(&mut self, stmt: &ast::StmtIf) {
+        if !stmt.body.iter().any(Stmt::is_raise_stmt) {
+            return;
+        }
+        let operand = match &*stmt.test {
+            Expr::UnaryOp(u) if u.op == ast::UnaryOp::Not => &*u.operand,
+            Expr::Compare(c)
+                if matches!(&*c.ops, [ast::CmpOp::Is | ast::CmpOp::Eq])
+                    && matches!(&*c.comparators, [Expr::NoneLiteral(_)]) =>
+            {
+                &*c.left
+            }
+            _ => return,
+        };
+        let found =
+            ctypes_loads::find_library_call(operand, &self.names).or_else(|| match operand {
+                Expr::Name(n) => match self.lib_vars.get(n.id.as_str()) {
+                    Some(LibValue::Found(x)) => Some(x.clone()),
+                    _ => None,
+                },
+                _ => None,
+            });
+        if let Some(name) = found {
+            self.push_load(LoadTarget::RequireFound(name), stmt.range, self.guarded);
+        } else if let Expr::Name(n) = operand
+            && let Some(via) = self.finder_vars.get(n.id.as_str()).cloned()
+        {
+            self.push_load(LoadTarget::RequireFoundVia(via), stmt.range, self.guarded);
+        }
+    }
+
+    fn catches_os_error(&self, handler: &ExceptHandler) -> bool {
+        let ExceptHandler::ExceptHandler(handler) = handler;
+        if handler.body.iter().any(Stmt::is_raise_stmt) {
+            return false;
+        }
+        let Some(t) = handler.type_.as_deref() else {
+            return true;
+        };
+        let one = |e: &Expr| {
+            self.names.qualified(e).is_some_and(|n| {
+                matches!(
+                    n.strip_prefix("builtins.").unwrap_or(&n),
+                    "OSError" | "EnvironmentError" | "IOError" | "Exception" | "BaseException"
+                )
+            })
+        };
+        match t {
+            Expr::Tuple(tuple) => tuple.elts.iter().any(one),
+            e => one(e),
         }
     }
 
@@ -138,6 +411,15 @@ impl Extractor<'_, '_> {
                 Some(alias.range),
                 stmt.is_lazy,
             );
+            let local = alias
+                .asname
+                .as_ref()
+                .map_or_else(
+                    || module.split('.').next().unwrap_or(module),
+                    |a| a.as_str(),
+                )
+                .to_string();
+            self.chain_bind(&local, Some(self.sites.len() - 1), false);
         }
         self.names.record_import(stmt);
     }
@@ -173,6 +455,22 @@ impl Extractor<'_, '_> {
                 Some(alias.range),
                 stmt.is_lazy,
             );
+            let local = alias
+                .asname
+                .as_ref()
+                .map_or(name, |a| a.as_str())
+                .to_string();
+            self.chain_bind(&local, Some(self.sites.len() - 1), false);
+            if self.scopes.is_empty() && name != "*" {
+                self.fn_aliases.insert(
+                    local,
+                    FinderRef {
+                        level: stmt.level,
+                        module: module.clone(),
+                        function: name.to_string(),
+                    },
+                );
+            }
         }
         self.names.record_import_from(stmt);
     }
@@ -379,6 +677,8 @@ impl Extractor<'_, '_> {
         Self: Visitor<'a>,
     {
         self.visit_expr(&stmt.test);
+        self.require_found(stmt);
+        self.fallback_raise(stmt);
         let truth = self.static_truth(&stmt.test);
         let test = condition::recognise(&stmt.test, &self.names);
         // `if find_spec("x"):` guards the body; `if find_spec("x") is None:` the other arms.
@@ -474,12 +774,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 }
                 // The body runs when called, outside any enclosing `try`.
                 let saved = std::mem::replace(&mut self.guarded, false);
+                let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
                 self.scopes
                     .push(Scope::Function(def.name.as_str().to_owned()));
                 self.visit_body(&def.body);
                 self.scopes.pop();
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
@@ -499,10 +801,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             }
             Stmt::Try(try_stmt) => {
                 let guards = try_stmt.handlers.iter().any(|h| self.handler_guards(h));
+                let os_guards = try_stmt.handlers.iter().any(|h| self.catches_os_error(h));
                 let saved = self.guarded;
+                let saved_os = self.os_guarded;
                 self.guarded |= guards;
+                self.os_guarded |= os_guards;
                 self.visit_body(&try_stmt.body);
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
                 for handler in &try_stmt.handlers {
                     self.visit_except_handler(handler);
@@ -512,12 +818,70 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.visit_body(&try_stmt.finalbody);
             }
             Stmt::If(if_stmt) => self.visit_if(if_stmt),
+            Stmt::Return(ret) => {
+                if let (Some(function), Some(value)) = (self.function_name(), ret.value.as_deref())
+                {
+                    match value {
+                        Expr::Name(n) => {
+                            self.returned.insert((function, n.id.to_string()));
+                        }
+                        v => {
+                            if let Some(x) = ctypes_loads::find_library_call(v, &self.names) {
+                                self.finder_candidates.push((
+                                    function,
+                                    None,
+                                    self.conditions.clone(),
+                                    x,
+                                ));
+                            }
+                        }
+                    }
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::Expr(e) => {
+                if self.scopes.is_empty()
+                    && let Expr::Call(call) = &*e.value
+                    && let Expr::Name(f) = &*call.func
+                {
+                    self.called_at_import.push(f.id.to_string());
+                }
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::Assign(assign) => {
                 // `BASE_DIR = Path(__file__).resolve().parent`, for existence tests.
                 if self.scopes.is_empty()
                     && let [target] = &*assign.targets
                 {
                     self.names.record_assign(target, &assign.value);
+                    if let Expr::Name(n) = target {
+                        let value =
+                            ctypes_loads::lib_value(&assign.value, &self.names, &self.lib_vars);
+                        let first = !self.lib_vars.seen(n.id.as_str());
+                        self.lib_vars.bind(n.id.as_str(), value);
+                        match self.finder_call(&assign.value) {
+                            Some(via) if first => {
+                                self.finder_vars.insert(n.id.to_string(), via);
+                            }
+                            _ => {
+                                self.finder_vars.remove(n.id.as_str());
+                            }
+                        }
+                    }
+                }
+                if let [Expr::Name(n)] = &*assign.targets {
+                    let none = assign.value.is_none_literal_expr();
+                    self.chain_bind(n.id.as_str(), None, none);
+                    if let Some(function) = self.function_name()
+                        && let Some(x) = ctypes_loads::find_library_call(&assign.value, &self.names)
+                    {
+                        self.finder_candidates.push((
+                            function,
+                            Some(n.id.to_string()),
+                            self.conditions.clone(),
+                            x,
+                        ));
+                    }
                 }
                 visitor::walk_stmt(self, stmt);
             }
@@ -540,11 +904,16 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Expr::Call(call) => {
                 self.dynamic_import(call);
                 self.note_namespace_call(call);
+                self.ctypes_load(expr);
             }
+            Expr::Attribute(a) if a.ctx == ExprContext::Load => self.ctypes_load(expr),
+            Expr::Subscript(sub) if sub.ctx == ExprContext::Load => self.ctypes_load(expr),
             Expr::Lambda(_) => {
                 let saved = std::mem::replace(&mut self.guarded, false);
+                let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 visitor::walk_expr(self, expr);
                 self.guarded = saved;
+                self.os_guarded = saved_os;
                 return;
             }
             Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {

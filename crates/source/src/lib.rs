@@ -7,6 +7,7 @@
 
 mod bindings;
 mod condition;
+mod ctypes_loads;
 mod decode;
 mod extract;
 mod names;
@@ -44,6 +45,86 @@ pub struct ParsedModule {
     /// as a whole, which `syntax_errors` says).
     #[serde(default)]
     pub script_error: Option<SyntaxErrorInfo>,
+    /// Shared libraries the module loads through `ctypes`, in source order: a `dlopen` that
+    /// fails raises `OSError` while the module executes, which fails its import like a
+    /// missing extension module does.
+    #[serde(default)]
+    pub native_loads: Vec<NativeLoad>,
+    /// Functions that return `ctypes.util.find_library(...)` (psycopg's
+    /// `find_libpq_full_path`), for loads that call them from another module.
+    #[serde(default)]
+    pub finders: Vec<FinderFn>,
+    /// Raises that run when every guarded import of a fallback chain failed.
+    #[serde(default)]
+    pub fallbacks: Vec<Fallback>,
+    /// Module-level functions called by module-level statements (`import_from_libpq()`): their
+    /// bodies run while the module is imported.
+    #[serde(default)]
+    pub called_at_import: Vec<String>,
+}
+
+/// A function whose return value is `find_library(name)` in some branches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinderFn {
+    pub name: String,
+    /// Each `find_library` the function returns, with the `if` arms it sits in.
+    pub candidates: Vec<(Vec<Condition>, String)>,
+}
+
+/// A function named at a load: `function` in this module (`level` 0, no `module`) or imported
+/// with `from <level dots><module> import function`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinderRef {
+    pub level: u32,
+    pub module: Option<String>,
+    pub function: String,
+}
+
+/// `V = None`, then imports that bind `V` each under a `try` whose handler catches the failure,
+/// then a `raise` that runs when `V` is still false: the module fails to import exactly when
+/// every alternative does (psycopg's `import_from_libpq`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallback {
+    pub var: String,
+    /// Indices into [`ParsedModule::imports`] of the imports that bind `var`.
+    pub alternatives: Vec<usize>,
+    /// The `if` that raises.
+    pub line: u32,
+    pub column: u32,
+    pub context: ImportContext,
+}
+
+/// One `ctypes` load (`CDLL("libX.so.N")`, `cdll.LoadLibrary(...)`, `PyDLL`, `cdll.libX`), or a
+/// `find_library` result the module insists on (`if not name: raise ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeLoad {
+    pub target: LoadTarget,
+    /// Start of the call (or of the `if` that raises), 1-based.
+    pub line: u32,
+    pub column: u32,
+    /// Exclusive end column on the first line, for underlining.
+    pub end_column: u32,
+    /// The call's source text on one line.
+    pub statement: String,
+    /// Where it runs; `guarded` here means a handler catches what the load raises (`OSError`
+    /// for a `dlopen`, `ImportError` for a `raise` after `find_library`).
+    pub context: ImportContext,
+}
+
+/// What a [`NativeLoad`] asks of the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadTarget {
+    /// `dlopen(name)`: a name with a `/` is a path (relative to the process's working
+    /// directory), anything else goes through the dynamic loader's search.
+    Dlopen(String),
+    /// `dlopen(find_library(name))`: `None` loads the main program, so only a name
+    /// `find_library` does return can fail.
+    DlopenFound(String),
+    /// The module raises when `find_library(name)` returns `None`.
+    RequireFound(String),
+    /// The module raises when the function, which returns a `find_library` result, returns
+    /// `None`.
+    RequireFoundVia(FinderRef),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +230,10 @@ pub struct ImportContext {
     /// (`except ImportError: from _dummy_thread import get_ident`).
     #[serde(default)]
     pub handler: bool,
+    /// Inside the body of a `try` whose handler catches `OSError` (or `Exception`,
+    /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
+    #[serde(default)]
+    pub catches_os_error: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,8 +342,13 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
-    let (imports, touches_namespace, registers_modules) =
-        extract::extract(&module.body, &locator, path);
+    let extracted = extract::extract(&module.body, &locator, path);
+    let (imports, native_loads, touches_namespace, registers_modules) = (
+        extracted.sites,
+        extracted.loads,
+        extracted.dynamic_namespace,
+        extracted.dynamic_submodules,
+    );
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
     bindings.dynamic_submodules |= registers_modules;
@@ -269,6 +359,10 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         bindings,
         python2_hint,
         script_error,
+        native_loads,
+        finders: extracted.finders,
+        fallbacks: extracted.fallbacks,
+        called_at_import: extracted.called_at_import,
     }
 }
 

@@ -779,3 +779,105 @@ fn undecodable_bytes_are_one_syntax_error_where_cpython_decodes() {
         "{before:?}"
     );
 }
+
+fn loads(source: &str) -> Vec<String> {
+    parse_module(source)
+        .native_loads
+        .iter()
+        .map(|l| {
+            format!(
+                "{}:{} {:?} guarded={} fn={}",
+                l.line,
+                l.column,
+                l.target,
+                l.context.guarded,
+                matches!(l.context.scope, Scope::Function(_))
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ctypes_loads_with_constant_names() {
+    assert_eq!(
+        loads(
+            "import ctypes\nfrom ctypes import CDLL, cdll\nimport ctypes.util as cu\n\
+             ctypes.CDLL('libz.so.1')\nCDLL(f'libm.so' '.6')\ncdll.LoadLibrary('lib' + 'x.so')\n\
+             cdll.libfoo\ncdll['libbar.so.2'].f\nctypes.PyDLL(name='libpy.so')\n\
+             CDLL(cu.find_library('pq'))\nCDLL(some_name)\nCDLL(f'lib{x}.so')\ncdll._private\n"
+        ),
+        [
+            "4:1 Dlopen(\"libz.so.1\") guarded=false fn=false",
+            "5:1 Dlopen(\"libm.so.6\") guarded=false fn=false",
+            "6:1 Dlopen(\"libx.so\") guarded=false fn=false",
+            "7:1 Dlopen(\"libfoo\") guarded=false fn=false",
+            "8:1 Dlopen(\"libbar.so.2\") guarded=false fn=false",
+            "9:1 Dlopen(\"libpy.so\") guarded=false fn=false",
+            "10:1 DlopenFound(\"pq\") guarded=false fn=false",
+        ]
+    );
+}
+
+#[test]
+fn ctypes_loads_guards_variables_and_requirements() {
+    assert_eq!(
+        loads(
+            "import ctypes, ctypes.util\nname = ctypes.util.find_library('pq')\n\
+             if not name:\n    raise ImportError('no libpq')\nlib = ctypes.CDLL(name)\n\
+             try:\n    ctypes.CDLL('liba.so')\nexcept OSError:\n    pass\n\
+             try:\n    ctypes.CDLL('libb.so')\nexcept ImportError:\n    pass\n\
+             def f():\n    ctypes.CDLL('libc.so')\n\
+             c = ctypes.util.find_library('c')\nif not c:\n    c = 'libc.so'\nctypes.CDLL(c)\n"
+        ),
+        [
+            "3:1 RequireFound(\"pq\") guarded=false fn=false",
+            "5:7 DlopenFound(\"pq\") guarded=false fn=false",
+            "7:5 Dlopen(\"liba.so\") guarded=true fn=false",
+            "11:5 Dlopen(\"libb.so\") guarded=false fn=false",
+            "15:5 Dlopen(\"libc.so\") guarded=false fn=true",
+        ]
+    );
+}
+
+#[test]
+fn fallback_chains_finders_and_calls_at_import() {
+    let parsed = parse_module(
+        "import os\n\
+         def pick():\n    chosen = None\n    try:\n        from fast_impl import core as chosen\n    except Exception as e:\n        note(e)\n\
+         \n    if not chosen:\n        try:\n            from . import slow_impl as chosen\n        except ImportError:\n            pass\n\
+         \n    if chosen:\n        use(chosen)\n    elif os.environ.get('X'):\n        raise ImportError('asked for X')\n    else:\n        raise ImportError('nothing')\n\
+         pick()\n",
+    );
+    assert_eq!(parsed.called_at_import, ["pick"]);
+    assert_eq!(parsed.fallbacks.len(), 1, "{:?}", parsed.fallbacks);
+    let alternatives: Vec<&str> = parsed.fallbacks[0]
+        .alternatives
+        .iter()
+        .map(|&i| parsed.imports[i].statement.as_str())
+        .collect();
+    assert_eq!(
+        alternatives,
+        [
+            "from fast_impl import core as chosen",
+            "from . import slow_impl as chosen"
+        ]
+    );
+
+    let parsed = parse_module(
+        "import sys, ctypes.util\nfrom .helpers import locate\n\
+         def finder():\n    if sys.platform == 'win32':\n        name = ctypes.util.find_library('x.dll')\n    else:\n        name = ctypes.util.find_library('x')\n    return name\n\
+         path = locate()\nif not path:\n    raise ImportError('no libx')\n",
+    );
+    assert_eq!(parsed.finders.len(), 1);
+    assert_eq!(parsed.finders[0].candidates.len(), 2);
+    assert_eq!(parsed.finders[0].candidates[1].1, "x");
+    assert!(
+        matches!(
+            &parsed.native_loads[..],
+            [NativeLoad { target: LoadTarget::RequireFoundVia(FinderRef { level: 1, module: Some(m), function: f }), .. }]
+                if m == "helpers" && f == "locate"
+        ),
+        "{:?}",
+        parsed.native_loads
+    );
+}

@@ -573,7 +573,17 @@ pub fn importgate_in(dir: &Path, args: &[&str]) -> Run {
     )
 }
 
+/// The layer cache every run of the suite shares (unless a test names its own), so that layers
+/// indexed by one test are read from the cache by the next, and every verdict the suite checks
+/// also checks the cache.
+pub fn shared_layer_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("layer-cache")
+}
+
 fn run_importgate(cmd: &mut Command, args: &[&str]) -> Run {
+    if !cmd.get_envs().any(|(k, _)| k == "IMPORTGATE_CACHE_DIR") {
+        cmd.env("IMPORTGATE_CACHE_DIR", shared_layer_cache());
+    }
     cmd.args(args).stdin(Stdio::null());
     let out = cmd.output().expect("run importgate");
     Run {

@@ -133,6 +133,7 @@ FROM scratch AS final\nCOPY --from=test /o /o\n";
         Step::Run {
             command: Command::Shell(s),
             line,
+            ..
         } => {
             assert_eq!(s, "pip install     -r requirements.txt");
             assert_eq!(*line, 5);

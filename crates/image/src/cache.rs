@@ -1,0 +1,578 @@
+//! A content-addressed cache of layer indexes on disk, so that a re-check reads again only the
+//! layers that changed: a layer named by the digest of its stored blob (an OCI blob, a
+//! `blobs/sha256/…` archive member, a registry layer) is looked up before its bytes are read,
+//! and on a hit they are neither inflated nor hashed.
+//!
+//! Trust is the content store's: an entry is written only after its blob was hashed to the
+//! digest it is filed under and its diff id checked, and a later blob of the same digest is
+//! taken to be the same bytes (containerd skips a blob it holds on the same ground).
+//! `--no-cache` reads and verifies everything again.
+//!
+//! Entries live under `layers/<salt>/<hex>.layer`, where the salt covers importgate's version,
+//! the format and the capture policy, so a binary never reads another's entries. Each entry is
+//! written to a temporary file and renamed into place (concurrent runs race harmlessly), and
+//! carries the sha256 of its body: a torn, corrupt or foreign file is ignored, removed and
+//! rebuilt. The total size is capped; the least recently used entries (by mtime, touched on
+//! every hit) go first.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::ElfSummary;
+use crate::layer::{EntryKind, LayerEntry, LayerIndex};
+use crate::vfs::FileData;
+
+/// Bumped whenever the encoding or what a [`LayerIndex`] means changes.
+const FORMAT: u32 = 1;
+const MAGIC: &[u8] = b"importgate-layer-index\0";
+/// The default cap on the cache's size.
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+
+/// A layer index cache rooted at one directory.
+#[derive(Debug)]
+pub struct LayerCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl LayerCache {
+    /// `policy` names the capture policy (and anything else that changes what an index holds);
+    /// entries made under another policy or by another version are never seen.
+    pub fn new(root: &Path, policy: &str, max_bytes: u64) -> Self {
+        let salt = hex(&Sha256::digest(
+            format!("{}\0{FORMAT}\0{policy}", env!("CARGO_PKG_VERSION")).as_bytes(),
+        ));
+        LayerCache {
+            dir: root.join("layers").join(&salt[..16]),
+            max_bytes,
+        }
+    }
+
+    /// `$IMPORTGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/importgate`, else `~/.cache/importgate`.
+    pub fn default_root() -> Option<PathBuf> {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("IMPORTGATE_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("importgate")))
+            .or_else(|| var("HOME").map(|h| h.join(".cache").join("importgate")))
+    }
+
+    fn path_of(&self, digest: &str) -> Option<PathBuf> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        Some(self.dir.join(format!("{}.layer", hex.to_ascii_lowercase())))
+    }
+
+    /// The index of the layer whose stored blob has `digest`, if an intact entry exists.
+    pub(crate) fn get(&self, digest: &str) -> Option<Arc<LayerIndex>> {
+        let path = self.path_of(digest)?;
+        let file = fs::File::open(&path).ok()?;
+        let decoded = file
+            .metadata()
+            .ok()
+            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len()));
+        match decoded {
+            Some(index) if index.blob.as_ref().is_some_and(|(d, _)| d == digest) => {
+                // Recently used: the eviction goes by mtime.
+                if let Ok(f) = fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+                tracing::debug!("layer cache: hit {digest}");
+                Some(Arc::new(index))
+            }
+            _ => {
+                tracing::debug!("layer cache: `{}` is unusable; removed", path.display());
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Files a verified index under its blob digest. Failures only cost a later re-read.
+    pub(crate) fn put(&self, index: &LayerIndex) {
+        let Some((digest, _)) = &index.blob else {
+            return;
+        };
+        let Some(path) = self.path_of(digest) else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        if let Err(e) = self.write(&path, &encode(index)) {
+            tracing::debug!("layer cache: cannot write `{}`: {e}", path.display());
+            return;
+        }
+        tracing::debug!("layer cache: stored {digest}");
+        self.evict();
+    }
+
+    fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        tmp.write_all(data)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Removes the least recently used entries (of every version and policy) until the cache
+    /// is under its cap.
+    fn evict(&self) {
+        let Some(layers) = self.dir.parent() else {
+            return;
+        };
+        let mut entries = Vec::new();
+        let mut total = 0u64;
+        for sub in fs::read_dir(layers).into_iter().flatten().flatten() {
+            for e in fs::read_dir(sub.path()).into_iter().flatten().flatten() {
+                if let Ok(meta) = e.metadata()
+                    && meta.is_file()
+                {
+                    total += meta.len();
+                    let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                    entries.push((used, meta.len(), e.path()));
+                }
+            }
+        }
+        if total <= self.max_bytes {
+            return;
+        }
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                tracing::debug!("layer cache: evicted `{}`", path.display());
+                total = total.saturating_sub(len);
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `MAGIC`, `FORMAT`, the body, then the body's sha256.
+pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
+    let mut body = Enc(Vec::new());
+    body.opt_str(index.diff_id.as_deref());
+    match &index.blob {
+        Some((d, len)) => {
+            body.u8(1);
+            body.str(d);
+            body.u64(*len);
+        }
+        None => body.u8(0),
+    }
+    body.u64(index.members);
+    body.u64(index.warnings.len() as u64);
+    for w in &index.warnings {
+        body.str(w);
+    }
+    body.u64(index.entries.len() as u64);
+    for e in &index.entries {
+        body.str(&e.path);
+        body.u32(e.mode);
+        body.u32(e.uid);
+        body.u32(e.gid);
+        match &e.kind {
+            EntryKind::Dir => body.u8(0),
+            EntryKind::File(data) => {
+                body.u8(1);
+                body.file(data);
+            }
+            EntryKind::Symlink(t) => {
+                body.u8(2);
+                body.str(t);
+            }
+            EntryKind::Hardlink(t) => {
+                body.u8(3);
+                body.str(t);
+            }
+            EntryKind::Other => body.u8(4),
+            EntryKind::Whiteout => body.u8(5),
+            EntryKind::Opaque => body.u8(6),
+            EntryKind::AufsLinkTarget(data) => {
+                body.u8(7);
+                body.file(data);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + body.0.len() + 32);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&body.0);
+    out.extend_from_slice(&Sha256::digest(&body.0));
+    out
+}
+
+/// `None` for anything that is not an intact entry of this format.
+#[cfg(test)]
+pub(crate) fn decode(data: &[u8]) -> Option<LayerIndex> {
+    decode_from(data, data.len() as u64)
+}
+
+/// Decodes an entry of `len` bytes while it streams in, so a hit costs the decoded index and
+/// not also the whole file in memory; the checksum is verified before anything is returned.
+pub(crate) fn decode_from<R: Read>(mut r: R, len: u64) -> Option<LayerIndex> {
+    let mut head = vec![0u8; MAGIC.len() + 4];
+    r.read_exact(&mut head).ok()?;
+    if head[..MAGIC.len()] != *MAGIC || head[MAGIC.len()..] != FORMAT.to_le_bytes() {
+        return None;
+    }
+    let body_len = len.checked_sub(head.len() as u64 + 32)?;
+    let mut d = Dec {
+        r: &mut r,
+        left: body_len,
+        hasher: Sha256::new(),
+    };
+    let index = d.index()?;
+    if d.left != 0 {
+        return None;
+    }
+    let sum = d.hasher.finalize();
+    let mut trailer = [0u8; 32];
+    r.read_exact(&mut trailer).ok()?;
+    (sum.as_slice() == trailer).then_some(index)
+}
+
+impl<R: Read> Dec<'_, R> {
+    fn index(&mut self) -> Option<LayerIndex> {
+        let diff_id = self.opt_str()?;
+        let blob = match self.u8()? {
+            0 => None,
+            1 => Some((self.str()?, self.u64()?)),
+            _ => return None,
+        };
+        let members = self.u64()?;
+        let mut warnings = Vec::new();
+        for _ in 0..self.count()? {
+            warnings.push(self.str()?);
+        }
+        let n = self.count()?;
+        let mut entries = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let path = self.str()?;
+            let (mode, uid, gid) = (self.u32()?, self.u32()?, self.u32()?);
+            let kind = match self.u8()? {
+                0 => EntryKind::Dir,
+                1 => EntryKind::File(self.file()?),
+                2 => EntryKind::Symlink(self.str()?),
+                3 => EntryKind::Hardlink(self.str()?),
+                4 => EntryKind::Other,
+                5 => EntryKind::Whiteout,
+                6 => EntryKind::Opaque,
+                7 => EntryKind::AufsLinkTarget(self.file()?),
+                _ => return None,
+            };
+            entries.push(LayerEntry {
+                path,
+                kind,
+                mode,
+                uid,
+                gid,
+            });
+        }
+        Some(LayerIndex {
+            entries,
+            warnings,
+            members,
+            diff_id,
+            blob,
+        })
+    }
+}
+
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u64(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+            None => self.u8(0),
+        }
+    }
+    fn file(&mut self, f: &FileData) {
+        self.u64(f.size);
+        match &f.content {
+            Some(c) => {
+                self.u8(1);
+                self.bytes(c);
+            }
+            None => self.u8(0),
+        }
+        match &f.elf {
+            Some(e) => {
+                self.u8(1);
+                self.u16(e.machine);
+                self.u8(e.class);
+                self.u64(e.needed.len() as u64);
+                for n in &e.needed {
+                    self.str(n);
+                }
+                self.opt_str(e.rpath.as_deref());
+                self.opt_str(e.runpath.as_deref());
+                self.opt_str(e.soname.as_deref());
+                self.opt_str(e.interp.as_deref());
+            }
+            None => self.u8(0),
+        }
+    }
+}
+
+/// Every read is bounds-checked against what is left of the body (a length can never ask for
+/// more), and hashed on the way.
+struct Dec<'a, R> {
+    r: &'a mut R,
+    left: u64,
+    hasher: Sha256,
+}
+
+impl<R: Read> Dec<'_, R> {
+    fn take(&mut self, n: usize) -> Option<Vec<u8>> {
+        if n as u64 > self.left {
+            return None;
+        }
+        let mut buf = vec![0u8; n];
+        self.r.read_exact(&mut buf).ok()?;
+        self.left -= n as u64;
+        self.hasher.update(&buf);
+        Some(buf)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.array()?))
+    }
+    /// A count of items, each at least one byte long.
+    fn count(&mut self) -> Option<usize> {
+        let n = self.u64()?;
+        (n <= self.left).then_some(usize::try_from(n).ok()?)
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        self.take(n)
+    }
+    fn str(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?).ok()
+    }
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.str()?)),
+            _ => None,
+        }
+    }
+    fn file(&mut self) -> Option<FileData> {
+        let size = self.u64()?;
+        let content = match self.u8()? {
+            0 => None,
+            1 => Some(Arc::from(self.bytes()?)),
+            _ => return None,
+        };
+        let elf = match self.u8()? {
+            0 => None,
+            1 => {
+                let machine = self.u16()?;
+                let class = self.u8()?;
+                let mut needed = Vec::new();
+                for _ in 0..self.count()? {
+                    needed.push(self.str()?);
+                }
+                Some(Arc::new(ElfSummary {
+                    machine,
+                    class,
+                    needed,
+                    rpath: self.opt_str()?,
+                    runpath: self.opt_str()?,
+                    soname: self.opt_str()?,
+                    interp: self.opt_str()?,
+                }))
+            }
+            _ => return None,
+        };
+        Some(FileData { size, content, elf })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::index_stored;
+    use crate::testutil::*;
+
+    fn sample() -> LayerIndex {
+        let tar = TarBuilder::new()
+            .dir("app")
+            .file("app/x.py", "print(1)")
+            .symlink("app/y.py", "x.py")
+            .file("app/.wh.gone", "")
+            .build();
+        let mut index = index_stored(&gzip(&tar)[..], &capture_all).unwrap();
+        index.entries.push(LayerEntry {
+            path: "usr/lib/libx.so".into(),
+            kind: EntryKind::File(FileData {
+                size: 10,
+                content: None,
+                elf: Some(Arc::new(ElfSummary {
+                    machine: 62,
+                    class: 64,
+                    needed: vec!["libc.so.6".into()],
+                    rpath: Some("$ORIGIN".into()),
+                    runpath: None,
+                    soname: Some("libx.so".into()),
+                    interp: None,
+                })),
+            }),
+            mode: 0o755,
+            uid: 1,
+            gid: 2,
+        });
+        index.warnings.push("a warning".into());
+        index
+    }
+
+    fn same(a: &LayerIndex, b: &LayerIndex) {
+        assert_eq!(a.entries, b.entries);
+        assert_eq!(a.warnings, b.warnings);
+        assert_eq!(a.members, b.members);
+        assert_eq!(a.diff_id, b.diff_id);
+        assert_eq!(a.blob, b.blob);
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let index = sample();
+        same(&decode(&encode(&index)).unwrap(), &index);
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_refused() {
+        let data = encode(&sample());
+        for n in 0..data.len() {
+            assert!(decode(&data[..n]).is_none(), "truncated at {n}");
+        }
+        for n in (0..data.len()).step_by(7) {
+            let mut bad = data.clone();
+            bad[n] ^= 0x40;
+            assert!(decode(&bad).is_none(), "flipped byte {n}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_or_foreign_entry_is_a_miss_and_is_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(root.path(), "p", DEFAULT_MAX_BYTES);
+        let index = sample();
+        let digest = index.blob.clone().unwrap().0;
+        cache.put(&index);
+        same(&cache.get(&digest).unwrap(), &index);
+        let path = cache.path_of(&digest).unwrap();
+        fs::write(&path, b"garbage").unwrap();
+        assert!(cache.get(&digest).is_none());
+        assert!(!path.exists());
+        cache.put(&index);
+        same(&cache.get(&digest).unwrap(), &index);
+        // Filed under another digest (a copied file): not taken for that digest.
+        let other = format!("sha256:{}", "0".repeat(64));
+        fs::copy(&path, cache.path_of(&other).unwrap()).unwrap();
+        assert!(cache.get(&other).is_none());
+    }
+
+    #[test]
+    fn another_policy_or_version_sees_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let index = sample();
+        let digest = index.blob.clone().unwrap().0;
+        LayerCache::new(root.path(), "p", DEFAULT_MAX_BYTES).put(&index);
+        assert!(
+            LayerCache::new(root.path(), "q", DEFAULT_MAX_BYTES)
+                .get(&digest)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_go_first() {
+        let root = tempfile::tempdir().unwrap();
+        let one = encode(&sample()).len() as u64;
+        let cache = LayerCache::new(root.path(), "p", 2 * one + one / 2);
+        let mut digests = Vec::new();
+        for n in 0..3u8 {
+            let mut index = sample();
+            let d = format!("sha256:{}", format!("{n:02x}").repeat(32));
+            index.blob = Some((d.clone(), 1));
+            cache.put(&index);
+            digests.push(d);
+            // mtimes must differ for the order to be decided.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if n == 1 {
+                // The first is used again, so the second is now the oldest.
+                assert!(cache.get(&digests[0]).is_some());
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        assert!(cache.get(&digests[0]).is_some());
+        assert!(cache.get(&digests[1]).is_none(), "the least recently used");
+        assert!(cache.get(&digests[2]).is_some());
+    }
+
+    #[test]
+    fn concurrent_writers_leave_one_intact_entry() {
+        let root = tempfile::tempdir().unwrap();
+        let index = sample();
+        let digest = index.blob.clone().unwrap().0;
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| LayerCache::new(root.path(), "p", DEFAULT_MAX_BYTES).put(&index));
+            }
+        });
+        let cache = LayerCache::new(root.path(), "p", DEFAULT_MAX_BYTES);
+        same(&cache.get(&digest).unwrap(), &index);
+        let files = fs::read_dir(&cache.dir).unwrap().count();
+        assert_eq!(files, 1, "no temporary file left behind");
+    }
+}

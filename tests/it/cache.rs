@@ -1,0 +1,153 @@
+//! The layer cache (`importgate_image::cache`) end to end: a re-check reads no layer it has
+//! indexed before, an image that shares layers with one checked before reads only its own, and
+//! whatever the cache holds (nothing, garbage, entries of a concurrent run) the report is the
+//! one a run without the cache gives.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::*;
+
+/// `check --format json` of `image` with this cache directory (or `--no-cache`), and the
+/// number of layers the run read from the cache and stored into it.
+fn check_cached(image: &str, cache: Option<&Path>) -> (Run, usize, usize) {
+    let mut args = vec!["check", "--format", "json"];
+    let dir;
+    match cache {
+        Some(c) => {
+            dir = c.display().to_string();
+            args.extend(["--cache-dir", &dir]);
+        }
+        None => args.push("--no-cache"),
+    }
+    args.push(image);
+    let run = importgate_env(
+        &args,
+        &[("IMPORTGATE_LOG", "importgate_image::cache=debug")],
+    );
+    let hits = run.stderr.matches("layer cache: hit").count();
+    let stored = run.stderr.matches("layer cache: stored").count();
+    (run, hits, stored)
+}
+
+fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let layers = cache.join("layers");
+    for sub in fs::read_dir(layers).into_iter().flatten().flatten() {
+        for e in fs::read_dir(sub.path()).into_iter().flatten().flatten() {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+fn oci_archives(dir: &Path) -> (Image, Image, String, String) {
+    ensure_base("slim", "3.12");
+    let broken = build_image(
+        "importgate-test/cache-seed-app",
+        &repo_root().join("examples/seed-app"),
+    );
+    let fixed = build_image(
+        "importgate-test/cache-seed-app-fixed",
+        &repo_root().join("examples/seed-app-fixed"),
+    );
+    let mut names = Vec::new();
+    for image in [&broken, &fixed] {
+        let save = dir.join("image.docker.tar");
+        let oci = dir.join(format!("{}.oci.tar", names.len()));
+        docker_save(&image.tag, &save);
+        to_oci(&save, &oci);
+        names.push(format!("oci-archive:{}", oci.display()));
+    }
+    let fixed_name = names.pop().unwrap();
+    let broken_name = names.pop().unwrap();
+    (broken, fixed, broken_name, fixed_name)
+}
+
+#[test]
+fn rechecks_read_only_the_layers_that_changed() {
+    if !require_docker() {
+        return;
+    }
+    let dir = tempdir();
+    let (_broken, _fixed, broken, fixed) = oci_archives(dir.path());
+    let cache = dir.path().join("cache");
+
+    let (uncached, _, _) = check_cached(&broken, None);
+    assert_eq!(uncached.code, 1, "{}", uncached.stderr);
+    assert!(!cache.exists(), "--no-cache writes nothing");
+
+    let (cold, hits, stored) = check_cached(&broken, Some(&cache));
+    assert_eq!((hits, cold.stdout.as_str()), (0, uncached.stdout.as_str()));
+    assert!(stored >= 3, "{}", cold.stderr);
+    let (warm, hits, stored_again) = check_cached(&broken, Some(&cache));
+    assert_eq!(
+        (hits, stored_again, warm.code, warm.stdout.as_str()),
+        (stored, 0, 1, uncached.stdout.as_str())
+    );
+
+    // The fixed twin shares the base layer with it; only its own layers are read.
+    let (fixed_uncached, _, _) = check_cached(&fixed, None);
+    assert_eq!(fixed_uncached.code, 0, "{}", fixed_uncached.stderr);
+    let (twin, hits, stored_twin) = check_cached(&fixed, Some(&cache));
+    assert_eq!(twin.stdout, fixed_uncached.stdout);
+    assert!(
+        hits >= 1 && stored_twin >= 1,
+        "hits {hits}, stored {stored_twin}"
+    );
+}
+
+#[test]
+fn corrupt_entries_concurrent_runs_and_a_full_cache_change_no_verdict() {
+    if !require_docker() {
+        return;
+    }
+    let dir = tempdir();
+    let (_broken, _fixed, broken, _) = oci_archives(dir.path());
+    let (truth, _, _) = check_cached(&broken, None);
+    assert_eq!(truth.code, 1, "{}", truth.stderr);
+
+    // Two runs at once on an empty cache: both right, and what they leave is usable.
+    let cache = dir.path().join("concurrent");
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| check_cached(&broken, Some(&cache)));
+        let b = s.spawn(|| check_cached(&broken, Some(&cache)));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    for (run, _, _) in &runs {
+        assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
+    }
+    let (_, hits, stored) = check_cached(&broken, Some(&cache));
+    assert!(hits >= 3 && stored == 0, "hits {hits}, stored {stored}");
+
+    // Every entry overwritten (garbage, or another layer's entry): ignored, then rebuilt.
+    let files = entries(&cache);
+    assert!(files.len() >= 3);
+    let swapped = fs::read(&files[1]).unwrap();
+    fs::write(&files[0], &swapped).unwrap();
+    for f in &files[1..] {
+        fs::write(f, b"not an entry").unwrap();
+    }
+    let (run, hits, stored) = check_cached(&broken, Some(&cache));
+    assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
+    assert_eq!((hits, stored), (0, files.len()), "{}", run.stderr);
+    let (_, hits, _) = check_cached(&broken, Some(&cache));
+    assert_eq!(hits, files.len());
+
+    // A cache capped at nothing keeps nothing, and changes nothing.
+    let tiny = dir.path().join("tiny");
+    let tiny_arg = tiny.display().to_string();
+    let run = importgate_env(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--cache-dir",
+            &tiny_arg,
+            &broken,
+        ],
+        &[("IMPORTGATE_CACHE_MAX_MB", "0")],
+    );
+    assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
+    assert!(entries(&tiny).is_empty(), "{:?}", entries(&tiny));
+}
