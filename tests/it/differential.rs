@@ -1086,9 +1086,14 @@ fn undecodable_script_run_by_path_py312() {
         "{report:#}\nstderr:\n{}",
         run.stderr
     );
-    // Nothing of it runs: its imports are not followed.
+    // The process cannot start: a startup error (exit 1), and nothing of the script runs, so
+    // its imports are not followed.
+    assert_eq!(run.code, 1, "{report:#}");
     assert!(
-        imports_of(&report, "helper", None).is_empty() && report["summary"]["errors"] == 0,
+        syntax[0]["severity"] == "error"
+            && syntax[0]["kind"] == "startup"
+            && imports_of(&report, "helper", None).is_empty()
+            && report["summary"]["errors"] == 1,
         "{report:#}"
     );
 }

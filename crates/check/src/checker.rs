@@ -704,11 +704,27 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             module.syntax_errors.first()
         };
         if !third_party {
-            // CPython stops at the first error: one finding per file.
+            // CPython stops at the first error: one finding per file. In the script the
+            // container runs, it stops the process before anything runs: a startup error.
+            let entry = file != CONFIG_FILE && identity(file, ctx.rt, &ctx.resolver).script;
             if let Some(err) = first_error {
+                let (severity, kind, chain, notes) = if entry {
+                    (
+                        Severity::Error,
+                        Kind::Startup,
+                        vec![file.rsplit('/').next().unwrap_or(file).to_string()],
+                        vec![
+                            "the container's process cannot start: CPython refuses the script \
+                             before running any of it"
+                                .to_string(),
+                        ],
+                    )
+                } else {
+                    (Severity::Warning, Kind::Undecidable, Vec::new(), Vec::new())
+                };
                 findings.push(Finding {
                     id: String::new(),
-                    severity: Severity::Warning,
+                    severity,
                     code: Code::SyntaxError,
                     module: String::new(),
                     file: file.to_string(),
@@ -720,9 +736,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                         err.message.clone()
                     },
                     hint: None,
-                    notes: Vec::new(),
-                    kind: Kind::Undecidable,
-                    chain: Vec::new(),
+                    notes,
+                    kind,
+                    chain,
                     fix_path: None,
                     context: None,
                     config: None,
