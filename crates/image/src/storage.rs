@@ -436,6 +436,40 @@ mod tests {
         assert!(!fs.exists("/.wh..wh.plnk"));
     }
 
+    /// overlay2 keeps whiteouts as 0/0 character devices and opaque directories as an xattr;
+    /// both need root (mknod, `trusted.*`), so the test says when it cannot make them.
+    #[test]
+    fn overlay_whiteouts_and_opaque_xattrs_index_like_their_tar() {
+        let base = tempfile::tempdir().unwrap();
+        write(base.path(), "app/gone.py", "");
+        write(base.path(), "app/pkg/old.py", "");
+        write(base.path(), "app/keep.py", "");
+        let top = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(top.path().join("app/pkg")).unwrap();
+        write(top.path(), "app/pkg/new.py", "");
+        let made = std::process::Command::new("mknod")
+            .arg(top.path().join("app/gone.py"))
+            .args(["c", "0", "0"])
+            .status()
+            .is_ok_and(|s| s.success());
+        let opaque = xattr::set(top.path().join("app/pkg"), "trusted.overlay.opaque", b"y").is_ok()
+            || xattr::set(top.path().join("app/pkg"), "user.overlay.opaque", b"y").is_ok();
+        if !made || !opaque {
+            println!("skipped: cannot make a 0/0 device ({made}) or an opaque xattr ({opaque})");
+            return;
+        }
+        let mut fs = Vfs::new();
+        let mut warnings = Vec::new();
+        for (n, dir) in [base.path(), top.path()].into_iter().enumerate() {
+            let idx = index_dir(dir, &capture_all, &|_| {}).unwrap();
+            apply_layer(&mut fs, &idx, n as u32, &mut warnings);
+        }
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!fs.exists("/app/gone.py"));
+        assert!(fs.is_file("/app/keep.py"));
+        assert_eq!(fs.read_dir("/app/pkg").unwrap(), vec!["new.py"]);
+    }
+
     #[test]
     fn the_first_name_of_an_inode_is_the_hardlink_target() {
         let dir = tempfile::tempdir().unwrap();
