@@ -1002,8 +1002,9 @@ fn registry_progress_on_a_terminal() {
         .map_or(0, Vec::len);
     let reference = format!("registry:{}/team/progress:1", reg.host());
     let dir = tempdir();
+    // Without the layer cache: other tests may have fetched these very blobs already.
     let (terminal, stdout, got) =
-        crate::progress::on_a_terminal(dir.path(), &["check", &reference]);
+        crate::progress::on_a_terminal(dir.path(), &["check", "--no-cache", &reference]);
     assert_eq!(got, code, "terminal:\n{terminal}\nstdout:\n{stdout}");
     let fetching = format!("fetching {layers} layers of {reference}");
     assert!(
