@@ -70,7 +70,9 @@ fn progress_on_a_terminal_only_and_quiet_is_quiet() {
     let (terminal, _, code) = on_a_terminal(dir.path(), &["check", path_str(&archive)]);
     assert_eq!(code, 1, "{terminal}");
     assert!(
-        terminal.contains(&format!("reading {} ", archive.display())) && terminal.contains("MiB/"),
+        terminal.contains(&format!("reading {} ", archive.display()))
+            && terminal.contains("B/")
+            && terminal.contains(" MiB"),
         "{terminal:?}"
     );
 
