@@ -399,6 +399,17 @@ mod tests {
     use crate::vfs::Vfs;
     use std::os::unix::fs::symlink;
 
+    /// The layer directories, oldest first, indexed and merged as an image's layers are.
+    fn merged(dirs: &[&Path]) -> (Vfs, Vec<String>) {
+        let mut fs = Vfs::new();
+        let mut warnings = Vec::new();
+        for (n, dir) in dirs.iter().enumerate() {
+            let idx = index_dir(dir, &capture_all, &|_| {}).unwrap();
+            apply_layer(&mut fs, &idx, n as u32, &mut warnings);
+        }
+        (fs, warnings)
+    }
+
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -420,12 +431,7 @@ mod tests {
         write(top.path(), "usr/lib/.wh.json", "");
         write(top.path(), ".wh..wh.plnk/123.456", "x");
 
-        let mut fs = Vfs::new();
-        let mut warnings = Vec::new();
-        for (n, dir) in [base.path(), top.path()].into_iter().enumerate() {
-            let idx = index_dir(dir, &capture_all, &|_| {}).unwrap();
-            apply_layer(&mut fs, &idx, n as u32, &mut warnings);
-        }
+        let (fs, warnings) = merged(&[base.path(), top.path()]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(!fs.exists("/app/b.py"));
         assert_eq!(fs.read_to_string("/app/h.py").as_deref(), Some("b"));
@@ -458,12 +464,7 @@ mod tests {
             println!("skipped: cannot make a 0/0 device ({made}) or an opaque xattr ({opaque})");
             return;
         }
-        let mut fs = Vfs::new();
-        let mut warnings = Vec::new();
-        for (n, dir) in [base.path(), top.path()].into_iter().enumerate() {
-            let idx = index_dir(dir, &capture_all, &|_| {}).unwrap();
-            apply_layer(&mut fs, &idx, n as u32, &mut warnings);
-        }
+        let (fs, warnings) = merged(&[base.path(), top.path()]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(!fs.exists("/app/gone.py"));
         assert!(fs.is_file("/app/keep.py"));

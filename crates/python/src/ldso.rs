@@ -336,6 +336,18 @@ impl<'a> Loader<'a> {
     }
 
     /// Whether the object at `path` is one the loader would accept (right machine and class).
+    /// A directory of `ld.so.conf` that holds `name` although glibc's cache, which `ldconfig`
+    /// was not run to refresh, does not list it.
+    fn not_in_cache(&self, name: &str) -> Option<String> {
+        if self.flavor != Flavor::Glibc {
+            return None;
+        }
+        self.conf_dirs
+            .iter()
+            .find(|d| self.acceptable(&join(d, name)))
+            .cloned()
+    }
+
     fn acceptable(&self, path: &str) -> bool {
         if !self.vfs.is_file(path) {
             return false;
@@ -497,14 +509,7 @@ impl<'a> Loader<'a> {
                 Some(p) => p,
                 None => {
                     let mut missing = not_found(searched);
-                    missing.not_in_cache = (self.flavor == Flavor::Glibc)
-                        .then(|| {
-                            self.conf_dirs
-                                .iter()
-                                .find(|d| self.acceptable(&join(d, name)))
-                                .cloned()
-                        })
-                        .flatten();
+                    missing.not_in_cache = self.not_in_cache(name);
                     return Err(missing);
                 }
             }
@@ -567,14 +572,7 @@ impl<'a> Loader<'a> {
                         }
                     }
                     Err(searched) => {
-                        let not_in_cache = (self.flavor == Flavor::Glibc)
-                            .then(|| {
-                                self.conf_dirs
-                                    .iter()
-                                    .find(|d| self.acceptable(&join(d, name)))
-                                    .cloned()
-                            })
-                            .flatten();
+                        let not_in_cache = self.not_in_cache(name);
                         return Err(MissingLibrary {
                             library: name.clone(),
                             chain,

@@ -18,10 +18,9 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The names in the central directory, or `None` when `data` is not a zip archive this reader
-/// understands (zipimport itself rejects zip64 archives before 3.13; they are `None` here
-/// too, which makes the caller treat the entry as unknown rather than empty).
-pub fn member_names(data: &[u8]) -> Option<BTreeSet<String>> {
+/// The end-of-central-directory record, searched backwards over the longest comment a zip may
+/// carry: its position, the entry count, the directory's size and its recorded offset.
+fn end_of_central_directory(data: &[u8]) -> Option<(usize, usize, usize, u32)> {
     if data.len() < EOCD_LEN {
         return None;
     }
@@ -32,6 +31,14 @@ pub fn member_names(data: &[u8]) -> Option<BTreeSet<String>> {
     let count = u16_at(data, eocd + 10)? as usize;
     let size = u32_at(data, eocd + 12)? as usize;
     let offset = u32_at(data, eocd + 16)?;
+    Some((eocd, count, size, offset))
+}
+
+/// The names in the central directory, or `None` when `data` is not a zip archive this reader
+/// understands (zipimport itself rejects zip64 archives before 3.13; they are `None` here
+/// too, which makes the caller treat the entry as unknown rather than empty).
+pub fn member_names(data: &[u8]) -> Option<BTreeSet<String>> {
+    let (eocd, count, size, offset) = end_of_central_directory(data)?;
     if count == 0xFFFF || offset == 0xFFFF_FFFF || size == 0xFFFF_FFFF {
         return None; // zip64
     }
@@ -58,16 +65,8 @@ pub fn member_names(data: &[u8]) -> Option<BTreeSet<String>> {
 /// `None` when it is absent, compressed otherwise or damaged. Members of a module source are
 /// small; larger ones than 16 MiB are not inflated.
 pub fn member_data(data: &[u8], wanted: &str) -> Option<Vec<u8>> {
-    if data.len() < EOCD_LEN {
-        return None;
-    }
-    let lowest = data.len().saturating_sub(EOCD_LEN + 0xFFFF);
-    let eocd = (lowest..=data.len() - EOCD_LEN)
-        .rev()
-        .find(|&i| u32_at(data, i) == Some(EOCD_SIG))?;
-    let count = u16_at(data, eocd + 10)? as usize;
-    let size = u32_at(data, eocd + 12)? as usize;
-    let offset = u32_at(data, eocd + 16)? as usize;
+    let (eocd, count, size, offset) = end_of_central_directory(data)?;
+    let offset = offset as usize;
     let start = eocd.checked_sub(size)?;
     // Bytes prepended to the archive, by which every recorded offset is off.
     let shift = start.checked_sub(offset)?;

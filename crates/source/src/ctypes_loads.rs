@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use ruff_python_ast::{self as ast, Expr, InterpolatedStringElement};
 
 use crate::condition;
+use crate::extract::argument;
 use crate::names::Resolver;
 
 /// What a module-level name was bound to, as far as a load is concerned.
@@ -80,17 +81,6 @@ pub(crate) fn const_str(expr: &Expr) -> Option<String> {
         }) => Some(const_str(left)? + &const_str(right)?),
         _ => None,
     }
-}
-
-/// Positional argument `index`, else keyword `keyword`.
-fn argument<'a>(call: &'a ast::ExprCall, index: usize, keyword: &str) -> Option<&'a Expr> {
-    call.arguments.args.get(index).or_else(|| {
-        call.arguments
-            .keywords
-            .iter()
-            .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == keyword))
-            .map(|k| &k.value)
-    })
 }
 
 /// `find_library(NAME)` with a constant name: `NAME`.

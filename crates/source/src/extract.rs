@@ -940,7 +940,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
 }
 
 /// Positional argument `index`, else keyword `keyword`.
-fn argument<'a>(call: &'a ast::ExprCall, index: usize, keyword: &str) -> Option<&'a Expr> {
+pub(crate) fn argument<'a>(
+    call: &'a ast::ExprCall,
+    index: usize,
+    keyword: &str,
+) -> Option<&'a Expr> {
     call.arguments.args.get(index).or_else(|| {
         call.arguments
             .keywords
