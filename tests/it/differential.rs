@@ -765,6 +765,10 @@ from _io import open_code
 from errno import ENOTSUP
 from array import array
 from marshal import dumps
+from re import IGNORECASE
+from re import I
+from signal import SIGTERM
+from socket import AF_INET
 ";
 
 fn stdlib_names(base: Base, batched: bool) {
@@ -783,6 +787,8 @@ fn stdlib_names(base: Base, batched: bool) {
             },
             from_err("os", "errno"),
             from_ok("os", "getpid"),
+            // Exported by `@enum.global_enum` from 3.11, by `globals().update` before.
+            from_ok("re", "IGNORECASE"),
         ],
         ..Scenario::script("stdlib-names", &base)
     }

@@ -785,6 +785,21 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
+                // `@enum.global_enum` (re's `RegexFlag` from 3.11: `re.IGNORECASE`) copies the
+                // enum's members into its module's namespace.
+                if self.scope() == Scope::Module
+                    && class.decorator_list.iter().any(|d| {
+                        let target = match &d.expression {
+                            Expr::Call(call) => &*call.func,
+                            other => other,
+                        };
+                        self.names
+                            .qualified(target)
+                            .is_some_and(|q| q == "global_enum" || q.ends_with(".global_enum"))
+                    })
+                {
+                    self.dynamic_namespace = true;
+                }
                 for decorator in &class.decorator_list {
                     self.visit_decorator(decorator);
                 }

@@ -370,6 +370,8 @@ fn getattr_and_dynamic_namespace() {
         "def f():\n    globals()[n] = v\n",
         "_IntEnum._convert_('VerifyFlags', __name__, lambda n: n.startswith('V'), source=_ssl)\n",
         "IntEnum._convert('Signals', __name__, lambda n: n.isupper())\n",
+        "import enum\n@enum.global_enum\n@enum._simple_enum(enum.IntFlag)\nclass RegexFlag:\n    I = 2\n",
+        "from enum import global_enum, IntFlag\n@global_enum\nclass F(IntFlag):\n    A = 1\n",
     ] {
         assert!(b(dynamic).dynamic_namespace, "{dynamic}");
     }
@@ -383,6 +385,8 @@ fn getattr_and_dynamic_namespace() {
         "import sys\nsys.modules['os.path'] = path\n",
         "import sys, io\nsys.modules[io.__name__] = io\n",
         "def f():\n    E._convert_('E', __name__, pred)\n",
+        "import enum\n@enum.unique\nclass F(enum.IntFlag):\n    A = 1\n",
+        "import enum\ndef f():\n    @enum.global_enum\n    class F(enum.IntFlag):\n        A = 1\n",
     ] {
         assert!(!b(static_ns).dynamic_namespace, "{static_ns}");
     }
