@@ -412,6 +412,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             progress: progress::sink(args.quiet),
             // A prediction runs no `RUN chmod`: its file modes are not the built image's.
             modes_unknown: matches!(mode, Mode::Prediction { .. }),
+            cache: opts.cache.clone(),
         },
     )
     .with_context(|| format!("cannot check image `{name}`"))?;

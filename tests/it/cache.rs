@@ -11,6 +11,12 @@ use crate::support::*;
 /// `check --format json` of `image` with this cache directory (or `--no-cache`), and the
 /// number of layers the run read from the cache and stored into it.
 fn check_cached(image: &str, cache: Option<&Path>) -> (Run, usize, usize) {
+    let (run, hits, stored, _) = check_cached_parses(image, cache);
+    (run, hits, stored)
+}
+
+/// [`check_cached`], and the parsed modules the run took from the cache and stored.
+fn check_cached_parses(image: &str, cache: Option<&Path>) -> (Run, usize, usize, (usize, usize)) {
     let mut args = vec!["check", "--format", "json"];
     let dir;
     match cache {
@@ -23,11 +29,39 @@ fn check_cached(image: &str, cache: Option<&Path>) -> (Run, usize, usize) {
     args.push(image);
     let run = importgate_env(
         &args,
-        &[("IMPORTGATE_LOG", "importgate_image::cache=debug")],
+        &[(
+            "IMPORTGATE_LOG",
+            "importgate_image::cache=debug,importgate_check=debug",
+        )],
     );
     let hits = run.stderr.matches("layer cache: hit").count();
     let stored = run.stderr.matches("layer cache: stored").count();
-    (run, hits, stored)
+    let parses = run
+        .stderr
+        .lines()
+        .find_map(|l| {
+            let rest = l.split("parse cache: ").nth(1)?;
+            let mut words = rest.split_whitespace();
+            let from = words.next()?.parse().ok()?;
+            let stored = words.nth(4)?.parse().ok()?;
+            Some((from, stored))
+        })
+        .unwrap_or((0, 0));
+    (run, hits, stored, parses)
+}
+
+/// Every file below `dir`.
+fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_below(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
@@ -77,14 +111,19 @@ fn rechecks_read_only_the_layers_that_changed() {
     assert_eq!(uncached.code, 1, "{}", uncached.stderr);
     assert!(!cache.exists(), "--no-cache writes nothing");
 
-    let (cold, hits, stored) = check_cached(&broken, Some(&cache));
+    let (cold, hits, stored, (parse_hits, parses_stored)) =
+        check_cached_parses(&broken, Some(&cache));
     assert_eq!((hits, cold.stdout.as_str()), (0, uncached.stdout.as_str()));
     assert!(stored >= 3, "{}", cold.stderr);
-    let (warm, hits, stored_again) = check_cached(&broken, Some(&cache));
+    assert_eq!(parse_hits, 0, "{}", cold.stderr);
+    assert!(parses_stored >= 2, "{}", cold.stderr);
+    let (warm, hits, stored_again, parses) = check_cached_parses(&broken, Some(&cache));
     assert_eq!(
         (hits, stored_again, warm.code, warm.stdout.as_str()),
         (stored, 0, 1, uncached.stdout.as_str())
     );
+    // Nothing parsed again: every module comes from the cache.
+    assert_eq!(parses, (parses_stored, 0), "{}", warm.stderr);
 
     // The fixed twin shares the base layer with it; only its own layers are read.
     let (fixed_uncached, _, _) = check_cached(&fixed, None);
@@ -134,6 +173,24 @@ fn corrupt_entries_concurrent_runs_and_a_full_cache_change_no_verdict() {
     let (_, hits, _) = check_cached(&broken, Some(&cache));
     assert_eq!(hits, files.len());
 
+    // Parsed modules overwritten with garbage: parsed again and replaced, same report.
+    let parsed = files_below(&cache.join("parsed"));
+    assert!(!parsed.is_empty(), "no parsed modules cached");
+    for f in &parsed {
+        fs::write(f, b"garbage").unwrap();
+    }
+    let (run, _, _, (_, stored)) = check_cached_parses(&broken, Some(&cache));
+    assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
+    assert!(stored >= parsed.len(), "{stored} < {}", parsed.len());
+    for f in &parsed {
+        assert_ne!(
+            fs::read(f).unwrap(),
+            b"garbage",
+            "{} not rebuilt",
+            f.display()
+        );
+    }
+
     // A cache capped at nothing keeps nothing, and changes nothing.
     let tiny = dir.path().join("tiny");
     let tiny_arg = tiny.display().to_string();
@@ -149,5 +206,5 @@ fn corrupt_entries_concurrent_runs_and_a_full_cache_change_no_verdict() {
         &[("IMPORTGATE_CACHE_MAX_MB", "0")],
     );
     assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
-    assert!(entries(&tiny).is_empty(), "{:?}", entries(&tiny));
+    assert!(files_below(&tiny).is_empty(), "{:?}", files_below(&tiny));
 }

@@ -42,6 +42,8 @@ pub struct CheckOptions {
     pub modes_unknown: bool,
     /// Told how many modules the startup path has parsed so far; silent by default.
     pub progress: importgate_image::ProgressSink,
+    /// Where parsed modules are kept between runs (`None`: parse everything, keep nothing).
+    pub cache: Option<Arc<importgate_image::LayerCache>>,
 }
 
 /// How a file is known to the import system: its module name and `__package__`.
@@ -158,6 +160,8 @@ struct Ctx<'a> {
     target: TargetEnv,
     /// Parsed modules by path, for `from a import b` name checks of non-application files.
     parsed: BTreeMap<String, Arc<ParsedModule>>,
+    /// Parses from earlier runs.
+    store: Option<Arc<crate::stored::StoredParses>>,
     /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
     native: crate::native::Native<'a>,
     progress: importgate_image::ProgressSink,
@@ -168,11 +172,20 @@ impl Ctx<'_> {
         if let Some(p) = self.parsed.get(file) {
             return Some(p.clone());
         }
+        let store = self
+            .store
+            .as_deref()
+            .map(|s| s as &dyn importgate_source::ParseStore);
         let parsed = match self.image.fs.read(file).flatten() {
-            Some(bytes) => Arc::new(importgate_source::parse_bytes(&bytes, Some(file))),
-            None => Arc::new(importgate_source::parse_bytes(
+            Some(bytes) => Arc::new(importgate_source::parse_bytes_stored(
+                &bytes,
+                Some(file),
+                store,
+            )),
+            None => Arc::new(importgate_source::parse_bytes_stored(
                 self.zip_member_text(file)?.as_bytes(),
                 Some(file),
+                store,
             )),
         };
         self.parsed.insert(file.to_string(), parsed.clone());
@@ -635,10 +648,19 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             files.len() - sources.len()
         ));
     }
-    let mut parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many(sources)
-        .into_iter()
-        .map(|(f, m)| (f, Arc::new(m)))
-        .collect();
+    let store = opts
+        .cache
+        .clone()
+        .map(|c| Arc::new(crate::stored::StoredParses::new(c)));
+    let mut parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many_stored(
+        sources,
+        store
+            .as_deref()
+            .map(|s| s as &dyn importgate_source::ParseStore),
+    )
+    .into_iter()
+    .map(|(f, m)| (f, Arc::new(m)))
+    .collect();
     // What the container runs, as typed targets; `python -c` code is checked like a file.
     let entry = entry::entry(&image.fs, &image.config, &rt, &argv, !opts.modes_unknown);
     let code: Option<(Arc<str>, crate::ConfigLoc)> = entry
@@ -666,7 +688,14 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             paths: Arc::new(existence_paths(&image.fs, &rt.cwd, &parsed)),
         },
         parsed: parsed.iter().cloned().collect(),
-        native: crate::native::Native::new(image, &rt),
+        native: crate::native::Native::new(
+            image,
+            &rt,
+            store
+                .clone()
+                .map(|s| s as Arc<dyn importgate_source::ParseStore>),
+        ),
+        store,
     };
 
     // The startup path.
@@ -960,6 +989,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     if !entry.understood {
         warnings.extend(entry.notes.iter().cloned());
     }
+    if let Some(store) = &ctx.store {
+        store.report();
+    }
     Ok(Report {
         image: image.reference.clone(),
         python: PythonSummary {
@@ -1030,6 +1062,10 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         &mut ctx.parsed,
     );
     walker.progress = Some(&step);
+    walker.store = ctx
+        .store
+        .as_deref()
+        .map(|s| s as &dyn importgate_source::ParseStore);
     for (file, name) in &entry.files {
         walker.add_file(file, name, None);
     }

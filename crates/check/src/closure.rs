@@ -131,6 +131,8 @@ pub(crate) struct Walker<'a, 'r> {
     frontier: Vec<usize>,
     /// Told the number of modules parsed, as they are.
     pub progress: Option<&'a importgate_image::progress::StepGuard>,
+    /// Parses from earlier runs.
+    pub store: Option<&'a dyn importgate_source::ParseStore>,
 }
 
 impl<'a, 'r> Walker<'a, 'r> {
@@ -153,6 +155,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             reached: Reached::default(),
             frontier: Vec::new(),
             progress: None,
+            store: None,
         }
     }
 
@@ -327,7 +330,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             if let Some(step) = self.progress {
                 step.advance(need.len() as u64);
             }
-            for (file, parsed) in importgate_source::parse_many(need) {
+            for (file, parsed) in importgate_source::parse_many_stored(need, self.store) {
                 self.cache.insert(file, Arc::new(parsed));
             }
             for i in frontier {

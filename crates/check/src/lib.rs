@@ -252,6 +252,7 @@ pub use entry::CONFIG_FILE;
 pub mod native;
 pub mod policy;
 mod stdlib_names;
+mod stored;
 
 pub use checker::{CheckOptions, check};
 

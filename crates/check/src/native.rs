@@ -181,6 +181,8 @@ pub struct Native<'a> {
     walks: Mutex<BTreeMap<String, Option<Hit>>>,
     /// Parsed third-party modules (seeded with the startup closure's), `None` when unreadable.
     sources: Memo<Option<Arc<ParsedModule>>>,
+    /// Parses from earlier runs.
+    store: Option<Arc<dyn importgate_source::ParseStore>>,
     /// Resolutions of the module names the walks import.
     resolutions: Memo<Arc<Resolution>>,
     /// Modules followed by the walks, and those parsed for them alone, for the figures.
@@ -199,7 +201,11 @@ fn parent(path: &str) -> &str {
 }
 
 impl<'a> Native<'a> {
-    pub fn new(image: &'a Image, rt: &'a Runtime) -> Self {
+    pub fn new(
+        image: &'a Image,
+        rt: &'a Runtime,
+        store: Option<Arc<dyn importgate_source::ParseStore>>,
+    ) -> Self {
         let vfs = &image.fs;
         let machine =
             machine_for_arch(&image.config.architecture).or_else(|| interpreter_machine(vfs, rt));
@@ -242,6 +248,7 @@ impl<'a> Native<'a> {
             packages: Memo::default(),
             walks: Mutex::new(BTreeMap::new()),
             sources: Memo::default(),
+            store,
             resolutions: Memo::default(),
             walked: AtomicUsize::new(0),
             parsed_here: AtomicUsize::new(0),
@@ -906,7 +913,11 @@ impl<'a> Native<'a> {
         self.sources.get_or_compute(file, || {
             self.vfs.read(file).flatten().map(|bytes| {
                 self.parsed_here.fetch_add(1, Ordering::Relaxed);
-                Arc::new(importgate_source::parse_bytes(&bytes, Some(file)))
+                Arc::new(importgate_source::parse_bytes_stored(
+                    &bytes,
+                    Some(file),
+                    self.store.as_deref(),
+                ))
             })
         })
     }
@@ -1326,7 +1337,7 @@ mod tests {
         let img = image(183, "");
         let rt = importgate_python::model(&img.fs, &img.config).unwrap();
         let resolver = Resolver::new(&img.fs, &rt);
-        let native = Native::new(&img, &rt);
+        let native = Native::new(&img, &rt, None);
         let p = native
             .inspect(&resolver, &resolver.resolve("fast"))
             .unwrap();
@@ -1336,7 +1347,7 @@ mod tests {
         let img = image(62, "");
         let rt = importgate_python::model(&img.fs, &img.config).unwrap();
         let resolver = Resolver::new(&img.fs, &rt);
-        let native = Native::new(&img, &rt);
+        let native = Native::new(&img, &rt, None);
         assert_eq!(native.inspect(&resolver, &resolver.resolve("fast")), None);
     }
 
@@ -1346,7 +1357,7 @@ mod tests {
             let img = image(62, user);
             let rt = importgate_python::model(&img.fs, &img.config).unwrap();
             let resolver = Resolver::new(&img.fs, &rt);
-            let native = Native::new(&img, &rt);
+            let native = Native::new(&img, &rt, None);
             let got = native.inspect(&resolver, &resolver.resolve("secret"));
             assert_eq!(got.map(|p| p.code), expect, "user {user:?}");
             assert_eq!(native.inspect(&resolver, &resolver.resolve("ok")), None);
@@ -1423,7 +1434,7 @@ mod tests {
             .unwrap();
         let rt = importgate_python::model(&img.fs, &img.config).unwrap();
         let resolver = Resolver::new(&img.fs, &rt);
-        let native = Native::new(&img, &rt);
+        let native = Native::new(&img, &rt, None);
         for clean in ["guarded", "fallback", "unused"] {
             assert_eq!(
                 native.inspect(&resolver, &resolver.resolve(clean)),

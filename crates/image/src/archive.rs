@@ -12,7 +12,7 @@
 //! problem: it reads `index.json` and the manifests first and opens only the chosen layers.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, mpsc};
 
 use crate::Capture;
@@ -148,12 +148,89 @@ fn digest_member(member: &str) -> Option<String> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
+/// A stream that can pass over bytes nobody reads: an uncompressed archive file seeks over a
+/// cached layer's blob, anything else (a compressed archive, the engine's export) reads them.
+pub(crate) trait Skip: Read {
+    fn skip(&mut self, n: u64) -> io::Result<()>;
+}
+
+/// Skips by reading through.
+struct ReadThrough<R>(R);
+
+impl<R: Read> Read for ReadThrough<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Skip for ReadThrough<R> {
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let copied = io::copy(&mut (&mut self.0).take(n), &mut io::sink())?;
+        if copied < n {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive ends inside a member",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Skips by seeking.
+struct Seeking<R>(R);
+
+impl<R: Read> Read for Seeking<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read + Seek> Skip for Seeking<R> {
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let n = i64::try_from(n)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "member size out of range"))?;
+        self.0.seek(SeekFrom::Current(n)).map(|_| ())
+    }
+}
+
+/// The archive as `tar` reads it: `Seek` only forward from the current position, which is
+/// all `tar` asks of it to pass over a member's unread bytes. Keeps the position `tar`
+/// counts, from the start of the archive.
+struct Outer<'a> {
+    inner: Box<dyn Skip + 'a>,
+    pos: u64,
+}
+
+impl Read for Outer<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Outer<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match pos {
+            SeekFrom::Current(n) if n >= 0 => {
+                self.inner.skip(n as u64)?;
+                self.pos += n as u64;
+                Ok(self.pos)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "an archive stream only moves forward",
+            )),
+        }
+    }
+}
+
 /// Reads a whole archive stream. `name` is only for messages.
 pub(crate) fn collect<R: Read + Send>(
     reader: R,
     name: &str,
     capture: &Arc<Capture>,
-    cache: Option<&LayerCache>,
+    cache: Option<&Arc<LayerCache>>,
 ) -> Result<ArchiveStore, ImageError> {
     let corrupt = |source: io::Error| ImageError::CorruptArchive {
         archive: name.to_string(),
@@ -161,7 +238,90 @@ pub(crate) fn collect<R: Read + Send>(
     };
     let (_, outer) = decompress(reader).map_err(corrupt)?;
     let (head, outer) = peek(outer, 512).map_err(corrupt)?;
-    if !looks_like_tar(&head) {
+    collect_from(
+        Box::new(ReadThrough(outer)),
+        &head,
+        name,
+        capture,
+        Hits::of(cache, false),
+    )
+    .map(|(store, _)| store)
+}
+
+/// [`collect`] over an archive file: when it is not compressed, the blobs of cached layers are
+/// seeked over instead of read.
+pub(crate) fn collect_seekable<R: Read + Seek + Send>(
+    mut reader: R,
+    name: &str,
+    capture: &Arc<Capture>,
+    cache: Option<&Arc<LayerCache>>,
+) -> Result<ArchiveStore, ImageError> {
+    let corrupt = |source: io::Error| ImageError::CorruptArchive {
+        archive: name.to_string(),
+        source,
+    };
+    let mut head = Vec::with_capacity(512);
+    (&mut reader)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(corrupt)?;
+    reader.seek(SeekFrom::Start(0)).map_err(corrupt)?;
+    if sniff(&head) != Compression::None {
+        return collect(reader, name, capture, cache);
+    }
+    let (store, lost) = collect_from(
+        Box::new(Seeking(&mut reader)),
+        &head,
+        name,
+        capture,
+        Hits::of(cache, true),
+    )?;
+    if !lost {
+        return Ok(store);
+    }
+    // A cache entry that existed when the stream passed its blob turned out unusable (and
+    // is gone now): read the archive again, this time every blob.
+    tracing::debug!("{name}: a cached layer could not be read; reading the archive again");
+    reader.seek(SeekFrom::Start(0)).map_err(corrupt)?;
+    collect_from(
+        Box::new(Seeking(&mut reader)),
+        &head,
+        name,
+        capture,
+        Hits::of(None, false),
+    )
+    .map(|(store, _)| store)
+}
+
+/// How cached layers are taken while the archive passes.
+struct Hits<'c> {
+    cache: Option<&'c Arc<LayerCache>>,
+    /// Entries are decoded on workers while the stream goes on (an archive file, which can be
+    /// read again should one of them fail); otherwise in the stream, where a failure still
+    /// leaves the blob's bytes to read.
+    parallel: bool,
+}
+
+impl<'c> Hits<'c> {
+    fn of(cache: Option<&'c Arc<LayerCache>>, parallel: bool) -> Self {
+        Hits { cache, parallel }
+    }
+}
+
+/// The store, and whether a cache entry decoded on a worker failed (its layer is then an
+/// error in the store, and the archive has to be read again).
+fn collect_from<'a>(
+    outer: Box<dyn Skip + 'a>,
+    head: &[u8],
+    name: &str,
+    capture: &Arc<Capture>,
+    hits: Hits<'_>,
+) -> Result<(ArchiveStore, bool), ImageError> {
+    let corrupt = |source: io::Error| ImageError::CorruptArchive {
+        archive: name.to_string(),
+        source,
+    };
+    if !looks_like_tar(head) {
         return Err(ImageError::NotAnArchive {
             archive: name.to_string(),
         });
@@ -171,12 +331,16 @@ pub(crate) fn collect<R: Read + Send>(
         ..ArchiveStore::default()
     };
     let (tx, rx) = mpsc::channel::<(String, LayerResult)>();
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Each worker holds one compressed blob in memory; bounding them bounds that memory.
     let max_in_flight = rayon::current_num_threads().max(1) + 1;
     let mut in_flight = 0usize;
-    let mut archive = tar::Archive::new(outer);
+    let mut archive = tar::Archive::new(Outer {
+        inner: outer,
+        pos: 0,
+    });
     let result = (|| -> Result<(), ImageError> {
-        for entry in archive.entries().map_err(corrupt)? {
+        for entry in archive.entries_with_seek().map_err(corrupt)? {
             let mut entry = entry.map_err(corrupt)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let Ok(member) = clean_member_name(&raw) else {
@@ -202,10 +366,30 @@ pub(crate) fn collect<R: Read + Send>(
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     // A blob named by its digest that an earlier run indexed: its bytes are
                     // skipped, neither inflated nor hashed.
-                    if let Some(index) = cache
-                        .zip(digest_member(&member))
-                        .and_then(|(c, d)| c.get(&d))
+                    let cached = hits.cache.zip(digest_member(&member));
+                    if hits.parallel
+                        && let Some((cache, digest)) = &cached
+                        && cache.has(digest)
                     {
+                        if in_flight >= max_in_flight
+                            && let Ok((m, r)) = rx.recv()
+                        {
+                            in_flight -= 1;
+                            store.layers.insert(m, r);
+                        }
+                        in_flight += 1;
+                        let (tx, cache, digest, lost) =
+                            (tx.clone(), (*cache).clone(), digest.clone(), lost.clone());
+                        rayon::spawn(move || {
+                            let r = cache.get(&digest).ok_or_else(|| {
+                                lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                                Arc::new(io::Error::other("cached layer index unreadable"))
+                            });
+                            let _ = tx.send((member, r));
+                        });
+                        continue;
+                    }
+                    if let Some(index) = cached.and_then(|(c, d)| c.get(&d)) {
                         store.layers.insert(member, Ok(index));
                         continue;
                     }
@@ -287,7 +471,7 @@ pub(crate) fn collect<R: Read + Send>(
         store.small.len(),
         store.links.len()
     );
-    Ok(store)
+    Ok((store, lost.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! Entries live under `layers/<salt>/<hex>.layer`, where the salt covers importgate's version,
 //! the format and the capture policy, so a binary never reads another's entries. Each entry is
 //! written to a temporary file and renamed into place (concurrent runs race harmlessly), and
-//! carries the sha256 of its body: a torn, corrupt or foreign file is ignored, removed and
+//! carries the crc32 of its body: a torn, corrupt or foreign file is ignored, removed and
 //! rebuilt. The total size is capped; the least recently used entries (by mtime, touched on
 //! every hit) go first.
 
@@ -28,7 +28,9 @@ use crate::layer::{EntryKind, LayerEntry, LayerIndex};
 use crate::vfs::FileData;
 
 /// Bumped whenever the encoding or what a [`LayerIndex`] means changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// Length of the checksum trailer (crc32 of the body).
+const SUM_LEN: usize = 4;
 const MAGIC: &[u8] = b"importgate-layer-index\0";
 /// The default cap on the cache's size.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
@@ -36,8 +38,13 @@ pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 /// A layer index cache rooted at one directory.
 #[derive(Debug)]
 pub struct LayerCache {
+    root: PathBuf,
+    salt: String,
     dir: PathBuf,
     max_bytes: u64,
+    /// Entries were added since the last eviction: small ones ([`LayerCache::put_entry`]) come
+    /// by the hundred in one run, so their eviction waits for the cache to be dropped.
+    grown: std::sync::atomic::AtomicBool,
 }
 
 impl LayerCache {
@@ -48,8 +55,11 @@ impl LayerCache {
             format!("{}\0{FORMAT}\0{policy}", env!("CARGO_PKG_VERSION")).as_bytes(),
         ));
         LayerCache {
+            root: root.to_path_buf(),
             dir: root.join("layers").join(&salt[..16]),
+            salt: salt[..16].to_string(),
             max_bytes,
+            grown: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -70,6 +80,11 @@ impl LayerCache {
             .strip_prefix("sha256:")
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
         Some(self.dir.join(format!("{}.layer", hex.to_ascii_lowercase())))
+    }
+
+    /// Whether an entry for `digest` exists (it may still turn out unusable).
+    pub(crate) fn has(&self, digest: &str) -> bool {
+        self.path_of(digest).is_some_and(|p| p.is_file())
     }
 
     /// The index of the layer whose stored blob has `digest`, if an intact entry exists.
@@ -116,9 +131,84 @@ impl LayerCache {
         self.evict();
     }
 
+    /// The entry of `kind` (a word: `parsed`, ...) filed under `key` (hex), if intact. Entries
+    /// of other kinds than layer indexes are results computed from content the key hashes
+    /// (a parsed module by its file's sha256), kept under `<kind>/<salt>/` beside the layers.
+    pub fn get_entry(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
+        let path = self.entry_path(kind, key)?;
+        let mut file = fs::File::open(&path).ok()?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).ok()?;
+        let body = unframe(&data);
+        if body.is_none() {
+            tracing::debug!("cache: `{}` is unusable; removed", path.display());
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        // Recently used, for the eviction; touched at most once an hour.
+        if let Ok(meta) = file.metadata()
+            && meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600)
+            && let Ok(f) = fs::File::options().append(true).open(&path)
+        {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        body.map(<[u8]>::to_vec)
+    }
+
+    /// Files `body` as the entry of `kind` under `key`; failures only cost a later recompute.
+    pub fn put_entry(&self, kind: &str, key: &str, body: &[u8]) {
+        let Some(path) = self.entry_path(kind, key) else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        let mut data = Vec::with_capacity(ENTRY_MAGIC.len() + 4 + body.len() + SUM_LEN);
+        data.extend_from_slice(ENTRY_MAGIC);
+        data.extend_from_slice(&FORMAT.to_le_bytes());
+        data.extend_from_slice(body);
+        data.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        if let Some(dir) = path.parent()
+            && let Err(e) = self.write_in(dir, &path, &data)
+        {
+            tracing::debug!("cache: cannot write `{}`: {e}", path.display());
+            return;
+        }
+        self.grown.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn entry_path(&self, kind: &str, key: &str) -> Option<PathBuf> {
+        let ok = |s: &str, hex: bool| {
+            !s.is_empty()
+                && s.len() <= 128
+                && s.bytes().all(|b| {
+                    if hex {
+                        b.is_ascii_hexdigit()
+                    } else {
+                        b.is_ascii_lowercase()
+                    }
+                })
+        };
+        (ok(kind, false) && kind != "layers" && ok(key, true)).then(|| {
+            self.root
+                .join(kind)
+                .join(&self.salt)
+                .join(&key[..2])
+                .join(key)
+        })
+    }
+
     fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        self.write_in(&self.dir, path, data)
+    }
+
+    fn write_in(&self, dir: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(data)?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
@@ -127,19 +217,25 @@ impl LayerCache {
     /// Removes the least recently used entries (of every version and policy) until the cache
     /// is under its cap.
     fn evict(&self) {
-        let Some(layers) = self.dir.parent() else {
-            return;
-        };
+        self.grown
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let mut entries = Vec::new();
         let mut total = 0u64;
-        for sub in fs::read_dir(layers).into_iter().flatten().flatten() {
-            for e in fs::read_dir(sub.path()).into_iter().flatten().flatten() {
-                if let Ok(meta) = e.metadata()
-                    && meta.is_file()
-                {
-                    total += meta.len();
-                    let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    entries.push((used, meta.len(), e.path()));
+        // `<root>/<kind>/<salt>/` holds files (layers) or two-letter fan-out directories.
+        for kind in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            for sub in fs::read_dir(kind.path()).into_iter().flatten().flatten() {
+                let mut stack = vec![(sub.path(), 0)];
+                while let Some((dir, depth)) = stack.pop() {
+                    for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                        let Ok(meta) = e.metadata() else { continue };
+                        if meta.is_file() {
+                            total += meta.len();
+                            let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                            entries.push((used, meta.len(), e.path()));
+                        } else if meta.is_dir() && depth == 0 {
+                            stack.push((e.path(), depth + 1));
+                        }
+                    }
                 }
             }
         }
@@ -159,11 +255,31 @@ impl LayerCache {
     }
 }
 
+impl Drop for LayerCache {
+    fn drop(&mut self) {
+        if self.grown.load(std::sync::atomic::Ordering::Relaxed) {
+            self.evict();
+        }
+    }
+}
+
+const ENTRY_MAGIC: &[u8] = b"importgate-cache-entry\0";
+
+/// The body of an intact entry written by [`LayerCache::put_entry`].
+fn unframe(data: &[u8]) -> Option<&[u8]> {
+    let rest = data.strip_prefix(ENTRY_MAGIC)?;
+    let rest = rest.strip_prefix(FORMAT.to_le_bytes().as_slice())?;
+    let (body, sum) = rest.split_at_checked(rest.len().checked_sub(SUM_LEN)?)?;
+    (crc32fast::hash(body).to_le_bytes().as_slice() == sum).then_some(body)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `MAGIC`, `FORMAT`, the body, then the body's sha256.
+/// `MAGIC`, `FORMAT`, the body, then the body's crc32 (a check against torn and damaged
+/// files, cheap enough to run over every hit; whoever can write the cache could forge a
+/// stronger sum too).
 pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
     let mut body = Enc(Vec::new());
     body.opt_str(index.diff_id.as_deref());
@@ -209,11 +325,11 @@ pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + body.0.len() + 32);
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + body.0.len() + SUM_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&body.0);
-    out.extend_from_slice(&Sha256::digest(&body.0));
+    out.extend_from_slice(&crc32fast::hash(&body.0).to_le_bytes());
     out
 }
 
@@ -231,20 +347,20 @@ pub(crate) fn decode_from<R: Read>(mut r: R, len: u64) -> Option<LayerIndex> {
     if head[..MAGIC.len()] != *MAGIC || head[MAGIC.len()..] != FORMAT.to_le_bytes() {
         return None;
     }
-    let body_len = len.checked_sub(head.len() as u64 + 32)?;
+    let body_len = len.checked_sub(head.len() as u64 + SUM_LEN as u64)?;
     let mut d = Dec {
         r: &mut r,
         left: body_len,
-        hasher: Sha256::new(),
+        hasher: crc32fast::Hasher::new(),
     };
     let index = d.index()?;
     if d.left != 0 {
         return None;
     }
     let sum = d.hasher.finalize();
-    let mut trailer = [0u8; 32];
+    let mut trailer = [0u8; SUM_LEN];
     r.read_exact(&mut trailer).ok()?;
-    (sum.as_slice() == trailer).then_some(index)
+    (sum.to_le_bytes() == trailer).then_some(index)
 }
 
 impl<R: Read> Dec<'_, R> {
@@ -358,7 +474,7 @@ impl Enc {
 struct Dec<'a, R> {
     r: &'a mut R,
     left: u64,
-    hasher: Sha256,
+    hasher: crc32fast::Hasher,
 }
 
 impl<R: Read> Dec<'_, R> {

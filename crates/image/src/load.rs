@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
 
-use crate::archive::collect;
+use crate::archive::collect_seekable;
 use crate::error::ImageError;
 use crate::layer::UndecodableBlob;
 use crate::merge::apply_layer;
@@ -130,11 +130,11 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 inner: file,
                 step: &step,
             };
-            let mut store = collect(
+            let mut store = collect_seekable(
                 BufReader::with_capacity(1 << 20, counted),
                 &source.describe(),
                 &opts.capture,
-                opts.cache.as_deref(),
+                opts.cache.as_ref(),
             )?;
             drop(step);
             let sel = select(&store, reference.as_deref(), &opts.platform)?;

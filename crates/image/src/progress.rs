@@ -109,6 +109,18 @@ impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
     }
 }
 
+/// A seek forward counts as bytes passed over.
+impl<R: std::io::Seek> std::io::Seek for Counting<'_, R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let before = self.inner.stream_position()?;
+        let after = self.inner.seek(pos)?;
+        if after > before {
+            self.step.advance(after - before);
+        }
+        Ok(after)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

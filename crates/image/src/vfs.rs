@@ -53,6 +53,10 @@ pub enum NodeKind {
 #[derive(Debug, Clone)]
 struct Node {
     parent: NodeId,
+    /// The name under which the parent lists it (empty for the root): a node is never renamed
+    /// or moved, and keeping it makes [`Vfs::path_of`] a walk up rather than a search of each
+    /// parent's (site-packages: thousands of) children.
+    name: Box<str>,
     kind: NodeKind,
     meta: Meta,
 }
@@ -133,6 +137,7 @@ impl Vfs {
         Vfs {
             nodes: vec![Node {
                 parent: NodeId::ROOT,
+                name: Box::from(""),
                 kind: NodeKind::Dir(BTreeMap::new()),
                 meta: Meta {
                     mode: 0o755,
@@ -204,9 +209,14 @@ impl Vfs {
         }
     }
 
-    fn push(&mut self, parent: NodeId, kind: NodeKind, meta: Meta) -> NodeId {
+    fn push(&mut self, parent: NodeId, name: &str, kind: NodeKind, meta: Meta) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        self.nodes.push(Node { parent, kind, meta });
+        self.nodes.push(Node {
+            parent,
+            name: Box::from(name),
+            kind,
+            meta,
+        });
         id
     }
 
@@ -252,7 +262,7 @@ impl Vfs {
                         if !matches!(self.node(cur).kind, NodeKind::Dir(_)) {
                             return Err(VfsError::ParentNotDir(original.to_string()));
                         }
-                        let id = self.push(cur, NodeKind::Dir(BTreeMap::new()), meta);
+                        let id = self.push(cur, part, NodeKind::Dir(BTreeMap::new()), meta);
                         if let NodeKind::Dir(children) = &mut self.node_mut(cur).kind {
                             children.insert(Box::from(*part), id);
                         }
@@ -375,7 +385,7 @@ impl Vfs {
             NewNode::Symlink(target) => NodeKind::Symlink(target.into_boxed_str()),
             NewNode::Other => NodeKind::Other,
         };
-        let id = self.push(parent, kind, meta);
+        let id = self.push(parent, name, kind, meta);
         if let NodeKind::Dir(children) = &mut self.node_mut(parent).kind {
             children.insert(Box::from(name), id);
         }
@@ -532,16 +542,11 @@ impl Vfs {
 
     /// The absolute path of a node (no symlinks in it, since nodes are real entries).
     pub fn path_of(&self, mut id: NodeId) -> String {
-        let mut parts = Vec::new();
+        let mut parts: Vec<&str> = Vec::new();
         while id != NodeId::ROOT {
-            let parent = self.node(id).parent;
-            let name = self
-                .children(parent)
-                .find(|(_, c)| *c == id)
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_default();
-            parts.push(name);
-            id = parent;
+            let node = self.node(id);
+            parts.push(&node.name);
+            id = node.parent;
         }
         parts.reverse();
         format!("/{}", parts.join("/"))

@@ -190,6 +190,10 @@ pub struct Resolver<'a> {
     /// Shared, not cloned: a site-packages listing has thousands of names and is consulted for
     /// every top-level import.
     listings: crate::memo::Memo<Option<Arc<BTreeSet<String>>>>,
+    /// Whole resolutions by dotted name: the checker asks for the same names from thousands of
+    /// import sites (every `import numpy` in pandas), and a resolution depends only on the
+    /// image and the runtime. Not used when tracing, whose events come from the walk itself.
+    resolutions: crate::memo::Memo<Resolution>,
     /// Member names of zip archives on the path, by archive path (`None`: not a readable zip).
     zips: Mutex<BTreeMap<String, Option<Arc<BTreeSet<String>>>>>,
     /// The walk so far, when tracing (`None`: not recorded, the checker's case).
@@ -229,6 +233,7 @@ impl<'a> Resolver<'a> {
             unshadowable: unshadowable(rt),
             suffixes,
             listings: crate::memo::Memo::default(),
+            resolutions: crate::memo::Memo::default(),
             zips: Mutex::new(BTreeMap::new()),
             trace: None,
         }
@@ -495,8 +500,9 @@ impl<'a> Resolver<'a> {
     /// widen its `__path__` to every same-named directory on the parent's search path (D6/D7).
     fn extended_path(&self, found: Found, tail: &str, search: &[String]) -> Found {
         if let Found::RegularPackage { init, path } = &found
-            && let Some(src) = self.vfs.read_to_string(init)
-            && (src.contains("extend_path") || src.contains("declare_namespace"))
+            && let Some(Some(src)) = self.vfs.read(init)
+            && (memchr::memmem::find(&src, b"extend_path").is_some()
+                || memchr::memmem::find(&src, b"declare_namespace").is_some())
         {
             let mut all = path.clone();
             for entry in search {
@@ -556,6 +562,11 @@ impl<'a> Resolver<'a> {
     /// Imports `name` (absolute, dotted) the way `importlib.import_module` would, stopping at the
     /// first component that fails.
     pub fn resolve(&self, name: &str) -> Resolution {
+        if self.trace.is_none() {
+            return self
+                .resolutions
+                .get_or_compute(name, || self.resolve_walk(name));
+        }
         let start = self.trace_len();
         let res = self.resolve_walk(name);
         if self.trace.is_some() {

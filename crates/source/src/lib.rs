@@ -369,13 +369,57 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
 /// Stack for parse workers: Ruff's AST is built, walked and dropped recursively.
 const WORKER_STACK: usize = 64 * 1024 * 1024;
 
+/// Where parsed modules outlive a run, so that a re-check parses only the files that changed.
+/// Keyed by [`parse_key`]: what a parse yields depends only on the bytes and the file's name
+/// (and this parser, which the store's own salt has to cover).
+pub trait ParseStore: Send + Sync {
+    fn load(&self, key: &str) -> Option<ParsedModule>;
+    fn store(&self, key: &str, module: &ParsedModule);
+}
+
+/// The [`ParseStore`] key of a file: the sha256 of its name and bytes.
+pub fn parse_key(bytes: &[u8], path: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(path.unwrap_or("").as_bytes());
+    h.update([0u8]);
+    h.update(bytes);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// [`parse_bytes`] through a store: a stored result is used as is, a fresh one is stored.
+pub fn parse_bytes_stored(
+    bytes: &[u8],
+    path: Option<&str>,
+    store: Option<&dyn ParseStore>,
+) -> ParsedModule {
+    let Some(store) = store else {
+        return parse_bytes(bytes, path);
+    };
+    let key = parse_key(bytes, path);
+    if let Some(hit) = store.load(&key) {
+        return hit;
+    }
+    let parsed = parse_bytes(bytes, path);
+    store.store(&key, &parsed);
+    parsed
+}
+
 /// Parses files in parallel, keeping input order.
 pub fn parse_many(files: Vec<(String, Arc<[u8]>)>) -> Vec<(String, ParsedModule)> {
+    parse_many_stored(files, None)
+}
+
+/// [`parse_many`] through a store (see [`parse_bytes_stored`]).
+pub fn parse_many_stored(
+    files: Vec<(String, Arc<[u8]>)>,
+    store: Option<&dyn ParseStore>,
+) -> Vec<(String, ParsedModule)> {
     let run = |files: Vec<(String, Arc<[u8]>)>| -> Vec<(String, ParsedModule)> {
         files
             .into_par_iter()
             .map(|(path, source)| {
-                let parsed = parse_bytes(&source, Some(&path));
+                let parsed = parse_bytes_stored(&source, Some(&path), store);
                 (path, parsed)
             })
             .collect()
@@ -384,18 +428,21 @@ pub fn parse_many(files: Vec<(String, Arc<[u8]>)>) -> Vec<(String, ParsedModule)
         Some(pool) => pool.install(|| run(files)),
         None => {
             // No pool (thread creation failed): still never parse on a small stack.
-            let handle = std::thread::Builder::new()
-                .stack_size(WORKER_STACK)
-                .spawn(move || {
-                    files
-                        .into_iter()
-                        .map(|(path, source)| {
-                            let parsed = parse_bytes(&source, Some(&path));
-                            (path, parsed)
-                        })
-                        .collect::<Vec<_>>()
-                });
-            match handle.map(std::thread::JoinHandle::join) {
+            let handle = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(scope, move || {
+                        files
+                            .into_iter()
+                            .map(|(path, source)| {
+                                let parsed = parse_bytes_stored(&source, Some(&path), store);
+                                (path, parsed)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .map(|h| h.join())
+            });
+            match handle {
                 Ok(Ok(result)) => result,
                 _ => {
                     tracing::error!("could not run the parser on a large-stack thread");
