@@ -6,6 +6,7 @@ mod docs;
 mod explain;
 mod predict;
 mod progress;
+mod results;
 mod tree;
 
 use std::io::{IsTerminal, Write};
@@ -45,6 +46,14 @@ pub(crate) struct CacheArgs {
     /// else ~/.cache/importgate]. `IMPORTGATE_CACHE_MAX_MB` caps its size (default 2048).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Read the image even when the report of an earlier run on the same image with the same
+    /// options is stored (its layers may still come from the cache).
+    #[arg(
+        long,
+        env = "IMPORTGATE_NO_RESULT_CACHE",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    no_result_cache: bool,
 }
 
 impl CacheArgs {
@@ -82,7 +91,7 @@ fn cache_salt() -> String {
     format!("capture-policy:{exe}")
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum SourceModeArg {
     Auto,
     Export,
@@ -325,6 +334,24 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         source_mode: args.source_mode.into(),
         cache: args.cache.open(),
     };
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read configuration {}", path.display()))?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    // An image checked before with the same options: its report, without reading a layer.
+    let mut result_key = None;
+    if let (Some(name), Some(cache), false) = (&args.image, &opts.cache, args.cache.no_result_cache)
+        && let Some(key) = results::key(&args, name, &parse_source(name), config.as_ref()).await
+    {
+        if let Some(report) = results::get(cache, &key) {
+            return emit(&report, &args);
+        }
+        result_key = Some(key);
+    }
     let subject = match (&args.image, &args.context) {
         (Some(name), _) => {
             let registry = registry_options(&args)?;
@@ -391,14 +418,6 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     {
         image.reference = tag.clone();
     }
-    let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read configuration {}", path.display()))?;
-            Some((path.display().to_string(), text))
-        }
-        None => None,
-    };
     let mut report = check(
         &image,
         &CheckOptions {
@@ -421,6 +440,14 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if let Some(map) = &path_map {
         importgate_build::relocate(&mut report, map);
     }
+    if let (Some(cache), Some(key)) = (&opts.cache, &result_key) {
+        results::put(cache, key, &report);
+    }
+    emit(&report, &args)
+}
+
+/// Writes the report where and how the arguments ask; the exit code says whether it has errors.
+fn emit(report: &importgate_check::Report, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let human = HumanOptions {
         color: use_color(args.color),
         verbose: args.verbose,
@@ -431,12 +458,12 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let written = match &args.output {
         Some(path) => {
             let mut buf = Vec::new();
-            render(&report, args.format, &human, &mut buf)?;
+            render(report, args.format, &human, &mut buf)?;
             std::fs::write(path, buf)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            render_human(&report, &human, &mut lock)
+            render_human(report, &human, &mut lock)
         }
-        None => render(&report, args.format, &human, &mut lock),
+        None => render(report, args.format, &human, &mut lock),
     };
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),

@@ -176,6 +176,7 @@ fn run_action(workspace: &Path, action_path: &Path, inputs: &[(&str, &str)]) -> 
         cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
             .arg(&script)
             .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+            .env("IMPORTGATE_NO_RESULT_CACHE", "1")
             .current_dir(workspace)
             .env("PATH", &path)
             .env("GITHUB_OUTPUT", &output_file)

@@ -15,7 +15,8 @@ fn check_cached(image: &str, cache: Option<&Path>) -> (Run, usize, usize) {
     (run, hits, stored)
 }
 
-/// [`check_cached`], and the parsed modules the run took from the cache and stored.
+/// [`check_cached`], and the parsed modules the run took from the cache and stored (stored
+/// reports are not used: the harness sets `IMPORTGATE_NO_RESULT_CACHE`).
 fn check_cached_parses(image: &str, cache: Option<&Path>) -> (Run, usize, usize, (usize, usize)) {
     let mut args = vec!["check", "--format", "json"];
     let dir;
@@ -31,7 +32,7 @@ fn check_cached_parses(image: &str, cache: Option<&Path>) -> (Run, usize, usize,
         &args,
         &[(
             "IMPORTGATE_LOG",
-            "importgate_image::cache=debug,importgate_check=debug",
+            "importgate_image::cache=debug,importgate_check=debug,importgate=debug",
         )],
     );
     let hits = run.stderr.matches("layer cache: hit").count();
@@ -48,6 +49,31 @@ fn check_cached_parses(image: &str, cache: Option<&Path>) -> (Run, usize, usize,
         })
         .unwrap_or((0, 0));
     (run, hits, stored, parses)
+}
+
+/// Sets the modification time of an `oci-archive:PATH` to now.
+fn touch(image: &str) {
+    let path = image.strip_prefix("oci-archive:").unwrap_or(image);
+    let f = fs::File::options().append(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+}
+
+/// `check` with these extra arguments and the cache, unchanged archive: stdout, and whether the
+/// report came from the result cache.
+fn check_result_cached(image: &str, cache: &Path, extra: &[&str]) -> (Run, bool) {
+    let dir = cache.display().to_string();
+    let mut args = vec!["check", "--cache-dir", &dir];
+    args.extend_from_slice(extra);
+    args.push(image);
+    let run = importgate_env(
+        &args,
+        &[
+            ("IMPORTGATE_LOG", "importgate=debug"),
+            ("IMPORTGATE_NO_RESULT_CACHE", "0"),
+        ],
+    );
+    let hit = run.stderr.contains("result cache: hit");
+    (run, hit)
 }
 
 /// Every file below `dir`.
@@ -134,6 +160,90 @@ fn rechecks_read_only_the_layers_that_changed() {
         hits >= 1 && stored_twin >= 1,
         "hits {hits}, stored {stored_twin}"
     );
+}
+
+#[test]
+fn an_unchanged_image_gets_its_stored_report_back() {
+    if !require_docker() {
+        return;
+    }
+    let dir = tempdir();
+    let (broken, _fixed, broken_archive, _) = oci_archives(dir.path());
+    let cache = dir.path().join("cache");
+    for (image, extra) in [
+        (broken_archive.as_str(), vec!["--format", "json"]),
+        (
+            broken_archive.as_str(),
+            vec!["--format", "human", "--color", "never"],
+        ),
+        (broken_archive.as_str(), vec!["--format", "sarif"]),
+        (
+            broken.tag.as_str(),
+            vec!["--format", "human", "--color", "never"],
+        ),
+    ] {
+        let mut uncached_args = vec!["check", "--no-cache"];
+        uncached_args.extend_from_slice(&extra);
+        uncached_args.push(image);
+        let truth = importgate(&uncached_args);
+        assert_eq!(truth.code, 1, "{}", truth.stderr);
+        let (first, hit) = check_result_cached(image, &cache, &extra);
+        assert!(!hit, "{}", first.stderr);
+        let (second, hit) = check_result_cached(image, &cache, &extra);
+        assert!(hit, "{image} {extra:?}: {}", second.stderr);
+        assert_eq!(
+            (first.code, first.stdout.as_str()),
+            (truth.code, truth.stdout.as_str())
+        );
+        assert_eq!(
+            (second.code, second.stdout.as_str()),
+            (truth.code, truth.stdout.as_str())
+        );
+    }
+    // Other options, another report: not the stored one.
+    let (run, hit) = check_result_cached(
+        &broken_archive,
+        &cache,
+        &["--format", "json", "--ignore-module", "core.*"],
+    );
+    assert!(!hit, "{}", run.stderr);
+    // The archive written again: read again (its layers from the layer cache).
+    touch(&broken_archive);
+    let (run, hit) = check_result_cached(&broken_archive, &cache, &["--format", "json"]);
+    assert!(!hit, "{}", run.stderr);
+    // `--no-cache` neither reads nor writes reports.
+    let (run, _) = check_result_cached(&broken_archive, &cache, &["--format", "json"]);
+    assert!(run.stderr.contains("result cache: hit"));
+    let run = importgate_env(
+        &["check", "--no-cache", "--format", "json", &broken_archive],
+        &[
+            ("IMPORTGATE_LOG", "importgate=debug"),
+            ("IMPORTGATE_NO_RESULT_CACHE", "0"),
+        ],
+    );
+    assert!(!run.stderr.contains("result cache"), "{}", run.stderr);
+    // Nor does `--no-result-cache`, which still reads the layer cache.
+    let dir_arg = cache.display().to_string();
+    let run = importgate_env(
+        &[
+            "check",
+            "--no-result-cache",
+            "--cache-dir",
+            &dir_arg,
+            "--format",
+            "json",
+            &broken_archive,
+        ],
+        &[
+            (
+                "IMPORTGATE_LOG",
+                "importgate=debug,importgate_image::cache=debug",
+            ),
+            ("IMPORTGATE_NO_RESULT_CACHE", "0"),
+        ],
+    );
+    assert!(!run.stderr.contains("result cache"), "{}", run.stderr);
+    assert!(run.stderr.contains("layer cache: hit"), "{}", run.stderr);
 }
 
 #[test]

@@ -400,6 +400,7 @@ fn precommit_hook_runs_the_prediction() {
             Command::new(bin.join("pre-commit"))
                 .args(["run", "--all-files", "--color", "never"])
                 .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+                .env("IMPORTGATE_NO_RESULT_CACHE", "1")
                 .current_dir(repo.path())
                 .env("PATH", path)
                 .env("PRE_COMMIT_HOME", home.path())
@@ -465,6 +466,7 @@ fn makefile_target_builds_and_gates() {
         let out = output_of(
             Command::new("make")
                 .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+                .env("IMPORTGATE_NO_RESULT_CACHE", "1")
                 .arg("image")
                 .arg(format!("IMAGE={tag}"))
                 .current_dir(repo.path())

@@ -17,6 +17,7 @@ fn importgate_in(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env_remove("DOCKER_CONTEXT")
         .env("DOCKER_CONFIG", config)
         .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+        .env("IMPORTGATE_NO_RESULT_CACHE", "1")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()

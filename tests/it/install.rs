@@ -64,6 +64,7 @@ fn cargo_install_from_the_root_checks_the_seed_image() {
             Command::new(&bin)
                 .args(["check", &image.tag])
                 .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+                .env("IMPORTGATE_NO_RESULT_CACHE", "1")
                 .env("NO_COLOR", "1"),
             "installed importgate check",
         );

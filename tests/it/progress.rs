@@ -23,6 +23,7 @@ pub(crate) fn on_a_terminal(dir: &Path, args: &[&str]) -> (String, String, i32) 
             .args(["-qec", &command, "/dev/null"])
             .env("TERM", "xterm-256color")
             .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+            .env("IMPORTGATE_NO_RESULT_CACHE", "1")
             .env("NO_COLOR", "1"),
         "script",
     );

@@ -271,6 +271,7 @@ fn check_registry(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> R
     cmd.args(["check", "--format", "json"])
         .args(args)
         .env("IMPORTGATE_CACHE_DIR", shared_layer_cache())
+        .env("IMPORTGATE_NO_RESULT_CACHE", "1")
         .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -22,7 +24,9 @@ impl Severity {
 }
 
 /// Stable kebab-case codes: users select, ignore and search for them, so they never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Code {
     /// No finder on sys.path returns a spec: `ModuleNotFoundError`.
@@ -132,7 +136,9 @@ impl Code {
 
 /// When the failing import runs, which decides how much it matters: a CI gate must stop an
 /// image that cannot start, but may only warn about a function nobody calls at startup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Runs while the entrypoint starts: the module is reached from it at import time.
@@ -177,7 +183,7 @@ impl Kind {
 }
 
 /// One conclusion about one import site (or one root cause shared by several).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Finding {
     /// `F1`, `F2`, … in report order: what `imports[].finding` refers to.
     pub id: String,
@@ -222,16 +228,15 @@ pub struct Finding {
     /// Set by the pre-build mode when a `RUN` step it does not model may write what this
     /// verdict rests on: why the prediction cannot be sure (the finding is then a warning).
     pub uncertain: Option<String>,
-    /// The source line of the import site, for snippets; not part of the JSON schema.
-    #[serde(skip)]
+    /// The source line of the import site, for snippets; not part of the JSON schema (which
+    /// `importgate-report` defines), but kept with a report stored between runs.
     pub source_line: Option<String>,
     /// Length in characters of the import site on `source_line`, for underlining.
-    #[serde(skip)]
     pub span_len: u32,
 }
 
 /// A finding's place in the build context: the user's file rather than the image's copy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ContextRef {
     /// The importing file, relative to the context root (`backend/services/case_service.py`).
     pub path: String,
@@ -246,7 +251,7 @@ pub struct ContextRef {
 
 /// Where in the image configuration a finding about the container's start is: `Entrypoint +
 /// Cmd` as one list, counted from 1, so `line` of such a finding points at the argument.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConfigLoc {
     /// `ENTRYPOINT`, `CMD`, or `ENV` (a variable such as `FLASK_APP`; `argument` is 0).
     pub instruction: String,
@@ -260,7 +265,7 @@ pub struct ConfigLoc {
 }
 
 /// A place in the image, for related locations and the statements a root cause breaks.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Location {
     pub file: String,
     pub line: u32,

@@ -9,7 +9,7 @@ use importgate_python::SysPathEntry;
 use serde::Serialize;
 
 /// Everything a report needs, already decided and sorted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Report {
     /// The image as the user named it.
     pub image: String,
@@ -36,7 +36,7 @@ pub struct Report {
 
 /// How the checked image came to be; renderers say so, and a prediction says it on every
 /// finding because its verdicts rest on a model rather than on the built image.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Mode {
     /// An existing image (daemon reference, archive, OCI layout).
@@ -172,7 +172,7 @@ impl Report {
 }
 
 /// The startup path: how the entrypoint was read and the size of the closure followed from it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Startup {
     /// False when the entrypoint was not understood: then no finding is marked `startup` and
     /// module-level findings stand in for them.
@@ -187,7 +187,7 @@ pub struct Startup {
     pub third_party_files: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PythonSummary {
     /// `3.12` style.
     pub version: String,
@@ -195,7 +195,7 @@ pub struct PythonSummary {
     pub sys_path: Vec<SysPathEntry>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub files: usize,
     pub imports: usize,
@@ -209,7 +209,7 @@ pub struct Summary {
 }
 
 /// One import site and the verdict on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CheckedImport {
     pub file: String,
     pub line: u32,
@@ -233,7 +233,7 @@ pub struct CheckedImport {
     pub raised_in: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportStatus {
     Ok,

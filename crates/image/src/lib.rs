@@ -33,7 +33,7 @@ pub use daemon::{
 pub use elf::ElfSummary;
 pub use error::ImageError;
 pub use importgate_registry::{ClientOptions as RegistryOptions, RegistryError, Secret};
-pub use load::{LoadOptions, Loaded, load, load_from};
+pub use load::{LoadOptions, Loaded, identify, load, load_from};
 pub use progress::{Progress, ProgressSink, Step, Unit};
 pub use registry::Pulled;
 pub use source::{Platform, Source, parse_source};

@@ -101,6 +101,49 @@ pub async fn load(source: &Source, opts: &LoadOptions) -> Result<Image, ImageErr
     }
 }
 
+/// What names an image's contents without reading its layers, for results kept between runs:
+/// the engine's image id (the digest of its config, which names every layer), an archive file
+/// by where it is on disk and when it was last written (path, device, inode, size, mtime), an
+/// OCI layout by its `index.json` (the rest is content-addressed). `None` where only loading
+/// can tell: a registry, a path that cannot be read, an engine that does not answer.
+pub async fn identify(source: &Source) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    match source {
+        Source::Daemon { reference } => {
+            let docker = crate::daemon::connect().await.ok()?;
+            let inspect = docker.inspect_image(reference).await.ok()?;
+            inspect.id.map(|id| format!("daemon\0{id}"))
+        }
+        Source::DockerArchive { path, reference } | Source::OciArchive { path, reference } => {
+            let canon = std::fs::canonicalize(path).ok()?;
+            let m = std::fs::metadata(&canon).ok()?;
+            m.is_file().then(|| {
+                format!(
+                    "file\0{}\0{}\0{}\0{}\0{}.{}\0{}",
+                    canon.display(),
+                    m.dev(),
+                    m.ino(),
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    reference.as_deref().unwrap_or("")
+                )
+            })
+        }
+        Source::OciDir { path, reference } => {
+            let canon = std::fs::canonicalize(path).ok()?;
+            let index = std::fs::read(canon.join("index.json")).ok()?;
+            Some(format!(
+                "oci-dir\0{}\0{}\0{}",
+                canon.display(),
+                sha256_hex(&index),
+                reference.as_deref().unwrap_or("")
+            ))
+        }
+        Source::Registry { .. } => None,
+    }
+}
+
 /// Synchronous loading of the file-based sources.
 pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, ImageError> {
     match source {

@@ -9,7 +9,9 @@ use importgate_image::Vfs;
 use object::{Object, ObjectSymbol};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub struct PyVersion {
     pub major: u8,
     pub minor: u8,
@@ -38,7 +40,7 @@ impl std::fmt::Display for PyVersion {
 }
 
 /// What the resolver needs to know about the interpreter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Interpreter {
     /// The path argv[0] resolved to through PATH, before following symlinks (venv detection
     /// depends on the unresolved path).

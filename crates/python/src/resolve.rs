@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::runtime::{Runtime, unshadowable};
 
 /// How one module was found, in CPython's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Found {
     Builtin,
@@ -74,7 +74,7 @@ impl Found {
 }
 
 /// What one FileFinder saw for one name in one directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StepResult {
     /// The entry does not exist or is not a directory (CPython caches `None` for it).
@@ -94,7 +94,7 @@ pub enum StepResult {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Step {
     pub entry: String,
     pub result: StepResult,
@@ -103,7 +103,7 @@ pub struct Step {
     pub foreign_extensions: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Failure {
     /// No finder returned a spec.
@@ -113,14 +113,14 @@ pub enum Failure {
 }
 
 /// The outcome of importing a dotted name: each prefix found, then possibly a failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Resolution {
     pub name: String,
     pub found: Vec<(String, Found)>,
     pub failure: Option<Failed>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Failed {
     /// The dotted name CPython reports (`No module named '...'`).
     pub module: String,
@@ -134,7 +134,7 @@ pub struct Failed {
     pub uncertain: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ShadowedPortion {
     /// The namespace directory that lost (`/app/core`).
     pub dir: String,
@@ -153,7 +153,7 @@ impl Resolution {
 /// One thing the import system looked at, recorded by a tracing resolver
 /// ([`Resolver::tracing`]) while it runs the same code that decides verdicts: `importgate
 /// explain` prints these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum TraceEvent {
     /// A component of the dotted name is looked up; `search` is sys.path (top level) or the

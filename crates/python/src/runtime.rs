@@ -20,7 +20,7 @@ use crate::syspath::{Origin, SysPathEntry};
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How the interpreter is started; decides `sys.path[0]` and `__main__`'s package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Launch {
     /// `python path/to/script.py`: the script's real directory is `sys.path[0]`.
@@ -52,7 +52,7 @@ impl Launch {
 }
 
 /// Interpreter options that change the path (rule A8), from argv, a shebang or the environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Flags {
     pub isolated: bool,
     pub ignore_environment: bool,
@@ -65,7 +65,7 @@ pub struct Flags {
 }
 
 /// Everything later stages need about how Python runs in the image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Runtime {
     pub interpreter: Interpreter,
     pub launch: Launch,

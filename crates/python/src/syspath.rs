@@ -4,14 +4,14 @@ use serde::Serialize;
 
 /// One `sys.path` entry. `path` is absolute inside the image; `''` (the cwd) is kept as the
 /// working directory it stands for, with the origin saying so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SysPathEntry {
     pub path: String,
     pub origin: Origin,
 }
 
 /// Why an entry is on `sys.path`, in the order CPython adds them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Origin {
     /// The directory of the script run as `python script.py`.

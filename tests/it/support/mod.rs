@@ -575,7 +575,8 @@ pub fn importgate_in(dir: &Path, args: &[&str]) -> Run {
 
 /// The layer cache every run of the suite shares (unless a test names its own), so that layers
 /// indexed by one test are read from the cache by the next, and every verdict the suite checks
-/// also checks the cache.
+/// also checks the cache. Stored reports are not used (`IMPORTGATE_NO_RESULT_CACHE`) unless a
+/// test asks: a test means its run to read the image.
 pub fn shared_layer_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("layer-cache")
 }
@@ -583,6 +584,12 @@ pub fn shared_layer_cache() -> PathBuf {
 fn run_importgate(cmd: &mut Command, args: &[&str]) -> Run {
     if !cmd.get_envs().any(|(k, _)| k == "IMPORTGATE_CACHE_DIR") {
         cmd.env("IMPORTGATE_CACHE_DIR", shared_layer_cache());
+    }
+    if !cmd
+        .get_envs()
+        .any(|(k, _)| k == "IMPORTGATE_NO_RESULT_CACHE")
+    {
+        cmd.env("IMPORTGATE_NO_RESULT_CACHE", "1");
     }
     cmd.args(args).stdin(Stdio::null());
     let out = cmd.output().expect("run importgate");
