@@ -19,8 +19,8 @@ use crate::Capture;
 use crate::cache::LayerCache;
 use crate::error::ImageError;
 use crate::layer::{
-    Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, index_stored, index_tar,
-    looks_like_tar, peek, sniff,
+    Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, hash_region, index_stored,
+    index_tar, index_tar_in_place, looks_like_tar, peek, sniff,
 };
 use crate::select::{BlobSource, MAX_SMALL};
 
@@ -244,6 +244,7 @@ pub(crate) fn collect<R: Read + Send>(
         name,
         capture,
         Hits::of(cache, false),
+        None,
     )
     .map(|(store, _)| store)
 }
@@ -252,6 +253,7 @@ pub(crate) fn collect<R: Read + Send>(
 /// seeked over instead of read.
 pub(crate) fn collect_seekable<R: Read + Seek + Send>(
     mut reader: R,
+    file: &std::fs::File,
     name: &str,
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
@@ -275,6 +277,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         name,
         capture,
         Hits::of(cache, true),
+        Some(file),
     )?;
     if !lost {
         return Ok(store);
@@ -289,6 +292,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         name,
         capture,
         Hits::of(None, false),
+        Some(file),
     )
     .map(|(store, _)| store)
 }
@@ -309,13 +313,16 @@ impl<'c> Hits<'c> {
 }
 
 /// The store, and whether a cache entry decoded on a worker failed (its layer is then an
-/// error in the store, and the archive has to be read again).
+/// error in the store, and the archive has to be read again). `file` is the archive when it is
+/// an uncompressed file: plain layer tars in it are then indexed in place, seeking over what is
+/// not kept, while workers hash them.
 fn collect_from<'a>(
     outer: Box<dyn Skip + 'a>,
     head: &[u8],
     name: &str,
     capture: &Arc<Capture>,
     hits: Hits<'_>,
+    file: Option<&std::fs::File>,
 ) -> Result<(ArchiveStore, bool), ImageError> {
     let corrupt = |source: io::Error| ImageError::CorruptArchive {
         archive: name.to_string(),
@@ -332,6 +339,9 @@ fn collect_from<'a>(
     };
     let (tx, rx) = mpsc::channel::<(String, LayerResult)>();
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Layers indexed in place whose diff ids are still being hashed.
+    type Hashed = mpsc::Receiver<io::Result<String>>;
+    let mut in_place: Vec<(String, io::Result<LayerIndex>, u64, Hashed)> = Vec::new();
     // Each worker holds one compressed blob in memory; bounding them bounds that memory.
     let max_in_flight = rayon::current_num_threads().max(1) + 1;
     let mut in_flight = 0usize;
@@ -428,6 +438,17 @@ fn collect_from<'a>(
                                 let _ = tx.send((member, r));
                             });
                         }
+                        Compression::None if looks_like_tar(&head) && file.is_some() => {
+                            let Some(file) = file else { continue };
+                            let start = entry.raw_file_position();
+                            let (htx, hrx) = mpsc::channel();
+                            let hasher = file.try_clone().map_err(corrupt)?;
+                            rayon::spawn(move || {
+                                let _ = htx.send(hash_region(&hasher, start, size));
+                            });
+                            let r = index_tar_in_place(file, start, size, &**capture);
+                            in_place.push((member, r, size, hrx));
+                        }
                         Compression::None if looks_like_tar(&head) => {
                             // Plain tars are memcpy-bound to index: not worth a copy.
                             let r = index_tar(&mut body, &**capture).map(|mut index| {
@@ -463,6 +484,21 @@ fn collect_from<'a>(
     // Workers still running hold senders; wait for every one so none outlives the call.
     for (m, r) in rx.iter() {
         store.layers.insert(m, r);
+    }
+    for (member, indexed, size, hashed) in in_place {
+        let digest = hashed
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("layer hash lost")));
+        let r = match (indexed, digest) {
+            (Ok(mut index), Ok(digest)) => {
+                // Stored as is: the blob digest is the diff id.
+                index.blob = Some((digest.clone(), size));
+                index.diff_id = Some(digest);
+                Ok(Arc::new(index))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(Arc::new(e)),
+        };
+        store.layers.insert(member, r);
     }
     result?;
     tracing::debug!(
@@ -502,6 +538,52 @@ mod tests {
             got.iter()
                 .all(|r| r.as_ref().is_ok_and(|i| i.entries.len() == 1))
         );
+    }
+
+    /// The layers of an archive file indexed in place (seeking over what is not kept, hashed on
+    /// workers) are the layers the stream reader indexes; a member that claims more bytes than
+    /// the file holds is an error, not a panic.
+    #[test]
+    fn layers_indexed_in_place_equal_the_streamed_ones() {
+        let layers = vec![
+            TarBuilder::new()
+                .file("app/main.py", "import os\n")
+                .file_bytes("big.bin", &vec![3u8; 300_000])
+                .symlink("app/link", "main.py")
+                .build(),
+            TarBuilder::new()
+                .file("app/.wh.main.py", "")
+                .file("lib/mod.py", "x = 1\n")
+                .build(),
+        ];
+        let img = TestImage::new(layers, "amd64");
+        let tar = pack(&img.legacy_archive(&["t:1"]), &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tar");
+        std::fs::write(&path, &tar).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = std::io::BufReader::new(file.try_clone().unwrap());
+        let in_place = collect_seekable(reader, &file, "t", &cap(), None).unwrap();
+        let streamed = collect(&tar[..], "t", &cap(), None).unwrap();
+        assert_eq!(in_place.layers.len(), 2);
+        for (member, r) in &streamed.layers {
+            let (a, b) = (
+                r.as_ref().unwrap(),
+                in_place.layers[member].as_ref().unwrap(),
+            );
+            assert_eq!(a.entries, b.entries, "{member}");
+            assert_eq!((&a.diff_id, &a.blob), (&b.diff_id, &b.blob), "{member}");
+            assert!(a.diff_id.is_some());
+        }
+
+        // Cut inside the first layer's big member: an error for that layer.
+        let cut = tar.len() / 2;
+        std::fs::write(&path, &tar[..cut]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = std::io::BufReader::new(file.try_clone().unwrap());
+        if let Ok(store) = collect_seekable(reader, &file, "t", &cap(), None) {
+            assert!(store.layers.values().any(|r| r.is_err()));
+        }
     }
 
     #[test]

@@ -276,10 +276,100 @@ pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<Lay
     Ok(index)
 }
 
+/// A layer tar stored uncompressed inside an archive file, read in place: the tar reader seeks
+/// over the contents the capture policy does not keep instead of reading them, and the diff id
+/// is left for [`hash_region`] to compute (on another core).
+pub(crate) fn index_tar_in_place(
+    file: &std::fs::File,
+    start: u64,
+    len: u64,
+    capture: &Capture,
+) -> io::Result<LayerIndex> {
+    let region = io::BufReader::with_capacity(
+        256 << 10,
+        Region {
+            file,
+            start,
+            len,
+            pos: 0,
+        },
+    );
+    let mut archive = tar::Archive::new(region);
+    index_from(archive.entries_with_seek()?, capture)
+}
+
+/// `sha256:` of `len` bytes of `file` from `start`: the diff id of a layer read in place.
+pub(crate) fn hash_region(file: &std::fs::File, start: u64, len: u64) -> io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = file.read_at(&mut buf[..want], start + done)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive ends inside a layer",
+            ));
+        }
+        hasher.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(hex_digest(&hasher.finalize()))
+}
+
+/// `len` bytes of a file from `start`, as a reader that can seek (within them).
+struct Region<'f> {
+    file: &'f std::fs::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Region<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let left = self.len.saturating_sub(self.pos);
+        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.start + self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for Region<'_> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let to = match pos {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        match to {
+            Some(n) if n <= self.len => {
+                self.pos = n;
+                Ok(n)
+            }
+            // Past the layer's end: a member claims more bytes than the layer has.
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "layer ends inside a member",
+            )),
+        }
+    }
+}
+
 fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
-    let mut index = LayerIndex::default();
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries()? {
+    index_from(archive.entries()?, capture)
+}
+
+fn index_from<R: Read>(entries: tar::Entries<'_, R>, capture: &Capture) -> io::Result<LayerIndex> {
+    let mut index = LayerIndex::default();
+    for entry in entries {
         let mut entry = entry?;
         let ty = entry.header().entry_type();
         if matches!(

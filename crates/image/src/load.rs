@@ -166,6 +166,11 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 source: e,
             })?;
             let size = file.metadata().ok().map(|m| m.len());
+            // Layers stored uncompressed are read in place through a second handle.
+            let in_place = file.try_clone().map_err(|e| ImageError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
             let step =
                 opts.progress
                     .step(format!("reading {}", source.describe()), Unit::Bytes, size);
@@ -175,6 +180,7 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
             };
             let mut store = collect_seekable(
                 BufReader::with_capacity(1 << 20, counted),
+                &in_place,
                 &source.describe(),
                 &opts.capture,
                 opts.cache.as_ref(),
