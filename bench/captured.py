@@ -18,7 +18,9 @@ def captured(path, size):
     name = path.rsplit("/", 1)[-1]
     installed = "/site-packages/" in path or "/dist-packages/" in path
     if name.endswith(".py"):
-        return size <= 8 << 20 and (not installed or name == "__init__.py")
+        tests = installed and any(c in ("tests", "test") for c in path.split("/"))
+        return size <= 8 << 20 and (
+            not installed or name == "__init__.py" or (size <= 1 << 20 and not tests))
     if name.endswith(".pth") or name in ("pyvenv.cfg", "RECORD", "installed-files.txt",
                                          "top_level.txt", "entry_points.txt"):
         return size <= 8 << 20

@@ -42,6 +42,7 @@ pub async fn run(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<u8> {
         progress: crate::progress::sink(false),
         source_mode: importgate_image::SourceMode::Auto,
         cache: args.cache.open(),
+        defer_digests: false,
     };
     let image = load(&parse_source(&args.image), &opts)
         .await

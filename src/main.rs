@@ -333,6 +333,8 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         progress: progress::sink(args.quiet),
         source_mode: args.source_mode.into(),
         cache: args.cache.open(),
+        // The check runs while the layers read in place are hashed; verified below.
+        defer_digests: true,
     };
     let config = match &args.config {
         Some(path) => {
@@ -418,7 +420,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     {
         image.reference = tag.clone();
     }
-    let mut report = check(
+    let checked = check(
         &image,
         &CheckOptions {
             include: args.include.clone(),
@@ -433,8 +435,13 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             modes_unknown: matches!(mode, Mode::Prediction { .. }),
             cache: opts.cache.clone(),
         },
-    )
-    .with_context(|| format!("cannot check image `{name}`"))?;
+    );
+    // Nothing is reported about layers that are not the image's own: a hash that does not match
+    // (or could not be taken) is the error, before anything the check said.
+    image
+        .verify()
+        .with_context(|| format!("cannot read image `{name}`"))?;
+    let mut report = checked.with_context(|| format!("cannot check image `{name}`"))?;
     importgate_predict::mark_uncertain(&mut report, &image.config, &unmodelled);
     report.mode = mode;
     if let Some(map) = &path_map {

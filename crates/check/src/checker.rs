@@ -1987,6 +1987,7 @@ mod tests {
             fs: Vfs::from_files(&refs),
             layers: Vec::new(),
             warnings: Vec::new(),
+            pending: Default::default(),
         }
     }
 

@@ -292,8 +292,13 @@ fn keep_contents(path: &str, size: u64) -> bool {
         let installed = path.contains("/site-packages/") || path.contains("/dist-packages/");
         if name.ends_with(".py") {
             // Installed modules are kept up to 1 MiB for the startup closure into
-            // site-packages; larger ones are generated tables, not import logic.
-            return size <= 8 << 20 && (!installed || name == "__init__.py" || size <= 1 << 20);
+            // site-packages; larger ones are generated tables, not import logic. A
+            // distribution's own test suite (`numpy/_core/tests/…`) is not imported when an
+            // application starts: not kept (about a third of the sources of a scientific
+            // stack), except the `__init__.py` that makes it a package.
+            let test_suite = installed && path.split('/').any(|c| c == "tests" || c == "test");
+            return size <= 8 << 20
+                && (!installed || name == "__init__.py" || (size <= 1 << 20 && !test_suite));
         }
         if name == "pyproject.toml" || name == "importgate.toml" {
             return size <= 1 << 20 && !installed;

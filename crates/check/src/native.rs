@@ -1329,6 +1329,7 @@ mod tests {
             fs,
             layers: Vec::new(),
             warnings: Vec::new(),
+            pending: Default::default(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::layer::{
     Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, hash_region, index_stored,
     index_tar, index_tar_in_place, looks_like_tar, peek, sniff,
 };
+use crate::load::PendingHash;
 use crate::select::{BlobSource, MAX_SMALL};
 
 /// Compressed layers up to this size are copied into memory and indexed on a worker while the
@@ -43,6 +44,8 @@ pub(crate) struct ArchiveStore {
     layers: HashMap<String, LayerResult>,
     /// Member → member it links to (symlinks resolved against the member's directory).
     links: HashMap<String, String>,
+    /// Diff ids of layers indexed in place, still being hashed.
+    pending: HashMap<String, Arc<PendingHash>>,
 }
 
 impl ArchiveStore {
@@ -82,6 +85,11 @@ impl ArchiveStore {
 impl BlobSource for ArchiveStore {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn pending_hash(&self, path: &str) -> Option<Arc<PendingHash>> {
+        let path = self.resolve(path).ok()?;
+        self.pending.get(&path).cloned()
     }
 
     fn small(&self, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
@@ -339,9 +347,6 @@ fn collect_from<'a>(
     };
     let (tx, rx) = mpsc::channel::<(String, LayerResult)>();
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Layers indexed in place whose diff ids are still being hashed.
-    type Hashed = mpsc::Receiver<io::Result<String>>;
-    let mut in_place: Vec<(String, io::Result<LayerIndex>, u64, Hashed)> = Vec::new();
     // Each worker holds one compressed blob in memory; bounding them bounds that memory.
     let max_in_flight = rayon::current_num_threads().max(1) + 1;
     let mut in_flight = 0usize;
@@ -446,8 +451,15 @@ fn collect_from<'a>(
                             rayon::spawn(move || {
                                 let _ = htx.send(hash_region(&hasher, start, size));
                             });
+                            // Its diff id comes later: the merge (or the caller, once the
+                            // check has run) waits for the hash and compares.
                             let r = index_tar_in_place(file, start, size, &**capture);
-                            in_place.push((member, r, size, hrx));
+                            store
+                                .pending
+                                .insert(member.clone(), Arc::new(PendingHash::new(hrx)));
+                            store
+                                .layers
+                                .insert(member, r.map(Arc::new).map_err(Arc::new));
                         }
                         Compression::None if looks_like_tar(&head) => {
                             // Plain tars are memcpy-bound to index: not worth a copy.
@@ -484,21 +496,6 @@ fn collect_from<'a>(
     // Workers still running hold senders; wait for every one so none outlives the call.
     for (m, r) in rx.iter() {
         store.layers.insert(m, r);
-    }
-    for (member, indexed, size, hashed) in in_place {
-        let digest = hashed
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("layer hash lost")));
-        let r = match (indexed, digest) {
-            (Ok(mut index), Ok(digest)) => {
-                // Stored as is: the blob digest is the diff id.
-                index.blob = Some((digest.clone(), size));
-                index.diff_id = Some(digest);
-                Ok(Arc::new(index))
-            }
-            (Err(e), _) | (_, Err(e)) => Err(Arc::new(e)),
-        };
-        store.layers.insert(member, r);
     }
     result?;
     tracing::debug!(
@@ -572,7 +569,9 @@ mod tests {
                 in_place.layers[member].as_ref().unwrap(),
             );
             assert_eq!(a.entries, b.entries, "{member}");
-            assert_eq!((&a.diff_id, &a.blob), (&b.diff_id, &b.blob), "{member}");
+            // Hashed on a worker, handed over separately.
+            let hashed = in_place.pending_hash(member).expect("pending").wait();
+            assert_eq!(a.diff_id.as_ref(), hashed.as_ref().ok(), "{member}");
             assert!(a.diff_id.is_some());
         }
 

@@ -54,6 +54,17 @@ pub struct Image {
     /// Problems met while merging that did not stop it (an escaping member name, a hardlink to
     /// a missing target), for the report.
     pub warnings: Vec<String>,
+    /// Diff ids still being hashed when the image was handed over ([`LoadOptions`]'s
+    /// `defer_digests`): [`Image::verify`] waits for them and compares.
+    pub pending: load::PendingDigests,
+}
+
+impl Image {
+    /// Waits for the diff ids still being hashed and compares each with the config's: an image
+    /// checked while its layers were hashed is reported only once this says they are its own.
+    pub fn verify(&self) -> Result<(), ImageError> {
+        self.pending.verify()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,10 @@ pub struct LoadOptions {
     pub source_mode: crate::SourceMode,
     /// Layer indexes kept between runs ([`crate::cache`]); `None` reads every layer.
     pub cache: Option<Arc<crate::LayerCache>>,
+    /// Hand the image over before the diff ids of layers read in place are hashed, so that the
+    /// check runs while they are; the caller must then call [`Image::verify`] before trusting
+    /// anything it found.
+    pub defer_digests: bool,
 }
 
 impl Default for LoadOptions {
@@ -37,6 +41,7 @@ impl Default for LoadOptions {
             progress: ProgressSink::default(),
             source_mode: crate::SourceMode::default(),
             cache: None,
+            defer_digests: false,
         }
     }
 }
@@ -235,6 +240,7 @@ pub(crate) fn assemble(
         Some(sel.layers.len() as u64),
     );
     let indexes = src.layers(&sel.layers, &opts.capture);
+    let mut pending = Vec::new();
     let mut fs = Vfs::new();
     let mut warnings = sel.warnings;
     let mut layers = Vec::with_capacity(indexes.len());
@@ -270,6 +276,24 @@ pub(crate) fn assemble(
                 check_blob(&archive, &sel.layers[n], want, actual, *size)?;
             } else {
                 tracing::debug!("{archive}: cannot verify `{}`; not sha256", want.digest);
+            }
+        }
+        let hashing = if index.diff_id.is_none() {
+            src.pending_hash(&sel.layers[n])
+        } else {
+            None
+        };
+        if let Some(hash) = hashing {
+            let deferred = Deferred {
+                archive: archive.clone(),
+                member: sel.layers[n].clone(),
+                expected: digest.clone(),
+                hash,
+            };
+            if opts.defer_digests {
+                pending.push(deferred);
+            } else {
+                deferred.verify()?;
             }
         }
         if let Some(actual) = &index.diff_id
@@ -308,7 +332,82 @@ pub(crate) fn assemble(
         fs,
         layers,
         warnings,
+        pending: PendingDigests(Arc::new(pending)),
     })
+}
+
+/// A layer's diff id being hashed on a worker (a layer indexed in place,
+/// [`crate::layer::index_tar_in_place`]); every reader of the same member waits for the same
+/// result.
+#[derive(Debug)]
+pub(crate) struct PendingHash {
+    rx: std::sync::Mutex<Option<std::sync::mpsc::Receiver<std::io::Result<String>>>>,
+    done: std::sync::OnceLock<Result<String, String>>,
+}
+
+impl PendingHash {
+    pub(crate) fn new(rx: std::sync::mpsc::Receiver<std::io::Result<String>>) -> Self {
+        PendingHash {
+            rx: std::sync::Mutex::new(Some(rx)),
+            done: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn wait(&self) -> Result<String, String> {
+        if let Some(done) = self.done.get() {
+            return done.clone();
+        }
+        let got = match self.rx.lock() {
+            Ok(mut rx) => match rx.take() {
+                Some(rx) => rx
+                    .recv()
+                    .map_err(|_| "the layer's hash was lost".to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string())),
+                None => Err("the layer's hash was lost".to_string()),
+            },
+            Err(_) => Err("the layer's hash was lost".to_string()),
+        };
+        self.done.get_or_init(|| got).clone()
+    }
+}
+
+/// One layer whose diff id is checked later.
+#[derive(Debug)]
+struct Deferred {
+    archive: String,
+    member: String,
+    expected: String,
+    hash: Arc<PendingHash>,
+}
+
+impl Deferred {
+    fn verify(&self) -> Result<(), ImageError> {
+        let actual = self.hash.wait().map_err(|e| ImageError::Layer {
+            archive: self.archive.clone(),
+            member: self.member.clone(),
+            digest: self.expected.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        if self.expected.starts_with("sha256:") && actual != self.expected {
+            return Err(ImageError::DiffIdMismatch {
+                archive: self.archive.clone(),
+                member: self.member.clone(),
+                expected: self.expected.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The diff ids an image was handed over without ([`LoadOptions::defer_digests`]).
+#[derive(Debug, Clone, Default)]
+pub struct PendingDigests(Arc<Vec<Deferred>>);
+
+impl PendingDigests {
+    pub(crate) fn verify(&self) -> Result<(), ImageError> {
+        self.0.iter().try_for_each(Deferred::verify)
+    }
 }
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {

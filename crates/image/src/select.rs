@@ -32,6 +32,10 @@ pub(crate) trait BlobSource: Sync {
         paths: &[String],
         capture: &Arc<Capture>,
     ) -> Vec<Result<Arc<LayerIndex>, io::Error>>;
+    /// The diff id of a layer indexed before it was hashed, still being computed.
+    fn pending_hash(&self, _path: &str) -> Option<Arc<crate::load::PendingHash>> {
+        None
+    }
 }
 
 #[derive(Debug, Deserialize)]

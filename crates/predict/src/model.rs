@@ -497,6 +497,7 @@ pub fn synthesize(official: &Official, platform: &Platform) -> Image {
         fs,
         layers: Vec::new(),
         warnings: Vec::new(),
+        pending: Default::default(),
     }
 }
 

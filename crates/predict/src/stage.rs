@@ -280,6 +280,7 @@ impl<'a> Predictor<'a> {
             fs: state.fs,
             layers: Vec::new(),
             warnings: Vec::new(),
+            pending: Default::default(),
         };
         if !self.skipped_runs.is_empty() {
             let lines: Vec<String> = self.skipped_runs.iter().map(|l| l.to_string()).collect();
