@@ -7,6 +7,14 @@ use crate::support::*;
 
 /// A `docker save`-shaped archive with one layer, cut off in the middle of the layer.
 fn truncated_archive(path: &std::path::Path) {
+    let bytes = legacy_archive();
+    let cut = bytes.len() / 2;
+    fs::write(path, &bytes[..cut]).expect("write truncated archive");
+}
+
+/// A `docker save`-shaped archive with one layer whose config names a diff id the layer does not
+/// have.
+fn legacy_archive() -> Vec<u8> {
     let mut layer = tar::Builder::new(Vec::new());
     let body = vec![b'#'; 256 * 1024];
     let mut header = tar::Header::new_gnu();
@@ -32,9 +40,21 @@ fn truncated_archive(path: &std::path::Path) {
         h.set_cksum();
         outer.append_data(&mut h, name, data).expect("entry");
     }
-    let bytes = outer.into_inner().expect("archive");
-    let cut = bytes.len() / 2;
-    fs::write(path, &bytes[..cut]).expect("write truncated archive");
+    outer.into_inner().expect("archive")
+}
+
+/// The layers of an archive file are hashed while the check runs: a layer that is not the one
+/// its config names is still the one error, and nothing the check found is printed.
+#[test]
+fn layer_with_another_diff_id() {
+    let dir = tempdir();
+    let path = dir.path().join("other-layer.tar");
+    fs::write(&path, legacy_archive()).expect("write archive");
+    let arg = format!("docker-archive:{}", path.display());
+    let run = importgate(&["check", "--format", "json", &arg]);
+    assert_bad_input(&run, "docker-archive: another diff id");
+    assert!(run.stderr.contains("has diff id sha256:"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
 #[test]
