@@ -219,10 +219,16 @@ idx = json.load(t.extractfile("index.json"))
 print(member(idx["manifests"][0]["digest"])["layers"][-1]["digest"].split(":")[1])
 PY
 )"
-measure oci-warm bash -c 'rm -f "$1"/layers/*/"$2".layer; exec "$3" check --format json --cache-dir "$1" "oci-archive:$4"' _ \
+measure oci-warm bash -c 'rm -f "$1"/layers/*/"$2".layer; exec "$3" check --format json --no-result-cache --cache-dir "$1" "oci-archive:$4"' _ \
     "$LCACHE" "$APP_BLOB" "$BIN" "$OARCH2"
-measure oci-hot        "$BIN" check --format json --cache-dir "$LCACHE" "oci-archive:$OARCH"
-for s in daemon storage docker-archive oci-archive oci-warm oci-hot; do verify "$s"; done
+measure oci-hot        "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" "oci-archive:$OARCH"
+measure oci-stored     "$BIN" check --format json --cache-dir "$LCACHE" "oci-archive:$OARCH"
+# The engine's storage and its export keep no layer index, but the parsed modules: prime with
+# the first image, then check the app-changed one.
+"$BIN" check --format json --cache-dir "$LCACHE" --source-mode storage "docker-daemon:$IMAGE" >/dev/null 2>&1 || true
+measure storage-warm   "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" --source-mode storage "docker-daemon:$IMAGE2"
+measure daemon-warm    "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" --source-mode export "docker-daemon:$IMAGE2"
+for s in daemon storage docker-archive oci-archive oci-warm oci-hot oci-stored storage-warm daemon-warm; do verify "$s"; done
 ERR_LINE="$(python3 - "$OUT/oci-archive.stdout" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -273,6 +279,9 @@ row docker-archive "importgate check docker-archive:"
 row oci-archive    "importgate check oci-archive: (gzip)"
 row oci-warm       "  same, app layer changed, rest cached"
 row oci-hot        "  same, unchanged, every layer cached"
+row oci-stored     "  same, unchanged, stored report"
+row storage-warm   "storage, app layer changed, parses cached"
+row daemon-warm    "export, app layer changed, parses cached"
 row docker-save    "docker save IMAGE | wc -c"
 row gunzip         "gzip -dc of OCI layer blobs"
 row inflate        "zlib-rs inflate of OCI layer blobs"
@@ -282,7 +291,9 @@ echo "ratio: importgate oci-archive / gzip -dc of layers = $(ratio oci-archive g
 echo "ratio: importgate oci-archive (cold) / zlib-rs inflate of layers = $(ratio oci-archive inflate)   (target <= 1.25x)"
 echo "ratio: importgate docker-archive (cold) / sha256 of the archive = $(ratio docker-archive hash)   (target <= 1.25x)"
 echo "warm re-check, app layer changed (oci-archive): $(wall oci-warm) s   (target <= 0.3 s)"
-echo "ratio: importgate daemon / docker save | wc -c = $(ratio daemon docker-save)"
+echo "warm re-check, app layer changed (engine's storage): $(wall storage-warm) s   (target <= 0.3 s)"
+echo "warm re-check, app layer changed (export) beyond docker save | wc -c: $(awk -v a="$(wall daemon-warm)" -v b="$(wall docker-save)" 'BEGIN {printf "%.2f", a - b}') s   (target <= 0.3 s)"
+echo "ratio: importgate daemon (export, cold) / docker save | wc -c = $(ratio daemon docker-save)   (target <= 1.1x)"
 echo "ratio: importgate daemon / importgate docker-archive = $(ratio daemon docker-archive)"
 echo "ratio: importgate daemon from the storage / from the export = $(ratio storage daemon)"
 echo "(user/sys/RSS are importgate's (or the shell pipeline's) own; dockerd s is the daemon's CPU during the row)"

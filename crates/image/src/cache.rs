@@ -42,9 +42,9 @@ pub struct LayerCache {
     salt: String,
     dir: PathBuf,
     max_bytes: u64,
-    /// Entries were added since the last eviction: small ones ([`LayerCache::put_entry`]) come
-    /// by the hundred in one run, so their eviction waits for the cache to be dropped.
-    grown: std::sync::atomic::AtomicBool,
+    /// Bytes of small entries ([`LayerCache::put_entry`]) added since the last eviction: they
+    /// come by the hundred in one run, so their eviction waits for the cache to be dropped.
+    grown: std::sync::atomic::AtomicU64,
 }
 
 impl LayerCache {
@@ -59,7 +59,7 @@ impl LayerCache {
             dir: root.join("layers").join(&salt[..16]),
             salt: salt[..16].to_string(),
             max_bytes,
-            grown: std::sync::atomic::AtomicBool::new(false),
+            grown: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -178,7 +178,8 @@ impl LayerCache {
             tracing::debug!("cache: cannot write `{}`: {e}", path.display());
             return;
         }
-        self.grown.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.grown
+            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn entry_path(&self, kind: &str, key: &str) -> Option<PathBuf> {
@@ -217,8 +218,10 @@ impl LayerCache {
     /// Removes the least recently used entries (of every version and policy) until the cache
     /// is under its cap.
     fn evict(&self) {
-        self.grown
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.grown.store(0, std::sync::atomic::Ordering::Relaxed);
+        // When, for the next drop to tell whether a scan is due.
+        let _ = fs::create_dir_all(&self.root);
+        let _ = fs::write(self.root.join(EVICTED), b"");
         let mut entries = Vec::new();
         let mut total = 0u64;
         // `<root>/<kind>/<salt>/` holds files (layers) or two-letter fan-out directories.
@@ -255,9 +258,24 @@ impl LayerCache {
     }
 }
 
+/// Marks the last eviction (its mtime).
+const EVICTED: &str = ".evicted";
+
 impl Drop for LayerCache {
+    /// Small entries added by this run are evicted for at the end of it: at once when they are
+    /// a noticeable part of the cap, otherwise at most every ten minutes, so that a warm re-check
+    /// storing a few parsed modules does not pay a scan of thousands of entries each time.
     fn drop(&mut self) {
-        if self.grown.load(std::sync::atomic::Ordering::Relaxed) {
+        let grown = self.grown.load(std::sync::atomic::Ordering::Relaxed);
+        if grown == 0 {
+            return;
+        }
+        let recent = fs::metadata(self.root.join(EVICTED))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() < 600);
+        if grown > self.max_bytes / 64 || !recent {
             self.evict();
         }
     }
