@@ -19,8 +19,8 @@ use crate::Capture;
 use crate::cache::LayerCache;
 use crate::error::ImageError;
 use crate::layer::{
-    Compression, EMPTY_SHA256, LayerIndex, copy_error, decompress, hash_region, index_stored,
-    index_tar, index_tar_in_place, looks_like_tar, peek, sniff,
+    Compression, EMPTY_SHA256, LayerIndex, Region, copy_error, decompress, hash_region,
+    index_stored, index_tar, index_tar_in_place, looks_like_tar, peek, sniff,
 };
 use crate::load::PendingHash;
 use crate::select::{BlobSource, MAX_SMALL};
@@ -422,6 +422,28 @@ fn collect_from<'a>(
                             store
                                 .layers
                                 .insert(member, r.map(Arc::new).map_err(Arc::new));
+                        }
+                        Compression::Gzip | Compression::Zstd if file.is_some() => {
+                            // In an archive file the worker reads the blob where it lies:
+                            // nothing is buffered, and the stream seeks past it.
+                            let Some(file) = file else { continue };
+                            let region = Region::new(file, entry.raw_file_position(), size)
+                                .map_err(corrupt)?;
+                            if in_flight >= max_in_flight
+                                && let Ok((m, r)) = rx.recv()
+                            {
+                                in_flight -= 1;
+                                store.layers.insert(m, r);
+                            }
+                            in_flight += 1;
+                            let tx = tx.clone();
+                            let capture = capture.clone();
+                            rayon::spawn(move || {
+                                let r = index_stored(io::BufReader::new(region), &*capture)
+                                    .map(Arc::new)
+                                    .map_err(Arc::new);
+                                let _ = tx.send((member, r));
+                            });
                         }
                         Compression::Gzip | Compression::Zstd => {
                             let mut blob = Vec::with_capacity(size as usize);

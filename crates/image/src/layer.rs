@@ -126,10 +126,93 @@ impl LayerIndex {
     }
 }
 
+/// sha256 of a stream, computed on a thread of its own once the stream is big enough to be
+/// worth one: the reading thread (which inflates and indexes) then only copies the bytes into
+/// chunks, and the hash costs a second core instead of a third of the first one's time.
+pub(crate) struct Sha256Pipe {
+    state: PipeState,
+    pending: Vec<u8>,
+    seen: u64,
+}
+
+enum PipeState {
+    Inline(Sha256),
+    Thread {
+        tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+        handle: std::thread::JoinHandle<Sha256>,
+    },
+}
+
+/// Streams shorter than this are hashed where they are read.
+const OFFLOAD_AFTER: u64 = 4 << 20;
+const HASH_CHUNK: usize = 256 << 10;
+
+impl Sha256Pipe {
+    pub(crate) fn new() -> Self {
+        Sha256Pipe {
+            state: PipeState::Inline(Sha256::new()),
+            pending: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.seen += data.len() as u64;
+        match &mut self.state {
+            PipeState::Inline(h) => {
+                h.update(data);
+                if self.seen >= OFFLOAD_AFTER {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+                    let mut moved = h.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("importgate-hash".into())
+                        .spawn(move || {
+                            for chunk in rx {
+                                moved.update(&chunk);
+                            }
+                            moved
+                        });
+                    // No thread: go on hashing here.
+                    if let Ok(handle) = spawned {
+                        self.state = PipeState::Thread { tx, handle };
+                        self.pending = Vec::with_capacity(HASH_CHUNK);
+                    }
+                }
+            }
+            PipeState::Thread { tx, .. } => {
+                self.pending.extend_from_slice(data);
+                if self.pending.len() >= HASH_CHUNK {
+                    let chunk =
+                        std::mem::replace(&mut self.pending, Vec::with_capacity(HASH_CHUNK));
+                    // The thread only stops when the sender is dropped.
+                    let _ = tx.send(chunk);
+                }
+            }
+        }
+    }
+
+    /// The digest; empty (so matching nothing) if the hashing thread was lost.
+    pub(crate) fn finalize(self) -> Vec<u8> {
+        match self.state {
+            PipeState::Inline(h) => h.finalize().to_vec(),
+            PipeState::Thread { tx, handle } => {
+                if !self.pending.is_empty() {
+                    let _ = tx.send(self.pending);
+                }
+                drop(tx);
+                handle
+                    .join()
+                    .map(|h| h.finalize().to_vec())
+                    .unwrap_or_default()
+            }
+        }
+    }
+}
+
 /// Hashes what passes through, so the diff id costs no second pass.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Sha256Pipe,
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -143,7 +226,7 @@ impl<R: Read> Read for Hashing<R> {
 /// Counts, and hashes unless told not to, the stored bytes on their way to the decoder.
 struct Stored<R> {
     inner: R,
-    hasher: Option<Sha256>,
+    hasher: Option<Sha256Pipe>,
     len: u64,
 }
 
@@ -214,7 +297,7 @@ pub(crate) fn index_stored<R: Read>(reader: R, capture: &Capture) -> io::Result<
     let plain = sniff(&prefix) == Compression::None;
     let mut stored = Stored {
         inner: reader,
-        hasher: (!plain).then(Sha256::new),
+        hasher: (!plain).then(Sha256Pipe::new),
         len: 0,
     };
     let mut index = match index_blob(&mut stored, capture) {
@@ -267,7 +350,7 @@ pub(crate) fn index_blob<R: Read>(reader: R, capture: &Capture) -> io::Result<La
 pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
     let mut hashing = Hashing {
         inner: reader,
-        hasher: Sha256::new(),
+        hasher: Sha256Pipe::new(),
     };
     let mut index = index_entries(&mut hashing, capture)?;
     // The tar reader stops at the end marker; the digest covers the padding after it too.
@@ -285,15 +368,7 @@ pub(crate) fn index_tar_in_place(
     len: u64,
     capture: &Capture,
 ) -> io::Result<LayerIndex> {
-    let region = io::BufReader::with_capacity(
-        256 << 10,
-        Region {
-            file,
-            start,
-            len,
-            pos: 0,
-        },
-    );
+    let region = io::BufReader::with_capacity(256 << 10, Region::new(file, start, len)?);
     let mut archive = tar::Archive::new(region);
     index_from(archive.entries_with_seek()?, capture)
 }
@@ -319,15 +394,27 @@ pub(crate) fn hash_region(file: &std::fs::File, start: u64, len: u64) -> io::Res
     Ok(hex_digest(&hasher.finalize()))
 }
 
-/// `len` bytes of a file from `start`, as a reader that can seek (within them).
-struct Region<'f> {
-    file: &'f std::fs::File,
+/// `len` bytes of a file from `start`, as a reader that can seek (within them); its own handle
+/// on the file, so a worker can take it.
+pub(crate) struct Region {
+    file: std::fs::File,
     start: u64,
     len: u64,
     pos: u64,
 }
 
-impl Read for Region<'_> {
+impl Region {
+    pub(crate) fn new(file: &std::fs::File, start: u64, len: u64) -> io::Result<Self> {
+        Ok(Region {
+            file: file.try_clone()?,
+            start,
+            len,
+            pos: 0,
+        })
+    }
+}
+
+impl Read for Region {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use std::os::unix::fs::FileExt;
         let left = self.len.saturating_sub(self.pos);
@@ -341,7 +428,7 @@ impl Read for Region<'_> {
     }
 }
 
-impl io::Seek for Region<'_> {
+impl io::Seek for Region {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
         let to = match pos {
             io::SeekFrom::Start(n) => Some(n),
