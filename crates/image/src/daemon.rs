@@ -625,7 +625,13 @@ async fn select_and_assemble(
     name: String,
 ) -> Result<Image, ImageError> {
     let platform = opts.platform.clone();
-    let opts = opts.clone();
+    // The export stream is read without the layer cache (a stream cannot skip a member it has
+    // not seen, and names no layer by digest before its bytes), so what it would store there is
+    // never read again: not stored (it cost a whole encoded index in memory).
+    let opts = LoadOptions {
+        cache: None,
+        ..opts.clone()
+    };
     let reference = reference.to_string();
     tokio::task::spawn_blocking(move || {
         let sel = match select(&store, None, &platform) {
