@@ -318,3 +318,58 @@ fn corrupt_entries_concurrent_runs_and_a_full_cache_change_no_verdict() {
     assert_eq!(run.stdout, truth.stdout, "{}", run.stderr);
     assert!(files_below(&tiny).is_empty(), "{:?}", files_below(&tiny));
 }
+
+/// The engine's storage directories are indexed once: a layer directory is named by its chain
+/// id (content) and cache id, and the engine never changes a committed layer.
+#[test]
+fn storage_layers_are_indexed_once() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let image = build_image(
+        "importgate-test/cache-storage-seed-app",
+        &repo_root().join("examples/seed-app"),
+    );
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let truth = importgate(&[
+        "check",
+        "--no-cache",
+        "--source-mode",
+        "export",
+        "--format",
+        "json",
+        &image.tag,
+    ]);
+    assert_eq!(truth.code, 1, "{}", truth.stderr);
+    let run = || {
+        importgate_env(
+            &[
+                "check",
+                "--cache-dir",
+                &cache_arg,
+                "--source-mode",
+                "storage",
+                "--format",
+                "json",
+                &image.tag,
+            ],
+            &[("IMPORTGATE_LOG", "importgate_image::cache=debug")],
+        )
+    };
+    let cold = run();
+    assert_eq!(cold.stdout, truth.stdout, "{}", cold.stderr);
+    assert_eq!(cold.stderr.matches("layer cache: hit").count(), 0);
+    let stored = cold.stderr.matches("layer cache: stored storage").count();
+    assert!(stored >= 3, "{}", cold.stderr);
+    let warm = run();
+    assert_eq!(warm.stdout, truth.stdout, "{}", warm.stderr);
+    assert_eq!(
+        warm.stderr.matches("layer cache: hit storage").count(),
+        stored,
+        "{}",
+        warm.stderr
+    );
+}

@@ -123,7 +123,17 @@ impl LayerCache {
         if path.exists() {
             return;
         }
-        if let Err(e) = self.write(&path, &encode(index)) {
+        let written = (|| -> io::Result<()> {
+            fs::create_dir_all(&self.dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            encode_to(
+                index,
+                io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut()),
+            )?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        })();
+        if let Err(e) = written {
             tracing::debug!("layer cache: cannot write `{}`: {e}", path.display());
             return;
         }
@@ -182,6 +192,57 @@ impl LayerCache {
             .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// A layer index filed under `kind`/`key` rather than under a blob digest (the engine's
+    /// storage: a layer directory named by its chain id), if an intact one is there.
+    pub(crate) fn get_index(&self, kind: &str, key: &str) -> Option<Arc<LayerIndex>> {
+        let path = self.entry_path(kind, key)?;
+        let file = fs::File::open(&path).ok()?;
+        let decoded = file
+            .metadata()
+            .ok()
+            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len()));
+        match decoded {
+            Some(index) => {
+                tracing::debug!("layer cache: hit {kind} {key}");
+                Some(Arc::new(index))
+            }
+            None => {
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Files a layer index under `kind`/`key`, written as it is encoded.
+    pub(crate) fn put_index(&self, kind: &str, key: &str, index: &LayerIndex) {
+        let Some(path) = self.entry_path(kind, key) else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        let written = (|| -> io::Result<u64> {
+            let dir = path.parent().unwrap_or(&self.root);
+            fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            encode_to(
+                index,
+                io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut()),
+            )?;
+            let len = tmp.as_file().metadata()?.len();
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(len)
+        })();
+        match written {
+            Ok(len) => {
+                tracing::debug!("layer cache: stored {kind} {key}");
+                self.grown
+                    .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!("layer cache: cannot write `{}`: {e}", path.display()),
+        }
+    }
+
     fn entry_path(&self, kind: &str, key: &str) -> Option<PathBuf> {
         let ok = |s: &str, hex: bool| {
             !s.is_empty()
@@ -201,10 +262,6 @@ impl LayerCache {
                 .join(&key[..2])
                 .join(key)
         })
-    }
-
-    fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        self.write_in(&self.dir, path, data)
     }
 
     fn write_in(&self, dir: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
@@ -298,8 +355,25 @@ fn hex(bytes: &[u8]) -> String {
 /// `MAGIC`, `FORMAT`, the body, then the body's crc32 (a check against torn and damaged
 /// files, cheap enough to run over every hit; whoever can write the cache could forge a
 /// stronger sum too).
+#[cfg(test)]
 pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
-    let mut body = Enc(Vec::new());
+    let mut out = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = encode_to(index, &mut out);
+    out
+}
+
+/// [`encode`] straight into `w`: a layer's entry is written as it is encoded, never held whole
+/// in memory (the site-packages layer of a scientific stack encodes to 70 MB).
+pub(crate) fn encode_to<W: Write>(index: &LayerIndex, w: W) -> io::Result<()> {
+    let mut w = w;
+    w.write_all(MAGIC)?;
+    w.write_all(&FORMAT.to_le_bytes())?;
+    let mut body = Enc {
+        w,
+        crc: crc32fast::Hasher::new(),
+        err: None,
+    };
     body.opt_str(index.diff_id.as_deref());
     match &index.blob {
         Some((d, len)) => {
@@ -343,12 +417,12 @@ pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + body.0.len() + SUM_LEN);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT.to_le_bytes());
-    out.extend_from_slice(&body.0);
-    out.extend_from_slice(&crc32fast::hash(&body.0).to_le_bytes());
-    out
+    let Enc { mut w, crc, err } = body;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    w.write_all(&crc.finalize().to_le_bytes())?;
+    w.flush()
 }
 
 /// `None` for anything that is not an intact entry of this format.
@@ -428,24 +502,38 @@ impl<R: Read> Dec<'_, R> {
     }
 }
 
-struct Enc(Vec<u8>);
+/// Writes the body, summing it on the way; the first write error is kept and reported at the
+/// end.
+struct Enc<W: Write> {
+    w: W,
+    crc: crc32fast::Hasher,
+    err: Option<io::Error>,
+}
 
-impl Enc {
+impl<W: Write> Enc<W> {
+    fn put(&mut self, b: &[u8]) {
+        if self.err.is_none() {
+            self.crc.update(b);
+            if let Err(e) = self.w.write_all(b) {
+                self.err = Some(e);
+            }
+        }
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.put(&[v]);
     }
     fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn bytes(&mut self, b: &[u8]) {
         self.u64(b.len() as u64);
-        self.0.extend_from_slice(b);
+        self.put(b);
     }
     fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());

@@ -602,11 +602,22 @@ async fn load_storage(
             crate::progress::Unit::Bytes,
             size,
         );
-        let store = storage::StorageDirs::index(name, plan, &*opts.capture, &|n| step.advance(n));
+        let store = storage::StorageDirs::index(
+            name,
+            plan,
+            &*opts.capture,
+            &|n| step.advance(n),
+            opts.cache.as_deref(),
+        );
         drop(step);
         let mut sel = store.selection();
         sel.warnings
             .extend(platform_warning(&sel.config, &opts.platform));
+        // Its indexes are in the cache already, under the storage's keys.
+        let opts = LoadOptions {
+            cache: None,
+            ..opts
+        };
         assemble(reference, &store, sel, None, &opts)
     })
     .await

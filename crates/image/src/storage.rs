@@ -52,6 +52,9 @@ pub(crate) struct StoragePlan {
     pub driver: String,
     /// The layers' directories, oldest first.
     pub layers: Vec<PathBuf>,
+    /// For each, what names its contents: the chain id (which the diff ids below it make) and
+    /// the cache id of the directory, hashed; the key of its index in the layer cache.
+    pub keys: Vec<String>,
     /// The image config exactly as the engine stores it (its sha256 is the image id).
     pub config: Vec<u8>,
 }
@@ -116,6 +119,7 @@ pub(crate) fn plan(
         .join("layerdb")
         .join("sha256");
     let mut chain = String::new();
+    let mut keys = Vec::with_capacity(layers.len());
     for (dir, diff_id) in layers.iter().zip(diff_ids) {
         chain = if chain.is_empty() {
             diff_id.clone()
@@ -130,6 +134,9 @@ pub(crate) fn plan(
             .map_err(|e| format!("the engine's layer database is not readable: {e}"))?;
         let cache_id = String::from_utf8_lossy(&cache_id).trim().to_string();
         let expected = root.join(driver).join(&cache_id).join("diff");
+        keys.push(sha256_hex(
+            format!("{driver}\0{chain}\0{cache_id}").as_bytes(),
+        ));
         if cache_id.is_empty() || *dir != expected {
             return Err(format!(
                 "layer directory `{}` is not the one the layer database names for {diff_id}",
@@ -168,6 +175,7 @@ pub(crate) fn plan(
     Ok(StoragePlan {
         driver: driver.to_string(),
         layers,
+        keys,
         config,
     })
 }
@@ -193,22 +201,38 @@ pub(crate) struct StorageDirs {
     indexes: Vec<Result<Arc<LayerIndex>, io::Error>>,
 }
 
+/// The layer cache's entry kind for indexes of storage directories.
+const CACHE_KIND: &str = "storage";
+
 /// The member name the config is known by (for messages only).
 const CONFIG_MEMBER: &str = "config.json";
 
 impl StorageDirs {
     /// Indexes every layer directory, in parallel; `advance` is told the bytes of each file
     /// indexed (read or not), as the export's progress counts the bytes streamed.
+    /// A layer indexed by an earlier run (the same chain id in the same directory: the engine
+    /// never changes a committed layer) comes from `cache`, not from a walk.
     pub(crate) fn index(
         name: String,
         plan: StoragePlan,
         capture: &Capture,
         advance: &(dyn Fn(u64) + Sync),
+        cache: Option<&crate::LayerCache>,
     ) -> Self {
         let indexes = plan
             .layers
             .par_iter()
-            .map(|dir| index_dir(dir, capture, advance).map(Arc::new))
+            .zip(plan.keys.par_iter())
+            .map(|(dir, key)| {
+                if let Some(hit) = cache.and_then(|c| c.get_index(CACHE_KIND, key)) {
+                    return Ok(hit);
+                }
+                let index = index_dir(dir, capture, advance)?;
+                if let Some(c) = cache {
+                    c.put_index(CACHE_KIND, key, &index);
+                }
+                Ok(Arc::new(index))
+            })
             .collect();
         StorageDirs {
             name,
