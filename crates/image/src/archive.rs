@@ -320,6 +320,58 @@ impl<'c> Hits<'c> {
     }
 }
 
+/// Layers indexed on worker threads while the archive stream goes on, their results coming
+/// back by member name.
+struct Workers {
+    tx: mpsc::Sender<(String, LayerResult)>,
+    rx: mpsc::Receiver<(String, LayerResult)>,
+    in_flight: usize,
+    /// A worker may hold a compressed blob in memory; bounding them bounds that memory.
+    max: usize,
+}
+
+impl Workers {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        Workers {
+            tx,
+            rx,
+            in_flight: 0,
+            max: rayon::current_num_threads().max(1) + 1,
+        }
+    }
+
+    /// Runs `job` on a worker for `member`; with the most jobs in flight, first takes one
+    /// result back.
+    fn run(
+        &mut self,
+        store: &mut ArchiveStore,
+        member: String,
+        job: impl FnOnce() -> LayerResult + Send + 'static,
+    ) {
+        if self.in_flight >= self.max
+            && let Ok((m, r)) = self.rx.recv()
+        {
+            self.in_flight -= 1;
+            store.layers.insert(m, r);
+        }
+        self.in_flight += 1;
+        let tx = self.tx.clone();
+        rayon::spawn(move || {
+            // The receiver only goes away when the archive failed.
+            let _ = tx.send((member, job()));
+        });
+    }
+
+    /// Waits for every worker still running, so none outlives the archive.
+    fn finish(self, store: &mut ArchiveStore) {
+        drop(self.tx);
+        for (m, r) in self.rx.iter() {
+            store.layers.insert(m, r);
+        }
+    }
+}
+
 /// The store, and whether a cache entry decoded on a worker failed (its layer is then an
 /// error in the store, and the archive has to be read again). `file` is the archive when it is
 /// an uncompressed file: plain layer tars in it are then indexed in place, seeking over what is
@@ -345,11 +397,8 @@ fn collect_from<'a>(
         name: name.to_string(),
         ..ArchiveStore::default()
     };
-    let (tx, rx) = mpsc::channel::<(String, LayerResult)>();
+    let mut workers = Workers::new();
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // Each worker holds one compressed blob in memory; bounding them bounds that memory.
-    let max_in_flight = rayon::current_num_threads().max(1) + 1;
-    let mut in_flight = 0usize;
     let mut archive = tar::Archive::new(Outer {
         inner: outer,
         pos: 0,
@@ -386,21 +435,13 @@ fn collect_from<'a>(
                         && let Some((cache, digest)) = &cached
                         && cache.has(digest)
                     {
-                        if in_flight >= max_in_flight
-                            && let Ok((m, r)) = rx.recv()
-                        {
-                            in_flight -= 1;
-                            store.layers.insert(m, r);
-                        }
-                        in_flight += 1;
-                        let (tx, cache, digest, lost) =
-                            (tx.clone(), (*cache).clone(), digest.clone(), lost.clone());
-                        rayon::spawn(move || {
-                            let r = cache.get(&digest).ok_or_else(|| {
+                        let (cache, digest, lost) =
+                            ((*cache).clone(), digest.clone(), lost.clone());
+                        workers.run(&mut store, member, move || {
+                            cache.get(&digest).ok_or_else(|| {
                                 lost.store(true, std::sync::atomic::Ordering::Relaxed);
                                 Arc::new(io::Error::other("cached layer index unreadable"))
-                            });
-                            let _ = tx.send((member, r));
+                            })
                         });
                         continue;
                     }
@@ -429,40 +470,21 @@ fn collect_from<'a>(
                             let Some(file) = file else { continue };
                             let region = Region::new(file, entry.raw_file_position(), size)
                                 .map_err(corrupt)?;
-                            if in_flight >= max_in_flight
-                                && let Ok((m, r)) = rx.recv()
-                            {
-                                in_flight -= 1;
-                                store.layers.insert(m, r);
-                            }
-                            in_flight += 1;
-                            let tx = tx.clone();
                             let capture = capture.clone();
-                            rayon::spawn(move || {
-                                let r = index_stored(io::BufReader::new(region), &*capture)
+                            workers.run(&mut store, member, move || {
+                                index_stored(io::BufReader::new(region), &*capture)
                                     .map(Arc::new)
-                                    .map_err(Arc::new);
-                                let _ = tx.send((member, r));
+                                    .map_err(Arc::new)
                             });
                         }
                         Compression::Gzip | Compression::Zstd => {
                             let mut blob = Vec::with_capacity(size as usize);
                             body.read_to_end(&mut blob).map_err(corrupt)?;
-                            if in_flight >= max_in_flight
-                                && let Ok((m, r)) = rx.recv()
-                            {
-                                in_flight -= 1;
-                                store.layers.insert(m, r);
-                            }
-                            in_flight += 1;
-                            let tx = tx.clone();
                             let capture = capture.clone();
-                            rayon::spawn(move || {
-                                let r = index_stored(&blob[..], &*capture)
+                            workers.run(&mut store, member, move || {
+                                index_stored(&blob[..], &*capture)
                                     .map(Arc::new)
-                                    .map_err(Arc::new);
-                                // The receiver only goes away when the archive failed.
-                                let _ = tx.send((member, r));
+                                    .map_err(Arc::new)
                             });
                         }
                         Compression::None if looks_like_tar(&head) && file.is_some() => {
@@ -514,11 +536,7 @@ fn collect_from<'a>(
         }
         Ok(())
     })();
-    drop(tx);
-    // Workers still running hold senders; wait for every one so none outlives the call.
-    for (m, r) in rx.iter() {
-        store.layers.insert(m, r);
-    }
+    workers.finish(&mut store);
     result?;
     tracing::debug!(
         "{name}: {} layer members, {} metadata members, {} links",

@@ -90,12 +90,7 @@ impl LayerCache {
     /// The index of the layer whose stored blob has `digest`, if an intact entry exists.
     pub(crate) fn get(&self, digest: &str) -> Option<Arc<LayerIndex>> {
         let path = self.path_of(digest)?;
-        let file = fs::File::open(&path).ok()?;
-        let decoded = file
-            .metadata()
-            .ok()
-            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len()));
-        match decoded {
+        match read_index(&path)? {
             Some(index) if index.blob.as_ref().is_some_and(|(d, _)| d == digest) => {
                 // Recently used: the eviction goes by mtime.
                 if let Ok(f) = fs::File::options().append(true).open(&path) {
@@ -196,12 +191,7 @@ impl LayerCache {
     /// storage: a layer directory named by its chain id), if an intact one is there.
     pub(crate) fn get_index(&self, kind: &str, key: &str) -> Option<Arc<LayerIndex>> {
         let path = self.entry_path(kind, key)?;
-        let file = fs::File::open(&path).ok()?;
-        let decoded = file
-            .metadata()
-            .ok()
-            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len()));
-        match decoded {
+        match read_index(&path)? {
             Some(index) => {
                 tracing::debug!("layer cache: hit {kind} {key}");
                 Some(Arc::new(index))
@@ -313,6 +303,17 @@ impl LayerCache {
             }
         }
     }
+}
+
+/// The index an entry file holds: `None` when there is no such file, `Some(None)` when it is
+/// there but not an intact entry.
+fn read_index(path: &Path) -> Option<Option<LayerIndex>> {
+    let file = fs::File::open(path).ok()?;
+    Some(
+        file.metadata()
+            .ok()
+            .and_then(|m| decode_from(io::BufReader::with_capacity(256 << 10, file), m.len())),
+    )
 }
 
 /// Marks the last eviction (its mtime).
