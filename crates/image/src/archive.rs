@@ -233,6 +233,14 @@ impl Seek for Outer<'_> {
     }
 }
 
+/// What an I/O error while reading archive `name` is reported as.
+fn corrupt(name: &str) -> impl Fn(io::Error) -> ImageError + Copy + '_ {
+    move |source| ImageError::CorruptArchive {
+        archive: name.to_string(),
+        source,
+    }
+}
+
 /// Reads a whole archive stream. `name` is only for messages.
 pub(crate) fn collect<R: Read + Send>(
     reader: R,
@@ -240,10 +248,7 @@ pub(crate) fn collect<R: Read + Send>(
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
 ) -> Result<ArchiveStore, ImageError> {
-    let corrupt = |source: io::Error| ImageError::CorruptArchive {
-        archive: name.to_string(),
-        source,
-    };
+    let corrupt = corrupt(name);
     let (_, outer) = decompress(reader).map_err(corrupt)?;
     let (head, outer) = peek(outer, 512).map_err(corrupt)?;
     collect_from(
@@ -251,7 +256,7 @@ pub(crate) fn collect<R: Read + Send>(
         &head,
         name,
         capture,
-        Hits::of(cache, false),
+        cache,
         None,
     )
     .map(|(store, _)| store)
@@ -266,10 +271,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
 ) -> Result<ArchiveStore, ImageError> {
-    let corrupt = |source: io::Error| ImageError::CorruptArchive {
-        archive: name.to_string(),
-        source,
-    };
+    let corrupt = corrupt(name);
     let mut head = Vec::with_capacity(512);
     (&mut reader)
         .take(512)
@@ -284,7 +286,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         &head,
         name,
         capture,
-        Hits::of(cache, true),
+        cache,
         Some(file),
     )?;
     if !lost {
@@ -299,25 +301,10 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         &head,
         name,
         capture,
-        Hits::of(None, false),
+        None,
         Some(file),
     )
     .map(|(store, _)| store)
-}
-
-/// How cached layers are taken while the archive passes.
-struct Hits<'c> {
-    cache: Option<&'c Arc<LayerCache>>,
-    /// Entries are decoded on workers while the stream goes on (an archive file, which can be
-    /// read again should one of them fail); otherwise in the stream, where a failure still
-    /// leaves the blob's bytes to read.
-    parallel: bool,
-}
-
-impl<'c> Hits<'c> {
-    fn of(cache: Option<&'c Arc<LayerCache>>, parallel: bool) -> Self {
-        Hits { cache, parallel }
-    }
 }
 
 /// Layers indexed on worker threads while the archive stream goes on, their results coming
@@ -375,19 +362,18 @@ impl Workers {
 /// The store, and whether a cache entry decoded on a worker failed (its layer is then an
 /// error in the store, and the archive has to be read again). `file` is the archive when it is
 /// an uncompressed file: plain layer tars in it are then indexed in place, seeking over what is
-/// not kept, while workers hash them.
+/// not kept, while workers hash them, and cached layers are decoded on workers while the stream
+/// goes on (a file can be read again should one of them fail; in a stream, a failed hit still
+/// leaves the blob's bytes to read, so hits are decoded there).
 fn collect_from<'a>(
     outer: Box<dyn Skip + 'a>,
     head: &[u8],
     name: &str,
     capture: &Arc<Capture>,
-    hits: Hits<'_>,
+    cache: Option<&Arc<LayerCache>>,
     file: Option<&std::fs::File>,
 ) -> Result<(ArchiveStore, bool), ImageError> {
-    let corrupt = |source: io::Error| ImageError::CorruptArchive {
-        archive: name.to_string(),
-        source,
-    };
+    let corrupt = corrupt(name);
     if !looks_like_tar(head) {
         return Err(ImageError::NotAnArchive {
             archive: name.to_string(),
@@ -430,8 +416,8 @@ fn collect_from<'a>(
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     // A blob named by its digest that an earlier run indexed: its bytes are
                     // skipped, neither inflated nor hashed.
-                    let cached = hits.cache.zip(digest_member(&member));
-                    if hits.parallel
+                    let cached = cache.zip(digest_member(&member));
+                    if file.is_some()
                         && let Some((cache, digest)) = &cached
                         && cache.has(digest)
                     {

@@ -115,25 +115,16 @@ impl LayerCache {
         let Some(path) = self.path_of(digest) else {
             return;
         };
-        if path.exists() {
-            return;
+        match write_new(&path, |f| {
+            encode_to(index, io::BufWriter::with_capacity(256 << 10, f))
+        }) {
+            Ok(Some(_)) => {
+                tracing::debug!("layer cache: stored {digest}");
+                self.evict();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("layer cache: cannot write `{}`: {e}", path.display()),
         }
-        let written = (|| -> io::Result<()> {
-            fs::create_dir_all(&self.dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            encode_to(
-                index,
-                io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut()),
-            )?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })();
-        if let Err(e) = written {
-            tracing::debug!("layer cache: cannot write `{}`: {e}", path.display());
-            return;
-        }
-        tracing::debug!("layer cache: stored {digest}");
-        self.evict();
     }
 
     /// The entry of `kind` (a word: `parsed`, ...) filed under `key` (hex), if intact. Entries
@@ -169,22 +160,22 @@ impl LayerCache {
         let Some(path) = self.entry_path(kind, key) else {
             return;
         };
-        if path.exists() {
-            return;
+        let written = write_new(&path, |f| {
+            let mut w = io::BufWriter::new(f);
+            w.write_all(ENTRY_MAGIC)?;
+            w.write_all(&FORMAT.to_le_bytes())?;
+            w.write_all(body)?;
+            w.write_all(&crc32fast::hash(body).to_le_bytes())?;
+            w.flush()
+        });
+        match written {
+            Ok(Some(len)) => {
+                self.grown
+                    .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("cache: cannot write `{}`: {e}", path.display()),
         }
-        let mut data = Vec::with_capacity(ENTRY_MAGIC.len() + 4 + body.len() + SUM_LEN);
-        data.extend_from_slice(ENTRY_MAGIC);
-        data.extend_from_slice(&FORMAT.to_le_bytes());
-        data.extend_from_slice(body);
-        data.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
-        if let Some(dir) = path.parent()
-            && let Err(e) = self.write_in(dir, &path, &data)
-        {
-            tracing::debug!("cache: cannot write `{}`: {e}", path.display());
-            return;
-        }
-        self.grown
-            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A layer index filed under `kind`/`key` rather than under a blob digest (the engine's
@@ -208,23 +199,11 @@ impl LayerCache {
         let Some(path) = self.entry_path(kind, key) else {
             return;
         };
-        if path.exists() {
-            return;
-        }
-        let written = (|| -> io::Result<u64> {
-            let dir = path.parent().unwrap_or(&self.root);
-            fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            encode_to(
-                index,
-                io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut()),
-            )?;
-            let len = tmp.as_file().metadata()?.len();
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(len)
-        })();
-        match written {
-            Ok(len) => {
+        match write_new(&path, |f| {
+            encode_to(index, io::BufWriter::with_capacity(256 << 10, f))
+        }) {
+            Ok(None) => {}
+            Ok(Some(len)) => {
                 tracing::debug!("layer cache: stored {kind} {key}");
                 self.grown
                     .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
@@ -252,14 +231,6 @@ impl LayerCache {
                 .join(&key[..2])
                 .join(key)
         })
-    }
-
-    fn write_in(&self, dir: &Path, path: &Path, data: &[u8]) -> io::Result<()> {
-        fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(data)?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
     }
 
     /// Removes the least recently used entries (of every version and policy) until the cache
@@ -303,6 +274,27 @@ impl LayerCache {
             }
         }
     }
+}
+
+/// Writes a new entry at `path` through a temporary file renamed into place, so a concurrent
+/// or interrupted run never leaves a torn entry there; its length, or `None` when an entry is
+/// there already.
+fn write_new(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> io::Result<Option<u64>> {
+    if path.exists() {
+        return Ok(None);
+    }
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("a cache entry without a directory"))?;
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    write(tmp.as_file_mut())?;
+    let len = tmp.as_file().metadata()?.len();
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(Some(len))
 }
 
 /// The index an entry file holds: `None` when there is no such file, `Some(None)` when it is

@@ -278,12 +278,9 @@ pub(crate) fn assemble(
                 tracing::debug!("{archive}: cannot verify `{}`; not sha256", want.digest);
             }
         }
-        let hashing = if index.diff_id.is_none() {
-            src.pending_hash(&sel.layers[n])
-        } else {
-            None
-        };
-        if let Some(hash) = hashing {
+        if index.diff_id.is_none()
+            && let Some(hash) = src.pending_hash(&sel.layers[n])
+        {
             let deferred = Deferred {
                 archive: archive.clone(),
                 member: sel.layers[n].clone(),
@@ -353,21 +350,18 @@ impl PendingHash {
         }
     }
 
+    /// The hash, received once: `OnceLock` runs one initialiser and makes every other caller
+    /// wait for its result.
     pub(crate) fn wait(&self) -> Result<String, String> {
-        if let Some(done) = self.done.get() {
-            return done.clone();
-        }
-        let got = match self.rx.lock() {
-            Ok(mut rx) => match rx.take() {
-                Some(rx) => rx
-                    .recv()
-                    .map_err(|_| "the layer's hash was lost".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string())),
-                None => Err("the layer's hash was lost".to_string()),
-            },
-            Err(_) => Err("the layer's hash was lost".to_string()),
-        };
-        self.done.get_or_init(|| got).clone()
+        self.done
+            .get_or_init(|| {
+                let rx = self.rx.lock().ok().and_then(|mut rx| rx.take());
+                match rx.map(|rx| rx.recv()) {
+                    Some(Ok(hashed)) => hashed.map_err(|e| e.to_string()),
+                    _ => Err("the layer's hash was lost".to_string()),
+                }
+            })
+            .clone()
     }
 }
 
