@@ -92,10 +92,7 @@ impl LayerCache {
         let path = self.path_of(digest)?;
         match read_index(&path)? {
             Some(index) if index.blob.as_ref().is_some_and(|(d, _)| d == digest) => {
-                // Recently used: the eviction goes by mtime.
-                if let Ok(f) = fs::File::options().append(true).open(&path) {
-                    let _ = f.set_modified(SystemTime::now());
-                }
+                touch(&path);
                 tracing::debug!("layer cache: hit {digest}");
                 Some(Arc::new(index))
             }
@@ -148,9 +145,8 @@ impl LayerCache {
                 .ok()
                 .and_then(|m| m.elapsed().ok())
                 .is_some_and(|age| age.as_secs() > 3600)
-            && let Ok(f) = fs::File::options().append(true).open(&path)
         {
-            let _ = f.set_modified(SystemTime::now());
+            touch(&path);
         }
         body.map(<[u8]>::to_vec)
     }
@@ -184,6 +180,7 @@ impl LayerCache {
         let path = self.entry_path(kind, key)?;
         match read_index(&path)? {
             Some(index) => {
+                touch(&path);
                 tracing::debug!("layer cache: hit {kind} {key}");
                 Some(Arc::new(index))
             }
@@ -273,6 +270,13 @@ impl LayerCache {
                 total = total.saturating_sub(len);
             }
         }
+    }
+}
+
+/// Marks an entry as just used: the eviction goes by mtime.
+fn touch(path: &Path) {
+    if let Ok(f) = fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(SystemTime::now());
     }
 }
 
