@@ -50,11 +50,13 @@ const WHEELS: &[&str] = &[
     "hyperframe==6.0.1",
     "priority==2.0.0",
     "wsproto==1.2.0",
+    "waitress==3.0.2",
+    "uvicorn==0.32.1",
 ];
 
-/// `~/.cache/importgate-tests/wheels/servers-v1`, filled once by `pip download`.
+/// `~/.cache/importgate-tests/wheels/servers-v2`, filled once by `pip download`.
 fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/servers-v1");
+    let dir = cache_dir().join("wheels/servers-v2");
     let marker = dir.join(".complete");
     if marker.exists() {
         return dir;
@@ -652,5 +654,132 @@ fn hypercorn_module_attr() {
             ..server
         },
         &no_h11.tag,
+    );
+}
+
+/// A Flask app factory whose blueprint is imported inside the factory (and inside a function
+/// the factory calls): nothing of it runs when the module is imported, all of it when the
+/// server calls the factory.
+fn factory_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "/srv/webapp/__init__.py",
+            "from flask import Flask\n\n\ndef create_app():\n    app = Flask(__name__)\n    register_blueprints(app)\n    return app\n\n\ndef register_blueprints(app):\n    from .views import bp\n\n    app.register_blueprint(bp)\n",
+        ),
+        (
+            "/srv/webapp/views.py",
+            "from flask import Blueprint, jsonify\n\nfrom webapp.helpers import render\n\nbp = Blueprint(\"views\", __name__)\n\n\n@bp.route(\"/items\")\ndef items():\n    return jsonify(render())\n",
+        ),
+        (
+            "/srv/webapp/helpers.py",
+            "import html\n\n\ndef render():\n    return []\n",
+        ),
+    ]
+}
+
+const FACTORY_BROKEN: &[(&str, &str)] = &[(
+    "/srv/webapp/helpers.py",
+    "import html\nfrom markdown import markdown\n\n\ndef render():\n    return []\n",
+)];
+
+/// `waitress-serve --call webapp:create_app` from `/srv`, as an unprivileged user: waitress
+/// appends the working directory to sys.path (its script directory stays first), imports
+/// `webapp` and calls the factory, which imports the views.
+#[test]
+fn waitress_call_factory() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("waitress", &["flask==3.1.0", "waitress==3.0.2"]);
+    check_server(
+        &Server {
+            label: "waitress",
+            tail: "WORKDIR /srv\nUSER 1000\nCMD [\"waitress-serve\", \"--port=8080\", \"--call\", \"webapp:create_app\"]",
+            load: &[],
+            loaded: "",
+            banner: "Serving on http://",
+            entrypoint: "waitress-serve webapp:create_app",
+            notes: &[
+                "waitress-serve appends /srv to sys.path",
+                "waitress-serve calls `webapp:create_app` at startup",
+            ],
+            missing: "markdown",
+            chain_first: "webapp",
+            cmd_exit: 1,
+        },
+        &base.tag,
+        &factory_files(),
+        FACTORY_BROKEN,
+    );
+}
+
+/// `flask --app webapp run` from `/srv`: the module binds no `app`, so Flask calls its
+/// `create_app()`; `flask --app webapp routes` loads the app the same way.
+#[test]
+fn flask_factory_discovery() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("flask-factory", &["flask==3.1.0"]);
+    check_server(
+        &Server {
+            label: "flask-factory",
+            tail: "WORKDIR /srv\nCMD [\"flask\", \"--app\", \"webapp\", \"run\", \"--host\", \"0.0.0.0\"]",
+            load: &["flask", "--app", "webapp", "routes"],
+            loaded: "/items",
+            banner: "Running on",
+            entrypoint: "/usr/local/bin/flask",
+            notes: &["flask imports `webapp` at startup"],
+            missing: "markdown",
+            chain_first: "webapp",
+            cmd_exit: 1,
+        },
+        &base.tag,
+        &factory_files(),
+        FACTORY_BROKEN,
+    );
+}
+
+const ASGI_FACTORY: &str = r#"def create_app():
+    from svc.api import app
+
+    return app
+"#;
+
+/// `uvicorn --factory svc.main:create_app` from `/srv/asgi`: uvicorn imports `svc.main` and
+/// calls the factory, which imports the app module.
+#[test]
+fn uvicorn_factory() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("uvicorn", &["uvicorn==0.32.1"]);
+    check_server(
+        &Server {
+            label: "uvicorn-factory",
+            tail: "WORKDIR /srv/asgi\nCMD [\"uvicorn\", \"--factory\", \"svc.main:create_app\", \"--host\", \"0.0.0.0\"]",
+            load: &[],
+            loaded: "",
+            banner: "Uvicorn running on",
+            entrypoint: "uvicorn svc.main:create_app",
+            notes: &["uvicorn calls `svc.main:create_app` at startup"],
+            missing: "jwt",
+            chain_first: "svc",
+            cmd_exit: 1,
+        },
+        &base.tag,
+        &[
+            ("/srv/asgi/svc/__init__.py", ""),
+            ("/srv/asgi/svc/main.py", ASGI_FACTORY),
+            ("/srv/asgi/svc/api.py", ASGI_API),
+            (
+                "/srv/asgi/svc/auth.py",
+                "import hmac\n\n\ndef check():\n    return True\n",
+            ),
+        ],
+        &[(
+            "/srv/asgi/svc/auth.py",
+            "import hmac\nimport jwt\n\n\ndef check():\n    return True\n",
+        )],
     );
 }

@@ -7,6 +7,7 @@ cases as JSON on stdin:
 
 Input:
     {"path0": "/app" | null,          # what sys.path[0] is for the real launch
+     "append": ["/srv"],              # optional, appended to sys.path (waitress's cwd)
      "flags": ["-s", ...],            # optional interpreter flags of the real launch
      "timeout": 20,                   # optional, seconds per case
      "cases": [{"statement": "from core import aws_service", "package": "services" | null}]}
@@ -46,6 +47,8 @@ if not safe and sys.path:
     sys.path.pop(0)  # the '' that -c put there
 if case.get("path0") is not None:
     sys.path.insert(0, case["path0"])
+for extra in case.get("append") or []:
+    sys.path.append(extra)
 res = {"ok": True, "type": None, "name": None, "import_error": False, "message": None,
        "in_module_code": False}
 try:
@@ -76,9 +79,10 @@ os._exit(0)
 '''
 
 
-def run_case(case, path0, flags, timeout):
+def run_case(case, path0, flags, timeout, append=()):
     payload = dict(case)
     payload["path0"] = path0
+    payload["append"] = list(append)
     proc = subprocess.Popen(
         [sys.executable] + list(flags) + ["-c", CHILD],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -103,9 +107,10 @@ def main():
     path0 = req.get("path0")
     flags = req.get("flags") or []
     timeout = req.get("timeout") or 20
+    append = req.get("append") or []
     info = run_case({"statement": "pass", "package": None, "describe": True}, path0, flags,
-                    timeout)
-    results = [run_case(c, path0, flags, timeout) for c in req.get("cases", [])]
+                    timeout, append)
+    results = [run_case(c, path0, flags, timeout, append) for c in req.get("cases", [])]
     sys.stdout.write(json.dumps({
         "executable": info.get("executable"),
         "version": info.get("version"),

@@ -828,6 +828,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     id: &id,
                     site,
                     chain: chain.as_deref(),
+                    called: reached.called.get(file),
                 },
                 &mut site_findings,
                 &mut site_imports,
@@ -1077,6 +1078,9 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
             walker.reached.config_roots.extend(nodes);
         }
     }
+    for (module, function, mode) in &entry.calls {
+        walker.add_call(module, function, *mode, false);
+    }
     // `python -c`: the modules its code imports at the top level are roots.
     if let Some(code) = code {
         let id = Identity {
@@ -1222,6 +1226,7 @@ fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) 
         "gunicorn" | "flask" => format!("Failed to find attribute '{attr}' in '{module}'."),
         "fastapi" => format!("Could not find app name {attr} in {module}"),
         "celery" => format!("Module '{module}' has no attribute '{attr}'"),
+        "waitress-serve" | "waitress" => format!("module '{module}' has no attribute '{attr}'"),
         "uwsgi" => format!(
             "unable to load app 0 (mountpoint='') (callable not found or import error): `{module}` has no `{attr}`"
         ),
@@ -1655,6 +1660,8 @@ struct SiteIn<'a> {
     site: &'a ImportSite,
     /// The startup chain of the file, when the entrypoint reaches it.
     chain: Option<&'a [String]>,
+    /// The file's functions called at startup, with whether every call is guarded.
+    called: Option<&'a BTreeMap<String, bool>>,
 }
 
 /// When the site runs, from its context and whether its module is on the startup path.
@@ -1665,8 +1672,14 @@ fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
         Kind::Guarded
     } else if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
         Kind::Undecidable
-    } else if s.chain.is_some() && closure::runs_at_import(site, &ctx.target) {
-        Kind::Startup
+    } else if s.chain.is_some()
+        && let Some(guarded) = closure::runs_at_startup(site, &ctx.target, s.called)
+    {
+        if guarded {
+            Kind::Guarded
+        } else {
+            Kind::Startup
+        }
     } else if dynamic {
         Kind::Dynamic
     } else if matches!(site.context.scope, Scope::Function(_)) || site.context.lazy {
@@ -2672,6 +2685,99 @@ mod tests {
         }
         assert_eq!(r.startup.third_party_files, 3, "{:#?}", r.startup);
     }
+
+    /// Functions called while the container starts run their imports then: a module-level
+    /// `app = create_app()`, a server's factory call, and what those call in turn (in the
+    /// module or in one it imports); a function nobody calls stays lazy, and a call under
+    /// `try/except ImportError` makes what it reaches guarded.
+    #[test]
+    fn functions_called_at_startup_run_their_imports() {
+        let lazy_or_startup = |files: &[(&str, &str)], cmd: &[&str]| {
+            let r = check(&image(files, cmd), &CheckOptions::default()).unwrap();
+            let mut out: Vec<(String, Kind)> = r
+                .findings
+                .iter()
+                .map(|f| (f.module.clone(), f.kind))
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            out
+        };
+        let factory = [
+            (
+                "app/web/__init__.py",
+                "from .helpers import setup\n\ndef create_app():\n    from . import views\n    import missing_direct\n    register(None)\n    setup()\n    return 1\n\ndef register(app):\n    import missing_registered\n\ndef unused():\n    import missing_unused\n\ndef gen():\n    import missing_gen\n    yield 1\n",
+            ),
+            ("app/web/views.py", "import missing_view\n"),
+            (
+                "app/web/helpers.py",
+                "def setup():\n    import missing_helper\n\ndef other():\n    import missing_other\n",
+            ),
+        ];
+        let mut wsgi = factory.to_vec();
+        wsgi.push((
+            "app/wsgi.py",
+            "import web\nfrom web import create_app\nweb.gen()\napp = create_app()\n",
+        ));
+        let startup =
+            |v: &[(String, Kind)], m: &str| v.iter().find(|(n, _)| n == m).map(|(_, k)| *k);
+        let got = lazy_or_startup(&wsgi, &["python", "wsgi.py"]);
+        for m in [
+            "missing_direct",
+            "missing_registered",
+            "missing_helper",
+            "missing_view",
+        ] {
+            assert_eq!(startup(&got, m), Some(Kind::Startup), "{m}: {got:?}");
+        }
+        for m in ["missing_unused", "missing_other"] {
+            assert_eq!(startup(&got, m), Some(Kind::Lazy), "{m}: {got:?}");
+        }
+        // Calling a generator function runs none of its body.
+        assert_eq!(startup(&got, "missing_gen"), Some(Kind::Lazy), "{got:?}");
+
+        // A server's factory call: gunicorn with parentheses, without them the object is the
+        // app and nothing is called.
+        let mut gunicorn = factory.to_vec();
+        gunicorn.push((
+            "usr/local/bin/gunicorn",
+            "#!/usr/local/bin/python3.12\nfrom gunicorn.app.wsgiapp import run\n",
+        ));
+        gunicorn.push((SITE_GUNICORN_INIT, ""));
+        gunicorn.push((SITE_GUNICORN_APP_INIT, ""));
+        gunicorn.push((SITE_GUNICORN_WSGIAPP, "def run(): pass\n"));
+        let got = lazy_or_startup(&gunicorn, &["gunicorn", "web:create_app()"]);
+        assert_eq!(
+            startup(&got, "missing_direct"),
+            Some(Kind::Startup),
+            "{got:?}"
+        );
+        assert_eq!(
+            startup(&got, "missing_helper"),
+            Some(Kind::Startup),
+            "{got:?}"
+        );
+        let got = lazy_or_startup(&gunicorn, &["gunicorn", "web:create_app"]);
+        assert_eq!(startup(&got, "missing_direct"), Some(Kind::Lazy), "{got:?}");
+
+        // Guarded call: what the function imports is caught by the caller's handler.
+        let mut guarded = factory.to_vec();
+        guarded.push((
+            "app/wsgi.py",
+            "import web\ntry:\n    app = web.create_app()\nexcept ImportError:\n    app = None\n",
+        ));
+        let got = lazy_or_startup(&guarded, &["python", "wsgi.py"]);
+        assert_eq!(
+            startup(&got, "missing_direct"),
+            Some(Kind::Guarded),
+            "{got:?}"
+        );
+    }
+
+    const SITE_GUNICORN_INIT: &str = "usr/local/lib/python3.12/site-packages/gunicorn/__init__.py";
+    const SITE_GUNICORN_APP_INIT: &str =
+        "usr/local/lib/python3.12/site-packages/gunicorn/app/__init__.py";
+    const SITE_GUNICORN_WSGIAPP: &str =
+        "usr/local/lib/python3.12/site-packages/gunicorn/app/wsgiapp.py";
 
     #[test]
     fn guarded_dependency_failures_are_not_startup_errors() {

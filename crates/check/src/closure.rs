@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use importgate_image::Vfs;
 use importgate_python::{Found, Resolver};
-use importgate_source::{ImportSite, ParsedModule, Scope, TargetEnv};
+use importgate_source::{ImportContext, ImportKind, ImportSite, ParsedModule, Scope, TargetEnv};
 
 use crate::checker::{Identity, site_target};
 
@@ -75,6 +75,10 @@ pub(crate) struct Reached {
     /// Nodes the entrypoint or a framework imports directly (with the packages on the way),
     /// besides the parentless roots: the starting points of [`Reached::hard`].
     pub config_roots: Vec<usize>,
+    /// Per file of the application, the module-level functions called while the container
+    /// starts (by the module's own code, a caller's, or a server's factory call), and whether
+    /// every such call is guarded (a handler catches `ImportError`).
+    pub called: BTreeMap<String, BTreeMap<String, bool>>,
 }
 
 impl Reached {
@@ -108,6 +112,52 @@ pub(crate) fn runs_at_import(site: &ImportSite, target: &TargetEnv) -> bool {
             .any(|c| c.reaches(target) == Some(false))
 }
 
+/// Whether code in a function's body runs when the function is called: not under
+/// `TYPE_CHECKING`, not a lazy import, no enclosing `if` known false here.
+pub(crate) fn runs_when_called(context: &ImportContext, target: &TargetEnv) -> bool {
+    !context.type_checking
+        && !context.lazy
+        && !context
+            .conditions
+            .iter()
+            .any(|c| c.reaches(target) == Some(false))
+}
+
+/// Whether an import site runs while the container starts, given which of its module's
+/// functions are called then (`called`, with whether every call is guarded): `Some(guarded)`.
+pub(crate) fn runs_at_startup(
+    site: &ImportSite,
+    target: &TargetEnv,
+    called: Option<&BTreeMap<String, bool>>,
+) -> Option<bool> {
+    if runs_at_import(site, target) {
+        return Some(site.context.guarded);
+    }
+    let f = site.context.in_function.as_ref()?;
+    let guarded = *called?.get(f)?;
+    runs_when_called(&site.context, target).then_some(guarded || site.context.guarded)
+}
+
+/// How a program calls the object it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallMode {
+    /// Called, whatever its parameters (`module:create_app()`, waitress `--call`, uvicorn
+    /// `--factory`, a call in the code).
+    Always,
+    /// Called without arguments, the body running only when every parameter has a default
+    /// (uvicorn tries every object it is given; a `TypeError` means "not a factory").
+    Bare,
+    /// Flask's discovery: `app` or `application` when the module binds one, else the factory
+    /// `create_app`, else `make_app`.
+    FlaskFind,
+}
+
+/// A request to run a function of a file: `(name, mode, guarded)`.
+type CallRequest = (String, CallMode, bool);
+
+/// A call of another module's function: `(module, function, mode, guarded)`.
+type RemoteCall = (String, String, CallMode, bool);
+
 /// Whether every enclosing condition of the site is known to hold here (or there is none).
 pub(crate) fn unconditional(site: &ImportSite, target: &TargetEnv) -> bool {
     site.context
@@ -133,6 +183,10 @@ pub(crate) struct Walker<'a, 'r> {
     pub progress: Option<&'a importgate_image::progress::StepGuard>,
     /// Parses from earlier runs.
     pub store: Option<&'a dyn importgate_source::ParseStore>,
+    /// Functions asked to run, per file, before or while the file is followed.
+    requests: BTreeMap<String, BTreeSet<CallRequest>>,
+    /// Nodes followed at least once: a new request for one of them follows it again.
+    followed_nodes: BTreeSet<usize>,
 }
 
 impl<'a, 'r> Walker<'a, 'r> {
@@ -156,6 +210,35 @@ impl<'a, 'r> Walker<'a, 'r> {
             frontier: Vec::new(),
             progress: None,
             store: None,
+            requests: BTreeMap::new(),
+            followed_nodes: BTreeSet::new(),
+        }
+    }
+
+    /// Asks for `function` of `module` to run at startup (a server's factory call). Only the
+    /// application's functions are followed: a library's are its own business.
+    pub fn add_call(&mut self, module: &str, function: &str, mode: CallMode, guarded: bool) {
+        let res = self.resolver.resolve(module);
+        if res.failure.is_some() {
+            return;
+        }
+        let Some(file) = res.last_found().and_then(|f| f.file()).map(str::to_string) else {
+            return;
+        };
+        let real = self.vfs.realpath(&file).unwrap_or(file);
+        if self.is_third_party(&real) {
+            return;
+        }
+        let request = (function.to_string(), mode, guarded);
+        if self
+            .requests
+            .entry(real.clone())
+            .or_default()
+            .insert(request)
+            && let Some(&i) = self.reached.by_file.get(&real)
+            && self.followed_nodes.contains(&i)
+        {
+            self.frontier.push(i);
         }
     }
 
@@ -356,11 +439,28 @@ impl<'a, 'r> Walker<'a, 'r> {
             return;
         }
         let third_party = self.is_third_party(&file);
+        self.followed_nodes.insert(i);
+        let (called, remote) = if third_party {
+            (BTreeMap::new(), Vec::new())
+        } else {
+            self.functions_run(&file, &parsed, &id)
+        };
         let mut edges = Vec::new();
-        for site in &parsed.imports {
-            if !runs_at_import(site, self.target) {
+        // A function runs after the module-level code that defines it: its imports come
+        // after the module's own in the order CPython executes them.
+        let in_functions = parsed
+            .imports
+            .iter()
+            .filter(|s| !runs_at_import(s, self.target));
+        let sites = parsed
+            .imports
+            .iter()
+            .filter(|s| runs_at_import(s, self.target))
+            .chain(in_functions.filter(|_| !called.is_empty()));
+        for site in sites {
+            let Some(guarded) = runs_at_startup(site, self.target, Some(&called)) else {
                 continue;
-            }
+            };
             // A dependency's branches on its own state (`if PYDANTIC_V2:`) and its fallbacks
             // in `except` handlers are not ours to guess: only what runs whatever the test
             // says is followed.
@@ -383,7 +483,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             }
             edges.push(Edge {
                 at: (site.line, site.column),
-                guarded: site.context.guarded,
+                guarded,
                 children,
             });
         }
@@ -391,7 +491,154 @@ impl<'a, 'r> Walker<'a, 'r> {
             self.reached.edges.resize(i + 1, Vec::new());
         }
         self.reached.edges[i] = edges;
+        if !called.is_empty() {
+            self.reached.called.insert(file.clone(), called);
+        }
+        // Another module's function: followed when that module's file is (its import is
+        // what binds the name called).
+        for (module, function, mode, guarded) in remote {
+            self.add_call(&module, &function, mode, guarded);
+        }
     }
+
+    /// The functions of an application file that run at startup: those asked for, those its
+    /// module-level code calls, and those they call in turn, with whether every call is
+    /// guarded; plus the calls that go to other modules' functions, as requests.
+    fn functions_run(
+        &self,
+        file: &str,
+        parsed: &ParsedModule,
+        id: &Identity,
+    ) -> (BTreeMap<String, bool>, Vec<RemoteCall>) {
+        let mut run: BTreeMap<String, bool> = BTreeMap::new();
+        let mut remote = Vec::new();
+        let mut work: Vec<(Option<String>, bool)> = vec![(None, false)];
+        let local = |name: &str,
+                     mode: CallMode,
+                     guarded: bool,
+                     run: &mut BTreeMap<String, bool>,
+                     work: &mut Vec<(Option<String>, bool)>| {
+            let Some(def) = parsed.functions.iter().find(|d| d.name == name) else {
+                return;
+            };
+            if def.generator || (mode == CallMode::Bare && !def.bare_call) {
+                return;
+            }
+            match run.get(name) {
+                Some(&g) if g <= guarded => {}
+                _ => {
+                    run.insert(name.to_string(), guarded);
+                    work.push((Some(name.to_string()), guarded));
+                }
+            }
+        };
+        for (name, mode, guarded) in self.requests.get(file).into_iter().flatten() {
+            let (name, mode) = match mode {
+                CallMode::FlaskFind => {
+                    let binds = |n: &str| parsed.bindings.names.contains(n);
+                    if binds("app") || binds("application") {
+                        continue;
+                    }
+                    match ["create_app", "make_app"].into_iter().find(|n| binds(n)) {
+                        Some(n) => (n.to_string(), CallMode::Bare),
+                        None => continue,
+                    }
+                }
+                m => (name.clone(), *m),
+            };
+            match callee(parsed, None, &name, id, self.resolver) {
+                Some(Callee::Local(n)) => local(&n, mode, *guarded, &mut run, &mut work),
+                Some(Callee::Remote(m, f)) => remote.push((m, f, mode, *guarded)),
+                None => {}
+            }
+        }
+        let mut seen: BTreeSet<(Option<String>, bool)> = BTreeSet::new();
+        while let Some((owner, guarded)) = work.pop() {
+            if !seen.insert((owner.clone(), guarded)) {
+                continue;
+            }
+            for call in &parsed.calls {
+                let c = &call.context;
+                if c.in_function != owner || c.handler || !runs_when_called(c, self.target) {
+                    continue;
+                }
+                let g = guarded || c.guarded;
+                match callee(parsed, owner.as_deref(), &call.callee, id, self.resolver) {
+                    Some(Callee::Local(n)) => local(&n, CallMode::Always, g, &mut run, &mut work),
+                    Some(Callee::Remote(m, f)) => remote.push((m, f, CallMode::Always, g)),
+                    None => {}
+                }
+            }
+        }
+        (run, remote)
+    }
+}
+
+/// What a call in a module reaches.
+enum Callee {
+    /// One of the module's own functions.
+    Local(String),
+    /// A function of another module: `(module, function)`.
+    Remote(String, String),
+}
+
+/// What the dotted `name` called in `parsed` (by module-level code when `owner` is `None`,
+/// else in the body of `owner`) refers to, when it is a function we can follow: a `def` of the
+/// module, or a function of a module it imports (`from .factory import create_app`,
+/// `views.register(app)` after `from . import views`). A name the function imports itself
+/// shadows the module's.
+fn callee(
+    parsed: &ParsedModule,
+    owner: Option<&str>,
+    name: &str,
+    id: &Identity,
+    resolver: &Resolver<'_>,
+) -> Option<Callee> {
+    let (head, rest) = match name.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (name, None),
+    };
+    let binding = |in_function: Option<&str>| {
+        parsed.imports.iter().rev().find(|s| {
+            let scope_ok = match in_function {
+                Some(f) => s.context.scope == Scope::Function(f.to_string()),
+                None => s.context.scope == Scope::Module,
+            };
+            scope_ok
+                && s.context.in_function.as_deref() == in_function
+                && s.bound_name().as_deref() == Some(head)
+        })
+    };
+    let site = owner.and_then(|f| binding(Some(f)));
+    if site.is_none() && rest.is_none() && parsed.functions.iter().any(|d| d.name == head) {
+        return Some(Callee::Local(head.to_string()));
+    }
+    let site = site.or_else(|| binding(None))?;
+    let (Ok(module), imported) = site_target(site, id)? else {
+        return None;
+    };
+    let is_module = |m: &str| resolver.resolve(m).failure.is_none();
+    // The module the binding names, then the rest of the dotted call: `module.function`.
+    let bound = match (&site.kind, imported) {
+        (ImportKind::Import { .. }, _) if site.statement.contains(" as ") => module,
+        (ImportKind::Import { .. }, _) => head.to_string(),
+        (_, Some(n)) => {
+            let sub = format!("{}.{n}", module);
+            if rest.is_none() {
+                // `from m import f; f()`: a function of `m`, unless `m.f` is a module.
+                return (!is_module(&sub)).then_some(Callee::Remote(module, n));
+            }
+            if !is_module(&sub) {
+                return None;
+            }
+            sub
+        }
+        _ => return None,
+    };
+    let rest = rest?;
+    let full = format!("{bound}.{rest}");
+    let (m, f) = full.rsplit_once('.')?;
+    (is_module(m) && !is_module(&full)).then(|| Callee::Remote(m.to_string(), f.to_string()))
 }
 
 /// The settings Django reads at startup (or on the first request, login or query) and the

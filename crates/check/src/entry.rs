@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 
 use importgate_image::{ImageConfig, Vfs};
 use importgate_python::access;
-use importgate_python::runtime::{APP_SERVERS, DEFAULT_PATH, abspath, which};
+use importgate_python::runtime::{APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, which};
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
 
+use crate::closure::CallMode;
 use crate::finding::ConfigLoc;
 
 /// The file name findings about the image configuration carry (and the pseudo-file the code
@@ -76,6 +77,9 @@ pub(crate) struct Entry {
     pub notes: Vec<String>,
     /// `DJANGO_SETTINGS_MODULE`, when Django is started.
     pub django_settings: Option<String>,
+    /// Functions the program calls once it has imported them (an app factory):
+    /// `(module, function, how)`.
+    pub calls: Vec<(String, String, CallMode)>,
 }
 
 impl Entry {
@@ -548,6 +552,15 @@ fn server_app(
             let (module, attr) = split_spec(&spec, default);
             e.notes
                 .push(format!("{server} imports `{module}` ({spec}) at startup"));
+            if let Some(attr) = &attr
+                && let Some(mode) = factory_call(server, &spec, args)
+            {
+                if mode == CallMode::Always {
+                    e.notes
+                        .push(format!("{server} calls `{module}:{attr}` at startup"));
+                }
+                e.calls.push((module.clone(), attr.clone(), mode));
+            }
             e.targets.push(Target {
                 what: What::Attr { module, attr },
                 by: server.to_string(),
@@ -560,6 +573,23 @@ fn server_app(
                 "no application given to {server} on the command line (a config file?)"
             ));
         }
+    }
+}
+
+/// Whether the server calls the object it is given, and how: gunicorn and hypercorn call a
+/// `factory(args)` spelled with parentheses, uvicorn calls what `--factory` names and tries a
+/// call of anything else (a `TypeError` tells it the object is the app), waitress calls what
+/// `--call` names.
+fn factory_call(server: &str, spec: &str, args: &[String]) -> Option<CallMode> {
+    let attr = spec.split_once(':').map(|(_, a)| a).unwrap_or_default();
+    match server {
+        "gunicorn" | "hypercorn" => attr.contains('(').then_some(CallMode::Always),
+        "uvicorn" if args.iter().any(|a| a == "--factory") => Some(CallMode::Always),
+        "uvicorn" if !attr.contains('.') => Some(CallMode::Bare),
+        "waitress" | "waitress-serve" if args.iter().any(|a| a == "--call") => {
+            Some(CallMode::Always)
+        }
+        _ => None,
     }
 }
 
@@ -812,6 +842,14 @@ fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut En
             code_column: None,
         };
     }
+    // Flask calls a function it is named (`module:create_app`, `module:create_app(args)`);
+    // given a module, it looks for an app object, then calls `create_app` or `make_app`.
+    match &attr {
+        Some(a) => e.calls.push((m.clone(), a.clone(), CallMode::Always)),
+        None => e
+            .calls
+            .push((m.clone(), String::new(), CallMode::FlaskFind)),
+    }
     e.targets.push(Target {
         what: What::Attr { module: m, attr },
         by: "flask".into(),
@@ -930,6 +968,22 @@ const FLAG_OPTIONS: &[&str] = &[
     "-v",
     "--verbose",
     "--help",
+    // waitress-serve
+    "--call",
+    "--ipv4",
+    "--no-ipv4",
+    "--ipv6",
+    "--no-ipv6",
+    "--log-untrusted-proxy-headers",
+    "--no-log-untrusted-proxy-headers",
+    "--clear-untrusted-proxy-headers",
+    "--no-clear-untrusted-proxy-headers",
+    "--log-socket-errors",
+    "--no-log-socket-errors",
+    "--expose-tracebacks",
+    "--no-expose-tracebacks",
+    "--asyncore-use-poll",
+    "--no-asyncore-use-poll",
 ];
 
 /// Positional words of a command line after the program name, skipping option values.
@@ -1064,7 +1118,7 @@ pub(crate) fn apply_server_paths(
         Launch::Module { module } if APP_SERVERS.contains(&module.as_str()) => Some(module.clone()),
         _ => None,
     };
-    if let Some(server) = server {
+    if let Some(server) = &server {
         if let Some(dir) = option(args, &["--app-dir"]) {
             front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
         }
@@ -1080,6 +1134,19 @@ pub(crate) fn apply_server_paths(
         }
     }
     let mut notes = Vec::new();
+    if let Some(server) = &server
+        && APPENDS_CWD.contains(&server.as_str())
+    {
+        // `sys.path.append(os.getcwd())` before the app is imported: the real directory.
+        let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
+        notes.push(format!("{server} appends {cwd} to sys.path"));
+        rt.sys_path.push(SysPathEntry {
+            path: cwd,
+            origin: Origin::WorkingDir {
+                reason: format!("{server} appends it before importing the app"),
+            },
+        });
+    }
     for (path, reason) in front.into_iter().rev() {
         rt.sys_path.retain(|e| e.path != path);
         notes.push(format!("{reason} puts {path} first on sys.path"));

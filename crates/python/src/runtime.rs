@@ -184,8 +184,20 @@ fn shebang(vfs: &Vfs, path: &str) -> Option<Vec<String>> {
     (!argv.is_empty()).then_some(argv)
 }
 
-/// Servers whose CLI imports a `module:attr` string with the working directory on sys.path.
-pub const APP_SERVERS: &[&str] = &["uvicorn", "gunicorn", "hypercorn", "daphne"];
+/// Servers whose CLI imports a `module:attr` string with the working directory on sys.path
+/// (waitress appends it; the others insert it first).
+pub const APP_SERVERS: &[&str] = &[
+    "uvicorn",
+    "gunicorn",
+    "hypercorn",
+    "daphne",
+    "waitress-serve",
+    "waitress",
+];
+
+/// Servers that append the working directory to sys.path (`sys.path.append(os.getcwd())`)
+/// rather than insert it first: what sits in front of it still wins.
+pub const APPENDS_CWD: &[&str] = &["waitress-serve", "waitress"];
 
 struct Parsed {
     python: String,
@@ -797,13 +809,16 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             }
             Launch::AppServer { server, .. } => {
                 // The server's own script dir is sys.path[0]; the server then inserts the
-                // working directory in front of it before importing the app (rule F3/F4).
-                b.push(
-                    cwd.clone(),
-                    Origin::WorkingDir {
-                        reason: format!("{server} inserts it before importing the app"),
-                    },
-                );
+                // working directory in front of it before importing the app (rule F3/F4), or
+                // appends it (waitress, done once the model is built).
+                if !APPENDS_CWD.contains(&server.as_str()) {
+                    b.push(
+                        cwd.clone(),
+                        Origin::WorkingDir {
+                            reason: format!("{server} inserts it before importing the app"),
+                        },
+                    );
+                }
                 if let Some(p) = which(vfs, &path_var, &cwd, server) {
                     let real = vfs.realpath(&p).unwrap_or(p.clone());
                     b.push(dirname(&real), Origin::ScriptBinDir { script: p });

@@ -12,8 +12,8 @@ use crate::names::Resolver;
 use std::collections::{HashMap, HashSet};
 
 use crate::{
-    Fallback, FinderFn, FinderRef, ImportContext, ImportKind, ImportSite, LoadTarget, Locator,
-    NativeLoad, PackageArg, Scope,
+    CallSite, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind, ImportSite,
+    LoadTarget, Locator, NativeLoad, PackageArg, Scope,
 };
 
 /// What the walk collects from one module.
@@ -25,6 +25,8 @@ pub(crate) struct Extracted {
     pub(crate) finders: Vec<FinderFn>,
     pub(crate) fallbacks: Vec<Fallback>,
     pub(crate) called_at_import: Vec<String>,
+    pub(crate) functions: Vec<FunctionDef>,
+    pub(crate) calls: Vec<CallSite>,
 }
 
 /// A name bound in one scope, while looking for a fallback chain.
@@ -56,6 +58,10 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         chain_vars: HashMap::new(),
         fallbacks: Vec::new(),
         called_at_import: Vec::new(),
+        functions: Vec::new(),
+        calls: Vec::new(),
+        yields: Vec::new(),
+        lambdas: 0,
         guarded: false,
         os_guarded: false,
         handler: false,
@@ -90,6 +96,22 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         finders,
         fallbacks: extractor.fallbacks,
         called_at_import: extractor.called_at_import,
+        functions: extractor.functions,
+        calls: extractor.calls,
+    }
+}
+
+/// `a`, `a.b.c` for a name or an attribute chain on a name.
+fn dotted(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Name(n) => Some(n.id.to_string()),
+        Expr::Attribute(a) => {
+            let mut head = dotted(&a.value)?;
+            head.push('.');
+            head.push_str(a.attr.as_str());
+            Some(head)
+        }
+        _ => None,
     }
 }
 
@@ -135,6 +157,12 @@ struct Extractor<'l, 's> {
     chain_vars: HashMap<(String, String), ChainVar>,
     fallbacks: Vec<Fallback>,
     called_at_import: Vec<String>,
+    functions: Vec<FunctionDef>,
+    calls: Vec<CallSite>,
+    /// Per enclosing function, whether its own body yields (a generator).
+    yields: Vec<bool>,
+    /// Depth of `lambda` bodies: a call there runs when the lambda is called, not here.
+    lambdas: u32,
     guarded: bool,
     /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
     os_guarded: bool,
@@ -162,6 +190,7 @@ impl Extractor<'_, '_> {
             guarded: self.guarded,
             type_checking: self.type_checking,
             scope: self.scope(),
+            in_function: self.owner().flatten(),
             condition: self.conditions.last().cloned(),
             conditions: self.conditions.clone(),
             lazy,
@@ -246,6 +275,45 @@ impl Extractor<'_, '_> {
                     function: n.id.as_str().to_string(),
                 }),
         )
+    }
+
+    /// Who runs the code here: `Some(None)` for module-level code (class bodies included),
+    /// `Some(Some(f))` for the body of the module-level function `f` (and class bodies in it),
+    /// `None` inside a nested function or a method.
+    fn owner(&self) -> Option<Option<String>> {
+        let mut scopes = self.scopes.iter();
+        let first = match self.scopes.first() {
+            Some(Scope::Function(f)) => {
+                scopes.next();
+                Some(f.clone())
+            }
+            _ => None,
+        };
+        scopes
+            .all(|s| matches!(s, Scope::Class(_)))
+            .then_some(first)
+    }
+
+    /// Records a call of a name or a dotted attribute of one, when module-level code or a
+    /// module-level function makes it.
+    fn note_call(&mut self, call: &ast::ExprCall) {
+        if self.lambdas > 0 || self.type_checking {
+            return;
+        }
+        if self.owner().is_none() {
+            return;
+        }
+        let Some(callee) = dotted(&call.func) else {
+            return;
+        };
+        let (line, column) = self.locator.line_column(call.range().start());
+        let context = self.context(false);
+        self.calls.push(CallSite {
+            callee,
+            line,
+            column,
+            context,
+        });
     }
 
     /// The function's name, when directly inside a module-level function.
@@ -776,10 +844,27 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
+                let at_module = self.scopes.is_empty();
                 self.scopes
                     .push(Scope::Function(def.name.as_str().to_owned()));
+                self.yields.push(false);
                 self.visit_body(&def.body);
                 self.scopes.pop();
+                let generator = self.yields.pop().unwrap_or(false);
+                if at_module && !def.is_async {
+                    let p = &def.parameters;
+                    let bare_call = p
+                        .posonlyargs
+                        .iter()
+                        .chain(&p.args)
+                        .chain(&p.kwonlyargs)
+                        .all(|a| a.default.is_some());
+                    self.functions.push(FunctionDef {
+                        name: def.name.as_str().to_owned(),
+                        bare_call,
+                        generator,
+                    });
+                }
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 self.handler = saved_handler;
@@ -917,6 +1002,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
     fn visit_expr(&mut self, expr: &'a Expr) {
         match expr {
             Expr::Call(call) => {
+                self.note_call(call);
                 self.dynamic_import(call);
                 self.note_namespace_call(call);
                 self.ctypes_load(expr);
@@ -926,10 +1012,21 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Expr::Lambda(_) => {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
+                self.lambdas += 1;
                 visitor::walk_expr(self, expr);
+                self.lambdas -= 1;
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 return;
+            }
+            Expr::Yield(_) | Expr::YieldFrom(_) => {
+                // A lambda's `yield` makes the lambda a generator, not the function.
+                if self.lambdas == 0
+                    && matches!(self.scopes.last(), Some(Scope::Function(_)))
+                    && let Some(y) = self.yields.last_mut()
+                {
+                    *y = true;
+                }
             }
             Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {
                 let at_module = self.scope() == Scope::Module;

@@ -61,6 +61,37 @@ pub struct ParsedModule {
     /// bodies run while the module is imported.
     #[serde(default)]
     pub called_at_import: Vec<String>,
+    /// The module's own functions (`def` at module level, not `async def`): calling one runs
+    /// its body, so the imports inside it run when the module's code or a server calls it.
+    #[serde(default)]
+    pub functions: Vec<FunctionDef>,
+    /// Calls of names the module binds (its functions, what it imports), made by module-level
+    /// code or directly by one of its functions: the startup path follows them into the
+    /// function bodies they run (`app = create_app()` in `wsgi.py`).
+    #[serde(default)]
+    pub calls: Vec<CallSite>,
+}
+
+/// A module-level function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionDef {
+    pub name: String,
+    /// Every parameter has a default: a server that calls the object it is given without
+    /// arguments (uvicorn's factory detection) runs the body.
+    pub bare_call: bool,
+    /// The body holds `yield`: calling the function only makes a generator, nothing runs.
+    pub generator: bool,
+}
+
+/// A call whose callee is a name or a dotted attribute of one (`create_app`, `views.register`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    pub callee: String,
+    pub line: u32,
+    pub column: u32,
+    /// Where it runs; [`ImportContext::in_function`] names the function making the call, `None`
+    /// for module-level code.
+    pub context: ImportContext,
 }
 
 /// A function whose return value is `find_library(name)` in some branches.
@@ -167,6 +198,25 @@ pub struct ImportSite {
     pub context: ImportContext,
 }
 
+impl ImportSite {
+    /// The name the statement binds in its scope: `a` for `import a.b`, the alias of
+    /// `import a.b as c`, the name (or alias) of `from m import n`; `None` for a star import or
+    /// a dynamic import.
+    pub fn bound_name(&self) -> Option<String> {
+        if matches!(self.kind, ImportKind::Dynamic { .. }) {
+            return None;
+        }
+        if let Some((_, alias)) = self.statement.rsplit_once(" as ") {
+            return Some(alias.trim().to_string());
+        }
+        match &self.kind {
+            ImportKind::Import { module } => module.split('.').next().map(str::to_string),
+            ImportKind::From { name, .. } if name != "*" => Some(name.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ImportKind {
     /// `import a.b.c`
@@ -234,6 +284,11 @@ pub struct ImportContext {
     /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
     #[serde(default)]
     pub catches_os_error: bool,
+    /// The module-level function whose call runs this code: the code is in its body (or in a
+    /// class body inside it), not in a nested function. `None` at module level and anywhere
+    /// else.
+    #[serde(default)]
+    pub in_function: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,6 +407,17 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
     bindings.dynamic_submodules |= registers_modules;
+    // Only calls of names the module binds can reach its functions or another module's:
+    // builtins, locals and parameters are dropped here.
+    let mut calls = extracted.calls;
+    calls.retain(|c| {
+        let head = c.callee.split('.').next().unwrap_or_default();
+        bindings.names.contains(head)
+            || imports.iter().any(|s| {
+                s.context.in_function == c.context.in_function
+                    && s.bound_name().as_deref() == Some(head)
+            })
+    });
 
     ParsedModule {
         imports,
@@ -363,6 +429,8 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         finders: extracted.finders,
         fallbacks: extracted.fallbacks,
         called_at_import: extracted.called_at_import,
+        functions: extracted.functions,
+        calls,
     }
 }
 

@@ -885,3 +885,68 @@ fn fallback_chains_finders_and_calls_at_import() {
         parsed.native_loads
     );
 }
+
+/// What the startup path needs to follow calls into function bodies: the module's plain
+/// functions (generators and `async def` do not run when called), the calls of names the
+/// module binds with who makes them, and for each import the function whose call runs it.
+#[test]
+fn functions_calls_and_the_function_an_import_runs_in() {
+    let parsed = parse_module(
+        "import views\nfrom .factory import make as build\n\n\
+         def create_app(config=None):\n    from . import ext\n    ext.init()\n    setup(1)\n    class C:\n        import in_class\n    def inner():\n        import nested\n        helper()\n    return build()\n\n\
+         def setup(x):\n    pass\n\n\
+         def gen():\n    import g\n    yield 1\n\n\
+         async def serve():\n    pass\n\n\
+         class K:\n    def method(self):\n        import in_method\n        setup(2)\n\n\
+         app = create_app()\nprint(len([]))\nviews.register(app)\ncb = lambda: setup(3)\n",
+    );
+    let functions: Vec<(&str, bool, bool)> = parsed
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.bare_call, f.generator))
+        .collect();
+    assert_eq!(
+        functions,
+        [
+            ("create_app", true, false),
+            ("setup", false, false),
+            ("gen", true, true)
+        ]
+    );
+    let calls: Vec<(&str, Option<&str>)> = parsed
+        .calls
+        .iter()
+        .map(|c| (c.callee.as_str(), c.context.in_function.as_deref()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("ext.init", Some("create_app")),
+            ("setup", Some("create_app")),
+            ("build", Some("create_app")),
+            ("create_app", None),
+            ("views.register", None),
+        ]
+    );
+    let runs_in: Vec<(&str, Option<&str>)> = parsed
+        .imports
+        .iter()
+        .map(|s| (s.statement.as_str(), s.context.in_function.as_deref()))
+        .collect();
+    assert_eq!(
+        runs_in,
+        [
+            ("import views", None),
+            ("from .factory import make as build", None),
+            ("from . import ext", Some("create_app")),
+            ("import in_class", Some("create_app")),
+            ("import nested", None),
+            ("import g", Some("gen")),
+            ("import in_method", None),
+        ]
+    );
+    let bound: Vec<Option<String>> = parsed.imports.iter().map(|s| s.bound_name()).collect();
+    assert_eq!(bound[0].as_deref(), Some("views"));
+    assert_eq!(bound[1].as_deref(), Some("build"));
+    assert_eq!(bound[2].as_deref(), Some("ext"));
+}

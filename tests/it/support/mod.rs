@@ -719,9 +719,22 @@ pub fn truth(image: &str, path0: Option<&str>, cases: &[Case]) -> Vec<Truth> {
 /// Asks the image's `python` (a command word resolved with the image's PATH, or a path): every
 /// case in a fresh interpreter whose `sys.path[0]` is `path0`.
 pub fn truth_with(image: &str, python: &str, path0: Option<&str>, cases: &[Case]) -> Vec<Truth> {
+    truth_appending(image, python, path0, &[], cases)
+}
+
+/// As [`truth_with`], with `append` added at the end of `sys.path` (a server that appends its
+/// working directory).
+pub fn truth_appending(
+    image: &str,
+    python: &str,
+    path0: Option<&str>,
+    append: &[String],
+    cases: &[Case],
+) -> Vec<Truth> {
     let probe = fs::read_to_string(support_script("probe.py")).expect("read probe.py");
     let input = serde_json::json!({
         "path0": path0,
+        "append": append,
         "cases": cases
             .iter()
             .map(|c| serde_json::json!({"statement": c.statement, "package": c.package}))
@@ -778,7 +791,33 @@ pub fn differential(image: &str, report: &Value) {
         .unwrap_or("python3")
         .to_string();
     let path0 = report_path0(report);
-    differential_with(image, &python, path0.as_deref(), report);
+    let append = report_appended(report);
+    let disagreements = disagreements_appending(image, &python, path0.as_deref(), &append, report);
+    assert!(
+        disagreements.is_empty(),
+        "importgate and CPython ({python} in {image}, sys.path[0] = {path0:?}, appended {append:?}) disagree on {} import(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+/// The working directory the report models at the end of `sys.path` (waitress appends it).
+pub fn report_appended(report: &Value) -> Vec<String> {
+    let Some(entries) = report["python"]["sys_path"].as_array() else {
+        return Vec::new();
+    };
+    match entries.split_last() {
+        Some((last, rest))
+            if !rest.is_empty() && last["origin"]["kind"].as_str() == Some("working-dir") =>
+        {
+            last["path"]
+                .as_str()
+                .map(str::to_string)
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// As [`differential`], with the interpreter and `sys.path[0]` given by the test (so a wrong
@@ -798,6 +837,17 @@ pub fn disagreements(
     image: &str,
     python: &str,
     path0: Option<&str>,
+    report: &Value,
+) -> Vec<String> {
+    disagreements_appending(image, python, path0, &[], report)
+}
+
+/// As [`disagreements`], with `append` at the end of `sys.path`.
+pub fn disagreements_appending(
+    image: &str,
+    python: &str,
+    path0: Option<&str>,
+    append: &[String],
     report: &Value,
 ) -> Vec<String> {
     let imports = report["imports"]
@@ -841,7 +891,7 @@ pub fn disagreements(
     if cases.is_empty() {
         return Vec::new();
     }
-    let truths = truth_with(image, python, path0, &cases);
+    let truths = truth_appending(image, python, path0, append, &cases);
     let mut out = Vec::new();
     for (i, module, name, raised_inside, ours_error, at) in checked {
         let t = &truths[i];
