@@ -52,11 +52,12 @@ const WHEELS: &[&str] = &[
     "wsproto==1.2.0",
     "waitress==3.0.2",
     "uvicorn==0.32.1",
+    "granian==2.8.9",
 ];
 
-/// `~/.cache/importgate-tests/wheels/servers-v2`, filled once by `pip download`.
+/// `~/.cache/importgate-tests/wheels/servers-v3`, filled once by `pip download`.
 fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/servers-v2");
+    let dir = cache_dir().join("wheels/servers-v3");
     let marker = dir.join(".complete");
     if marker.exists() {
         return dir;
@@ -779,6 +780,48 @@ fn uvicorn_factory() {
         ],
         &[(
             "/srv/asgi/svc/auth.py",
+            "import hmac\nimport jwt\n\n\ndef check():\n    return True\n",
+        )],
+    );
+}
+
+/// `granian --interface asgi src/svc/main.py:app` from `/srv/asgi`: granian imports a target
+/// given by path as Flask's CLI does, from the top of its package (`svc.main`, with
+/// `/srv/asgi/src` first on sys.path).
+#[test]
+fn granian_target_path() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("granian", &["granian==2.8.9"]);
+    check_server(
+        &Server {
+            label: "granian",
+            tail: "WORKDIR /srv/asgi\nCMD [\"granian\", \"--interface\", \"asgi\", \"--host\", \"0.0.0.0\", \"src/svc/main.py:app\"]",
+            load: &[],
+            loaded: "",
+            banner: "Listening at",
+            entrypoint: "granian src/svc/main.py:app",
+            notes: &[
+                "granian puts /srv/asgi/src first on sys.path",
+                "granian imports `svc.main` (src/svc/main.py:app) at startup",
+            ],
+            missing: "jwt",
+            chain_first: "svc",
+            cmd_exit: 1,
+        },
+        &base.tag,
+        &[
+            ("/srv/asgi/src/svc/__init__.py", ""),
+            ("/srv/asgi/src/svc/main.py", "from svc.api import app\n"),
+            ("/srv/asgi/src/svc/api.py", ASGI_API),
+            (
+                "/srv/asgi/src/svc/auth.py",
+                "import hmac\n\n\ndef check():\n    return True\n",
+            ),
+        ],
+        &[(
+            "/srv/asgi/src/svc/auth.py",
             "import hmac\nimport jwt\n\n\ndef check():\n    return True\n",
         )],
     );

@@ -52,6 +52,9 @@ pub(crate) struct Identity {
     pub(crate) package: Option<String>,
     /// Whether the file runs as `__main__` from a path (a script), where relative imports fail.
     pub(crate) script: bool,
+    /// Whether the file runs as `__main__` (a script, the module of `python -m`, `python -c`):
+    /// what sits under `if __name__ == "__main__":` runs only then.
+    pub(crate) main: bool,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -70,6 +73,7 @@ fn identity(file: &str, rt: &Runtime, resolver: &Resolver<'_>) -> Identity {
                 return Identity {
                     package: None,
                     script: true,
+                    main: true,
                 };
             }
         }
@@ -93,6 +97,7 @@ fn identity(file: &str, rt: &Runtime, resolver: &Resolver<'_>) -> Identity {
                 return Identity {
                     package: pkg,
                     script: false,
+                    main: true,
                 };
             }
         }
@@ -114,11 +119,13 @@ fn identity(file: &str, rt: &Runtime, resolver: &Resolver<'_>) -> Identity {
         return Identity {
             package: (!package.is_empty()).then_some(package),
             script: false,
+            main: false,
         };
     }
     Identity {
         package: None,
         script: false,
+        main: false,
     }
 }
 
@@ -300,6 +307,7 @@ impl Ctx<'_> {
         let id = Identity {
             package,
             script: false,
+            main: false,
         };
         for (star, level) in b.star_imports.clone() {
             let target = if level == 0 {
@@ -563,6 +571,7 @@ pub(crate) fn site_target(site: &ImportSite, id: &Identity) -> Option<(Target, O
                 let pid = Identity {
                     package: pkg,
                     script: id.script,
+                    main: id.main,
                 };
                 (
                     resolve_relative((!rest.is_empty()).then_some(rest), level, &pid),
@@ -791,6 +800,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             Identity {
                 package: None,
                 script: true,
+                main: true,
             }
         } else {
             identity(file, ctx.rt, &ctx.resolver)
@@ -1086,6 +1096,7 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         let id = Identity {
             package: None,
             script: true,
+            main: true,
         };
         for site in &code.imports {
             if !closure::runs_at_import(site, walker.target) {
@@ -1672,6 +1683,9 @@ fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
         Kind::Guarded
     } else if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
         Kind::Undecidable
+    } else if s.chain.is_some() && site.context.main_only.is_some_and(|m| m != s.id.main) {
+        // Reached, but as `__main__` it is not (or is): that arm never runs here.
+        Kind::Lazy
     } else if s.chain.is_some()
         && let Some(guarded) = closure::runs_at_startup(site, &ctx.target, s.called)
     {
@@ -1714,6 +1728,15 @@ fn context_notes(kind: Kind, s: &SiteIn<'_>, failing: &str) -> (Vec<String>, Vec
         Kind::Guarded => {
             notes.push("the import is guarded (a failure is caught), so it does not raise".into())
         }
+        _ => {}
+    }
+    match s.site.context.main_only {
+        Some(true) if !s.id.main => notes.push(
+            "the import is under `if __name__ == \"__main__\":`, which runs only when the module is the program's `__main__`".into(),
+        ),
+        Some(false) if s.id.main => notes.push(
+            "the import is in the arm that runs only when the module is not the program's `__main__`".into(),
+        ),
         _ => {}
     }
     match &s.site.context.scope {
@@ -2771,6 +2794,110 @@ mod tests {
             Some(Kind::Guarded),
             "{got:?}"
         );
+    }
+
+    /// Granian imports its target as Flask's CLI does: `src/svc/main.py:app` is `svc.main`
+    /// with `/app/src` first on sys.path; `--factory` calls the object.
+    #[test]
+    fn granian_target_path_and_factory() {
+        let files = [
+            (
+                "usr/local/bin/granian",
+                "#!/usr/local/bin/python3.12\nfrom granian.cli import entrypoint\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/granian/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/granian/cli.py",
+                "def entrypoint(): pass\n",
+            ),
+            ("app/src/svc/__init__.py", ""),
+            (
+                "app/src/svc/main.py",
+                "from svc import routes\n\ndef make():\n    import missing_in_factory\n    return routes.app\n",
+            ),
+            (
+                "app/src/svc/routes.py",
+                "import missing_routes\napp = None\n",
+            ),
+        ];
+        let r = check(
+            &image(
+                &files,
+                &[
+                    "granian",
+                    "--interface",
+                    "asgi",
+                    "--factory",
+                    "src/svc/main.py:make",
+                ],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert!(r.startup.understood, "{:#?}", r.startup);
+        let mut errors: Vec<(&str, Kind)> = error_findings(&r)
+            .iter()
+            .map(|f| (f.module.as_str(), f.kind))
+            .collect();
+        errors.sort();
+        assert_eq!(
+            errors,
+            [
+                ("missing_in_factory", Kind::Startup),
+                ("missing_routes", Kind::Startup)
+            ],
+            "{:#?}",
+            r.findings
+        );
+        assert_eq!(r.python.sys_path[0].path, "/app/src");
+    }
+
+    /// `if __name__ == "__main__":` runs only in the program's `__main__`: in the script run
+    /// by path its imports and calls run at startup, in a module it imports they never do.
+    #[test]
+    fn dunder_main_blocks_run_only_in_main() {
+        let block = "def main():\n    import {f}\n\nif __name__ == '__main__':\n    import {m}\n    main()\nelse:\n    import {e}\n";
+        let module =
+            |f: &str, m: &str, e: &str| block.replace("{f}", f).replace("{m}", m).replace("{e}", e);
+        let script = format!(
+            "import helper\n{}",
+            module(
+                "missing_script_fn",
+                "missing_script_main",
+                "missing_script_else"
+            )
+        );
+        let helper = module(
+            "missing_helper_fn",
+            "missing_helper_main",
+            "missing_helper_else",
+        );
+        let r = check(
+            &image(
+                &[("app/main.py", &script), ("app/helper.py", &helper)],
+                &["python", "main.py"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let kind = |m: &str| by_module(&r, m).first().map(|f| f.kind);
+        for m in [
+            "missing_script_fn",
+            "missing_script_main",
+            "missing_helper_else",
+        ] {
+            assert_eq!(kind(m), Some(Kind::Startup), "{m}: {:#?}", r.findings);
+        }
+        for m in [
+            "missing_script_else",
+            "missing_helper_main",
+            "missing_helper_fn",
+        ] {
+            assert_eq!(kind(m), Some(Kind::Lazy), "{m}: {:#?}", r.findings);
+        }
     }
 
     const SITE_GUNICORN_INIT: &str = "usr/local/lib/python3.12/site-packages/gunicorn/__init__.py";

@@ -458,6 +458,9 @@ impl<'a, 'r> Walker<'a, 'r> {
             .filter(|s| runs_at_import(s, self.target))
             .chain(in_functions.filter(|_| !called.is_empty()));
         for site in sites {
+            if site.context.main_only.is_some_and(|m| m != id.main) {
+                continue;
+            }
             let Some(guarded) = runs_at_startup(site, self.target, Some(&called)) else {
                 continue;
             };
@@ -559,7 +562,11 @@ impl<'a, 'r> Walker<'a, 'r> {
             }
             for call in &parsed.calls {
                 let c = &call.context;
-                if c.in_function != owner || c.handler || !runs_when_called(c, self.target) {
+                if c.in_function != owner
+                    || c.handler
+                    || c.main_only.is_some_and(|m| m != id.main)
+                    || !runs_when_called(c, self.target)
+                {
                     continue;
                 }
                 let g = guarded || c.guarded;

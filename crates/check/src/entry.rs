@@ -546,10 +546,15 @@ fn server_app(
         Some(spec) => {
             let default = match server {
                 "gunicorn" => Some("application"),
-                "hypercorn" => Some("app"),
+                "hypercorn" | "granian" => Some("app"),
                 _ => None,
             };
-            let (module, attr) = split_spec(&spec, default);
+            let (mut module, attr) = split_spec(&spec, default);
+            if server == "granian" {
+                // Granian imports its target the way Flask's CLI does (a path or a dotted
+                // name, walked up while the directory is a package).
+                module = flask_import(vfs, cwd, Some(&spec)).1;
+            }
             e.notes
                 .push(format!("{server} imports `{module}` ({spec}) at startup"));
             if let Some(attr) = &attr
@@ -589,6 +594,7 @@ fn factory_call(server: &str, spec: &str, args: &[String]) -> Option<CallMode> {
         "waitress" | "waitress-serve" if args.iter().any(|a| a == "--call") => {
             Some(CallMode::Always)
         }
+        "granian" if args.iter().any(|a| a == "--factory") => Some(CallMode::Always),
         _ => None,
     }
 }
@@ -968,6 +974,28 @@ const FLAG_OPTIONS: &[&str] = &[
     "-v",
     "--verbose",
     "--help",
+    // granian
+    "--ws",
+    "--no-ws",
+    "--log",
+    "--no-log",
+    "--no-access-log",
+    "--http1-keep-alive",
+    "--no-http1-keep-alive",
+    "--http1-pipeline-flush",
+    "--no-http1-pipeline-flush",
+    "--http2-adaptive-window",
+    "--no-http2-adaptive-window",
+    "--ssl-client-verify",
+    "--no-ssl-client-verify",
+    "--respawn-failed-workers",
+    "--no-respawn-failed-workers",
+    "--no-factory",
+    "--no-reload",
+    "--metrics",
+    "--no-metrics",
+    "--reload-ignore-worker-failure",
+    "--no-reload-ignore-worker-failure",
     // waitress-serve
     "--call",
     "--ipv4",
@@ -1118,6 +1146,19 @@ pub(crate) fn apply_server_paths(
         Launch::Module { module } if APP_SERVERS.contains(&module.as_str()) => Some(module.clone()),
         _ => None,
     };
+    if let Some(server) = server.as_deref().filter(|s| *s == "granian") {
+        // Granian inserts `--working-dir` (else the working directory) first, then the
+        // directory its target is imported from in front of it.
+        if let Some(spec) = app_spec(args) {
+            let (dir, _) = flask_import(vfs, &rt.cwd, Some(&spec));
+            front.push((dir, server.to_string()));
+        }
+        if let Some(dir) = option(args, &["--working-dir"]) {
+            let dir = abspath(&rt.cwd, &dir);
+            let real = vfs.realpath(&dir).unwrap_or(dir);
+            front.push((real, format!("{server} --working-dir")));
+        }
+    }
     if let Some(server) = &server {
         if let Some(dir) = option(args, &["--app-dir"]) {
             front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));

@@ -755,6 +755,7 @@ impl<'a> Native<'a> {
                 name.rsplit_once('.').map(|(p, _)| p.to_string())
             },
             script: false,
+            main: false,
         };
         let mut next_load = 0;
         let finder = |f: &FinderRef| self.resolve_finder(resolver, &parsed, name, is_package, f);

@@ -193,6 +193,7 @@ pub const APP_SERVERS: &[&str] = &[
     "daphne",
     "waitress-serve",
     "waitress",
+    "granian",
 ];
 
 /// Servers that append the working directory to sys.path (`sys.path.append(os.getcwd())`)

@@ -62,6 +62,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         calls: Vec::new(),
         yields: Vec::new(),
         lambdas: 0,
+        main_only: None,
         guarded: false,
         os_guarded: false,
         handler: false,
@@ -98,6 +99,26 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         called_at_import: extractor.called_at_import,
         functions: extractor.functions,
         calls: extractor.calls,
+    }
+}
+
+/// `Some(true)` for `__name__ == "__main__"` (either way round), `Some(false)` for `!=`.
+fn dunder_main_test(test: &Expr) -> Option<bool> {
+    let Expr::Compare(cmp) = test else {
+        return None;
+    };
+    let ([op], [right]) = (&*cmp.ops, &*cmp.comparators) else {
+        return None;
+    };
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    if !((is_name(&cmp.left) && is_main(right)) || (is_main(&cmp.left) && is_name(right))) {
+        return None;
+    }
+    match op {
+        ast::CmpOp::Eq => Some(true),
+        ast::CmpOp::NotEq => Some(false),
+        _ => None,
     }
 }
 
@@ -163,6 +184,8 @@ struct Extractor<'l, 's> {
     yields: Vec<bool>,
     /// Depth of `lambda` bodies: a call there runs when the lambda is called, not here.
     lambdas: u32,
+    /// Inside an arm of `if __name__ == "__main__":` (see [`ImportContext::main_only`]).
+    main_only: Option<bool>,
     guarded: bool,
     /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
     os_guarded: bool,
@@ -191,6 +214,7 @@ impl Extractor<'_, '_> {
             type_checking: self.type_checking,
             scope: self.scope(),
             in_function: self.owner().flatten(),
+            main_only: self.main_only,
             condition: self.conditions.last().cloned(),
             conditions: self.conditions.clone(),
             lazy,
@@ -753,11 +777,19 @@ impl Extractor<'_, '_> {
         let spec_test = self.find_spec_test(&stmt.test);
         let saved_guard = self.guarded;
         self.guarded |= spec_test == Some(true);
+        let saved_main = self.main_only;
+        let main_test = dunder_main_test(&stmt.test);
+        if main_test.is_some() {
+            self.main_only = main_test;
+        }
         self.visit_arm(
             &stmt.body,
             Test::in_branch(test.as_ref(), Branch::Body),
             truth == Some(false),
         );
+        if let Some(m) = main_test {
+            self.main_only = Some(!m);
+        }
         self.guarded = saved_guard || spec_test == Some(false);
 
         // Every later arm runs only when the earlier tests were false.
@@ -787,6 +819,7 @@ impl Extractor<'_, '_> {
         self.conditions.truncate(depth);
         self.type_checking = saved;
         self.guarded = saved_guard;
+        self.main_only = saved_main;
     }
 
     /// `Some(true)` when `test` is true only if a module is found (`find_spec(...)`,

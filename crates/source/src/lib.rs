@@ -289,6 +289,10 @@ pub struct ImportContext {
     /// else.
     #[serde(default)]
     pub in_function: Option<String>,
+    /// Under `if __name__ == "__main__":` (`Some(true)`) or its `else`/`!=` arm
+    /// (`Some(false)`): runs only when the module is (is not) the program's `__main__`.
+    #[serde(default)]
+    pub main_only: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
