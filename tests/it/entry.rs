@@ -1772,3 +1772,72 @@ fn programs_that_cannot_start() {
         );
     }
 }
+
+const ACCOUNTS_APPS: &str = r#"from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+
+    def ready(self):
+        from . import signals  # noqa: F401
+"#;
+
+/// `python manage.py runserver` with an application whose `AppConfig.ready()` imports its
+/// signals module, which imports a module the image lacks. Django imports `accounts.apps` by
+/// itself (INSTALLED_APPS names only `accounts`) and calls `ready()` in `django.setup()`:
+/// `manage.py check` fails with the `ModuleNotFoundError`, and so does the server. importgate:
+/// one startup error at the signals module's import; the clean image has none.
+#[test]
+fn django_app_config_ready() {
+    if !require_docker() {
+        return;
+    }
+    let label = "django ready()";
+    let tail = "ENV PYTHONUNBUFFERED=1\nWORKDIR /srv\nCMD [\"python\", \"manage.py\", \"runserver\", \"0.0.0.0:8000\", \"--noreload\"]";
+    let settings = SETTINGS.replace(
+        "    \"django.contrib.contenttypes\",\n]",
+        "    \"django.contrib.contenttypes\",\n    \"accounts\",\n]",
+    );
+    assert_ne!(settings, SETTINGS);
+    let files = |signals: &str| -> Vec<(&'static str, String)> {
+        let mut files = django_files(MIDDLEWARE_PY, Some(BACKENDS_PY));
+        files.retain(|(p, _)| *p != SETTINGS_FILE);
+        files.push((SETTINGS_FILE, settings.clone()));
+        files.push(("/srv/accounts/__init__.py", String::new()));
+        files.push(("/srv/accounts/apps.py", ACCOUNTS_APPS.to_string()));
+        files.push(("/srv/accounts/signals.py", signals.to_string()));
+        files
+    };
+    let clean = django_image(
+        "django-ready",
+        "clean",
+        &files("import logging\n\nlog = logging.getLogger(__name__)\n"),
+        tail,
+    );
+    let broken_signals =
+        "import logging\n\nimport sentry_sdk\n\nlog = logging.getLogger(__name__)\n";
+    let broken = django_image("django-ready", "broken", &files(broken_signals), tail);
+
+    let (code, out) = run_in(&clean.tag, &["python", "manage.py", "check"]);
+    assert_eq!(code, 0, "{label}: manage.py check (clean):\n{out}");
+    let (code, out) = run_in(&broken.tag, &["python", "manage.py", "check"]);
+    assert!(
+        code != 0 && out.contains("ModuleNotFoundError: No module named 'sentry_sdk'"),
+        "{label}: manage.py check (broken): exit {code}\n{out}"
+    );
+    let s = start(&broken.tag, 60, &[DJANGO_STARTED, "Traceback"]);
+    assert!(
+        s.log.contains("No module named 'sentry_sdk'") && !s.log.contains(DJANGO_STARTED),
+        "{label}: runserver (broken): exit {:?}\n{}",
+        s.exit,
+        s.log
+    );
+
+    assert_clean(label, &clean.tag);
+    let (_, f) = one_error(label, &broken.tag);
+    assert_eq!(f["module"], "sentry_sdk", "{label}: {f:#}");
+    assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+    assert_eq!(f["file"], "/srv/accounts/signals.py", "{label}: {f:#}");
+    assert_eq!(f["line"], 3, "{label}: {f:#}");
+}

@@ -10,7 +10,7 @@ use importgate_python::resolve::{Failed, Failure, Found, StepResult};
 use importgate_python::{Launch, Resolver, Runtime};
 use importgate_source::{ImportKind, ImportSite, PackageArg, ParsedModule, Scope, TargetEnv};
 
-use crate::closure::{self, Reached, Walker};
+use crate::closure::{self, CallMode, Reached, Walker};
 use crate::entry::{self, CONFIG_FILE, Entry, Target as EntryTarget, What};
 use crate::policy::{self, Policy};
 use crate::{
@@ -1142,6 +1142,10 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
                 for (module, attr, required) in closure::django_targets(resolver, &setting, &value)
                 {
                     let (_, ok, added) = walker.add_module_nodes(&module, Some(node));
+                    if setting == "INSTALLED_APPS" && module.ends_with(".apps") {
+                        // `django.setup()` runs each application's `AppConfig.ready()`.
+                        walker.add_call(&module, "", CallMode::DjangoReady, false);
+                    }
                     walker.reached.config_roots.extend(added);
                     if required && (!ok || attr.is_some()) {
                         walker.reached.config_refs.push(closure::ConfigRef {
@@ -2573,6 +2577,53 @@ mod tests {
             "{:#?}",
             r.findings
         );
+    }
+
+    /// `django.setup()` imports each application's `apps` submodule and runs its
+    /// `AppConfig.ready()`: the signals module imported there runs at startup, a method
+    /// Django never calls does not.
+    #[test]
+    fn django_app_config_ready_runs_at_startup() {
+        let r = check(
+            &image(
+                &[
+                    ("app/manage.py", "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_cfg.settings')\n"),
+                    ("app/site_cfg/__init__.py", ""),
+                    ("app/site_cfg/settings.py", "INSTALLED_APPS = ['users', 'shop.apps.ShopConfig']\n"),
+                    ("app/users/__init__.py", ""),
+                    (
+                        "app/users/apps.py",
+                        "from django.apps import AppConfig\n\nclass UsersConfig(AppConfig):\n    name = 'users'\n\n    def ready(self):\n        import users.signals  # noqa\n\n    def other(self):\n        import missing_other\n",
+                    ),
+                    ("app/users/signals.py", "import missing_signals\n"),
+                    ("app/shop/__init__.py", ""),
+                    (
+                        "app/shop/apps.py",
+                        "from django.apps import AppConfig\n\nclass ShopConfig(AppConfig):\n    def ready(self):\n        from . import hooks\n",
+                    ),
+                    ("app/shop/hooks.py", "import missing_hooks\n"),
+                    ("usr/local/lib/python3.12/site-packages/django/__init__.py", ""),
+                    ("usr/local/lib/python3.12/site-packages/django/apps/__init__.py", "class AppConfig: pass\n"),
+                ],
+                &["python", "manage.py", "runserver"],
+            ),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let kind = |m: &str| by_module(&r, m).first().map(|f| f.kind);
+        assert_eq!(
+            kind("missing_signals"),
+            Some(Kind::Startup),
+            "{:#?}",
+            r.findings
+        );
+        assert_eq!(
+            kind("missing_hooks"),
+            Some(Kind::Startup),
+            "{:#?}",
+            r.findings
+        );
+        assert_eq!(kind("missing_other"), Some(Kind::Lazy), "{:#?}", r.findings);
     }
 
     /// The application imports the missing module itself too: its own finding is the root

@@ -150,6 +150,9 @@ pub(crate) enum CallMode {
     /// Flask's discovery: `app` or `application` when the module binds one, else the factory
     /// `create_app`, else `make_app`.
     FlaskFind,
+    /// `django.setup()` calls `ready()` of every application's `AppConfig`: each class's
+    /// `ready` in the module.
+    DjangoReady,
 }
 
 /// A request to run a function of a file: `(name, mode, guarded)`.
@@ -547,6 +550,16 @@ impl<'a, 'r> Walker<'a, 'r> {
                         None => continue,
                     }
                 }
+                CallMode::DjangoReady => {
+                    for def in parsed
+                        .functions
+                        .iter()
+                        .filter(|d| d.name.ends_with(".ready"))
+                    {
+                        local(&def.name, CallMode::Always, *guarded, &mut run, &mut work);
+                    }
+                    continue;
+                }
                 m => (name.clone(), *m),
             };
             match callee(parsed, None, &name, id, self.resolver) {
@@ -608,7 +621,7 @@ fn callee(
     let binding = |in_function: Option<&str>| {
         parsed.imports.iter().rev().find(|s| {
             let scope_ok = match in_function {
-                Some(f) => s.context.scope == Scope::Function(f.to_string()),
+                Some(_) => matches!(s.context.scope, Scope::Function(_)),
                 None => s.context.scope == Scope::Module,
             };
             scope_ok
@@ -787,6 +800,10 @@ pub(crate) fn django_targets(
             let app = module.strip_suffix(".apps").unwrap_or(&module).to_string();
             if app != module {
                 out.push((app.clone(), None, false));
+            } else if resolver.resolve(&format!("{app}.apps")).failure.is_none() {
+                // Django (3.2+) imports an application's `apps` submodule to find its
+                // `AppConfig`.
+                out.push((format!("{app}.apps"), None, false));
             }
             let models = format!("{app}.models");
             if resolver.resolve(&models).failure.is_none() {

@@ -306,10 +306,16 @@ impl Extractor<'_, '_> {
     /// `None` inside a nested function or a method.
     fn owner(&self) -> Option<Option<String>> {
         let mut scopes = self.scopes.iter();
-        let first = match self.scopes.first() {
-            Some(Scope::Function(f)) => {
+        let first = match self.scopes.as_slice() {
+            [Scope::Function(f), ..] => {
                 scopes.next();
                 Some(f.clone())
+            }
+            // A method of a module-level class, as `Class.method` (Django's `ready`).
+            [Scope::Class(c), Scope::Function(m), ..] => {
+                scopes.next();
+                scopes.next();
+                Some(format!("{c}.{m}"))
             }
             _ => None,
         };
@@ -877,14 +883,22 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
-                let at_module = self.scopes.is_empty();
+                // A module-level function, or a method of a module-level class
+                // (`Class.method`).
+                let qualified = match self.scopes.as_slice() {
+                    [] => Some(def.name.to_string()),
+                    [Scope::Class(c)] => Some(format!("{c}.{}", def.name)),
+                    _ => None,
+                };
                 self.scopes
                     .push(Scope::Function(def.name.as_str().to_owned()));
                 self.yields.push(false);
                 self.visit_body(&def.body);
                 self.scopes.pop();
                 let generator = self.yields.pop().unwrap_or(false);
-                if at_module && !def.is_async {
+                if let Some(name) = qualified
+                    && !def.is_async
+                {
                     let p = &def.parameters;
                     let bare_call = p
                         .posonlyargs
@@ -893,7 +907,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                         .chain(&p.kwonlyargs)
                         .all(|a| a.default.is_some());
                     self.functions.push(FunctionDef {
-                        name: def.name.as_str().to_owned(),
+                        name,
                         bare_call,
                         generator,
                     });

@@ -61,8 +61,9 @@ pub struct ParsedModule {
     /// bodies run while the module is imported.
     #[serde(default)]
     pub called_at_import: Vec<String>,
-    /// The module's own functions (`def` at module level, not `async def`): calling one runs
-    /// its body, so the imports inside it run when the module's code or a server calls it.
+    /// The module's own functions (`def` at module level, not `async def`; methods of its
+    /// module-level classes as `Class.method`): calling one runs its body, so the imports
+    /// inside it run when the module's code, a server or a framework calls it.
     #[serde(default)]
     pub functions: Vec<FunctionDef>,
     /// Calls of names the module binds (its functions, what it imports), made by module-level
@@ -284,9 +285,9 @@ pub struct ImportContext {
     /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
     #[serde(default)]
     pub catches_os_error: bool,
-    /// The module-level function whose call runs this code: the code is in its body (or in a
-    /// class body inside it), not in a nested function. `None` at module level and anywhere
-    /// else.
+    /// The module-level function (or `Class.method` of a module-level class) whose call runs
+    /// this code: the code is in its body (or in a class body inside it), not in a nested
+    /// function. `None` at module level and anywhere else.
     #[serde(default)]
     pub in_function: Option<String>,
     /// Under `if __name__ == "__main__":` (`Some(true)`) or its `else`/`!=` arm
