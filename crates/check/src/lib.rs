@@ -270,13 +270,18 @@ pub enum CheckError {
 
 /// Whether the image loader keeps a member's contents: Python sources outside installed
 /// distributions (and every package `__init__.py`, for `from pkg import name`), `.pth` and venv
-/// files, distribution records, scripts in `bin/` (for shebangs), the interpreter binary and
-/// libpython (for builtin modules), and the account files (for the runtime user's HOME).
+/// files, distribution records, scripts in `bin/` (for shebangs), the interpreter binary (for
+/// its builtin modules; libpython is read for its `PyInit_*` symbols and dropped), and the
+/// account files (for the runtime user's HOME).
 /// Shared objects are not kept but summarised ([`importgate_image::ElfSummary`]), for the
 /// native-extension checks.
 pub fn capture_policy() -> Arc<importgate_image::Capture> {
     Arc::new(|path: &str, size: u64| {
-        if keep_contents(path, size) || native::wants_contents(path, size) {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name.starts_with("libpython") && name.contains(".so") && size <= 256 << 20 {
+            // Read for its builtin modules (`PyInit_*`), not kept.
+            importgate_image::Keep::ElfExports
+        } else if keep_contents(path, size) || native::wants_contents(path, size) {
             importgate_image::Keep::Contents
         } else if native::wants_elf_summary(path, size) {
             importgate_image::Keep::ElfSummary
@@ -331,9 +336,6 @@ fn keep_contents(path: &str, size: u64) -> bool {
         }
         if path == "/etc/passwd" || path == "/etc/group" {
             return true;
-        }
-        if name.starts_with("libpython") && name.contains(".so") {
-            return size <= 256 << 20;
         }
         if path.contains("/bin/") {
             return name.starts_with("python") && size <= 64 << 20 || size <= 64 << 10;

@@ -28,7 +28,7 @@ use crate::layer::{EntryKind, LayerEntry, LayerIndex};
 use crate::vfs::FileData;
 
 /// Bumped whenever the encoding or what a [`LayerIndex`] means changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Length of the checksum trailer (crc32 of the body).
 const SUM_LEN: usize = 4;
 const MAGIC: &[u8] = b"importgate-layer-index\0";
@@ -566,6 +566,10 @@ impl<W: Write> Enc<W> {
                 self.opt_str(e.runpath.as_deref());
                 self.opt_str(e.soname.as_deref());
                 self.opt_str(e.interp.as_deref());
+                self.u64(e.init_exports.len() as u64);
+                for n in &e.init_exports {
+                    self.str(n);
+                }
             }
             None => self.u8(0),
         }
@@ -641,14 +645,23 @@ impl<R: Read> Dec<'_, R> {
                 for _ in 0..self.count()? {
                     needed.push(self.str()?);
                 }
+                let rpath = self.opt_str()?;
+                let runpath = self.opt_str()?;
+                let soname = self.opt_str()?;
+                let interp = self.opt_str()?;
+                let mut init_exports = Vec::new();
+                for _ in 0..self.count()? {
+                    init_exports.push(self.str()?);
+                }
                 Some(Arc::new(ElfSummary {
                     machine,
                     class,
                     needed,
-                    rpath: self.opt_str()?,
-                    runpath: self.opt_str()?,
-                    soname: self.opt_str()?,
-                    interp: self.opt_str()?,
+                    rpath,
+                    runpath,
+                    soname,
+                    interp,
+                    init_exports,
                 }))
             }
             _ => return None,
@@ -684,6 +697,7 @@ mod tests {
                     runpath: None,
                     soname: Some("libx.so".into()),
                     interp: None,
+                    init_exports: vec!["_abc".into(), "_io".into()],
                 })),
             }),
             mode: 0o755,

@@ -24,6 +24,10 @@ pub struct ElfSummary {
     /// `PT_INTERP`: the dynamic loader the kernel maps before an executable runs. Only read
     /// when the whole file is at hand (captured programs), `None` otherwise or when static.
     pub interp: Option<String>,
+    /// The `X` of every `PyInit_X` the file defines (libpython's builtin modules), read only
+    /// by [`ElfSummary::parse_with_exports`]: the symbol tables are what a 30 MB libpython
+    /// would otherwise be kept whole for.
+    pub init_exports: Vec<String>,
 }
 
 /// Process-wide counters of the summarising work, for `IMPORTGATE_LOG=debug` and the figures in
@@ -58,6 +62,23 @@ impl ElfSummary {
             FileKind::Elf64 => summarise(&ElfFile64::<object::Endianness>::parse(data).ok()?, 64),
             _ => None,
         }
+    }
+
+    /// [`ElfSummary::parse`] plus the `PyInit_*` functions the file defines.
+    pub fn parse_with_exports(data: &[u8]) -> Option<ElfSummary> {
+        use object::{Object, ObjectSymbol};
+        let mut summary = ElfSummary::parse(data)?;
+        let file = object::File::parse(data).ok()?;
+        let mut names: Vec<String> = file
+            .dynamic_symbols()
+            .chain(file.symbols())
+            .filter(|s| s.is_definition())
+            .filter_map(|s| Some(s.name().ok()?.strip_prefix("PyInit_")?.to_string()))
+            .collect();
+        names.sort();
+        names.dedup();
+        summary.init_exports = names;
+        Some(summary)
     }
 
     /// A short name for the machine, as platforms and wheel tags spell it.

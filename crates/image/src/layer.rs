@@ -667,6 +667,12 @@ pub(crate) fn read_data<R: Read>(
             }
             content = Some(buf.into());
         }
+        Keep::ElfExports => {
+            let mut buf = Vec::with_capacity(size as usize);
+            entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
+            check_len(&buf, size, path)?;
+            elf = ElfSummary::parse_with_exports(&buf).map(std::sync::Arc::new);
+        }
         Keep::ElfSummary => {
             // Only the magic is read of non-ELF files; the tar reader skips the rest.
             let mut buf = Vec::with_capacity(4);

@@ -90,6 +90,9 @@ pub enum Keep {
     /// If the file is ELF, an [`ElfSummary`] parsed while the member streams past; the bytes
     /// are dropped at once, so every shared object of a large image can be inspected cheaply.
     ElfSummary,
+    /// The whole member is read for its [`ElfSummary`] with the `PyInit_*` functions it
+    /// defines ([`ElfSummary::parse_with_exports`]), then dropped (libpython).
+    ElfExports,
 }
 
 impl From<bool> for Keep {

@@ -170,5 +170,42 @@ mod tests {
         }
         let summary = importgate_image::ElfSummary::parse(&elf).expect("summary");
         assert_eq!(summary.machine, 62);
+        assert!(summary.init_exports.is_empty());
+    }
+
+    /// A libpython is not kept, only summarised with its `PyInit_*` exports: the builtins are
+    /// read back from the summary of a shared build's library.
+    #[test]
+    fn builtins_come_from_a_summarised_libpython() {
+        use importgate_image::{ElfSummary, FileData, Keep, Meta, NewNode, Vfs};
+        use std::sync::Arc;
+        let lib = python_binary("amd64", ["_abc", "posix", "_io", "_sre"].into_iter());
+        let path = "/usr/local/lib/libpython3.12.so.1.0";
+        assert_eq!(
+            (importgate_check::capture_policy())(path, lib.len() as u64),
+            Keep::ElfExports
+        );
+        let summary = ElfSummary::parse_with_exports(&lib).expect("summary");
+        assert_eq!(summary.init_exports, ["_abc", "_io", "_sre", "posix"]);
+        let mut vfs = Vfs::from_files(&[("usr/local/bin/python3.12", "ELF")]);
+        vfs.insert(
+            path,
+            NewNode::File(FileData {
+                size: lib.len() as u64,
+                content: None,
+                elf: Some(Arc::new(summary)),
+            }),
+            Meta::default(),
+        )
+        .expect("insert");
+        let names = importgate_python::interpreter::read_builtins(
+            &vfs,
+            "/usr/local/bin/python3.12",
+            "/usr/local",
+        )
+        .expect("builtins");
+        for n in ["_abc", "posix", "_io", "_sre", "sys", "marshal"] {
+            assert!(names.contains(n), "{n}: {names:?}");
+        }
     }
 }

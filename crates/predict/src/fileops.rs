@@ -491,6 +491,7 @@ impl Predictor<'_> {
         let (content, elf) = match (self.opts.capture)(path, size) {
             Keep::Nothing => (None, None),
             Keep::Contents => (Some(Arc::<[u8]>::from(bytes)), None),
+            Keep::ElfExports => (None, ElfSummary::parse_with_exports(bytes).map(Arc::new)),
             Keep::ElfSummary if state.modelled => (None, None),
             Keep::ElfSummary => (None, ElfSummary::parse(bytes).map(Arc::new)),
         };
@@ -864,7 +865,7 @@ impl Predictor<'_> {
                 content: None,
                 elf: data.elf,
             }),
-            Keep::ElfSummary => NewNode::File(FileData {
+            Keep::ElfSummary | Keep::ElfExports => NewNode::File(FileData {
                 size: data.size,
                 content: None,
                 elf: data.elf,

@@ -697,6 +697,9 @@ impl Predictor<'_> {
             let keep = (self.opts.capture)(&path, size);
             let (content, elf) = match (keep, bytes) {
                 (Keep::Contents, Some(b)) => (Some(Arc::<[u8]>::from(b)), None),
+                (Keep::ElfExports, Some(b)) => {
+                    (None, ElfSummary::parse_with_exports(&b).map(Arc::new))
+                }
                 (Keep::ElfSummary, Some(b)) if !state.modelled => {
                     (None, ElfSummary::parse(&b).map(Arc::new))
                 }

@@ -527,6 +527,14 @@ impl<'a> Predictor<'a> {
         let (content, elf) = match keep {
             Keep::Nothing => (None, None),
             Keep::Contents => (self.ctx.read(rel).ok().map(Arc::<[u8]>::from), None),
+            Keep::ElfExports => (
+                None,
+                self.ctx
+                    .read(rel)
+                    .ok()
+                    .and_then(|b| ElfSummary::parse_with_exports(&b))
+                    .map(Arc::new),
+            ),
             Keep::ElfSummary if state.modelled => (None, None),
             Keep::ElfSummary => (
                 None,

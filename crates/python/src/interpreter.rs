@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 
 use importgate_image::Vfs;
-use object::{Object, ObjectSymbol};
 use serde::Serialize;
 
 #[derive(
@@ -153,18 +152,13 @@ pub const STARTUP_MODULES: &[&str] = &[
 
 /// Names of `PyInit_*` exports in an ELF file (the python binary or libpython).
 pub fn builtins_from_elf(data: &[u8]) -> Option<BTreeSet<String>> {
-    let file = object::File::parse(data).ok()?;
-    let mut names = BTreeSet::new();
-    for sym in file.dynamic_symbols().chain(file.symbols()) {
-        if !sym.is_definition() {
-            continue;
-        }
-        if let Ok(name) = sym.name()
-            && let Some(module) = name.strip_prefix("PyInit_")
-        {
-            names.insert(module.to_string());
-        }
-    }
+    let summary = importgate_image::ElfSummary::parse_with_exports(data)?;
+    builtins_from_exports(&summary.init_exports)
+}
+
+/// The builtin set from the `X` of the `PyInit_X` functions a binary or libpython defines.
+pub fn builtins_from_exports(exports: &[String]) -> Option<BTreeSet<String>> {
+    let mut names: BTreeSet<String> = exports.iter().cloned().collect();
     if names.is_empty() {
         return None;
     }
@@ -260,9 +254,14 @@ pub fn read_builtins(vfs: &Vfs, real_executable: &str, prefix: &str) -> Option<B
     }
     let mut found: Option<BTreeSet<String>> = None;
     for path in candidates {
-        if let Some(Some(data)) = vfs.read(&path)
-            && let Some(names) = builtins_from_elf(&data)
-        {
+        // libpython is summarised with its exports, not kept; a binary is kept whole.
+        let names = match vfs.read(&path) {
+            Some(Some(data)) => builtins_from_elf(&data),
+            _ => vfs
+                .elf(&path)
+                .and_then(|e| builtins_from_exports(&e.init_exports)),
+        };
+        if let Some(names) = names {
             // The binary of a shared build defines no PyInit_ of its own beyond the core four.
             if found.as_ref().is_none_or(|f| names.len() > f.len()) {
                 found = Some(names);
