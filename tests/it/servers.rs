@@ -83,8 +83,9 @@ fn wheel_dir() -> PathBuf {
 }
 
 /// `importgate-test/servers-NAME-base`: the test base with `reqs` installed from the cached
-/// wheels by pip in the image (`--no-index --find-links`), and the host's libpthread
-/// (MarkupSafe's extension links it; the minimal base lacks it, python:3.12-slim has it).
+/// wheels by pip in the image (`--no-index --find-links`), and the host's libpthread,
+/// libgcc_s, librt and libdl (MarkupSafe's and granian's extensions link them; the minimal
+/// base lacks them, python:3.12-slim has them).
 fn server_base(name: &str, reqs: &[&str]) -> Image {
     let base = ensure_base("slim", "3.12");
     let wheels = wheel_dir();
@@ -96,11 +97,18 @@ fn server_base(name: &str, reqs: &[&str]) -> Image {
             fs::copy(e.path(), ctx.path().join("wheels").join(e.file_name())).unwrap();
         }
     }
-    fs::copy(
-        "/lib/x86_64-linux-gnu/libpthread.so.0",
-        ctx.path().join("libs/libpthread.so.0"),
-    )
-    .unwrap();
+    for lib in [
+        "libpthread.so.0",
+        "libgcc_s.so.1",
+        "librt.so.1",
+        "libdl.so.2",
+    ] {
+        fs::copy(
+            format!("/lib/x86_64-linux-gnu/{lib}"),
+            ctx.path().join("libs").join(lib),
+        )
+        .unwrap();
+    }
     fs::write(
         ctx.path().join("Dockerfile"),
         format!(
@@ -787,13 +795,43 @@ fn uvicorn_factory() {
 
 /// `granian --interface asgi src/svc/main.py:app` from `/srv/asgi`: granian imports a target
 /// given by path as Flask's CLI does, from the top of its package (`svc.main`, with
-/// `/srv/asgi/src` first on sys.path).
+/// `/srv/asgi/src` first on sys.path). A third image lacks `librt.so.1`, which granian's Rust
+/// extension links: the console script dies importing `granian._granian` before any app
+/// code runs, which importgate reports at startup with the library it misses.
 #[test]
 fn granian_target_path() {
     if !require_docker() {
         return;
     }
     let base = server_base("granian", &["granian==2.8.9"]);
+    let no_librt = build_scenario(
+        "importgate-test/servers-granian:no-librt",
+        &base.tag,
+        &[file("/srv/asgi/main.py", "app = None\n")],
+        "RUN rm /lib/x86_64-linux-gnu/librt.so.1\nWORKDIR /srv/asgi\nCMD [\"granian\", \"--interface\", \"asgi\", \"main:app\"]",
+    );
+    let (code, log) = run_container(&no_librt.tag, 30, None);
+    assert!(
+        code == Some(1) && log.contains("librt.so.1: cannot open shared object file"),
+        "granian without librt: exit {code:?}\n{log}"
+    );
+    let (run, report) = check_json(&no_librt.tag);
+    let errors = error_findings(&report);
+    assert!(
+        run.code == 1
+            && errors.len() == 1
+            && errors[0]["kind"] == "startup"
+            && errors[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("librt.so.1")),
+        "granian without librt: exit {}, findings {:#}",
+        run.code,
+        report["findings"]
+    );
+    eprintln!(
+        "granian without librt: {} {} ({})",
+        errors[0]["code"], errors[0]["module"], errors[0]["message"]
+    );
     check_server(
         &Server {
             label: "granian",
