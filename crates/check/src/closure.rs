@@ -262,6 +262,11 @@ impl<'a, 'r> Walker<'a, 'r> {
 
     /// Adds a file as reached; returns its node.
     pub fn add_file(&mut self, file: &str, module: &str, parent: Option<usize>) -> Option<usize> {
+        // Nodes are keyed by real path, which resolves to itself: a known file needs no
+        // resolving (every import of an already reached module lands here).
+        if let Some(&i) = self.reached.by_file.get(file) {
+            return Some(i);
+        }
         let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
         if let Some(&i) = self.reached.by_file.get(&real) {
             return Some(i);

@@ -674,6 +674,13 @@ impl<'a> Native<'a> {
         if !self.in_site_dir(file) {
             return None;
         }
+        // Walks are keyed by real path; a real path resolves to itself, so a file found under
+        // its own key needs no resolving (most installed modules: thousands of lookups).
+        if let Ok(w) = self.walks.lock()
+            && let Some(hit) = w.get(file)
+        {
+            return hit.clone().map(|h| h.after(prefix));
+        }
         let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
         if let Ok(w) = self.walks.lock()
             && let Some(hit) = w.get(&real)

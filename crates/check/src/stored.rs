@@ -42,7 +42,7 @@ impl StoredParses {
 impl ParseStore for StoredParses {
     fn load(&self, key: &str) -> Option<ParsedModule> {
         let body = self.cache.get_entry(KIND, key)?;
-        match serde_json::from_slice(&body) {
+        match postcard::from_bytes(&body) {
             Ok(module) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 Some(module)
@@ -55,7 +55,7 @@ impl ParseStore for StoredParses {
     }
 
     fn store(&self, key: &str, module: &ParsedModule) {
-        if let Ok(body) = serde_json::to_vec(module) {
+        if let Ok(body) = postcard::to_stdvec(module) {
             self.cache.put_entry(KIND, key, &body);
             self.stored.fetch_add(1, Ordering::Relaxed);
         }
