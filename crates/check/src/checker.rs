@@ -2779,7 +2779,7 @@ mod tests {
         let factory = [
             (
                 "app/web/__init__.py",
-                "from .helpers import setup\n\ndef create_app():\n    from . import views\n    import missing_direct\n    register(None)\n    setup()\n    return 1\n\ndef register(app):\n    import missing_registered\n\ndef unused():\n    import missing_unused\n\ndef gen():\n    import missing_gen\n    yield 1\n",
+                "import os\nfrom .helpers import setup\n\ndef create_app():\n    from . import views\n    import missing_direct\n    register(None)\n    setup()\n    if os.environ.get('APP_CONFIG') == 'development':\n        import missing_dev_only\n        unused()\n    return 1\n\ndef register(app):\n    import missing_registered\n\ndef unused():\n    import missing_unused\n\ndef gen():\n    import missing_gen\n    yield 1\n",
             ),
             ("app/web/views.py", "import missing_view\n"),
             (
@@ -2803,7 +2803,9 @@ mod tests {
         ] {
             assert_eq!(startup(&got, m), Some(Kind::Startup), "{m}: {got:?}");
         }
-        for m in ["missing_unused", "missing_other"] {
+        // Under a branch on configuration, an import (or a call) in a called function is not
+        // taken to run.
+        for m in ["missing_unused", "missing_other", "missing_dev_only"] {
             assert_eq!(startup(&got, m), Some(Kind::Lazy), "{m}: {got:?}");
         }
         // Calling a generator function runs none of its body.

@@ -112,15 +112,18 @@ pub(crate) fn runs_at_import(site: &ImportSite, target: &TargetEnv) -> bool {
             .any(|c| c.reaches(target) == Some(false))
 }
 
-/// Whether code in a function's body runs when the function is called: not under
-/// `TYPE_CHECKING`, not a lazy import, no enclosing `if` known false here.
+/// Whether code in a function's body (or a call that runs one) surely runs when the function
+/// is called: not under `TYPE_CHECKING`, not a lazy import, and every enclosing `if` known to
+/// hold here. A factory's branches on its own arguments and configuration
+/// (`if config_name == "development": import flask_debugtoolbar`) are not ours to guess: what
+/// they import stays a lazy import.
 pub(crate) fn runs_when_called(context: &ImportContext, target: &TargetEnv) -> bool {
     !context.type_checking
         && !context.lazy
-        && !context
+        && context
             .conditions
             .iter()
-            .any(|c| c.reaches(target) == Some(false))
+            .all(|c| c.reaches(target) == Some(true))
 }
 
 /// Whether an import site runs while the container starts, given which of its module's

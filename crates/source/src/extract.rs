@@ -788,11 +788,16 @@ impl Extractor<'_, '_> {
         if main_test.is_some() {
             self.main_only = main_test;
         }
-        self.visit_arm(
-            &stmt.body,
-            Test::in_branch(test.as_ref(), Branch::Body),
-            truth == Some(false),
-        );
+        if main_test.is_some() {
+            // Decided per module by `main_only`, not an unknown condition.
+            self.visit_body(&stmt.body);
+        } else {
+            self.visit_arm(
+                &stmt.body,
+                Test::in_branch(test.as_ref(), Branch::Body),
+                truth == Some(false),
+            );
+        }
         if let Some(m) = main_test {
             self.main_only = Some(!m);
         }
@@ -801,8 +806,10 @@ impl Extractor<'_, '_> {
         // Every later arm runs only when the earlier tests were false.
         let saved = self.type_checking;
         let depth = self.conditions.len();
-        self.conditions
-            .push(Test::in_branch(test.as_ref(), Branch::Else));
+        if main_test.is_none() {
+            self.conditions
+                .push(Test::in_branch(test.as_ref(), Branch::Else));
+        }
         self.type_checking |= truth == Some(true);
         for clause in &stmt.elif_else_clauses {
             match &clause.test {

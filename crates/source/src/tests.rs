@@ -887,8 +887,9 @@ fn fallback_chains_finders_and_calls_at_import() {
 }
 
 /// What the startup path needs to follow calls into function bodies: the module's plain
-/// functions (generators and `async def` do not run when called), the calls of names the
-/// module binds with who makes them, and for each import the function whose call runs it.
+/// functions and its classes' methods (generators and `async def` do not run when called),
+/// the calls of names the module binds with who makes them, and for each import the function
+/// whose call runs it.
 #[test]
 fn functions_calls_and_the_function_an_import_runs_in() {
     let parsed = parse_module(
@@ -910,7 +911,8 @@ fn functions_calls_and_the_function_an_import_runs_in() {
         [
             ("create_app", true, false),
             ("setup", false, false),
-            ("gen", true, true)
+            ("gen", true, true),
+            ("K.method", false, false)
         ]
     );
     let calls: Vec<(&str, Option<&str>)> = parsed
@@ -924,6 +926,7 @@ fn functions_calls_and_the_function_an_import_runs_in() {
             ("ext.init", Some("create_app")),
             ("setup", Some("create_app")),
             ("build", Some("create_app")),
+            ("setup", Some("K.method")),
             ("create_app", None),
             ("views.register", None),
         ]
@@ -942,11 +945,40 @@ fn functions_calls_and_the_function_an_import_runs_in() {
             ("import in_class", Some("create_app")),
             ("import nested", None),
             ("import g", Some("gen")),
-            ("import in_method", None),
+            ("import in_method", Some("K.method")),
         ]
     );
     let bound: Vec<Option<String>> = parsed.imports.iter().map(|s| s.bound_name()).collect();
     assert_eq!(bound[0].as_deref(), Some("views"));
     assert_eq!(bound[1].as_deref(), Some("build"));
     assert_eq!(bound[2].as_deref(), Some("ext"));
+}
+
+/// `if __name__ == "__main__":` is decided per module (`main_only`), not left as an unknown
+/// condition; `!=` and the `else` arm are the other way round.
+#[test]
+fn dunder_main_arms_are_marked_not_conditional() {
+    let parsed = parse_module(
+        "if __name__ == '__main__':\n    import a\nelse:\n    import b\nif '__main__' != __name__:\n    import c\nif x:\n    import d\n",
+    );
+    let got: Vec<(&str, Option<bool>, usize)> = parsed
+        .imports
+        .iter()
+        .map(|s| {
+            (
+                s.statement.as_str(),
+                s.context.main_only,
+                s.context.conditions.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("import a", Some(true), 0),
+            ("import b", Some(false), 0),
+            ("import c", Some(false), 0),
+            ("import d", None, 1),
+        ]
+    );
 }
