@@ -3,8 +3,11 @@
 //! app-server's `module:attr`, Django settings and the dotted strings Django imports, Flask's
 //! app, Celery's `-A`), then follow every import that runs at import time (module level, live
 //! branch, not `TYPE_CHECKING`, not inside a function) through the application and into
-//! site-packages, level by level. A failure found on this path is what makes the container start
-//! degraded, so it is reported with the chain of modules that reaches it.
+//! site-packages, level by level. In the application's files, the functions that run while it
+//! starts (called by module-level code, by another called function, or by the server: an app
+//! factory, Django's `AppConfig.ready`) run their imports too. A failure found on this path is
+//! what makes the container start degraded, so it is reported with the chain of modules that
+//! reaches it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
