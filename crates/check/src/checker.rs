@@ -2762,8 +2762,9 @@ mod tests {
 
     /// Functions called while the container starts run their imports then: a module-level
     /// `app = create_app()`, a server's factory call, and what those call in turn (in the
-    /// module or in one it imports); a function nobody calls stays lazy, and a call under
-    /// `try/except ImportError` makes what it reaches guarded.
+    /// module or in one it imports, a class's `__init__` when it is instantiated); a function
+    /// nobody calls stays lazy, and a call under `try/except ImportError` makes what it reaches
+    /// guarded.
     #[test]
     fn functions_called_at_startup_run_their_imports() {
         let lazy_or_startup = |files: &[(&str, &str)], cmd: &[&str]| {
@@ -2784,7 +2785,7 @@ mod tests {
             ("app/web/views.py", "import missing_view\n"),
             (
                 "app/web/helpers.py",
-                "def setup():\n    import missing_helper\n\ndef other():\n    import missing_other\n",
+                "def setup():\n    import missing_helper\n    Registry()\n\ndef other():\n    import missing_other\n\nclass Registry:\n    def __init__(self):\n        import missing_in_init\n\n    def load(self):\n        import missing_in_method\n",
             ),
         ];
         let mut wsgi = factory.to_vec();
@@ -2800,12 +2801,18 @@ mod tests {
             "missing_registered",
             "missing_helper",
             "missing_view",
+            "missing_in_init",
         ] {
             assert_eq!(startup(&got, m), Some(Kind::Startup), "{m}: {got:?}");
         }
         // Under a branch on configuration, an import (or a call) in a called function is not
         // taken to run.
-        for m in ["missing_unused", "missing_other", "missing_dev_only"] {
+        for m in [
+            "missing_unused",
+            "missing_other",
+            "missing_dev_only",
+            "missing_in_method",
+        ] {
             assert_eq!(startup(&got, m), Some(Kind::Lazy), "{m}: {got:?}");
         }
         // Calling a generator function runs none of its body.

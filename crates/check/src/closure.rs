@@ -641,8 +641,15 @@ fn callee(
         })
     };
     let site = owner.and_then(|f| binding(Some(f)));
-    if site.is_none() && rest.is_none() && parsed.functions.iter().any(|d| d.name == head) {
-        return Some(Callee::Local(head.to_string()));
+    if site.is_none() && rest.is_none() {
+        if parsed.functions.iter().any(|d| d.name == head) {
+            return Some(Callee::Local(head.to_string()));
+        }
+        // A class of the module: instantiating it runs its `__init__`.
+        let init = format!("{head}.__init__");
+        if parsed.functions.iter().any(|d| d.name == init) {
+            return Some(Callee::Local(init));
+        }
     }
     let site = site.or_else(|| binding(None))?;
     let (Ok(module), imported) = site_target(site, id)? else {
