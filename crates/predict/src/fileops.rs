@@ -488,13 +488,8 @@ impl Predictor<'_> {
     /// A file with these bytes at `path`, kept as the image loader would keep it there.
     pub(crate) fn data_node(&self, state: &State, path: &str, bytes: &[u8]) -> NewNode {
         let size = bytes.len() as u64;
-        let (content, elf) = match (self.opts.capture)(path, size) {
-            Keep::Nothing => (None, None),
-            Keep::Contents => (Some(Arc::<[u8]>::from(bytes)), None),
-            Keep::ElfExports => (None, ElfSummary::parse_with_exports(bytes).map(Arc::new)),
-            Keep::ElfSummary if state.modelled => (None, None),
-            Keep::ElfSummary => (None, ElfSummary::parse(bytes).map(Arc::new)),
-        };
+        let keep = (self.opts.capture)(path, size);
+        let (content, elf) = kept(keep, state.modelled, || Some(bytes));
         NewNode::File(FileData { size, content, elf })
     }
 
@@ -1326,6 +1321,33 @@ enum Member {
     Dir,
     File(Vec<u8>),
     Symlink(String),
+}
+
+/// What the image loader keeps of a file's bytes under `keep`: its contents, or its ELF summary
+/// (with the `PyInit_*` exports for libpython); none for an ELF of a modelled base. `bytes` is
+/// only read when something is kept.
+pub(crate) fn kept<B: AsRef<[u8]>>(
+    keep: Keep,
+    modelled: bool,
+    bytes: impl FnOnce() -> Option<B>,
+) -> (Option<Arc<[u8]>>, Option<Arc<ElfSummary>>) {
+    match keep {
+        Keep::Nothing => (None, None),
+        Keep::ElfSummary if modelled => (None, None),
+        Keep::Contents => (bytes().map(|b| Arc::<[u8]>::from(b.as_ref())), None),
+        Keep::ElfExports => (
+            None,
+            bytes()
+                .and_then(|b| ElfSummary::parse_with_exports(b.as_ref()))
+                .map(Arc::new),
+        ),
+        Keep::ElfSummary => (
+            None,
+            bytes()
+                .and_then(|b| ElfSummary::parse(b.as_ref()))
+                .map(Arc::new),
+        ),
+    }
 }
 
 #[cfg(test)]

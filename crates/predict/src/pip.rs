@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use importgate_image::{ElfSummary, FileData, Keep, NewNode};
+use importgate_image::{FileData, Keep, NewNode};
 use importgate_python::runtime::abspath;
 
 use crate::model::{file, install_stub_distribution, put_meta};
@@ -695,16 +695,7 @@ impl Predictor<'_> {
                 continue;
             };
             let keep = (self.opts.capture)(&path, size);
-            let (content, elf) = match (keep, bytes) {
-                (Keep::Contents, Some(b)) => (Some(Arc::<[u8]>::from(b)), None),
-                (Keep::ElfExports, Some(b)) => {
-                    (None, ElfSummary::parse_with_exports(&b).map(Arc::new))
-                }
-                (Keep::ElfSummary, Some(b)) if !state.modelled => {
-                    (None, ElfSummary::parse(&b).map(Arc::new))
-                }
-                _ => (None, None),
-            };
+            let (content, elf) = crate::fileops::kept(keep, state.modelled, || bytes);
             let mode = if name.contains(".data/scripts/") || name.ends_with(".so") {
                 0o755
             } else {

@@ -8,15 +8,13 @@
 //! be copied. File contents are read from the context only when the capture policy keeps them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use importgate_context::{
     Base, BaseConfig, BuildContext, BuildPlan, Command, ContextEntry, CopyFrom, CopyStep,
     EntryKind, Step,
 };
 use importgate_image::{
-    ElfSummary, FileData, Image, ImageConfig, Keep, LoadOptions, Meta, NewNode, NodeKind, Source,
-    Vfs, load,
+    FileData, Image, ImageConfig, LoadOptions, Meta, NewNode, NodeKind, Source, Vfs, load,
 };
 use importgate_python::runtime::abspath;
 
@@ -524,27 +522,7 @@ impl<'a> Predictor<'a> {
     /// A file from the context, with what the capture policy keeps of it at `path`.
     fn context_file(&self, state: &State, path: &str, rel: &str, size: u64) -> NewNode {
         let keep = (self.opts.capture)(path, size);
-        let (content, elf) = match keep {
-            Keep::Nothing => (None, None),
-            Keep::Contents => (self.ctx.read(rel).ok().map(Arc::<[u8]>::from), None),
-            Keep::ElfExports => (
-                None,
-                self.ctx
-                    .read(rel)
-                    .ok()
-                    .and_then(|b| ElfSummary::parse_with_exports(&b))
-                    .map(Arc::new),
-            ),
-            Keep::ElfSummary if state.modelled => (None, None),
-            Keep::ElfSummary => (
-                None,
-                self.ctx
-                    .read(rel)
-                    .ok()
-                    .and_then(|b| ElfSummary::parse(&b))
-                    .map(Arc::new),
-            ),
-        };
+        let (content, elf) = crate::fileops::kept(keep, state.modelled, || self.ctx.read(rel).ok());
         NewNode::File(FileData { size, content, elf })
     }
 
