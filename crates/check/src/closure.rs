@@ -462,15 +462,17 @@ impl<'a, 'r> Walker<'a, 'r> {
         let mut edges = Vec::new();
         // A function runs after the module-level code that defines it: its imports come
         // after the module's own in the order CPython executes them.
-        let in_functions = parsed
-            .imports
-            .iter()
-            .filter(|s| !runs_at_import(s, self.target));
+        let in_called = parsed.imports.iter().filter(|s| {
+            s.context
+                .in_function
+                .as_ref()
+                .is_some_and(|f| called.contains_key(f))
+        });
         let sites = parsed
             .imports
             .iter()
             .filter(|s| runs_at_import(s, self.target))
-            .chain(in_functions.filter(|_| !called.is_empty()));
+            .chain(in_called);
         for site in sites {
             if site.context.main_only.is_some_and(|m| m != id.main) {
                 continue;

@@ -682,7 +682,8 @@ impl<'a> Native<'a> {
             return hit.clone().map(|h| h.after(prefix));
         }
         let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
-        if let Ok(w) = self.walks.lock()
+        if real != file
+            && let Ok(w) = self.walks.lock()
             && let Some(hit) = w.get(&real)
         {
             return hit.clone().map(|h| h.after(prefix));
