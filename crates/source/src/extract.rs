@@ -967,8 +967,12 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 for handler in &try_stmt.handlers {
                     self.visit_except_handler(handler);
                 }
-                self.handler = saved_handler;
+                // The `else` arm runs only when the body raised nothing: after a guarded import
+                // it is the other outcome of the same test (SQLAlchemy imports its greenlet
+                // support there only when `import greenlet` worked).
+                self.handler = saved_handler || guards;
                 self.visit_body(&try_stmt.orelse);
+                self.handler = saved_handler;
                 self.visit_body(&try_stmt.finalbody);
             }
             Stmt::If(if_stmt) => self.visit_if(if_stmt),

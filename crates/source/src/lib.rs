@@ -278,7 +278,10 @@ pub struct ImportContext {
     /// `lazy import ...` (PEP 810): a failure only surfaces when the name is used.
     pub lazy: bool,
     /// Inside an `except` handler: a fallback that runs only when the `try` body raised
-    /// (`except ImportError: from _dummy_thread import get_ident`).
+    /// (`except ImportError: from _dummy_thread import get_ident`); or in the `else` arm of a
+    /// `try` that guards imports, which runs only when they all worked (`try: import greenlet`
+    /// / `except ImportError: …` / `else: from ._concurrency_py3k import …`). Either way the
+    /// code depends on what the guarded imports found.
     #[serde(default)]
     pub handler: bool,
     /// Inside the body of a `try` whose handler catches `OSError` (or `Exception`,

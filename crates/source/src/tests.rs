@@ -982,3 +982,26 @@ fn dunder_main_arms_are_marked_not_conditional() {
         ]
     );
 }
+
+/// The `else` arm of a `try` guarding imports runs only when they worked: like a handler, it
+/// depends on what they found. A `try` that catches something else leaves its `else` alone.
+#[test]
+fn else_arm_of_a_guarded_try_depends_on_its_imports() {
+    let parsed = parse_module(
+        "try:\n    import greenlet\nexcept ImportError:\n    have = False\nelse:\n    from ._py3k import await_only\n\
+         try:\n    x = int('1')\nexcept ValueError:\n    pass\nelse:\n    import json\n",
+    );
+    let got: Vec<(&str, bool, bool)> = parsed
+        .imports
+        .iter()
+        .map(|s| (s.statement.as_str(), s.context.guarded, s.context.handler))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("import greenlet", true, false),
+            ("from ._py3k import await_only", false, true),
+            ("import json", false, false),
+        ]
+    );
+}
