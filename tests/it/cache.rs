@@ -384,3 +384,68 @@ fn storage_layers_are_indexed_once() {
         warm.stderr
     );
 }
+
+/// The engine's export names its layers by v1 id, never by digest: a layer seen in an earlier
+/// export (its bytes hashed to the diff id the engine's config names) is passed over the next
+/// time, in this image and in another that shares it, and the report is the uncached one.
+#[test]
+fn export_stream_passes_over_layers_seen_before() {
+    if !require_docker() {
+        return;
+    }
+    ensure_base("slim", "3.12");
+    let broken = build_image(
+        "importgate-test/cache-export-seed-app",
+        &repo_root().join("examples/seed-app"),
+    );
+    let fixed = build_image(
+        "importgate-test/cache-export-seed-app-fixed",
+        &repo_root().join("examples/seed-app-fixed"),
+    );
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let check = |image: &str, cached: bool| {
+        let mut args = vec!["check", "--source-mode", "export", "--format", "json"];
+        if cached {
+            args.extend(["--cache-dir", &cache_arg]);
+        } else {
+            args.push("--no-cache");
+        }
+        args.push(image);
+        importgate_env(
+            &args,
+            &[("IMPORTGATE_LOG", "importgate_image::cache=debug")],
+        )
+    };
+    let truth_broken = check(&broken.tag, false);
+    let truth_fixed = check(&fixed.tag, false);
+    assert_eq!(truth_broken.code, 1, "{}", truth_broken.stderr);
+    assert_eq!(truth_fixed.code, 0, "{}", truth_fixed.stderr);
+
+    let cold = check(&broken.tag, true);
+    assert_eq!(cold.stdout, truth_broken.stdout, "{}", cold.stderr);
+    assert_eq!(cold.stderr.matches("layer cache: hit").count(), 0);
+    let stored = cold.stderr.matches("layer cache: stored sha256:").count();
+    assert!(stored >= 2, "{}", cold.stderr);
+
+    // The same image: every layer it stored is a hit.
+    let warm = check(&broken.tag, true);
+    assert_eq!(warm.stdout, truth_broken.stdout, "{}", warm.stderr);
+    assert_eq!(
+        warm.stderr.matches("layer cache: hit sha256:").count(),
+        stored,
+        "{}",
+        warm.stderr
+    );
+    // The fixed app shares the base's layers (below its own, which change), so those are
+    // hits; its top layers are new and indexed.
+    let shared = check(&fixed.tag, true);
+    assert_eq!(shared.stdout, truth_fixed.stdout, "{}", shared.stderr);
+    let hits = shared.stderr.matches("layer cache: hit sha256:").count();
+    assert!(
+        hits >= 1 && hits < stored,
+        "{hits} of {stored}: {}",
+        shared.stderr
+    );
+}

@@ -49,7 +49,7 @@ pub(crate) struct ArchiveStore {
 }
 
 impl ArchiveStore {
-    fn resolve(&self, path: &str) -> Result<String, ImageError> {
+    pub(crate) fn resolve(&self, path: &str) -> Result<String, ImageError> {
         let mut cur = path.to_string();
         for _ in 0..MAX_LINK_HOPS {
             match self.links.get(&cur) {
@@ -258,8 +258,41 @@ pub(crate) fn collect<R: Read + Send>(
         capture,
         cache,
         None,
+        false,
     )
     .map(|(store, _)| store)
+}
+
+/// [`collect`] over the engine's export stream, whose legacy `<v1 id>/layer.tar` members are
+/// looked up in `cache` by the aliases earlier exports left ([`LayerCache::export_alias`]): a
+/// layer seen before is passed over, neither indexed nor hashed. Only the engine's own stream
+/// is trusted to name its layers so; a `docker save` file could name them anything.
+pub(crate) fn collect_export<R: Read + Send>(
+    reader: R,
+    name: &str,
+    capture: &Arc<Capture>,
+    cache: Option<&Arc<LayerCache>>,
+) -> Result<ArchiveStore, ImageError> {
+    let corrupt = corrupt(name);
+    let (_, outer) = decompress(reader).map_err(corrupt)?;
+    let (head, outer) = peek(outer, 512).map_err(corrupt)?;
+    collect_from(
+        Box::new(ReadThrough(outer)),
+        &head,
+        name,
+        capture,
+        cache,
+        None,
+        true,
+    )
+    .map(|(store, _)| store)
+}
+
+/// `HEX` of a member named `HEX/layer.tar`: a layer of a legacy archive, under its v1 id.
+pub(crate) fn v1_layer_member(member: &str) -> Option<&str> {
+    let (dir, file) = member.split_once('/')?;
+    (file == "layer.tar" && dir.len() == 64 && dir.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(dir)
 }
 
 /// [`collect`] over an archive file: when it is not compressed, the blobs of cached layers are
@@ -288,6 +321,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         capture,
         cache,
         Some(file),
+        false,
     )?;
     if !lost {
         return Ok(store);
@@ -303,6 +337,7 @@ pub(crate) fn collect_seekable<R: Read + Seek + Send>(
         capture,
         None,
         Some(file),
+        false,
     )
     .map(|(store, _)| store)
 }
@@ -364,7 +399,8 @@ impl Workers {
 /// an uncompressed file: plain layer tars in it are then indexed in place, seeking over what is
 /// not kept, while workers hash them, and cached layers are decoded on workers while the stream
 /// goes on (a file can be read again should one of them fail; in a stream, a failed hit still
-/// leaves the blob's bytes to read, so hits are decoded there).
+/// leaves the blob's bytes to read, so hits are decoded there). `export`: the stream is the
+/// engine's, whose legacy layer members are looked up by their v1 id too.
 fn collect_from<'a>(
     outer: Box<dyn Skip + 'a>,
     head: &[u8],
@@ -372,6 +408,7 @@ fn collect_from<'a>(
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
     file: Option<&std::fs::File>,
+    export: bool,
 ) -> Result<(ArchiveStore, bool), ImageError> {
     let corrupt = corrupt(name);
     if !looks_like_tar(head) {
@@ -416,7 +453,14 @@ fn collect_from<'a>(
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     // A blob named by its digest that an earlier run indexed: its bytes are
                     // skipped, neither inflated nor hashed.
-                    let cached = cache.zip(digest_member(&member));
+                    let cached = cache.and_then(|c| {
+                        let digest = digest_member(&member).or_else(|| {
+                            v1_layer_member(&member)
+                                .filter(|_| export)
+                                .and_then(|v1| c.export_alias(v1))
+                        })?;
+                        Some((c, digest))
+                    });
                     if file.is_some()
                         && let Some((cache, digest)) = &cached
                         && cache.has(digest)
@@ -609,6 +653,52 @@ mod tests {
         if let Ok(store) = collect_seekable(reader, &file, "t", &cap(), None) {
             assert!(store.layers.values().any(|r| r.is_err()));
         }
+    }
+
+    /// An export member whose v1 id an earlier export aliased to a cached diff id is taken
+    /// from the cache, its bytes passed over (the tampered bytes below are never indexed); a
+    /// `docker save` file naming its layers the same way is read, not trusted.
+    #[test]
+    fn export_members_seen_before_are_passed_over() {
+        let layer = TarBuilder::new().file("app/main.py", "import os\n").build();
+        let img = TestImage::new(vec![layer], "amd64");
+        let mut files = img.legacy_archive(&["t:1"]);
+        let member = files
+            .keys()
+            .find(|k| k.ends_with("/layer.tar"))
+            .unwrap()
+            .clone();
+        let v1 = v1_layer_member(&member).unwrap().to_string();
+        let root = tempfile::tempdir().unwrap();
+        let cache = Arc::new(LayerCache::new(
+            root.path(),
+            "p",
+            crate::cache::DEFAULT_MAX_BYTES,
+        ));
+
+        let first = collect_export(&pack(&files, &[])[..], "t", &cap(), Some(&cache)).unwrap();
+        let index = first.layers[&member].as_ref().unwrap().clone();
+        let diff_id = index.diff_id.clone().unwrap();
+        assert_eq!(diff_id, img.diff_ids()[0]);
+        // What the daemon path files once the engine's config agreed.
+        cache.put(&index);
+        cache.put_export_alias(&v1, &diff_id);
+        assert_eq!(cache.export_alias(&v1).as_deref(), Some(&diff_id[..]));
+
+        let other = TarBuilder::new().file("app/other.py", "x = 1\n").build();
+        files.insert(member.clone(), other);
+        let tampered = pack(&files, &[]);
+        let again = collect_export(&tampered[..], "t", &cap(), Some(&cache)).unwrap();
+        let got = again.layers[&member].as_ref().unwrap();
+        assert_eq!(got.entries, index.entries);
+        assert_eq!(got.diff_id.as_ref(), Some(&diff_id));
+
+        let read = collect(&tampered[..], "t", &cap(), Some(&cache)).unwrap();
+        let got = read.layers[&member].as_ref().unwrap();
+        assert_ne!(got.entries, index.entries);
+        assert_ne!(got.diff_id.as_ref(), Some(&diff_id));
+        assert_eq!(v1_layer_member("blobs/sha256/layer.tar"), None);
+        assert_eq!(v1_layer_member(&format!("{v1}/json")), None);
     }
 
     #[test]

@@ -174,6 +174,23 @@ impl LayerCache {
         }
     }
 
+    /// The diff id of the layer the engine's export stream names `<v1>/layer.tar`, as an
+    /// earlier export of the same engine found it. The legacy format names layers by the v1 id
+    /// the engine derives from the layer's chain id (and, for an image's top layer, its
+    /// config), never by digest; this is how a re-check skips the bytes of layers it has seen.
+    pub(crate) fn export_alias(&self, v1: &str) -> Option<String> {
+        let body = self.get_entry(EXPORT_ALIAS, v1)?;
+        let diff_id = std::str::from_utf8(&body).ok()?;
+        let hex = diff_id.strip_prefix("sha256:")?;
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| diff_id.to_string())
+    }
+
+    /// Files what [`LayerCache::export_alias`] reads: only ever from the engine's own export,
+    /// after the layer's bytes were hashed to `diff_id` and the engine's config agreed.
+    pub(crate) fn put_export_alias(&self, v1: &str, diff_id: &str) {
+        self.put_entry(EXPORT_ALIAS, v1, diff_id.as_bytes());
+    }
+
     /// A layer index filed under `kind`/`key` rather than under a blob digest (the engine's
     /// storage: a layer directory named by its chain id), if an intact one is there.
     pub(crate) fn get_index(&self, kind: &str, key: &str) -> Option<Arc<LayerIndex>> {
@@ -336,6 +353,8 @@ impl Drop for LayerCache {
 }
 
 const ENTRY_MAGIC: &[u8] = b"importgate-cache-entry\0";
+/// The kind of [`LayerCache::export_alias`] entries.
+const EXPORT_ALIAS: &str = "exportlayer";
 
 /// The body of an intact entry written by [`LayerCache::put_entry`].
 fn unframe(data: &[u8]) -> Option<&[u8]> {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::archive::collect;
+use crate::archive::collect_export;
 use crate::error::ImageError;
 use crate::load::{Inspected, LoadOptions, assemble};
 use crate::select::{ParsedConfig, platform_warning, select};
@@ -33,35 +33,50 @@ const EXPORT_TIMEOUT_SECS: u64 = 3600;
 struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     cur: Bytes,
-    tail: Vec<u8>,
+    /// The last chunks read, at least [`TAIL`] bytes of them when the stream had that many:
+    /// shared with the stream's buffers, never copied until a trailer is looked for.
+    tail: std::collections::VecDeque<Bytes>,
+    tail_len: usize,
 }
 
 impl ChannelReader {
-    fn remember(&mut self, data: &[u8]) {
-        self.tail.extend_from_slice(data);
-        if self.tail.len() > 2 * TAIL {
-            let cut = self.tail.len() - TAIL;
-            self.tail.drain(..cut);
+    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        ChannelReader {
+            rx,
+            cur: Bytes::new(),
+            tail: std::collections::VecDeque::new(),
+            tail_len: 0,
+        }
+    }
+
+    fn remember(&mut self, data: Bytes) {
+        self.tail_len += data.len();
+        self.tail.push_back(data);
+        while let Some(front) = self.tail.front()
+            && self.tail_len - front.len() >= TAIL
+        {
+            self.tail_len -= front.len();
+            self.tail.pop_front();
         }
     }
 
     /// Reads what is left of the stream (bounded) and returns the daemon's trailing error, if
     /// the stream ends with one.
     fn trailing_error(&mut self) -> Option<String> {
-        let rest = self.cur.clone();
-        self.remember(&rest);
-        self.cur = Bytes::new();
+        let rest = std::mem::take(&mut self.cur);
+        self.remember(rest);
         let mut drained = 0;
         while drained < DRAIN_LIMIT {
             match self.rx.blocking_recv() {
                 Some(Ok(chunk)) => {
                     drained += chunk.len();
-                    self.remember(&chunk);
+                    self.remember(chunk);
                 }
                 _ => break,
             }
         }
-        find_error_detail(&self.tail)
+        let tail: Vec<u8> = self.tail.iter().flat_map(|b| b.iter().copied()).collect();
+        find_error_detail(&tail)
     }
 }
 
@@ -77,7 +92,7 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.cur.len());
         let chunk = self.cur.split_to(n);
         buf[..n].copy_from_slice(&chunk);
-        self.remember(&chunk);
+        self.remember(chunk);
         Ok(n)
     }
 }
@@ -512,13 +527,10 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
     let capture = opts.capture.clone();
     let name = format!("docker-daemon:{reference}");
     let parse_name = name.clone();
+    let cache = opts.cache.clone();
     let parser = tokio::task::spawn_blocking(move || {
-        let mut reader = ChannelReader {
-            rx,
-            cur: Bytes::new(),
-            tail: Vec::new(),
-        };
-        let result = collect(&mut reader, &parse_name, &capture, None);
+        let mut reader = ChannelReader::new(rx);
+        let result = collect_export(&mut reader, &parse_name, &capture, cache.as_ref());
         let trailer = reader.trailing_error();
         (result, trailer)
     });
@@ -636,13 +648,7 @@ async fn select_and_assemble(
     name: String,
 ) -> Result<Image, ImageError> {
     let platform = opts.platform.clone();
-    // The export stream is read without the layer cache (a stream cannot skip a member it has
-    // not seen, and names no layer by digest before its bytes), so what it would store there is
-    // never read again: not stored (it cost a whole encoded index in memory).
-    let opts = LoadOptions {
-        cache: None,
-        ..opts.clone()
-    };
+    let opts = opts.clone();
     let reference = reference.to_string();
     tokio::task::spawn_blocking(move || {
         let sel = match select(&store, None, &platform) {
@@ -659,7 +665,21 @@ async fn select_and_assemble(
             }
             other => other?,
         };
-        assemble(reference, &store, sel, inspected, &opts)
+        let members = sel.layers.clone();
+        let image = assemble(reference, &store, sel, inspected, &opts)?;
+        // Every layer is verified now (its bytes hashed to the diff id the engine's config
+        // names, or its entry found under it): the next export can pass over its bytes.
+        if let Some(cache) = &opts.cache {
+            for (member, layer) in members.iter().zip(&image.layers) {
+                if let Ok(member) = store.resolve(member)
+                    && let Some(v1) = crate::archive::v1_layer_member(&member)
+                    && layer.digest.starts_with("sha256:")
+                {
+                    cache.put_export_alias(v1, &layer.digest);
+                }
+            }
+        }
+        Ok(image)
     })
     .await
     .map_err(|source| ImageError::Task {
