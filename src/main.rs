@@ -327,9 +327,11 @@ pub(crate) fn parse_platform(arg: Option<&str>) -> anyhow::Result<Platform> {
 
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let platform = parse_platform(args.platform.as_deref())?;
+    // Installed modules on the startup path are parsed while the layers are still read.
+    let ahead = importgate_check::ParseAhead::new(capture_policy());
     let opts = LoadOptions {
         platform,
-        capture: capture_policy(),
+        capture: ahead.clone(),
         progress: progress::sink(args.quiet),
         source_mode: args.source_mode.into(),
         cache: args.cache.open(),
@@ -434,6 +436,7 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             // A prediction runs no `RUN chmod`: its file modes are not the built image's.
             modes_unknown: matches!(mode, Mode::Prediction { .. }),
             cache: opts.cache.clone(),
+            ahead: Some(ahead),
         },
     );
     // Nothing is reported about layers that are not the image's own: a hash that does not match

@@ -650,6 +650,46 @@ fn later_layer_deletes_modules() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Installed modules rewritten by a later layer: the startup path is parsed ahead while the
+// layers are read, from the first layer's bytes; the verdict is the merged tree's.
+
+#[test]
+fn later_layer_rewrites_installed_modules() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let site = base.site();
+    let report = Scenario {
+        entries: vec![
+            file("/app/main.py", "import mended\nimport spoiled\n"),
+            file(format!("{site}/mended/__init__.py"), "from . import core\n"),
+            file(format!("{site}/mended/core.py"), "import absent_before\n"),
+            file(
+                format!("{site}/spoiled/__init__.py"),
+                "from .core import x\n",
+            ),
+            file(format!("{site}/spoiled/core.py"), "x = 1\n"),
+        ],
+        dockerfile: format!(
+            "RUN echo 'import json' > {site}/mended/core.py \
+             && printf 'import absent_after\\nx = 1\\n' > {site}/spoiled/core.py\n{SCRIPT_APP}"
+        ),
+        exit: 1,
+        ..Scenario::script("rewritten-in-layer", &base)
+    }
+    .run();
+    assert!(
+        !findings_for(&report, "absent_after").is_empty(),
+        "{report:#}"
+    );
+    assert!(
+        findings_for(&report, "absent_before").is_empty(),
+        "{report:#}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Standard-library modules removed in 3.12 (distutils, imp, asynchat) and 3.13 (cgi).
 
 fn stdlib_removed(base: Base, exit: i32, must: Vec<Must>) {

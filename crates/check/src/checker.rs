@@ -44,6 +44,9 @@ pub struct CheckOptions {
     pub progress: importgate_image::ProgressSink,
     /// Where parsed modules are kept between runs (`None`: parse everything, keep nothing).
     pub cache: Option<Arc<importgate_image::LayerCache>>,
+    /// The capture policy the image was loaded with, when it parsed ahead: its parses are
+    /// used where the merged tree holds the same bytes.
+    pub ahead: Option<Arc<crate::ParseAhead>>,
 }
 
 /// How a file is known to the import system: its module name and `__package__`.
@@ -657,10 +660,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             files.len() - sources.len()
         ));
     }
-    let store = opts
-        .cache
-        .clone()
-        .map(|c| Arc::new(crate::stored::StoredParses::new(c)));
+    let ahead = opts.ahead.as_ref().map(|a| a.finish());
+    let store = crate::stored::StoredParses::new(opts.cache.clone(), ahead).map(Arc::new);
     let mut parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many_stored(
         sources,
         store
@@ -1002,6 +1003,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     }
     if let Some(store) = &ctx.store {
         store.report();
+    }
+    if let Some(ahead) = &opts.ahead {
+        tracing::debug!("parse ahead: {} of those parses used", ahead.used());
     }
     Ok(Report {
         image: image.reference.clone(),

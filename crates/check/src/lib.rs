@@ -242,6 +242,7 @@ pub enum ImportStatus {
     Skipped,
 }
 
+pub mod ahead;
 pub mod appfiles;
 mod attribute;
 pub mod checker;
@@ -254,6 +255,7 @@ pub mod policy;
 mod stdlib_names;
 mod stored;
 
+pub use ahead::ParseAhead;
 pub use checker::{CheckOptions, check};
 
 use std::sync::Arc;

@@ -12,21 +12,35 @@ use importgate_source::{ParseStore, ParsedModule};
 const KIND: &str = "parsed";
 
 /// A [`ParseStore`] in the layer cache's directory, under the same salt (this binary), so a
-/// parser change never reads an older parse.
-#[derive(Debug)]
+/// parser change never reads an older parse; in front of it, the parses made while the layers
+/// were read ([`crate::ParseAhead`]), which are stored there like fresh ones.
 pub(crate) struct StoredParses {
-    cache: Arc<LayerCache>,
+    cache: Option<Arc<LayerCache>>,
+    ahead: Option<Arc<dyn ParseStore>>,
     hits: AtomicUsize,
     stored: AtomicUsize,
 }
 
+impl std::fmt::Debug for StoredParses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredParses")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StoredParses {
-    pub(crate) fn new(cache: Arc<LayerCache>) -> Self {
-        StoredParses {
+    /// `None` when there is neither a cache nor parses made ahead.
+    pub(crate) fn new(
+        cache: Option<Arc<LayerCache>>,
+        ahead: Option<Arc<dyn ParseStore>>,
+    ) -> Option<Self> {
+        (cache.is_some() || ahead.is_some()).then(|| StoredParses {
             cache,
+            ahead,
             hits: AtomicUsize::new(0),
             stored: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// Says (debug log) how many parses came from the cache and how many were stored.
@@ -41,7 +55,11 @@ impl StoredParses {
 
 impl ParseStore for StoredParses {
     fn load(&self, key: &str) -> Option<ParsedModule> {
-        let body = self.cache.get_entry(KIND, key)?;
+        if let Some(module) = self.ahead.as_ref().and_then(|a| a.load(key)) {
+            self.store(key, &module);
+            return Some(module);
+        }
+        let body = self.cache.as_ref()?.get_entry(KIND, key)?;
         match postcard::from_bytes(&body) {
             Ok(module) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -55,8 +73,10 @@ impl ParseStore for StoredParses {
     }
 
     fn store(&self, key: &str, module: &ParsedModule) {
-        if let Ok(body) = postcard::to_stdvec(module) {
-            self.cache.put_entry(KIND, key, &body);
+        if let Some(cache) = &self.cache
+            && let Ok(body) = postcard::to_stdvec(module)
+        {
+            cache.put_entry(KIND, key, &body);
             self.stored.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -89,7 +109,7 @@ mod tests {
     fn a_stored_parse_is_the_parse() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(LayerCache::new(dir.path(), "test", u64::MAX));
-        let store = StoredParses::new(cache.clone());
+        let store = StoredParses::new(Some(cache.clone()), None).unwrap();
         for (i, src) in SOURCES.iter().enumerate() {
             let path = format!("/app/m{i}.py");
             let fresh = importgate_source::parse_bytes(src.as_bytes(), Some(&path));
@@ -119,7 +139,7 @@ mod tests {
     fn a_corrupt_entry_is_parsed_again_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Arc::new(LayerCache::new(dir.path(), "test", u64::MAX));
-        let store = StoredParses::new(cache.clone());
+        let store = StoredParses::new(Some(cache.clone()), None).unwrap();
         let src = b"import os\n";
         let module = importgate_source::parse_bytes_stored(src, Some("/m.py"), Some(&store));
         let key = importgate_source::parse_key(src, Some("/m.py"));

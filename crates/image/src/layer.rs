@@ -368,9 +368,36 @@ pub(crate) fn index_tar_in_place(
     len: u64,
     capture: &Capture,
 ) -> io::Result<LayerIndex> {
-    let region = io::BufReader::with_capacity(256 << 10, Region::new(file, start, len)?);
-    let mut archive = tar::Archive::new(region);
+    let region = io::BufReader::with_capacity(IN_PLACE_BUFFER, Region::new(file, start, len)?);
+    let mut archive = tar::Archive::new(SeekInBuffer(region));
     index_from(archive.entries_with_seek()?, capture)
+}
+
+/// The read size of a layer read in place: a few small members' headers and contents per read,
+/// and not much read in vain before a big member is seeked over.
+const IN_PLACE_BUFFER: usize = 32 << 10;
+
+/// A buffered reader whose forward seeks stay inside its buffer when they can. `BufReader`'s
+/// own `seek` drops the buffer every time, and the tar reader seeks past every member it does
+/// not read: each small file then cost a whole buffer's read again.
+struct SeekInBuffer<R>(io::BufReader<R>);
+
+impl<R: Read + io::Seek> Read for SeekInBuffer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read + io::Seek> io::Seek for SeekInBuffer<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match pos {
+            io::SeekFrom::Current(n) => {
+                self.0.seek_relative(n)?;
+                self.0.stream_position()
+            }
+            other => self.0.seek(other),
+        }
+    }
 }
 
 /// `sha256:` of `len` bytes of `file` from `start`: the diff id of a layer read in place.
@@ -650,7 +677,7 @@ pub(crate) fn read_data<R: Read>(
     let keep = if pax_sparse || size > MAX_CAPTURE {
         Keep::Nothing
     } else {
-        capture(&abs, size)
+        capture.keep(&abs, size)
     };
     let mut content = None;
     let mut elf = None;
@@ -665,7 +692,9 @@ pub(crate) fn read_data<R: Read>(
             if buf.starts_with(ELF_MAGIC) {
                 elf = ElfSummary::parse(&buf).map(std::sync::Arc::new);
             }
-            content = Some(buf.into());
+            let kept: std::sync::Arc<[u8]> = buf.into();
+            capture.kept(&abs, &kept);
+            content = Some(kept);
         }
         Keep::ElfExports => {
             let mut buf = Vec::with_capacity(size as usize);

@@ -77,8 +77,26 @@ pub struct LayerInfo {
 }
 
 /// Decides, from a member's path (absolute, inside the image) and size alone, what of its
-/// contents is kept in memory. Everything else is indexed by metadata only.
-pub type Capture = dyn Fn(&str, u64) -> Keep + Send + Sync;
+/// contents is kept in memory. Everything else is indexed by metadata only. Any
+/// `Fn(&str, u64) -> Keep` is one.
+pub trait CapturePolicy: Send + Sync {
+    fn keep(&self, path: &str, size: u64) -> Keep;
+
+    /// Hears of every file kept whole as its layer is read, before the image is merged: work
+    /// on the contents can start while later layers still stream (a later layer may replace
+    /// or delete the file, so whatever is made of it must be checked against the merged tree's
+    /// contents before use).
+    fn kept(&self, _path: &str, _contents: &std::sync::Arc<[u8]>) {}
+}
+
+impl<F: Fn(&str, u64) -> Keep + Send + Sync> CapturePolicy for F {
+    fn keep(&self, path: &str, size: u64) -> Keep {
+        self(path, size)
+    }
+}
+
+/// What the loaders hold a capture policy as.
+pub type Capture = dyn CapturePolicy;
 
 /// What the loader keeps of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

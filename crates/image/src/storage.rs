@@ -375,7 +375,7 @@ pub(crate) fn index_dir(
                 }
                 let size = meta.len();
                 advance(size);
-                let data = if capture(&format!("/{path}"), size) == Keep::Nothing {
+                let data = if capture.keep(&format!("/{path}"), size) == Keep::Nothing {
                     FileData {
                         size,
                         content: None,

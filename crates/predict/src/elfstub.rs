@@ -182,7 +182,7 @@ mod tests {
         let lib = python_binary("amd64", ["_abc", "posix", "_io", "_sre"].into_iter());
         let path = "/usr/local/lib/libpython3.12.so.1.0";
         assert_eq!(
-            (importgate_check::capture_policy())(path, lib.len() as u64),
+            importgate_check::capture_policy().keep(path, lib.len() as u64),
             Keep::ElfExports
         );
         let summary = ElfSummary::parse_with_exports(&lib).expect("summary");

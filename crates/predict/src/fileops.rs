@@ -488,7 +488,7 @@ impl Predictor<'_> {
     /// A file with these bytes at `path`, kept as the image loader would keep it there.
     pub(crate) fn data_node(&self, state: &State, path: &str, bytes: &[u8]) -> NewNode {
         let size = bytes.len() as u64;
-        let keep = (self.opts.capture)(path, size);
+        let keep = self.opts.capture.keep(path, size);
         let (content, elf) = kept(keep, state.modelled, || Some(bytes));
         NewNode::File(FileData { size, content, elf })
     }
@@ -847,7 +847,7 @@ impl Predictor<'_> {
 
     /// A copied file's data as the capture policy keeps it at its new path.
     fn recapture(&self, state: &State, src: &str, dest: &str, data: FileData) -> NewNode {
-        let keep = (self.opts.capture)(dest, data.size);
+        let keep = self.opts.capture.keep(dest, data.size);
         let have = data.content.is_some();
         match keep {
             Keep::Contents if !have => match self.read_image_file(state, src) {

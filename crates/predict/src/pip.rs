@@ -686,7 +686,7 @@ impl Predictor<'_> {
         let members = crate::wheel::members_with(&data, &|name: &str, size: u64| {
             let path = self.wheel_target(dest, name);
             match path {
-                Some(p) => (self.opts.capture)(&p, size),
+                Some(p) => self.opts.capture.keep(&p, size),
                 None => Keep::Nothing,
             }
         });
@@ -694,7 +694,7 @@ impl Predictor<'_> {
             let Some(path) = self.wheel_target(dest, &name) else {
                 continue;
             };
-            let keep = (self.opts.capture)(&path, size);
+            let keep = self.opts.capture.keep(&path, size);
             let (content, elf) = crate::fileops::kept(keep, state.modelled, || bytes);
             let mode = if name.contains(".data/scripts/") || name.ends_with(".so") {
                 0o755
@@ -858,7 +858,7 @@ impl Predictor<'_> {
                 let rel = target[dest.site.len() + 1..].to_string();
                 let data = match (&data.content, self.read_image_file(state, &from)) {
                     (None, Some(bytes))
-                        if (self.opts.capture)(&target, data.size) == Keep::Contents =>
+                        if self.opts.capture.keep(&target, data.size) == Keep::Contents =>
                     {
                         FileData {
                             size: data.size,

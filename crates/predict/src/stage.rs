@@ -521,7 +521,7 @@ impl<'a> Predictor<'a> {
 
     /// A file from the context, with what the capture policy keeps of it at `path`.
     fn context_file(&self, state: &State, path: &str, rel: &str, size: u64) -> NewNode {
-        let keep = (self.opts.capture)(path, size);
+        let keep = self.opts.capture.keep(path, size);
         let (content, elf) = crate::fileops::kept(keep, state.modelled, || self.ctx.read(rel).ok());
         NewNode::File(FileData { size, content, elf })
     }

@@ -443,7 +443,7 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
 }
 
 /// Stack for parse workers: Ruff's AST is built, walked and dropped recursively.
-const WORKER_STACK: usize = 64 * 1024 * 1024;
+pub const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 /// Where parsed modules outlive a run, so that a re-check parses only the files that changed.
 /// Keyed by [`parse_key`]: what a parse yields depends only on the bytes and the file's name
