@@ -650,6 +650,44 @@ fn later_layer_deletes_modules() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A coroutine run by the event loop at startup: its imports run then.
+
+#[test]
+fn asyncio_run_main_imports_at_startup() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let (report, image) = Scenario {
+        entries: vec![file(
+            "/app/main.py",
+            "import asyncio\n\nasync def main():\n    import absent_async_dep\n    \
+             await later()\n\nasync def later():\n    import json\n\n\
+             async def unused():\n    import absent_never_run\n\nasyncio.run(main())\n",
+        )],
+        exit: 1,
+        must: vec![err("absent_async_dep"), ok("json")],
+        ..Scenario::script("asyncio-run", &base)
+    }
+    .run_keeping_image();
+    let started = docker_run(&image.tag, &[], &[]);
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert!(
+        !started.status.success() && stderr.contains("No module named 'absent_async_dep'"),
+        "{stderr}"
+    );
+    let found = findings_for(&report, "absent_async_dep");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["kind"] == "startup" && f["severity"] == "error"),
+        "{report:#}"
+    );
+    let never = findings_for(&report, "absent_never_run");
+    assert!(never.iter().all(|f| f["severity"] != "error"), "{report:#}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Installed modules rewritten by a later layer: the startup path is parsed ahead while the
 // layers are read, from the first layer's bytes; the verdict is the merged tree's.
 

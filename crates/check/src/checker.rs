@@ -2764,6 +2764,59 @@ mod tests {
         assert_eq!(r.startup.third_party_files, 3, "{:#?}", r.startup);
     }
 
+    /// An `async def`'s body runs when its coroutine is run: handed to `asyncio.run` or
+    /// `anyio.run`, awaited in a coroutine that runs, or made a task; a coroutine only made
+    /// (`main()` alone) runs nothing.
+    #[test]
+    fn coroutines_run_by_an_event_loop_run_their_imports() {
+        let files = [
+            (
+                "app/bot.py",
+                "import asyncio\nfrom worker import serve\n\nasync def main():\n    import missing_in_main\n    await setup()\n    asyncio.create_task(background())\n    never_awaited()\n    await serve()\n\nasync def setup():\n    import missing_in_setup\n\nasync def background():\n    import missing_in_task\n\nasync def never_awaited():\n    import missing_not_run\n\nasync def unused():\n    import missing_unused\n\nmain()\nasyncio.run(main())\n",
+            ),
+            (
+                "app/worker.py",
+                "async def serve():\n    import missing_in_serve\n",
+            ),
+            (
+                "app/job.py",
+                "import anyio\n\nasync def main():\n    import missing_in_anyio\n\nanyio.run(main)\n",
+            ),
+            (
+                "app/idle.py",
+                "async def main():\n    import missing_in_idle\n\nmain()\n",
+            ),
+        ];
+        let kind_of = |cmd: &[&str], m: &str| {
+            let r = check(&image(&files, cmd), &CheckOptions::default()).unwrap();
+            r.findings.iter().find(|f| f.module == m).map(|f| f.kind)
+        };
+        for m in [
+            "missing_in_main",
+            "missing_in_setup",
+            "missing_in_task",
+            "missing_in_serve",
+        ] {
+            assert_eq!(
+                kind_of(&["python", "bot.py"], m),
+                Some(Kind::Startup),
+                "{m}"
+            );
+        }
+        for m in ["missing_not_run", "missing_unused"] {
+            assert_eq!(kind_of(&["python", "bot.py"], m), Some(Kind::Lazy), "{m}");
+        }
+        assert_eq!(
+            kind_of(&["python", "job.py"], "missing_in_anyio"),
+            Some(Kind::Startup)
+        );
+        // A coroutine made and never run (CPython warns "never awaited").
+        assert_eq!(
+            kind_of(&["python", "idle.py"], "missing_in_idle"),
+            Some(Kind::Lazy)
+        );
+    }
+
     /// Functions called while the container starts run their imports then: a module-level
     /// `app = create_app()`, a server's factory call, and what those call in turn (in the
     /// module or in one it imports, a class's `__init__` when it is instantiated); a function

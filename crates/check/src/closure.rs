@@ -159,6 +159,9 @@ pub(crate) enum CallMode {
     /// `django.setup()` calls `ready()` of every application's `AppConfig`: each class's
     /// `ready` in the module.
     DjangoReady,
+    /// Called and its coroutine run ([`importgate_source::CallSite::awaited`]): an `async
+    /// def`'s body runs, which a plain call of one never does.
+    Awaited,
 }
 
 /// A request to run a function of a file: `(name, mode, guarded)`.
@@ -540,7 +543,10 @@ impl<'a, 'r> Walker<'a, 'r> {
             let Some(def) = parsed.functions.iter().find(|d| d.name == name) else {
                 return;
             };
-            if def.generator || (mode == CallMode::Bare && !def.bare_call) {
+            if def.generator
+                || (def.coroutine && mode != CallMode::Awaited)
+                || (mode == CallMode::Bare && !def.bare_call)
+            {
                 return;
             }
             match run.get(name) {
@@ -596,9 +602,14 @@ impl<'a, 'r> Walker<'a, 'r> {
                     continue;
                 }
                 let g = guarded || c.guarded;
+                let mode = if call.awaited {
+                    CallMode::Awaited
+                } else {
+                    CallMode::Always
+                };
                 match callee(parsed, owner.as_deref(), &call.callee, id, self.resolver) {
-                    Some(Callee::Local(n)) => local(&n, CallMode::Always, g, &mut run, &mut work),
-                    Some(Callee::Remote(m, f)) => remote.push((m, f, CallMode::Always, g)),
+                    Some(Callee::Local(n)) => local(&n, mode, g, &mut run, &mut work),
+                    Some(Callee::Remote(m, f)) => remote.push((m, f, mode, g)),
                     None => {}
                 }
             }

@@ -11,6 +11,22 @@ use crate::ctypes_loads::{self, LibValue, LibVars};
 use crate::names::Resolver;
 use std::collections::{HashMap, HashSet};
 
+/// The last name of a call that runs the coroutines (or coroutine functions) it is given:
+/// `asyncio.run`, `uvloop.run`, `anyio.run`, `trio.run`, `asyncio.Runner().run`,
+/// `loop.run_until_complete`, and the task makers `create_task`, `ensure_future`, `gather`,
+/// `wait_for`, `run_coroutine_threadsafe`, `start_soon` (`TaskGroup.create_task`,
+/// `nursery.start_soon`).
+const COROUTINE_RUNNERS: &[&str] = &[
+    "run",
+    "run_until_complete",
+    "create_task",
+    "ensure_future",
+    "gather",
+    "wait_for",
+    "run_coroutine_threadsafe",
+    "start_soon",
+];
+
 use crate::{
     CallSite, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind, ImportSite,
     LoadTarget, Locator, NativeLoad, PackageArg, Scope,
@@ -61,6 +77,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         functions: Vec::new(),
         calls: Vec::new(),
         yields: Vec::new(),
+        awaited: HashSet::new(),
         lambdas: 0,
         main_only: None,
         guarded: false,
@@ -182,6 +199,8 @@ struct Extractor<'l, 's> {
     calls: Vec<CallSite>,
     /// Per enclosing function, whether its own body yields (a generator).
     yields: Vec<bool>,
+    /// Calls whose coroutine is run: awaited, or given to an event loop or a task.
+    awaited: HashSet<TextRange>,
     /// Depth of `lambda` bodies: a call there runs when the lambda is called, not here.
     lambdas: u32,
     /// Inside an arm of `if __name__ == "__main__":` (see [`ImportContext::main_only`]).
@@ -336,6 +355,35 @@ impl Extractor<'_, '_> {
         let Some(callee) = dotted(&call.func) else {
             return;
         };
+        // What an event loop or a task runner is handed runs: calls it is given (their
+        // coroutines), and functions it is given uncalled (`anyio.run(main)`).
+        let runner = callee
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| COROUTINE_RUNNERS.contains(&last));
+        if runner {
+            for arg in &call.arguments.args {
+                match arg {
+                    Expr::Call(inner) => {
+                        self.awaited.insert(inner.range());
+                    }
+                    Expr::Name(_) | Expr::Attribute(_) => {
+                        if let Some(function) = dotted(arg) {
+                            let (line, column) = self.locator.line_column(arg.range().start());
+                            let context = self.context(false);
+                            self.calls.push(CallSite {
+                                callee: function,
+                                line,
+                                column,
+                                context,
+                                awaited: true,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
         let (line, column) = self.locator.line_column(call.range().start());
         let context = self.context(false);
         self.calls.push(CallSite {
@@ -343,6 +391,7 @@ impl Extractor<'_, '_> {
             line,
             column,
             context,
+            awaited: self.awaited.contains(&call.range()),
         });
     }
 
@@ -903,9 +952,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.visit_body(&def.body);
                 self.scopes.pop();
                 let generator = self.yields.pop().unwrap_or(false);
-                if let Some(name) = qualified
-                    && !def.is_async
-                {
+                if let Some(name) = qualified {
                     let p = &def.parameters;
                     let bare_call = p
                         .posonlyargs
@@ -917,6 +964,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                         name,
                         bare_call,
                         generator,
+                        coroutine: def.is_async,
                     });
                 }
                 self.guarded = saved;
@@ -1076,6 +1124,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 return;
+            }
+            Expr::Await(a) => {
+                if let Expr::Call(inner) = &*a.value {
+                    self.awaited.insert(inner.range());
+                }
             }
             Expr::Yield(_) | Expr::YieldFrom(_) => {
                 // A lambda's `yield` makes the lambda a generator, not the function.

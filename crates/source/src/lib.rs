@@ -82,6 +82,9 @@ pub struct FunctionDef {
     pub bare_call: bool,
     /// The body holds `yield`: calling the function only makes a generator, nothing runs.
     pub generator: bool,
+    /// `async def`: calling it only makes a coroutine; its body runs when the call is
+    /// [`CallSite::awaited`].
+    pub coroutine: bool,
 }
 
 /// A call whose callee is a name or a dotted attribute of one (`create_app`, `views.register`).
@@ -93,6 +96,11 @@ pub struct CallSite {
     /// Where it runs; [`ImportContext::in_function`] names the function making the call, `None`
     /// for module-level code.
     pub context: ImportContext,
+    /// The coroutine the call makes is run: awaited, or handed to an event loop or a task
+    /// (`asyncio.run(main())`, `loop.run_until_complete(…)`, `asyncio.create_task(…)`,
+    /// `asyncio.gather(…)`); or the function is handed uncalled to a runner that calls and runs
+    /// it (`anyio.run(main)`, `trio.run(main)`), which counts as this call.
+    pub awaited: bool,
 }
 
 /// A function whose return value is `find_library(name)` in some branches.
