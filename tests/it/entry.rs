@@ -1841,3 +1841,87 @@ fn django_app_config_ready() {
     assert_eq!(f["file"], "/srv/accounts/signals.py", "{label}: {f:#}");
     assert_eq!(f["line"], 3, "{label}: {f:#}");
 }
+
+/// `uvicorn svc.main:app` where the FastAPI application's lifespan (an
+/// `@asynccontextmanager`) imports a module inside its body, and a `@app.on_event("startup")`
+/// hook another: uvicorn runs both before it serves. With either import missing, uvicorn logs
+/// "Application startup failed. Exiting." and exits 3; importgate reports that import as a
+/// startup error (a `shutdown` hook's import stays lazy).
+#[test]
+fn fastapi_lifespan_and_startup_hooks() {
+    if !require_docker() {
+        return;
+    }
+    let label = "uvicorn svc.main:app (lifespan)";
+    let tail = "WORKDIR /srv\nCMD [\"uvicorn\", \"svc.main:app\", \"--host\", \"0.0.0.0\"]";
+    // Starlette runs `on_event` hooks only when the application has no lifespan: the hook of
+    // the lifespan app never runs, so its missing import does not stop the start.
+    let main = |lifespan_import: Option<&str>, hook_import: &str| {
+        let (def, arg) = match lifespan_import {
+            Some(i) => (
+                format!("@asynccontextmanager\nasync def lifespan(app):\n    {i}\n    yield\n\n\n"),
+                "lifespan=lifespan",
+            ),
+            None => (String::new(), ""),
+        };
+        format!(
+            "from contextlib import asynccontextmanager\n\nfrom fastapi import FastAPI\n\n\n\
+             {def}app = FastAPI({arg})\n\n\n\
+             @app.on_event(\"startup\")\nasync def warm():\n    {hook_import}\n\n\n\
+             @app.on_event(\"shutdown\")\nasync def bye():\n    import absent_at_shutdown\n"
+        )
+    };
+    let clean_main = main(Some("from svc import db"), "import absent_in_ignored_hook");
+    let lifespan_main = main(
+        Some("from svc import db, absent_in_lifespan"),
+        "import json",
+    );
+    let hook_main = main(None, "import absent_in_hook");
+    let files = |m: &str| -> Vec<(String, String)> {
+        vec![
+            ("/srv/svc/__init__.py".into(), String::new()),
+            ("/srv/svc/db.py".into(), "import sqlite3\n".into()),
+            ("/srv/svc/main.py".into(), m.to_string()),
+        ]
+    };
+    let build = |variant: &str, m: &str| {
+        let f = files(m);
+        let refs: Vec<(&str, &str)> = f.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        scenario("fastapi-lifespan", variant, &refs, tail)
+    };
+    let clean = build("clean", &clean_main);
+    let in_lifespan = build("in-lifespan", &lifespan_main);
+    let in_hook = build("in-hook", &hook_main);
+
+    let started = "Application startup complete";
+    assert_serves(label, &start(&clean.tag, 60, &[started]), started);
+    let report = assert_clean(label, &clean.tag);
+    for never in ["absent_at_shutdown", "absent_in_ignored_hook"] {
+        let found = findings_for(&report, never);
+        assert!(
+            !found.is_empty() && found.iter().all(|f| f["kind"] == "lazy"),
+            "{label}: {never}: {report:#}"
+        );
+    }
+    for (img, missing, needle) in [
+        (
+            &in_lifespan,
+            "absent_in_lifespan",
+            "cannot import name 'absent_in_lifespan'",
+        ),
+        (
+            &in_hook,
+            "absent_in_hook",
+            "No module named 'absent_in_hook'",
+        ),
+    ] {
+        assert_fails(label, &start(&img.tag, 60, &[]), needle);
+        let (_, f) = one_error(&format!("{label}: {missing}"), &img.tag);
+        assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+        assert_eq!(f["file"], "/srv/svc/main.py", "{label}: {f:#}");
+        assert!(
+            f["module"] == missing || f["message"].as_str().is_some_and(|m| m.contains(missing)),
+            "{label}: {f:#}"
+        );
+    }
+}

@@ -2765,8 +2765,9 @@ mod tests {
     }
 
     /// An `async def`'s body runs when its coroutine is run: handed to `asyncio.run` or
-    /// `anyio.run`, awaited in a coroutine that runs, or made a task; a coroutine only made
-    /// (`main()` alone) runs nothing.
+    /// `anyio.run`, awaited in a coroutine that runs, or made a task, and an ASGI
+    /// application's lifespan and startup hooks; a coroutine only made (`main()` alone) runs
+    /// nothing.
     #[test]
     fn coroutines_run_by_an_event_loop_run_their_imports() {
         let files = [
@@ -2785,6 +2786,14 @@ mod tests {
             (
                 "app/idle.py",
                 "async def main():\n    import missing_in_idle\n\nmain()\n",
+            ),
+            (
+                "app/api.py",
+                "from contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n@asynccontextmanager\nasync def lifespan(app):\n    import missing_in_lifespan\n    yield\n\napp = FastAPI(lifespan=lifespan)\n\n@app.on_event(\"startup\")\nasync def warm():\n    import missing_in_startup_hook\n\n@app.on_event(\"shutdown\")\nasync def bye():\n    import missing_in_shutdown\n",
+            ),
+            (
+                "app/hooks.py",
+                "from fastapi import FastAPI\n\napp = FastAPI()\n\n@app.on_event(\"startup\")\nasync def warm():\n    import missing_in_hook\n",
             ),
         ];
         let kind_of = |cmd: &[&str], m: &str| {
@@ -2814,6 +2823,19 @@ mod tests {
         assert_eq!(
             kind_of(&["python", "idle.py"], "missing_in_idle"),
             Some(Kind::Lazy)
+        );
+        // An ASGI application's startup: its lifespan (to its `yield`), else its startup hooks
+        // (Starlette runs `on_event` hooks only without a lifespan).
+        assert_eq!(
+            kind_of(&["python", "api.py"], "missing_in_lifespan"),
+            Some(Kind::Startup)
+        );
+        for m in ["missing_in_startup_hook", "missing_in_shutdown"] {
+            assert_eq!(kind_of(&["python", "api.py"], m), Some(Kind::Lazy), "{m}");
+        }
+        assert_eq!(
+            kind_of(&["python", "hooks.py"], "missing_in_hook"),
+            Some(Kind::Startup)
         );
     }
 

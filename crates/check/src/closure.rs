@@ -543,8 +543,8 @@ impl<'a, 'r> Walker<'a, 'r> {
             let Some(def) = parsed.functions.iter().find(|d| d.name == name) else {
                 return;
             };
-            if def.generator
-                || (def.coroutine && mode != CallMode::Awaited)
+            // An awaited generator is a lifespan (`@asynccontextmanager`): run to its `yield`.
+            if ((def.generator || def.coroutine) && mode != CallMode::Awaited)
                 || (mode == CallMode::Bare && !def.bare_call)
             {
                 return;

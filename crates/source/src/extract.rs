@@ -11,6 +11,23 @@ use crate::ctypes_loads::{self, LibValue, LibVars};
 use crate::names::Resolver;
 use std::collections::{HashMap, HashSet};
 
+/// `@X.on_event("startup")` (FastAPI, Starlette): the decorated function runs when the server
+/// starts the application.
+fn is_startup_hook(decorator: &Expr) -> bool {
+    let Expr::Call(call) = decorator else {
+        return false;
+    };
+    let on_event = match &*call.func {
+        Expr::Attribute(a) => a.attr.as_str() == "on_event",
+        _ => false,
+    };
+    on_event
+        && matches!(
+            call.arguments.args.first(),
+            Some(Expr::StringLiteral(s)) if s.value.to_str() == "startup"
+        )
+}
+
 /// The last name of a call that runs the coroutines (or coroutine functions) it is given:
 /// `asyncio.run`, `uvloop.run`, `anyio.run`, `trio.run`, `asyncio.Runner().run`,
 /// `loop.run_until_complete`, and the task makers `create_task`, `ensure_future`, `gather`,
@@ -76,6 +93,8 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         called_at_import: Vec::new(),
         functions: Vec::new(),
         calls: Vec::new(),
+        startup_hooks: Vec::new(),
+        lifespan: false,
         yields: Vec::new(),
         awaited: HashSet::new(),
         lambdas: 0,
@@ -106,6 +125,11 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
             }),
         }
     }
+    // Starlette runs `on_event("startup")` hooks only when the application has no lifespan.
+    let mut calls = extractor.calls;
+    if !extractor.lifespan {
+        calls.extend(extractor.startup_hooks);
+    }
     Extracted {
         sites: extractor.sites,
         loads: extractor.loads,
@@ -115,7 +139,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         fallbacks: extractor.fallbacks,
         called_at_import: extractor.called_at_import,
         functions: extractor.functions,
-        calls: extractor.calls,
+        calls,
     }
 }
 
@@ -201,6 +225,10 @@ struct Extractor<'l, 's> {
     yields: Vec<bool>,
     /// Calls whose coroutine is run: awaited, or given to an event loop or a task.
     awaited: HashSet<TextRange>,
+    /// `@app.on_event("startup")` functions, as calls; kept when no `lifespan=` is given.
+    startup_hooks: Vec<CallSite>,
+    /// A `lifespan=` keyword was seen.
+    lifespan: bool,
     /// Depth of `lambda` bodies: a call there runs when the lambda is called, not here.
     lambdas: u32,
     /// Inside an arm of `if __name__ == "__main__":` (see [`ImportContext::main_only`]).
@@ -369,19 +397,31 @@ impl Extractor<'_, '_> {
                     }
                     Expr::Name(_) | Expr::Attribute(_) => {
                         if let Some(function) = dotted(arg) {
-                            let (line, column) = self.locator.line_column(arg.range().start());
-                            let context = self.context(false);
-                            self.calls.push(CallSite {
-                                callee: function,
-                                line,
-                                column,
-                                context,
-                                awaited: true,
-                            });
+                            self.note_run(&function, arg.range().start());
                         }
                     }
                     _ => {}
                 }
+            }
+        }
+        // What an ASGI application runs when its server starts it: `FastAPI(lifespan=f)`,
+        // `Starlette(on_startup=[f, g])`.
+        for keyword in &call.arguments.keywords {
+            match (keyword.arg.as_ref().map(|a| a.as_str()), &keyword.value) {
+                (Some("lifespan"), value) => {
+                    self.lifespan = true;
+                    if let Some(function) = dotted(value) {
+                        self.note_run(&function, value.range().start());
+                    }
+                }
+                (Some("on_startup"), Expr::List(list)) => {
+                    for value in &list.elts {
+                        if let Some(function) = dotted(value) {
+                            self.note_run(&function, value.range().start());
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         let (line, column) = self.locator.line_column(call.range().start());
@@ -392,6 +432,20 @@ impl Extractor<'_, '_> {
             column,
             context,
             awaited: self.awaited.contains(&call.range()),
+        });
+    }
+
+    /// Records that `function` is called and its coroutine run by something it is handed to
+    /// here (an event loop, a server's lifespan).
+    fn note_run(&mut self, function: &str, at: ruff_text_size::TextSize) {
+        let (line, column) = self.locator.line_column(at);
+        let context = self.context(false);
+        self.calls.push(CallSite {
+            callee: function.to_string(),
+            line,
+            column,
+            context,
+            awaited: true,
         });
     }
 
@@ -927,6 +981,18 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Stmt::FunctionDef(def) => {
                 for decorator in &def.decorator_list {
                     self.visit_decorator(decorator);
+                }
+                // `@app.on_event("startup")`: the ASGI server's lifespan startup runs it.
+                if self.scopes.is_empty()
+                    && def
+                        .decorator_list
+                        .iter()
+                        .any(|d| is_startup_hook(&d.expression))
+                {
+                    let before = self.calls.len();
+                    self.note_run(def.name.as_str(), def.range().start());
+                    let hook = self.calls.split_off(before);
+                    self.startup_hooks.extend(hook);
                 }
                 if let Some(type_params) = &def.type_params {
                     self.visit_type_params(type_params);
