@@ -722,6 +722,42 @@ fn waitress_call_factory() {
     );
 }
 
+/// `waitress-serve webapp.wsgi.application` (no colon) from `/srv`: waitress resolves the
+/// dotted name as `pkgutil.resolve_name` does, importing `webapp`, then `webapp.wsgi`, then
+/// failing to import `webapp.wsgi.application` and taking it as the attribute.
+#[test]
+fn waitress_dotted_target() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("waitress", &["flask==3.1.0", "waitress==3.0.2"]);
+    let mut files = factory_files();
+    files.push((
+        "/srv/webapp/wsgi.py",
+        "from webapp import create_app\n\napplication = create_app()\n",
+    ));
+    check_server(
+        &Server {
+            label: "waitress-dotted",
+            tail: "WORKDIR /srv\nCMD [\"waitress-serve\", \"--port=8080\", \"webapp.wsgi.application\"]",
+            load: &[],
+            loaded: "",
+            banner: "Serving on http://",
+            entrypoint: "waitress-serve webapp.wsgi.application",
+            notes: &[
+                "waitress-serve appends /srv to sys.path",
+                "waitress-serve imports `webapp.wsgi` (webapp.wsgi.application) at startup",
+            ],
+            missing: "markdown",
+            chain_first: "webapp",
+            cmd_exit: 1,
+        },
+        &base.tag,
+        &files,
+        FACTORY_BROKEN,
+    );
+}
+
 /// `flask --app webapp run` from `/srv`: the module binds no `app`, so Flask calls its
 /// `create_app()`; `flask --app webapp routes` loads the app the same way.
 #[test]

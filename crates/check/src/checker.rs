@@ -2935,6 +2935,60 @@ mod tests {
         );
     }
 
+    /// `waitress-serve pkg.mod.attr` (no colon) is `pkgutil.resolve_name`'s dotted form: the
+    /// longest importable prefix is the module, the next name its attribute.
+    #[test]
+    fn waitress_dotted_target() {
+        let files = [
+            (
+                "usr/local/bin/waitress-serve",
+                "#!/usr/local/bin/python3.12\nfrom waitress.runner import run\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/waitress/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/waitress/runner.py",
+                "def run(): pass\n",
+            ),
+            ("app/proj/__init__.py", ""),
+            (
+                "app/proj/wsgi.py",
+                "import missing_dep\napplication = None\n",
+            ),
+        ];
+        let errors = |target: &str| {
+            let r = check(
+                &image(&files, &["waitress-serve", target]),
+                &CheckOptions::default(),
+            )
+            .unwrap();
+            let mut out: Vec<(String, String)> = error_findings(&r)
+                .iter()
+                .map(|f| (f.code.as_str().to_string(), f.module.clone()))
+                .collect();
+            out.sort();
+            out
+        };
+        assert_eq!(
+            errors("proj.wsgi.application"),
+            [("module-not-found".to_string(), "missing_dep".to_string())]
+        );
+        let missing_attr = errors("proj.wsgi.app");
+        assert!(
+            missing_attr
+                .iter()
+                .any(|(c, m)| c == "name-not-in-module" && m == "proj.wsgi"),
+            "{missing_attr:?}"
+        );
+        assert!(
+            errors("nope.wsgi.application")
+                .iter()
+                .any(|(c, m)| c == "module-not-found" && m == "nope"),
+        );
+    }
+
     /// Granian imports its target as Flask's CLI does: `src/svc/main.py:app` is `svc.main`
     /// with `/app/src` first on sys.path; `--factory` calls the object.
     #[test]

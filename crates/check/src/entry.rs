@@ -435,7 +435,7 @@ pub(crate) fn entry(
             }
             // `python -m uvicorn main:app`: the server's own `__main__`, then the app.
             if APP_SERVERS.contains(&module.as_str()) {
-                server_app(vfs, config, &rt.cwd, module, args, &mut e);
+                server_app(vfs, config, rt, module, args, &mut e);
             }
         }
         Launch::Command => match python_code(args) {
@@ -477,7 +477,7 @@ pub(crate) fn entry(
                 console_script(vfs, rt, &p, needle, config, &mut e);
                 e.files.push((p, server.clone()));
             }
-            server_app(vfs, config, &rt.cwd, server, args, &mut e);
+            server_app(vfs, config, rt, server, args, &mut e);
         }
         Launch::Unknown { .. } if program == "uwsgi" => uwsgi(vfs, config, &rt.cwd, args, &mut e),
         Launch::Unknown { argv } => {
@@ -506,11 +506,12 @@ pub(crate) fn entry(
 fn server_app(
     vfs: &Vfs,
     config: &ImageConfig,
-    cwd: &str,
+    rt: &Runtime,
     server: &str,
     args: &[String],
     e: &mut Entry,
 ) {
+    let cwd = rt.cwd.as_str();
     let mut spec = app_spec(args);
     if server == "gunicorn" {
         // The configuration file runs first (`-c`, else `./gunicorn.conf.py`): its imports
@@ -549,7 +550,21 @@ fn server_app(
                 "hypercorn" | "granian" => Some("app"),
                 _ => None,
             };
-            let (mut module, attr) = split_spec(&spec, default);
+            let (mut module, mut attr) = split_spec(&spec, default);
+            if matches!(server, "waitress" | "waitress-serve") && !spec.contains(':') {
+                // `pkgutil.resolve_name` without a colon: the first name must be a module, then
+                // each longer dotted name is imported while that works; the rest are
+                // attributes.
+                let parts: Vec<&str> = spec.split('.').collect();
+                let resolver = importgate_python::Resolver::new(vfs, rt);
+                let mut n = 1;
+                while n < parts.len() && resolver.resolve(&parts[..=n].join(".")).failure.is_none()
+                {
+                    n += 1;
+                }
+                module = parts[..n].join(".");
+                attr = parts.get(n).map(|a| a.to_string());
+            }
             if server == "granian" {
                 // Granian imports its target the way Flask's CLI does (a path or a dotted
                 // name, walked up while the directory is a package).
