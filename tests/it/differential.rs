@@ -1013,6 +1013,59 @@ fn syntax_error_modules_py312() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Syntax newer than the interpreter: `:=` (3.8), `match` (3.10), PEP 701 f-strings (3.12),
+// `except A, B:` (3.14). Each module's import fails exactly on the interpreters older than its
+// syntax; the differential replays every import in the image.
+
+fn newer_syntax_modules(base: Base, ok_modules: &[&'static str]) -> serde_json::Value {
+    Scenario {
+        entries: vec![
+            file(
+                "/app/main.py",
+                "import walrus_mod\nimport match_mod\nimport fstring_mod\nimport except_mod\n",
+            ),
+            file("/app/walrus_mod.py", "if (n := 3) > 2:\n    pass\n"),
+            file(
+                "/app/match_mod.py",
+                "def f(x):\n    match x:\n        case 1:\n            return 'one'\n        case _:\n            return 'other'\n",
+            ),
+            file("/app/fstring_mod.py", "d = {'k': 1}\ns = f\"{d[\"k\"]}\"\n"),
+            file(
+                "/app/except_mod.py",
+                "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n",
+            ),
+        ],
+        exit: 1,
+        must: ok_modules.iter().map(|m| ok(m)).collect(),
+        ..Scenario::script("newer-syntax", &base)
+    }
+    .run()
+}
+
+#[test]
+fn newer_syntax_py39() {
+    if require_docker() {
+        let report = newer_syntax_modules(Base::slim("3.9"), &["walrus_mod"]);
+        for m in ["match_mod", "fstring_mod", "except_mod"] {
+            let i = imports_of(&report, m, None);
+            assert!(i.len() == 1 && i[0]["status"] == "error", "{m}: {i:#?}");
+        }
+    }
+}
+
+#[test]
+fn newer_syntax_py313() {
+    if require_docker() {
+        let report = newer_syntax_modules(
+            Base::slim("3.13"),
+            &["walrus_mod", "match_mod", "fstring_mod"],
+        );
+        let i = imports_of(&report, "except_mod", None);
+        assert!(i.len() == 1 && i[0]["status"] == "error", "{i:#?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Bytes that are not UTF-8: an import fails on one inside a string or a name (one SyntaxError,
 // at that token), not in a comment; a PEP 263 declaration or a BOM makes them valid; a binary
 // file is one error. The files are written as bytes on the host and copied in.

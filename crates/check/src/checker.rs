@@ -186,18 +186,16 @@ impl Ctx<'_> {
             .store
             .as_deref()
             .map(|s| s as &dyn importgate_source::ParseStore);
+        let v = self.rt.interpreter.version;
         let parsed = match self.image.fs.read(file).flatten() {
-            Some(bytes) => Arc::new(importgate_source::parse_bytes_stored(
-                &bytes,
-                Some(file),
-                store,
-            )),
-            None => Arc::new(importgate_source::parse_bytes_stored(
+            Some(bytes) => importgate_source::parse_bytes_stored(&bytes, Some(file), store),
+            None => importgate_source::parse_bytes_stored(
                 self.zip_member_text(file)?.as_bytes(),
                 Some(file),
                 store,
-            )),
+            ),
         };
+        let parsed = Arc::new(parsed.for_version(v.major as u32, v.minor as u32));
         self.parsed.insert(file.to_string(), parsed.clone());
         Some(parsed)
     }
@@ -662,6 +660,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     }
     let ahead = opts.ahead.as_ref().map(|a| a.finish());
     let store = crate::stored::StoredParses::new(opts.cache.clone(), ahead).map(Arc::new);
+    let v = rt.interpreter.version;
+    let (major, minor) = (v.major as u32, v.minor as u32);
     let mut parsed: Vec<(String, Arc<ParsedModule>)> = importgate_source::parse_many_stored(
         sources,
         store
@@ -669,7 +669,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             .map(|s| s as &dyn importgate_source::ParseStore),
     )
     .into_iter()
-    .map(|(f, m)| (f, Arc::new(m)))
+    .map(|(f, m)| (f, Arc::new(m.for_version(major, minor))))
     .collect();
     // What the container runs, as typed targets; `python -c` code is checked like a file.
     let entry = entry::entry(&image.fs, &image.config, &rt, &argv, !opts.modes_unknown);
@@ -679,7 +679,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     if let Some((c, _)) = &code {
         parsed.push((
             CONFIG_FILE.to_string(),
-            Arc::new(importgate_source::parse_module(c)),
+            Arc::new(importgate_source::parse_module(c).for_version(major, minor)),
         ));
     }
     let app_files: BTreeSet<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
@@ -2932,6 +2932,88 @@ mod tests {
             startup(&got, "missing_direct"),
             Some(Kind::Guarded),
             "{got:?}"
+        );
+    }
+
+    /// Syntax newer than the image's interpreter fails the import of the file that uses it
+    /// (and the start, when that file is on the startup path): `except A, B:` is Python 3.14,
+    /// the image's interpreter 3.12; a `match` (3.10) is fine there.
+    #[test]
+    fn syntax_newer_than_the_interpreter_is_a_syntax_error() {
+        let files = [
+            ("app/main.py", "import deps\nimport modern\n"),
+            (
+                "app/deps.py",
+                "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n",
+            ),
+            (
+                "app/modern.py",
+                "def f(x):\n    match x:\n        case _:\n            return 1\n",
+            ),
+        ];
+        let r = check(
+            &image(&files, &["python", "main.py"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let errors: Vec<(&str, &str, u32, Kind)> = error_findings(&r)
+            .iter()
+            .map(|f| (f.code.as_str(), f.file.as_str(), f.line, f.kind))
+            .collect();
+        // `import deps` raises the SyntaxError; `import modern` works.
+        assert_eq!(
+            errors,
+            [("syntax-error", "/app/main.py", 1, Kind::Startup)],
+            "{:#?}",
+            r.findings
+        );
+        let f = error_findings(&r)[0];
+        assert!(
+            f.message
+                .contains("Multiple exception types must be parenthesized on Python 3.12"),
+            "{f:#?}"
+        );
+    }
+
+    /// `fastapi run` without a path finds `app/main.py` in the working directory and puts the
+    /// directory above its package first on sys.path, as it does for a path it is given.
+    #[test]
+    fn fastapi_run_discovers_its_module_and_path() {
+        let files = [
+            (
+                "usr/local/bin/fastapi",
+                "#!/usr/local/bin/python3.12\nfrom fastapi_cli.cli import main\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/fastapi_cli/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/fastapi_cli/cli.py",
+                "def main(): pass\n",
+            ),
+            ("app/app/__init__.py", ""),
+            (
+                "app/app/main.py",
+                "from app.core import settings\nimport missing_dep\napp = None\n",
+            ),
+            ("app/app/core.py", "settings = 1\n"),
+        ];
+        let r = check(
+            &image(&files, &["fastapi", "run"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert!(r.startup.understood, "{:#?}", r.startup);
+        let errors: Vec<(&str, &str)> = error_findings(&r)
+            .iter()
+            .map(|f| (f.code.as_str(), f.module.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [("module-not-found", "missing_dep")],
+            "{:#?}",
+            r.findings
         );
     }
 

@@ -430,8 +430,10 @@ impl<'a, 'r> Walker<'a, 'r> {
             if let Some(step) = self.progress {
                 step.advance(need.len() as u64);
             }
+            let (major, minor, _) = self.target.version;
             for (file, parsed) in importgate_source::parse_many_stored(need, self.store) {
-                self.cache.insert(file, Arc::new(parsed));
+                self.cache
+                    .insert(file, Arc::new(parsed.for_version(major, minor)));
             }
             for i in frontier {
                 self.follow(i);

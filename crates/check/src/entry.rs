@@ -912,31 +912,15 @@ fn fastapi(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut 
         return;
     }
     let cwd = cwd.trim_end_matches('/');
-    let path = match pos.get(1) {
-        Some(p) => p.clone(),
-        None => {
-            let defaults = [
-                "main.py",
-                "app.py",
-                "api.py",
-                "app/main.py",
-                "app/app.py",
-                "app/api.py",
-            ];
-            match defaults.iter().find(|d| vfs.is_file(&format!("{cwd}/{d}"))) {
-                Some(d) => d.to_string(),
-                None => {
-                    e.targets.push(Target {
-                        what: What::Path {
-                            path: format!("{cwd}/main.py"),
-                        },
-                        by: "fastapi".into(),
-                        loc: locate(config, pos.first().map(String::as_str).unwrap_or("run")),
-                    });
-                    return;
-                }
-            }
-        }
+    let Some(path) = fastapi_path(vfs, cwd, args) else {
+        e.targets.push(Target {
+            what: What::Path {
+                path: format!("{cwd}/main.py"),
+            },
+            by: "fastapi".into(),
+            loc: locate(config, pos.first().map(String::as_str).unwrap_or("run")),
+        });
+        return;
     };
     let abs = abspath(cwd, &path);
     if !vfs.exists(&abs) {
@@ -958,6 +942,27 @@ fn fastapi(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut 
         by: "fastapi".into(),
         loc: locate(config, &path),
     });
+}
+
+/// The path `fastapi run|dev` imports: the one it is given, else the first of its default files
+/// in the working directory (`main.py`, `app.py`, `api.py`, `app/main.py`, `app/app.py`,
+/// `app/api.py`); `None` when it finds none.
+fn fastapi_path(vfs: &Vfs, cwd: &str, args: &[String]) -> Option<String> {
+    if let Some(p) = positionals(args).get(1) {
+        return Some(p.clone());
+    }
+    let cwd = cwd.trim_end_matches('/');
+    [
+        "main.py",
+        "app.py",
+        "api.py",
+        "app/main.py",
+        "app/app.py",
+        "app/api.py",
+    ]
+    .iter()
+    .find(|d| vfs.is_file(&format!("{cwd}/{d}")))
+    .map(|d| d.to_string())
 }
 
 /// Options of app servers that take no value; every other `--option` without `=` consumes the
@@ -1121,10 +1126,11 @@ pub(crate) fn apply_server_paths(
         "fastapi" => {
             let pos = positionals(args);
             if matches!(pos.first().map(String::as_str), Some("run" | "dev"))
-                && let Some(path) = pos.get(1)
+                && let Some(path) = fastapi_path(vfs, &rt.cwd, args)
             {
-                // fastapi-cli puts the directory above the module's top package first.
-                let (dir, _) = flask_import(vfs, &rt.cwd, Some(path));
+                // fastapi-cli puts the directory above the module's top package first, for a
+                // path it is given as for one it found.
+                let (dir, _) = flask_import(vfs, &rt.cwd, Some(&path));
                 front.push((dir, "fastapi".into()));
             }
         }

@@ -922,11 +922,15 @@ impl<'a> Native<'a> {
         self.sources.get_or_compute(file, || {
             self.vfs.read(file).flatten().map(|bytes| {
                 self.parsed_here.fetch_add(1, Ordering::Relaxed);
-                Arc::new(importgate_source::parse_bytes_stored(
-                    &bytes,
-                    Some(file),
-                    self.store.as_deref(),
-                ))
+                let v = self.rt.interpreter.version;
+                Arc::new(
+                    importgate_source::parse_bytes_stored(
+                        &bytes,
+                        Some(file),
+                        self.store.as_deref(),
+                    )
+                    .for_version(v.major as u32, v.minor as u32),
+                )
             })
         })
     }

@@ -61,7 +61,7 @@ pub struct ParsedModule {
     /// bodies run while the module is imported.
     #[serde(default)]
     pub called_at_import: Vec<String>,
-    /// The module's own functions (`def` at module level, not `async def`; methods of its
+    /// The module's own functions (`def` and `async def` at module level; methods of its
     /// module-level classes as `Class.method`): calling one runs its body, so the imports
     /// inside it run when the module's code, a server or a framework calls it.
     #[serde(default)]
@@ -71,6 +71,45 @@ pub struct ParsedModule {
     /// function bodies they run (`app = create_app()` in `wsgi.py`).
     #[serde(default)]
     pub calls: Vec<CallSite>,
+    /// Syntax newer than some interpreters accept (`match` before 3.10, PEP 701 f-strings
+    /// before 3.12, `except A, B:` before 3.14): a syntax error there only, which
+    /// [`ParsedModule::for_version`] turns into one for the interpreter that runs the file.
+    #[serde(default)]
+    pub newer_syntax: Vec<NewerSyntax>,
+}
+
+/// Syntax an interpreter older than `since` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewerSyntax {
+    /// `(3, minor)` of the first version that accepts it.
+    pub since: (u32, u32),
+    /// What it is (`Cannot use `match` statement`).
+    pub what: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl ParsedModule {
+    /// The module as interpreter `major.minor` parses it: syntax it does not accept yet is a
+    /// syntax error (CPython reports the first in the file).
+    pub fn for_version(mut self, major: u32, minor: u32) -> ParsedModule {
+        let newer = std::mem::take(&mut self.newer_syntax);
+        let before = self.syntax_errors.len();
+        for n in newer.into_iter().filter(|n| (major, minor) < n.since) {
+            self.syntax_errors.push(SyntaxErrorInfo {
+                message: format!(
+                    "{} on Python {major}.{minor} (syntax added in Python {}.{})",
+                    n.what, n.since.0, n.since.1
+                ),
+                line: n.line,
+                column: n.column,
+            });
+        }
+        if self.syntax_errors.len() > before {
+            self.syntax_errors.sort_by_key(|e| (e.line, e.column));
+        }
+        self
+    }
 }
 
 /// A module-level function.
@@ -364,15 +403,31 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         };
     }
 
-    // The latest target so that new syntax is accepted; version-specific syntax
-    // errors are not reported (the checker knows the target, we do not).
-    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::latest());
+    // The oldest target: the tree is the same for every target, and syntax newer than it is
+    // reported on the side with the version that added it; the checker, which knows the
+    // interpreter, decides (`ParsedModule::for_version`).
+    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY37);
     let Some(parsed) = ruff_python_parser::parse_unchecked(source, options).try_into_module()
     else {
         return ParsedModule::default();
     };
 
     let locator = Locator::new(source);
+    let newer_syntax: Vec<NewerSyntax> = parsed
+        .unsupported_syntax_errors()
+        .iter()
+        .filter_map(|error| {
+            let text = error.to_string();
+            let (what, since) = newer_syntax_text(&text)?;
+            let (line, column) = locator.line_column(error.range.start());
+            Some(NewerSyntax {
+                since,
+                what: what.to_string(),
+                line,
+                column,
+            })
+        })
+        .collect();
     let mut syntax_errors: Vec<SyntaxErrorInfo> = parsed
         .errors()
         .iter()
@@ -447,6 +502,7 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         called_at_import: extracted.called_at_import,
         functions: extracted.functions,
         calls,
+        newer_syntax,
     }
 }
 
@@ -487,6 +543,19 @@ pub fn parse_bytes_stored(
     let parsed = parse_bytes(bytes, path);
     store.store(&key, &parsed);
     parsed
+}
+
+/// `("Cannot use `match` statement", (3, 10))` from the parser's "Cannot use `match` statement
+/// on Python 3.7 (syntax was added in Python 3.10)". Syntax *removed* in a version (only
+/// `f((a)=1)`, removed in 3.8, which a 3.7 target cannot see) is not reported.
+fn newer_syntax_text(text: &str) -> Option<(&str, (u32, u32))> {
+    let (what, rest) = text.split_once(" on Python ")?;
+    let version = rest
+        .split_once("(syntax was added in Python ")?
+        .1
+        .strip_suffix(')')?;
+    let (major, minor) = version.split_once('.')?;
+    Some((what, (major.parse().ok()?, minor.parse().ok()?)))
 }
 
 /// Parses files in parallel, keeping input order.

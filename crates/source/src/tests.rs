@@ -901,18 +901,19 @@ fn functions_calls_and_the_function_an_import_runs_in() {
          class K:\n    def method(self):\n        import in_method\n        setup(2)\n\n\
          app = create_app()\nprint(len([]))\nviews.register(app)\ncb = lambda: setup(3)\n",
     );
-    let functions: Vec<(&str, bool, bool)> = parsed
+    let functions: Vec<(&str, bool, bool, bool)> = parsed
         .functions
         .iter()
-        .map(|f| (f.name.as_str(), f.bare_call, f.generator))
+        .map(|f| (f.name.as_str(), f.bare_call, f.generator, f.coroutine))
         .collect();
     assert_eq!(
         functions,
         [
-            ("create_app", true, false),
-            ("setup", false, false),
-            ("gen", true, true),
-            ("K.method", false, false)
+            ("create_app", true, false, false),
+            ("setup", false, false, false),
+            ("gen", true, true, false),
+            ("serve", true, false, true),
+            ("K.method", false, false, false)
         ]
     );
     let calls: Vec<(&str, Option<&str>)> = parsed
@@ -1004,4 +1005,47 @@ fn else_arm_of_a_guarded_try_depends_on_its_imports() {
             ("import json", false, false),
         ]
     );
+}
+
+/// Syntax newer than an interpreter is a syntax error on that interpreter only, with the
+/// version that added it; the tree is the same whatever the target.
+#[test]
+fn newer_syntax_is_an_error_only_before_its_version() {
+    let src = "def f(d):\n    match d:\n        case _:\n            pass\n\ntry:\n    pass\nexcept ValueError, TypeError:\n    pass\nx = f\"{d[\"k\"]}\"\nimport os\n";
+    let parsed = parse_module(src);
+    assert!(
+        parsed.syntax_errors.is_empty(),
+        "{:?}",
+        parsed.syntax_errors
+    );
+    let since: Vec<(u32, u32)> = parsed.newer_syntax.iter().map(|n| n.since).collect();
+    assert_eq!(
+        since,
+        [(3, 10), (3, 14), (3, 12)],
+        "{:?}",
+        parsed.newer_syntax
+    );
+    assert_eq!(parsed.imports.len(), 1);
+    let errors = |minor| {
+        parsed
+            .clone()
+            .for_version(3, minor)
+            .syntax_errors
+            .iter()
+            .map(|e| (e.line, e.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(errors(14).is_empty());
+    let on_313 = errors(13);
+    assert_eq!(on_313.len(), 1, "{on_313:?}");
+    assert_eq!(on_313[0].0, 8);
+    assert!(
+        on_313[0]
+            .1
+            .contains("Multiple exception types must be parenthesized on Python 3.13"),
+        "{on_313:?}"
+    );
+    let lines: Vec<u32> = errors(9).iter().map(|e| e.0).collect();
+    assert_eq!(lines, [2, 8, 10]);
+    assert_eq!(newer_syntax_text("no version here"), None);
 }
