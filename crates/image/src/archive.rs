@@ -248,19 +248,7 @@ pub(crate) fn collect<R: Read + Send>(
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
 ) -> Result<ArchiveStore, ImageError> {
-    let corrupt = corrupt(name);
-    let (_, outer) = decompress(reader).map_err(corrupt)?;
-    let (head, outer) = peek(outer, 512).map_err(corrupt)?;
-    collect_from(
-        Box::new(ReadThrough(outer)),
-        &head,
-        name,
-        capture,
-        cache,
-        None,
-        false,
-    )
-    .map(|(store, _)| store)
+    collect_stream(reader, name, capture, cache, false)
 }
 
 /// [`collect`] over the engine's export stream, whose legacy `<v1 id>/layer.tar` members are
@@ -273,6 +261,16 @@ pub(crate) fn collect_export<R: Read + Send>(
     capture: &Arc<Capture>,
     cache: Option<&Arc<LayerCache>>,
 ) -> Result<ArchiveStore, ImageError> {
+    collect_stream(reader, name, capture, cache, true)
+}
+
+fn collect_stream<R: Read + Send>(
+    reader: R,
+    name: &str,
+    capture: &Arc<Capture>,
+    cache: Option<&Arc<LayerCache>>,
+    export: bool,
+) -> Result<ArchiveStore, ImageError> {
     let corrupt = corrupt(name);
     let (_, outer) = decompress(reader).map_err(corrupt)?;
     let (head, outer) = peek(outer, 512).map_err(corrupt)?;
@@ -283,7 +281,7 @@ pub(crate) fn collect_export<R: Read + Send>(
         capture,
         cache,
         None,
-        true,
+        export,
     )
     .map(|(store, _)| store)
 }
