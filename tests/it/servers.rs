@@ -724,38 +724,81 @@ fn waitress_call_factory() {
 
 /// `waitress-serve webapp.wsgi.application` (no colon) from `/srv`: waitress resolves the
 /// dotted name as `pkgutil.resolve_name` does, importing `webapp`, then `webapp.wsgi`, then
-/// failing to import `webapp.wsgi.application` and taking it as the attribute.
+/// failing to import `webapp.wsgi.application` and taking it as the attribute. Waitress prints
+/// an import failure of its target as one line (`Error: No module named 'markdown'`) and its
+/// usage, no traceback; a failure inside `webapp.wsgi` is even swallowed by `resolve_name` and
+/// becomes "module 'webapp' has no attribute 'wsgi'". The broken image fails in `webapp`.
 #[test]
 fn waitress_dotted_target() {
     if !require_docker() {
         return;
     }
     let base = server_base("waitress", &["flask==3.1.0", "waitress==3.0.2"]);
+    let tail =
+        "WORKDIR /srv\nCMD [\"waitress-serve\", \"--port=8080\", \"webapp.wsgi.application\"]";
     let mut files = factory_files();
     files.push((
         "/srv/webapp/wsgi.py",
         "from webapp import create_app\n\napplication = create_app()\n",
     ));
-    check_server(
-        &Server {
-            label: "waitress-dotted",
-            tail: "WORKDIR /srv\nCMD [\"waitress-serve\", \"--port=8080\", \"webapp.wsgi.application\"]",
-            load: &[],
-            loaded: "",
-            banner: "Serving on http://",
-            entrypoint: "waitress-serve webapp.wsgi.application",
-            notes: &[
-                "waitress-serve appends /srv to sys.path",
-                "waitress-serve imports `webapp.wsgi` (webapp.wsgi.application) at startup",
-            ],
-            missing: "markdown",
-            chain_first: "webapp",
-            cmd_exit: 1,
-        },
+    let entries = |files: &[(&str, &str)]| -> Vec<Entry> {
+        files.iter().map(|(p, t)| file(*p, *t)).collect()
+    };
+    let clean = build_scenario(
+        "importgate-test/servers-waitress-dotted:clean",
         &base.tag,
-        &files,
-        FACTORY_BROKEN,
+        &entries(&files),
+        tail,
     );
+    let (code, log) = run_container(&clean.tag, 30, Some("Serving on http://"));
+    assert!(
+        code.is_none() && log.contains("Serving on http://"),
+        "{log}"
+    );
+    let (run, report) = check_json(&clean.tag);
+    assert!(
+        run.code == 0 && error_findings(&report).is_empty(),
+        "exit {}: {:#}",
+        run.code,
+        report["findings"]
+    );
+    assert!(
+        report["startup"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n
+                == "waitress-serve imports `webapp.wsgi` (webapp.wsgi.application) at startup"),
+        "{:#}",
+        report["startup"]
+    );
+    differential(&clean.tag, &report);
+
+    files.retain(|(p, _)| *p != "/srv/webapp/__init__.py");
+    files.push((
+        "/srv/webapp/__init__.py",
+        "import markdown\nfrom flask import Flask\n\n\ndef create_app():\n    return Flask(__name__)\n",
+    ));
+    let broken = build_scenario(
+        "importgate-test/servers-waitress-dotted:broken",
+        &base.tag,
+        &entries(&files),
+        tail,
+    );
+    let (code, log) = run_container(&broken.tag, 30, None);
+    assert!(
+        code == Some(1) && log.contains("Error: No module named 'markdown'"),
+        "exit {code:?}:\n{log}"
+    );
+    let (run, report) = check_json(&broken.tag);
+    let errors = error_findings(&report);
+    assert!(run.code == 1 && errors.len() == 1, "{errors:#?}");
+    let f = errors[0];
+    assert_eq!(f["module"], "markdown", "{f:#}");
+    assert_eq!(f["kind"], "startup", "{f:#}");
+    assert_eq!(f["file"], "/srv/webapp/__init__.py", "{f:#}");
+    assert_eq!(f["line"], 1, "{f:#}");
+    differential(&broken.tag, &report);
 }
 
 /// `flask --app webapp run` from `/srv`: the module binds no `app`, so Flask calls its
