@@ -255,6 +255,25 @@ impl Ctx<'_> {
         false
     }
 
+    /// The nearest parent of `module` (a `.py` file) that registers modules in `sys.modules`
+    /// or installs an import hook: its submodules may exist without a file.
+    fn registering_parent(&mut self, module: &str) -> Option<String> {
+        let mut name = module;
+        while let Some((parent, _)) = name.rsplit_once('.') {
+            let res = self.resolver.resolve(parent);
+            if let Some(file) = res.last_found().and_then(Found::file).map(str::to_string)
+                && file.ends_with(".py")
+                && self
+                    .module_source(&file)
+                    .is_some_and(|p| p.bindings.dynamic_submodules)
+            {
+                return Some(parent.to_string());
+            }
+            name = parent;
+        }
+        None
+    }
+
     /// Whether `name` is bound in the module `found` (a `.py` module or a package `__init__.py`);
     /// `true` when that cannot be known (extension, builtin, contents not read, dynamic namespace).
     fn binds(&mut self, module: &str, found: &Found, name: &str, depth: u8) -> bool {
@@ -1869,6 +1888,25 @@ fn check_site(
     };
     record.module = module.clone();
     let res = ctx.resolver.resolve(&module);
+    if let Some(failed) = &res.failure
+        && let Some(parent) = ctx.registering_parent(&failed.module)
+    {
+        // `six.moves`: a module the parent's import hook or `sys.modules` entries provide.
+        findings.push(finding(
+            Severity::Warning,
+            Code::Undecidable,
+            &failed.module,
+            format!(
+                "`{}` is not a file; `{parent}` installs an import hook or registers modules in `sys.modules`, so whether it imports cannot be checked statically",
+                failed.module
+            ),
+            Vec::new(),
+            None,
+        ));
+        record.status = ImportStatus::Skipped;
+        imports.push(record);
+        return;
+    }
     if let Some(failed) = &res.failure {
         let (code, message, mut notes, mut hint) = failure_finding(failed, ctx.rt);
         if code == Code::ModuleNotFound
@@ -2973,6 +3011,39 @@ mod tests {
                 .contains("Multiple exception types must be parenthesized on Python 3.12"),
             "{f:#?}"
         );
+    }
+
+    /// six's `six.moves` is served by the import hook six installs (`sys.meta_path`): not a
+    /// file, so not judged; a missing submodule of a plain module without a hook still is.
+    #[test]
+    fn submodules_of_a_module_with_an_import_hook_are_not_judged() {
+        let files = [
+            (
+                "app/main.py",
+                "from six.moves import range as xrange\nimport six.moves.urllib.parse\nimport plain.sub\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/six.py",
+                "import sys\n\nclass _Importer(object):\n    def find_spec(self, name, path, target=None):\n        return None\n\n_importer = _Importer()\nsys.meta_path.append(_importer)\n",
+            ),
+            ("usr/local/lib/python3.12/site-packages/plain.py", "x = 1\n"),
+        ];
+        let r = check(
+            &image(&files, &["python", "main.py"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let errors: Vec<&str> = error_findings(&r)
+            .iter()
+            .map(|f| f.module.as_str())
+            .collect();
+        assert_eq!(errors, ["plain.sub"], "{:#?}", r.findings);
+        let undecided = r
+            .findings
+            .iter()
+            .filter(|f| f.code == Code::Undecidable && f.module.starts_with("six.moves"))
+            .count();
+        assert_eq!(undecided, 2, "{:#?}", r.findings);
     }
 
     /// `fastapi run` without a path finds `app/main.py` in the working directory and puts the

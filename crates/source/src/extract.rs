@@ -773,6 +773,17 @@ impl Extractor<'_, '_> {
         if hands_out_namespace {
             self.dynamic_namespace = true;
         }
+        // An import hook (`sys.meta_path.append(finder)`, six's `six.moves`): the finder can
+        // serve modules no file holds, so the module's submodules cannot be judged from files.
+        if let Expr::Attribute(attr) = &*call.func
+            && matches!(attr.attr.as_str(), "append" | "insert" | "extend")
+            && matches!(
+                self.names.qualified(&attr.value).as_deref(),
+                Some("sys.meta_path" | "sys.path_hooks")
+            )
+        {
+            self.dynamic_submodules = true;
+        }
         match self.names.qualified(&call.func).as_deref() {
             Some("exec") if at_module => self.dynamic_namespace = true,
             Some("setattr") => {

@@ -363,8 +363,8 @@ pub struct Bindings {
     /// missing name must not be reported.
     pub dynamic_namespace: bool,
     /// The module registers other modules in `sys.modules` (`sys.modules['os.path'] = path`,
-    /// `sys.modules[io.__name__] = io`): its submodules cannot be judged from files, its own
-    /// names still can.
+    /// `sys.modules[io.__name__] = io`) or installs an import hook (`sys.meta_path.append`):
+    /// its submodules cannot be judged from files, its own names still can.
     pub dynamic_submodules: bool,
 }
 
