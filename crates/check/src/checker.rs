@@ -255,8 +255,9 @@ impl Ctx<'_> {
         false
     }
 
-    /// The nearest parent of `module` (a `.py` file) that registers modules in `sys.modules`
-    /// or installs an import hook: its submodules may exist without a file.
+    /// The nearest parent of `module` (a `.py` file) that installs an import hook: its
+    /// submodules may exist without a file. (Entries it writes into `sys.modules` serve only the
+    /// names they register: `import os.other` fails although `os` registers `os.path`.)
     fn registering_parent(&mut self, module: &str) -> Option<String> {
         let mut name = module;
         while let Some((parent, _)) = name.rsplit_once('.') {
@@ -265,7 +266,7 @@ impl Ctx<'_> {
                 && file.ends_with(".py")
                 && self
                     .module_source(&file)
-                    .is_some_and(|p| p.bindings.dynamic_submodules)
+                    .is_some_and(|p| p.bindings.import_hook)
             {
                 return Some(parent.to_string());
             }
@@ -1897,7 +1898,7 @@ fn check_site(
             Code::Undecidable,
             &failed.module,
             format!(
-                "`{}` is not a file; `{parent}` installs an import hook or registers modules in `sys.modules`, so whether it imports cannot be checked statically",
+                "`{}` is not a file; `{parent}` installs an import hook, so whether it imports cannot be checked statically",
                 failed.module
             ),
             Vec::new(),

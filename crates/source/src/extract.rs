@@ -55,6 +55,7 @@ pub(crate) struct Extracted {
     pub(crate) loads: Vec<NativeLoad>,
     pub(crate) dynamic_namespace: bool,
     pub(crate) dynamic_submodules: bool,
+    pub(crate) import_hook: bool,
     pub(crate) finders: Vec<FinderFn>,
     pub(crate) fallbacks: Vec<Fallback>,
     pub(crate) called_at_import: Vec<String>,
@@ -107,6 +108,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         scopes: Vec::new(),
         dynamic_namespace: false,
         dynamic_submodules: false,
+        import_hook: false,
     };
     extractor.visit_body(body);
     let mut finders: Vec<FinderFn> = Vec::new();
@@ -135,6 +137,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         loads: extractor.loads,
         dynamic_namespace: extractor.dynamic_namespace,
         dynamic_submodules: extractor.dynamic_submodules,
+        import_hook: extractor.import_hook,
         finders,
         fallbacks: extractor.fallbacks,
         called_at_import: extractor.called_at_import,
@@ -242,6 +245,8 @@ struct Extractor<'l, 's> {
     scopes: Vec<Scope>,
     dynamic_namespace: bool,
     dynamic_submodules: bool,
+    /// It installs an import hook ([`crate::Bindings::import_hook`]).
+    import_hook: bool,
 }
 
 impl Extractor<'_, '_> {
@@ -782,7 +787,7 @@ impl Extractor<'_, '_> {
                 Some("sys.meta_path" | "sys.path_hooks")
             )
         {
-            self.dynamic_submodules = true;
+            self.import_hook = true;
         }
         match self.names.qualified(&call.func).as_deref() {
             Some("exec") if at_module => self.dynamic_namespace = true,

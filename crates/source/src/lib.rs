@@ -366,6 +366,11 @@ pub struct Bindings {
     /// `sys.modules[io.__name__] = io`) or installs an import hook (`sys.meta_path.append`):
     /// its submodules cannot be judged from files, its own names still can.
     pub dynamic_submodules: bool,
+    /// The module installs an import hook (`sys.meta_path`/`sys.path_hooks`): a finder that can
+    /// serve any submodule, even of a plain module (six's `six.moves`), where `sys.modules`
+    /// entries serve only the names they register (`os.path`, not `os.other`).
+    #[serde(default)]
+    pub import_hook: bool,
 }
 
 /// Parses one module. Never panics; problems become [`SyntaxErrorInfo`]s.
@@ -477,7 +482,8 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
     );
     let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
-    bindings.dynamic_submodules |= registers_modules;
+    bindings.dynamic_submodules |= registers_modules || extracted.import_hook;
+    bindings.import_hook = extracted.import_hook;
     // Only calls of names the module binds can reach its functions or another module's:
     // builtins, locals and parameters are dropped here.
     let mut calls = extracted.calls;
