@@ -801,6 +801,75 @@ fn waitress_dotted_target() {
     differential(&broken.tag, &report);
 }
 
+/// Flask 3.1 has a module `__getattr__` that serves only `__version__`: a name it removed
+/// (`flask.Markup`, `flask.escape`, gone in Flask 3.0) fails in CPython, so it must fail here
+/// although the module has a `__getattr__`, while `__version__` resolves (and Werkzeug 3.1's,
+/// which no longer serves it, fails).
+#[test]
+fn flask_names_removed_behind_module_getattr() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("flask-factory", &["flask==3.1.0"]);
+    let app = |markup: &str| {
+        format!(
+            "from flask import Flask, __version__\n{markup}\n\napp = Flask(__name__)\n\nif __name__ == \"__main__\":\n    app.run(host=\"0.0.0.0\", port=8080)\n"
+        )
+    };
+    let tail = "WORKDIR /srv\nCMD [\"python3\", \"/srv/app.py\"]";
+    let clean = build_scenario(
+        "importgate-test/servers-flask-getattr:clean",
+        &base.tag,
+        &[file(
+            "/srv/app.py",
+            app("from markupsafe import Markup, escape"),
+        )],
+        tail,
+    );
+    let (code, log) = run_container(&clean.tag, 30, Some("Running on"));
+    assert!(code.is_none() && log.contains("Running on"), "{log}");
+    let (run, report) = check_json(&clean.tag);
+    assert!(
+        run.code == 0 && error_findings(&report).is_empty(),
+        "exit {}: {:#}",
+        run.code,
+        report["findings"]
+    );
+    differential(&clean.tag, &report);
+
+    let broken = build_scenario(
+        "importgate-test/servers-flask-getattr:broken",
+        &base.tag,
+        &[file(
+            "/srv/app.py",
+            app("from flask import Markup, escape\nfrom werkzeug import __version__ as wz"),
+        )],
+        tail,
+    );
+    let (code, log) = run_container(&broken.tag, 30, None);
+    assert!(
+        code == Some(1) && log.contains("ImportError: cannot import name 'Markup' from 'flask'"),
+        "exit {code:?}:\n{log}"
+    );
+    let (run, report) = check_json(&broken.tag);
+    let errors = error_findings(&report);
+    assert!(
+        run.code == 1 && !errors.is_empty(),
+        "{:#}",
+        report["findings"]
+    );
+    for f in &errors {
+        assert_eq!(f["file"], "/srv/app.py", "{f:#}");
+        assert!(
+            (f["module"] == "flask" && f["line"] == 2)
+                || (f["module"] == "werkzeug" && f["line"] == 3),
+            "{f:#}"
+        );
+    }
+    assert!(errors.iter().any(|f| f["module"] == "flask"), "{errors:#?}");
+    differential(&broken.tag, &report);
+}
+
 /// `flask --app webapp run` from `/srv`: the module binds no `app`, so Flask calls its
 /// `create_app()`; `flask --app webapp routes` loads the app the same way.
 #[test]

@@ -239,34 +239,29 @@ impl Ctx<'_> {
     /// (six's `six.moves`, vendored-module aliases): then its submodules cannot be judged
     /// statically.
     fn dynamic_parent(&mut self, module: &str) -> bool {
-        let mut name = module;
-        while let Some((parent, _)) = name.rsplit_once('.') {
-            let res = self.resolver.resolve(parent);
-            if let Some(file) = res.last_found().and_then(Found::file).map(str::to_string)
-                && file.ends_with(".py")
-                && self
-                    .module_source(&file)
-                    .is_some_and(|p| p.bindings.dynamic_namespace || p.bindings.dynamic_submodules)
-            {
-                return true;
-            }
-            name = parent;
-        }
-        false
+        self.parent_where(module, |b| b.dynamic_namespace || b.dynamic_submodules)
+            .is_some()
     }
 
     /// The nearest parent of `module` (a `.py` file) that installs an import hook: its
     /// submodules may exist without a file. (Entries it writes into `sys.modules` serve only the
     /// names they register: `import os.other` fails although `os` registers `os.path`.)
     fn registering_parent(&mut self, module: &str) -> Option<String> {
+        self.parent_where(module, |b| b.import_hook)
+    }
+
+    /// The nearest parent of `module`, a `.py` file, whose bindings satisfy `pred`.
+    fn parent_where(
+        &mut self,
+        module: &str,
+        pred: impl Fn(&importgate_source::Bindings) -> bool,
+    ) -> Option<String> {
         let mut name = module;
         while let Some((parent, _)) = name.rsplit_once('.') {
             let res = self.resolver.resolve(parent);
             if let Some(file) = res.last_found().and_then(Found::file).map(str::to_string)
                 && file.ends_with(".py")
-                && self
-                    .module_source(&file)
-                    .is_some_and(|p| p.bindings.import_hook)
+                && self.module_source(&file).is_some_and(|p| pred(&p.bindings))
             {
                 return Some(parent.to_string());
             }
@@ -312,7 +307,10 @@ impl Ctx<'_> {
             return true;
         };
         let b = &parsed.bindings;
-        if b.names.contains(name) || b.has_getattr || b.dynamic_namespace || is_module_dunder(name)
+        if b.names.contains(name)
+            || b.getattr_serves(name)
+            || b.dynamic_namespace
+            || is_module_dunder(name)
         {
             return true;
         }

@@ -157,7 +157,7 @@ pub fn explain(image: &Image, target: &str, file: Option<&str>) -> Result<Explan
                 .map(|(f, src)| {
                     let b = importgate_source::parse_bytes(&src, Some(f)).bindings;
                     b.names.contains(name)
-                        || b.has_getattr
+                        || b.getattr_serves(name)
                         || b.dynamic_namespace
                         || !b.star_imports.is_empty()
                 })

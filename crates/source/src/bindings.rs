@@ -4,14 +4,34 @@
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Pattern, Stmt};
 
-use crate::Bindings;
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::condition::string_literal;
+use crate::{Bindings, getattr};
 
 pub(crate) fn collect(body: &[Stmt]) -> Bindings {
     let mut collector = Collector::default();
     collector.body(body, 0);
     let mut bindings = collector.bindings;
     bindings.has_getattr = bindings.names.contains("__getattr__");
+    if bindings.has_getattr && !collector.getattr_other && !collector.getattr_defs.is_empty() {
+        let mutated = getattr::mutated_names(body);
+        let literals: BTreeMap<String, BTreeSet<String>> = collector
+            .literals
+            .into_iter()
+            .filter(|(name, _)| {
+                collector.bind_counts.get(name) == Some(&1) && !mutated.contains(name)
+            })
+            .collect();
+        bindings.getattr_names = collector
+            .getattr_defs
+            .iter()
+            .map(|def| getattr::served(def, &literals))
+            .try_fold(BTreeSet::new(), |mut all, served| {
+                all.extend(served?);
+                Some(all)
+            });
+    }
     bindings.dunder_all = if collector.all_dynamic {
         None
     } else {
@@ -25,6 +45,14 @@ struct Collector {
     bindings: Bindings,
     all: Option<Vec<String>>,
     all_dynamic: bool,
+    /// Module-level `def __getattr__`s, for [`getattr::served`].
+    getattr_defs: Vec<ast::StmtFunctionDef>,
+    /// `__getattr__` is also bound by something other than a `def` (an import, an assignment).
+    getattr_other: bool,
+    /// Names assigned a literal collection of strings at module level, and how often each
+    /// name is bound at all: only a name bound once stands for its literal.
+    literals: BTreeMap<String, BTreeSet<String>>,
+    bind_counts: BTreeMap<String, u32>,
 }
 
 impl Collector {
@@ -39,7 +67,16 @@ impl Collector {
     fn stmt(&mut self, stmt: &Stmt, depth: u32) {
         match stmt {
             Stmt::FunctionDef(def) => {
-                self.bind(def.name.as_str());
+                if def.name.as_str() == "__getattr__" {
+                    self.getattr_defs.push(def.clone());
+                    *self
+                        .bind_counts
+                        .entry("__getattr__".to_owned())
+                        .or_default() += 1;
+                    self.bindings.names.insert("__getattr__".to_owned());
+                } else {
+                    self.bind(def.name.as_str());
+                }
                 // `global X` inside a function binds X here when it runs.
                 collect_globals(&def.body, &mut self.bindings.names);
             }
@@ -70,6 +107,11 @@ impl Collector {
                 }
             }
             Stmt::Assign(assign) => {
+                if let ([Expr::Name(name)], 0) = (&*assign.targets, depth)
+                    && let Some(strings) = getattr::literal_strings(&assign.value)
+                {
+                    self.literals.insert(name.id.to_string(), strings);
+                }
                 self.walrus(&assign.value);
                 let all_target = assign.targets.iter().any(is_dunder_all);
                 for target in &assign.targets {
@@ -84,6 +126,11 @@ impl Collector {
                 }
             }
             Stmt::AnnAssign(assign) => {
+                if let (Some(value), Expr::Name(name), 0) = (&assign.value, &*assign.target, depth)
+                    && let Some(strings) = getattr::literal_strings(value)
+                {
+                    self.literals.insert(name.id.to_string(), strings);
+                }
                 if let Some(value) = &assign.value {
                     self.walrus(value);
                     // A bare annotation `x: int` binds nothing.
@@ -170,6 +217,10 @@ impl Collector {
     }
 
     fn bind(&mut self, name: &str) {
+        *self.bind_counts.entry(name.to_owned()).or_default() += 1;
+        if name == "__getattr__" {
+            self.getattr_other = true;
+        }
         if !name.is_empty() {
             self.bindings.names.insert(name.to_owned());
         }

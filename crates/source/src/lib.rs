@@ -10,6 +10,7 @@ mod condition;
 mod ctypes_loads;
 mod decode;
 mod extract;
+mod getattr;
 mod names;
 mod prescan;
 mod undecodable;
@@ -354,8 +355,12 @@ pub struct Bindings {
     pub names: BTreeSet<String>,
     /// Literal `__all__`; `None` when absent or built from anything non-literal.
     pub dunder_all: Option<Vec<String>>,
-    /// Module-level `__getattr__` (PEP 562): any attribute may exist.
+    /// Module-level `__getattr__` (PEP 562): attributes the module does not bind may exist.
     pub has_getattr: bool,
+    /// The only names that `__getattr__` can return a value for, when its code tells (it tests
+    /// the name and raises for the rest); `None`: any name.
+    #[serde(default)]
+    pub getattr_names: Option<BTreeSet<String>>,
     /// Module-level `from X import *`: `(module, level)`.
     pub star_imports: Vec<(Option<String>, u32)>,
     /// The module writes its namespace in ways we cannot follow (`globals().update`,
@@ -371,6 +376,17 @@ pub struct Bindings {
     /// entries serve only the names they register (`os.path`, not `os.other`).
     #[serde(default)]
     pub import_hook: bool,
+}
+
+impl Bindings {
+    /// Whether the module's `__getattr__` may return a value for `name`.
+    pub fn getattr_serves(&self, name: &str) -> bool {
+        self.has_getattr
+            && self
+                .getattr_names
+                .as_ref()
+                .is_none_or(|names| names.contains(name))
+    }
 }
 
 /// Parses one module. Never panics; problems become [`SyntaxErrorInfo`]s.

@@ -347,6 +347,88 @@ fn dunder_all_forms() {
     );
 }
 
+/// What a module-level `__getattr__` serves, from the shapes real packages use (Flask 3,
+/// pandas 1, scipy, lazy tables) and the ones that must stay open.
+#[test]
+fn the_names_a_module_getattr_serves() {
+    let served = |text: &str| -> Option<Vec<String>> {
+        let b = parse_module(text).bindings;
+        assert!(b.has_getattr, "{text}");
+        b.getattr_names.map(|n| n.into_iter().collect())
+    };
+    let names = |list: &[&str]| Some(list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    // Flask 3.
+    assert_eq!(
+        served(
+            "def __getattr__(name: str):\n    if name == '__version__':\n        import warnings\n        warnings.warn('x')\n        return version('flask')\n    raise AttributeError(name)\n"
+        ),
+        names(&["__version__"])
+    );
+    // pandas 1: `elif`s, a set test.
+    assert_eq!(
+        served(
+            "def __getattr__(name):\n    import warnings\n    if name == 'datetime':\n        return 1\n    elif name in {'SparseSeries', 'SparseDataFrame'}:\n        return 2\n    raise AttributeError(f'no {name}')\n"
+        ),
+        names(&["SparseDataFrame", "SparseSeries", "datetime"])
+    );
+    // scipy: a module-level list, `globals()[name]` serves only what is bound.
+    assert_eq!(
+        served(
+            "submodules = ['linalg', 'stats']\ndef __getattr__(name):\n    if name in submodules:\n        return imp(name)\n    else:\n        try:\n            return globals()[name]\n        except KeyError:\n            raise AttributeError(name)\n"
+        ),
+        names(&["linalg", "stats"])
+    );
+    // A guard first, a table lookup, `.keys()`, a literal defined after the function.
+    assert_eq!(
+        served(
+            "def __getattr__(attr):\n    if attr not in _LAZY.keys():\n        raise AttributeError(attr)\n    return load(_LAZY[attr])\n_LAZY = {'a': 'x', 'b': 'y'}\n"
+        ),
+        names(&["a", "b"])
+    );
+    assert_eq!(
+        served(
+            "_T = dict(a=1)\ndef __getattr__(n):\n    try:\n        return _T[n]\n    except KeyError:\n        raise AttributeError(n) from None\n"
+        ),
+        names(&["a"])
+    );
+    // Django: a lookup in a literal table raises `KeyError` for every other name.
+    assert_eq!(
+        served(
+            "_dep = {'SafeMIMEText': 'x'}\ndef __getattr__(name):\n    try:\n        msg = _dep[name]\n    except KeyError:\n        raise AttributeError(name) from None\n    else:\n        return getattr(message, name)\n"
+        ),
+        names(&["SafeMIMEText"])
+    );
+    // Branches that raise serve nothing (numpy's expired attributes).
+    assert_eq!(
+        served(
+            "def __getattr__(attr):\n    if attr in __former_attrs__:\n        raise AttributeError(attr)\n    if attr == 'testing' or attr == 'fft':\n        return 1\n    raise AttributeError(attr)\n"
+        ),
+        names(&["fft", "testing"])
+    );
+
+    for open in [
+        // Falls off the end: returns None for every name.
+        "def __getattr__(name):\n    if name == 'a':\n        return 1\n",
+        "def __getattr__(name):\n    return _lazy(name)\n",
+        "def __getattr__(name):\n    if name.startswith('x'):\n        return 1\n    raise AttributeError(name)\n",
+        "def __getattr__(name):\n    name = 'a' + name\n    if name == 'ab':\n        return 1\n    raise AttributeError(name)\n",
+        // A table changed after its literal.
+        "_T = {'a': 1}\n_T['b'] = 2\ndef __getattr__(n):\n    if n in _T:\n        return _T[n]\n    raise AttributeError(n)\n",
+        "_T = {'a': 1}\n_T = more()\ndef __getattr__(n):\n    if n in _T:\n        return 1\n    raise AttributeError(n)\n",
+        "def __getattr__(name):\n    for k in table:\n        if k == name:\n            return 1\n    raise AttributeError(name)\n",
+        "def __getattr__(name):\n    try:\n        raise AttributeError(name)\n    finally:\n        return 1\n",
+        "def __getattr__(name):\n    yield name\n",
+        "@cache\ndef __getattr__(name):\n    raise AttributeError(name)\n",
+        "def __getattr__(name):\n    raise AttributeError(name)\nfrom ._lazy import __getattr__\n",
+        "if x:\n    def __getattr__(name):\n        raise AttributeError(name)\nelse:\n    def __getattr__(name):\n        return 1\n",
+    ] {
+        assert_eq!(served(open), None, "{open}");
+    }
+    let b = parse_module("def __getattr__(name):\n    raise AttributeError(name)\n").bindings;
+    assert_eq!(b.getattr_names, Some(Default::default()));
+    assert!(!b.getattr_serves("Markup"));
+}
+
 #[test]
 fn getattr_and_dynamic_namespace() {
     let b = |text: &str| parse_module(text).bindings;
