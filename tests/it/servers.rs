@@ -53,11 +53,24 @@ const WHEELS: &[&str] = &[
     "waitress==3.0.2",
     "uvicorn==0.32.1",
     "granian==2.8.9",
+    "ddtrace==2.17.3",
+    "bytecode==0.19.1",
+    "envier==0.6.1",
+    "deprecated==3.0.1",
+    "importlib-metadata==8.5.0",
+    "zipp==4.1.2",
+    "opentelemetry-api==1.28.2",
+    "opentelemetry-instrumentation==0.49b2",
+    "opentelemetry-semantic-conventions==0.49b2",
+    "protobuf==7.36.2",
+    "typing-extensions==4.16.0",
+    "wrapt==1.17.3",
+    "xmltodict==1.0.4",
 ];
 
-/// `~/.cache/importgate-tests/wheels/servers-v3`, filled once by `pip download`.
+/// `~/.cache/importgate-tests/wheels/servers-v4`, filled once by `pip download`.
 fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/servers-v3");
+    let dir = cache_dir().join("wheels/servers-v4");
     let marker = dir.join(".complete");
     if marker.exists() {
         return dir;
@@ -868,6 +881,90 @@ fn flask_names_removed_behind_module_getattr() {
     }
     assert!(errors.iter().any(|f| f["module"] == "flask"), "{errors:#?}");
     differential(&broken.tag, &report);
+}
+
+/// APM launchers (`ddtrace-run`, `opentelemetry-instrument`) rewrite `PYTHONPATH` and exec
+/// the server behind them: gunicorn then serves `main:app` from its working directory, where
+/// `main` imports its sibling `helpers`. importgate follows the server behind the launcher
+/// (it used to check only the launcher's own script: `import helpers` was a false error and
+/// the app's start was not followed). Without `helpers.py` the worker dies on it.
+#[test]
+fn apm_launchers_exec_the_server() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base(
+        "apm",
+        &[
+            "gunicorn==23.0.0",
+            "flask==3.1.0",
+            "ddtrace==2.17.3",
+            "opentelemetry-instrumentation==0.49b2",
+        ],
+    );
+    let main = "from flask import Flask\n\nfrom helpers import greet\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef index():\n    return greet()\n";
+    let helpers = "def greet():\n    return \"hello\"\n";
+    for (label, launcher) in [
+        ("ddtrace", "\"ddtrace-run\""),
+        (
+            "otel",
+            "\"opentelemetry-instrument\", \"--disabled_instrumentations\", \"flask\"",
+        ),
+    ] {
+        let tail = format!(
+            "WORKDIR /srv\nENV DD_TRACE_ENABLED=false DD_INSTRUMENTATION_TELEMETRY_ENABLED=false\nCMD [{launcher}, \"gunicorn\", \"-b\", \"0.0.0.0:8080\", \"main:app\"]"
+        );
+        let clean = build_scenario(
+            &format!("importgate-test/servers-apm-{label}:clean"),
+            &base.tag,
+            &[file("/srv/main.py", main), file("/srv/helpers.py", helpers)],
+            &tail,
+        );
+        let (code, log) = run_container(&clean.tag, 60, Some("Booting worker"));
+        assert!(
+            code.is_none() && log.contains("Booting worker") && !log.contains("Traceback"),
+            "{label}: the clean image does not serve (exit {code:?}):\n{log}"
+        );
+        let (run, report) = check_json(&clean.tag);
+        assert!(
+            run.code == 0 && error_findings(&report).is_empty(),
+            "{label}: exit {}: {:#}",
+            run.code,
+            report["findings"]
+        );
+        let notes = report["startup"]["notes"].as_array().unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n == "gunicorn imports `main` (main:app) at startup"),
+            "{label}: {notes:#?}"
+        );
+
+        let broken = build_scenario(
+            &format!("importgate-test/servers-apm-{label}:broken"),
+            &base.tag,
+            &[file("/srv/main.py", main)],
+            &tail,
+        );
+        let (code, log) = run_container(&broken.tag, 60, None);
+        assert!(
+            code.is_some_and(|c| c != 0)
+                && log.contains("ModuleNotFoundError: No module named 'helpers'"),
+            "{label}: exit {code:?}:\n{log}"
+        );
+        let (run, report) = check_json(&broken.tag);
+        let errors = error_findings(&report);
+        assert!(
+            run.code == 1 && errors.len() == 1,
+            "{label}: exit {}: {errors:#?}",
+            run.code
+        );
+        let f = errors[0];
+        assert_eq!(f["module"], "helpers", "{label}: {f:#}");
+        assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+        assert_eq!(f["file"], "/srv/main.py", "{label}: {f:#}");
+        assert_eq!(f["line"], 3, "{label}: {f:#}");
+    }
 }
 
 /// `flask --app webapp run` from `/srv`: the module binds no `app`, so Flask calls its

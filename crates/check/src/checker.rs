@@ -2094,6 +2094,82 @@ mod tests {
 
     const UVICORN: &str = "#!/usr/local/bin/python3.12\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom uvicorn.main import main\nif __name__ == '__main__':\n    sys.exit(main())\n";
 
+    /// `ddtrace-run gunicorn main:app`: the launcher execs the server, so the server's
+    /// working directory is on `sys.path` (`import utils` works) and its target runs at startup.
+    #[test]
+    fn launchers_run_the_server_behind_them() {
+        let script = |m: &str| format!("#!/usr/local/bin/python3.12\nfrom {m} import main\n");
+        let mut files: Vec<(String, String)> = [
+            ("gunicorn", "gunicorn.app.wsgiapp"),
+            ("ddtrace-run", "ddtrace.commands.ddtrace_run"),
+            (
+                "opentelemetry-instrument",
+                "opentelemetry.instrumentation.auto_instrumentation",
+            ),
+            ("newrelic-admin", "newrelic.admin"),
+        ]
+        .iter()
+        .map(|(bin, m)| (format!("usr/local/bin/{bin}"), script(m)))
+        .collect();
+        for (module, code) in [
+            ("gunicorn/__init__.py", ""),
+            ("gunicorn/app/__init__.py", ""),
+            ("gunicorn/app/wsgiapp.py", "def main(): pass\n"),
+            ("ddtrace/__init__.py", ""),
+            ("ddtrace/commands/__init__.py", ""),
+            ("ddtrace/commands/ddtrace_run.py", "def main(): pass\n"),
+            (
+                "opentelemetry/instrumentation/auto_instrumentation/__init__.py",
+                "def main(): pass\n",
+            ),
+            ("newrelic/__init__.py", ""),
+            ("newrelic/admin/__init__.py", "def main(): pass\n"),
+        ] {
+            files.push((format!("{SITE}/{module}"), code.to_string()));
+        }
+        files.push(("app/utils.py".into(), String::new()));
+        for cmd in [
+            &["ddtrace-run", "gunicorn", "main:app"][..],
+            &[
+                "opentelemetry-instrument",
+                "--service_name",
+                "x",
+                "gunicorn",
+                "main:app",
+            ][..],
+            &["newrelic-admin", "run-program", "gunicorn", "main:app"][..],
+        ] {
+            for (main, missing) in [
+                ("import utils\napp = object()\n", None),
+                (
+                    "import utils\nimport missing_dep\napp = object()\n",
+                    Some("missing_dep"),
+                ),
+            ] {
+                let mut f = files.clone();
+                f.push(("app/main.py".into(), main.into()));
+                let refs: Vec<(&str, &str)> = f.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+                let r = check(&image(&refs, cmd), &CheckOptions::default()).unwrap();
+                let errors: Vec<(&str, Kind)> = error_findings(&r)
+                    .iter()
+                    .map(|f| (f.module.as_str(), f.kind))
+                    .collect();
+                match missing {
+                    None => assert_eq!(errors, [], "{cmd:?}"),
+                    Some(m) => assert_eq!(errors, [(m, Kind::Startup)], "{cmd:?}"),
+                }
+                assert!(
+                    r.startup
+                        .notes
+                        .iter()
+                        .any(|n| n == "gunicorn imports `main` (main:app) at startup"),
+                    "{cmd:?}: {:?}",
+                    r.startup.notes
+                );
+            }
+        }
+    }
+
     #[test]
     fn server_spec_module_and_attribute_are_checked() {
         let files = |main: &'static str| {
@@ -2826,7 +2902,7 @@ mod tests {
             ),
             (
                 "app/api.py",
-                "from contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n@asynccontextmanager\nasync def lifespan(app):\n    import missing_in_lifespan\n    yield\n\napp = FastAPI(lifespan=lifespan)\n\n@app.on_event(\"startup\")\nasync def warm():\n    import missing_in_startup_hook\n\n@app.on_event(\"shutdown\")\nasync def bye():\n    import missing_in_shutdown\n",
+                "from contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n@asynccontextmanager\nasync def lifespan(app):\n    import missing_in_lifespan\n    try:\n        yield\n    finally:\n        import missing_after_yield\n        close()\n\ndef close():\n    import missing_in_close\n\napp = FastAPI(lifespan=lifespan)\n\n@app.on_event(\"startup\")\nasync def warm():\n    import missing_in_startup_hook\n\n@app.on_event(\"shutdown\")\nasync def bye():\n    import missing_in_shutdown\n",
             ),
             (
                 "app/hooks.py",
@@ -2867,7 +2943,13 @@ mod tests {
             kind_of(&["python", "api.py"], "missing_in_lifespan"),
             Some(Kind::Startup)
         );
-        for m in ["missing_in_startup_hook", "missing_in_shutdown"] {
+        // What follows the `yield` runs at shutdown.
+        for m in [
+            "missing_in_startup_hook",
+            "missing_in_shutdown",
+            "missing_after_yield",
+            "missing_in_close",
+        ] {
             assert_eq!(kind_of(&["python", "api.py"], m), Some(Kind::Lazy), "{m}");
         }
         assert_eq!(

@@ -120,9 +120,11 @@ pub(crate) fn runs_at_import(site: &ImportSite, target: &TargetEnv) -> bool {
 /// hold here. A factory's branches on its own arguments and configuration
 /// (`if config_name == "development": import flask_debugtoolbar`) are not ours to guess: what
 /// they import stays a lazy import.
+/// A generator runs only as a lifespan, to its `yield`: what follows is shutdown code.
 pub(crate) fn runs_when_called(context: &ImportContext, target: &TargetEnv) -> bool {
     !context.type_checking
         && !context.lazy
+        && !context.after_yield
         && context
             .conditions
             .iter()

@@ -398,6 +398,20 @@ pub(crate) fn entry(
             return e;
         }
     }
+    // A launcher's own console script runs first; it then executes the program.
+    for w in &rt.wrappers {
+        e.files.push((w.script.clone(), w.program.clone()));
+        console_script(vfs, rt, &w.script, &w.program, config, &mut e);
+        e.notes.push(format!(
+            "{} runs `{}`{}",
+            w.program,
+            w.runs.join(" "),
+            w.bootstrap
+                .as_deref()
+                .map(|b| format!(" with {b} first on PYTHONPATH"))
+                .unwrap_or_default()
+        ));
+    }
     match &rt.launch {
         Launch::Script { path } => {
             let abs = abspath(&rt.cwd, path);

@@ -89,6 +89,10 @@ pub struct Runtime {
     pub distutils_shim: Option<String>,
     /// The `._pth` file that replaced the computed path (rule A4), if any.
     pub pth_file: Option<String>,
+    /// Launchers that ran before the program (`ddtrace-run`, `opentelemetry-instrument`),
+    /// outermost first.
+    #[serde(default)]
+    pub wrappers: Vec<ExecWrapper>,
     /// Things that could not be modelled exactly.
     pub warnings: Vec<String>,
 }
@@ -204,6 +208,182 @@ struct Parsed {
     python: String,
     flags: Flags,
     launch: Launch,
+    /// Launchers on the way, outermost first.
+    wrappers: Vec<ExecWrapper>,
+}
+
+/// A Python console script that prepares the environment and `exec`s the rest of its command
+/// line: the APM and tracing launchers (`ddtrace-run gunicorn app:app`,
+/// `opentelemetry-instrument uvicorn main:app`, `newrelic-admin run-program …`). The program it
+/// runs is a new process with the same working directory and a `PYTHONPATH` it rewrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ExecWrapper {
+    /// Its name on the command line.
+    pub program: String,
+    /// Its console script, whose own imports must work for it to start.
+    pub script: String,
+    /// The command it executes.
+    pub runs: Vec<String>,
+    /// The directory it puts first on `PYTHONPATH` (where its `sitecustomize` is), when its
+    /// package was found beside the script.
+    pub bootstrap: Option<String>,
+    /// How it rewrites `PYTHONPATH`.
+    pub style: PythonPathStyle,
+}
+
+/// How a launcher rewrites `PYTHONPATH` before it `exec`s the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PythonPathStyle {
+    /// `ddtrace-run`: the bootstrap directory, then the old value when it is not empty.
+    Prepend,
+    /// `newrelic-admin`: the bootstrap directory, then the old value when the variable is set
+    /// and does not already list the directory (then the value is the directory alone).
+    PrependUnlessListed,
+    /// `opentelemetry-instrument`: the bootstrap directory, the working directory (unless
+    /// listed), then the old entries without the bootstrap directory.
+    BootstrapAndCwd,
+}
+
+impl ExecWrapper {
+    /// `PYTHONPATH` for the program it runs, from the one it was given (`None`: unset).
+    fn python_path(&self, old: Option<&str>, cwd: &str) -> Option<String> {
+        let Some(boot) = self.bootstrap.as_deref() else {
+            return match self.style {
+                PythonPathStyle::BootstrapAndCwd => {
+                    Some(cwd_first(old.unwrap_or_default(), cwd, None))
+                }
+                _ => old.map(str::to_string),
+            };
+        };
+        Some(match (self.style, old) {
+            (PythonPathStyle::Prepend, Some(old)) if !old.is_empty() => format!("{boot}:{old}"),
+            (PythonPathStyle::Prepend, _) => boot.to_string(),
+            (PythonPathStyle::PrependUnlessListed, Some(old))
+                if !old.split(':').any(|p| p == boot) =>
+            {
+                format!("{boot}:{old}")
+            }
+            (PythonPathStyle::PrependUnlessListed, _) => boot.to_string(),
+            (PythonPathStyle::BootstrapAndCwd, old) => {
+                cwd_first(old.unwrap_or_default(), cwd, Some(boot))
+            }
+        })
+    }
+}
+
+/// opentelemetry-instrument's rewrite: `[boot, cwd (unless listed), old entries but boot]`.
+fn cwd_first(old: &str, cwd: &str, boot: Option<&str>) -> String {
+    let mut parts: Vec<&str> = if old.is_empty() {
+        Vec::new()
+    } else {
+        old.split(':').collect()
+    };
+    if !parts.contains(&cwd) {
+        parts.insert(0, cwd);
+    }
+    if let Some(boot) = boot {
+        parts.retain(|p| *p != boot);
+        parts.insert(0, boot);
+    }
+    parts.join(":")
+}
+
+/// The launcher `name` (a Python console script at `script`) and what it executes, from its
+/// arguments.
+fn exec_wrapper(
+    vfs: &Vfs,
+    name: &str,
+    script: &str,
+    interp: &[String],
+    args: &[String],
+) -> Option<ExecWrapper> {
+    let (runs, package_dir, style): (Vec<String>, &str, PythonPathStyle) = match name {
+        // argparse: store-true flags, then the command as a REMAINDER.
+        "ddtrace-run" => (
+            args.iter()
+                .skip_while(|a| a.starts_with('-'))
+                .cloned()
+                .collect(),
+            "ddtrace/bootstrap",
+            PythonPathStyle::Prepend,
+        ),
+        // Every option but `--version` takes a value (`--service_name x`, `--x=y`).
+        "opentelemetry-instrument" => {
+            let mut i = 0;
+            while let Some(a) = args.get(i).filter(|a| a.starts_with("--")) {
+                if a == "--version" || a == "--help" {
+                    return None;
+                }
+                i += if a.contains('=') { 1 } else { 2 };
+            }
+            (
+                args.get(i..).unwrap_or_default().to_vec(),
+                "opentelemetry/instrumentation/auto_instrumentation",
+                PythonPathStyle::BootstrapAndCwd,
+            )
+        }
+        "newrelic-admin" => {
+            let runs = match args.first().map(String::as_str) {
+                Some("run-program") => args[1..].to_vec(),
+                // The interpreter beside the script, else the one running it.
+                Some("run-python") => {
+                    let beside = format!("{}/python", dirname(script));
+                    let python = if vfs.exists(&beside) {
+                        beside
+                    } else {
+                        interp.first()?.clone()
+                    };
+                    std::iter::once(python)
+                        .chain(args[1..].iter().cloned())
+                        .collect()
+                }
+                _ => return None,
+            };
+            (
+                runs,
+                "newrelic/bootstrap",
+                PythonPathStyle::PrependUnlessListed,
+            )
+        }
+        _ => return None,
+    };
+    if runs.is_empty() {
+        return None;
+    }
+    Some(ExecWrapper {
+        program: name.to_string(),
+        script: script.to_string(),
+        runs,
+        bootstrap: package_beside(vfs, script, package_dir),
+        style,
+    })
+}
+
+/// `rel` in the site-packages (or dist-packages) of the prefix a console script in
+/// `PREFIX/bin` belongs to.
+fn package_beside(vfs: &Vfs, script: &str, rel: &str) -> Option<String> {
+    let prefix = dirname(&dirname(script));
+    for libdir in ["lib", "lib64"] {
+        let lib = format!("{}/{libdir}", prefix.trim_end_matches('/'));
+        let Some(names) = vfs.read_dir(&lib) else {
+            continue;
+        };
+        let mut names: Vec<&str> = names
+            .into_iter()
+            .filter(|n| n.starts_with("python"))
+            .collect();
+        names.sort_unstable();
+        for py in names {
+            for site in ["site-packages", "dist-packages"] {
+                let dir = format!("{lib}/{py}/{site}/{rel}");
+                if vfs.is_dir(&dir) {
+                    return Some(dir);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Splits a shell command line the simple way (quotes honoured, no expansion); enough for the
@@ -338,6 +518,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
             python: first.clone(),
             flags,
             launch,
+            wrappers: Vec::new(),
         });
     }
     // A script with a Python shebang: a console script (or the app's own executable script).
@@ -348,6 +529,11 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
     }
     if !is_python_name(basename(&interp[0])) {
         return None;
+    }
+    if let Some(wrapper) = exec_wrapper(vfs, name, &path, &interp, &argv[1..]) {
+        let mut inner = parse_argv(vfs, &wrapper.runs, path_var, cwd, depth + 1)?;
+        inner.wrappers.insert(0, wrapper);
+        return Some(inner);
     }
     parse_python_args(&interp[1..], &mut flags);
     let launch = if APP_SERVERS.contains(&name) {
@@ -370,6 +556,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
         python: interp[0].clone(),
         flags,
         launch,
+        wrappers: Vec::new(),
     })
 }
 
@@ -444,7 +631,12 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
         }
         let words = which(vfs, &path_var, &cwd, first).and_then(|path| {
             let interp = shebang(vfs, &path)?;
-            shell_script_exec(vfs, &path, &interp, &argv[1..])
+            shell_script_exec(vfs, &path, &interp, &argv[1..]).or_else(|| {
+                is_python_name(basename(&interp[0]))
+                    .then(|| exec_wrapper(vfs, &name, &path, &interp, &argv[1..]))
+                    .flatten()
+                    .map(|w| w.runs)
+            })
         });
         match words {
             Some(w) => argv = w,
@@ -601,8 +793,8 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     let mut warnings = Vec::new();
 
     let parsed = parse_argv(vfs, &argv, &path_var, &cwd, 0);
-    let (python_cmd, mut flags, launch) = match parsed {
-        Some(p) => (p.python, p.flags, p.launch),
+    let (python_cmd, mut flags, launch, wrappers) = match parsed {
+        Some(p) => (p.python, p.flags, p.launch, p.wrappers),
         None => {
             warnings.push(format!(
                 "the entrypoint `{}` was not understood; assuming `python` started in {cwd}",
@@ -612,6 +804,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 "python3".to_string(),
                 Flags::default(),
                 Launch::Unknown { argv: argv.clone() },
+                Vec::new(),
             )
         }
     };
@@ -850,8 +1043,13 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
             ),
         }
     }
-    // PYTHONPATH (rule A7): empty components mean the working directory.
-    if let Some(pp) = env("PYTHONPATH") {
+    // PYTHONPATH (rule A7): empty components mean the working directory. A launcher on the
+    // way rewrote it before the program started.
+    let python_path = wrappers.iter().fold(
+        config.env_var("PYTHONPATH").map(str::to_string),
+        |old, w| w.python_path(old.as_deref(), &cwd),
+    );
+    if let Some(pp) = python_path.as_deref().filter(|p| use_env && !p.is_empty()) {
         for part in pp.split(':') {
             let p = if part.is_empty() {
                 cwd.clone()
@@ -1068,6 +1266,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         editable,
         distutils_shim,
         pth_file: pth_lines.map(|_| pth_file),
+        wrappers,
         warnings,
     })
 }
@@ -1239,6 +1438,156 @@ mod tests {
                 "/usr/local/lib/python3.12/lib-dynload",
                 "/usr/local/lib/python3.12/site-packages"
             ]
+        );
+    }
+
+    /// APM launchers `exec` the program behind them after rewriting `PYTHONPATH` each in its
+    /// own way (ddtrace 2.x `ddtrace_run.py`, opentelemetry-instrumentation `run()`,
+    /// newrelic `run_program.py`/`run_python.py`).
+    #[test]
+    fn launchers_run_the_program_behind_them() {
+        const SITE: &str = "usr/local/lib/python3.12/site-packages";
+        let script =
+            |module: &str| format!("#!/usr/local/bin/python3.12\nfrom {module} import main\n");
+        let files = [
+            (
+                "usr/local/bin/ddtrace-run".to_string(),
+                script("ddtrace.commands.ddtrace_run"),
+            ),
+            (
+                "usr/local/bin/opentelemetry-instrument".into(),
+                script("opentelemetry.instrumentation.auto_instrumentation"),
+            ),
+            (
+                "usr/local/bin/newrelic-admin".into(),
+                script("newrelic.admin"),
+            ),
+            (
+                "usr/local/bin/gunicorn".into(),
+                script("gunicorn.app.wsgiapp"),
+            ),
+            (
+                format!("{SITE}/ddtrace/bootstrap/sitecustomize.py"),
+                String::new(),
+            ),
+            (
+                format!(
+                    "{SITE}/opentelemetry/instrumentation/auto_instrumentation/sitecustomize.py"
+                ),
+                String::new(),
+            ),
+            (
+                format!("{SITE}/newrelic/bootstrap/sitecustomize.py"),
+                String::new(),
+            ),
+            ("app/main.py".into(), String::new()),
+        ];
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+        let vfs = slim(&refs);
+        let run = |cmd: &[&str], env: &[&str]| {
+            let mut env = env.to_vec();
+            env.push("PATH=/usr/local/bin:/usr/bin");
+            model(&vfs, &cfg(cmd, "/app", &env)).unwrap()
+        };
+        let boot = |rel: &str| format!("/{SITE}/{rel}");
+
+        let rt = run(&["ddtrace-run", "-d", "gunicorn", "main:app"], &[]);
+        assert_eq!(
+            rt.launch,
+            Launch::AppServer {
+                server: "gunicorn".into(),
+                app: "main:app".into()
+            }
+        );
+        assert_eq!(rt.wrappers.len(), 1);
+        assert_eq!(rt.wrappers[0].runs, ["gunicorn", "main:app"]);
+        // gunicorn puts its working directory first; its script's directory follows.
+        assert_eq!(
+            paths(&rt)[..3],
+            ["/app", "/usr/local/bin", &boot("ddtrace/bootstrap")[..]]
+        );
+        let rt = run(
+            &["ddtrace-run", "python", "main.py"],
+            &["PYTHONPATH=/lib/x"],
+        );
+        assert_eq!(
+            rt.launch,
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        assert_eq!(
+            paths(&rt)[..3],
+            ["/app", &boot("ddtrace/bootstrap")[..], "/lib/x"]
+        );
+
+        // The working directory joins PYTHONPATH after the bootstrap directory.
+        let rt = run(
+            &[
+                "opentelemetry-instrument",
+                "--service_name",
+                "svc",
+                "--traces_exporter=console",
+                "python",
+                "main.py",
+            ],
+            &["PYTHONPATH=/lib/x"],
+        );
+        assert_eq!(
+            rt.launch,
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        let auto = boot("opentelemetry/instrumentation/auto_instrumentation");
+        // (site removes the duplicate of `sys.path[0]`).
+        assert_eq!(paths(&rt)[..3], ["/app", &auto[..], "/lib/x"]);
+        let vfs_sub = {
+            let mut f = refs.clone();
+            f.push(("srv/run.py", ""));
+            slim(&f)
+        };
+        let rt = model(
+            &vfs_sub,
+            &cfg(
+                &["opentelemetry-instrument", "python", "/srv/run.py"],
+                "/app",
+                &["PATH=/usr/local/bin:/usr/bin"],
+            ),
+        )
+        .unwrap();
+        assert_eq!(paths(&rt)[..3], ["/srv", &auto[..], "/app"]);
+
+        let rt = model(
+            &vfs_sub,
+            &cfg(
+                &["newrelic-admin", "run-program", "python", "/srv/run.py"],
+                "/app",
+                &["PATH=/usr/local/bin:/usr/bin", "PYTHONPATH="],
+            ),
+        )
+        .unwrap();
+        // Set but empty: `boot:` (an empty component is the working directory).
+        assert_eq!(
+            paths(&rt)[..3],
+            ["/srv", &boot("newrelic/bootstrap")[..], "/app"]
+        );
+        let rt = run(&["newrelic-admin", "run-python", "main.py"], &[]);
+        assert_eq!(
+            rt.launch,
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        assert_eq!(paths(&rt)[1], boot("newrelic/bootstrap"));
+        // Not a launch: the launcher is the program.
+        let rt = run(&["newrelic-admin", "validate-config", "x.ini"], &[]);
+        assert!(rt.wrappers.is_empty());
+        assert_eq!(
+            rt.launch,
+            Launch::ConsoleScript {
+                path: "/usr/local/bin/newrelic-admin".into()
+            }
         );
     }
 

@@ -272,6 +272,8 @@ impl Extractor<'_, '_> {
             lazy,
             handler: self.handler,
             catches_os_error: self.os_guarded,
+            after_yield: matches!(self.scopes.last(), Some(Scope::Function(_)))
+                && self.yields.last() == Some(&true),
         }
     }
 

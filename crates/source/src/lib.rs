@@ -345,6 +345,10 @@ pub struct ImportContext {
     /// (`Some(false)`): runs only when the module is (is not) the program's `__main__`.
     #[serde(default)]
     pub main_only: Option<bool>,
+    /// In a generator function, after its first `yield` in source order: a lifespan run to
+    /// its `yield` at startup runs this only at shutdown.
+    #[serde(default)]
+    pub after_yield: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
