@@ -234,7 +234,7 @@ impl<'a> Native<'a> {
             path_dirs,
             vfs,
             rt,
-            user: access::runtime_user(vfs, &image.config),
+            user: access::program_user(vfs, &image.config, rt.run_as.as_deref()),
             loader: Loader::new(vfs, &image.config, machine),
             machine,
             target: TargetEnv {

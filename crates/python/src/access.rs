@@ -31,10 +31,21 @@ pub const EXEC: u32 = 1;
 /// is taken as is (with the passwd entry's group when there is one, else gid 0); `:group` by
 /// name or number overrides the primary group; supplementary groups come from `/etc/group`.
 pub fn runtime_user(vfs: &Vfs, config: &ImageConfig) -> User {
-    let spec = if config.user.is_empty() {
+    user_from_spec(vfs, &config.user)
+}
+
+/// The user the program runs as: the one `gosu`/`su-exec` switched to (`run_as`), else the
+/// image's `User`.
+pub fn program_user(vfs: &Vfs, config: &ImageConfig, run_as: Option<&str>) -> User {
+    user_from_spec(vfs, run_as.unwrap_or(&config.user))
+}
+
+/// Resolves a `user[:group]` spec as [`runtime_user`] does.
+pub fn user_from_spec(vfs: &Vfs, spec: &str) -> User {
+    let spec = if spec.is_empty() {
         "root".to_string()
     } else {
-        config.user.clone()
+        spec.to_string()
     };
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),

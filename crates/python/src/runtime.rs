@@ -93,6 +93,10 @@ pub struct Runtime {
     /// outermost first.
     #[serde(default)]
     pub wrappers: Vec<ExecWrapper>,
+    /// The user `gosu USER`/`su-exec USER` runs the program as (its HOME, its permissions);
+    /// `None`: the image's `User`.
+    #[serde(default)]
+    pub run_as: Option<String>,
     /// Things that could not be modelled exactly.
     pub warnings: Vec<String>,
 }
@@ -210,6 +214,8 @@ struct Parsed {
     launch: Launch,
     /// Launchers on the way, outermost first.
     wrappers: Vec<ExecWrapper>,
+    /// The user `gosu`/`su-exec` switched to.
+    run_as: Option<String>,
 }
 
 /// A Python console script that prepares the environment and `exec`s the rest of its command
@@ -503,6 +509,13 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
         }
         return parse_argv(vfs, &words, path_var, cwd, depth + 1);
     }
+    // `gosu USER CMD…` / `su-exec USER CMD…`: the command runs as that user, with its HOME.
+    if matches!(name, "gosu" | "su-exec") {
+        let user = argv.get(1)?;
+        let mut inner = parse_argv(vfs, argv.get(2..)?, path_var, cwd, depth + 1)?;
+        inner.run_as.get_or_insert_with(|| user.clone());
+        return Some(inner);
+    }
     if matches!(name, "tini" | "dumb-init" | "exec" | "env") {
         let rest: Vec<String> = argv[1..]
             .iter()
@@ -519,6 +532,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
             flags,
             launch,
             wrappers: Vec::new(),
+            run_as: None,
         });
     }
     // A script with a Python shebang: a console script (or the app's own executable script).
@@ -557,6 +571,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
         flags,
         launch,
         wrappers: Vec::new(),
+        run_as: None,
     })
 }
 
@@ -619,6 +634,10 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
             if argv.first().is_some_and(|w| w == "exec") {
                 argv.remove(0);
             }
+            continue;
+        }
+        if matches!(name.as_str(), "gosu" | "su-exec") && argv.len() > 2 {
+            argv = argv[2..].to_vec();
             continue;
         }
         if matches!(name.as_str(), "tini" | "dumb-init" | "exec" | "env") {
@@ -720,12 +739,18 @@ fn read_pyvenv(vfs: &Vfs, exe: &str) -> Option<(String, Vec<(String, String)>)> 
     None
 }
 
-/// HOME for the runtime user: the image Env first, else the passwd entry, as Docker does.
-fn home_dir(vfs: &Vfs, config: &ImageConfig) -> String {
-    if let Some(h) = config.env_var("HOME") {
+/// HOME for the runtime user: the image Env first, else the passwd entry, as Docker does. A
+/// user `gosu`/`su-exec` switched to (`run_as`) gets the passwd entry's home whatever Env says:
+/// both set HOME from it.
+fn home_dir(vfs: &Vfs, config: &ImageConfig, run_as: Option<&str>) -> String {
+    if let Some(h) = config.env_var("HOME").filter(|_| run_as.is_none()) {
         return h.to_string();
     }
-    let user = config.user.split(':').next().unwrap_or("");
+    let user = run_as
+        .unwrap_or(&config.user)
+        .split(':')
+        .next()
+        .unwrap_or("");
     let user = if user.is_empty() { "root" } else { user };
     if let Some(passwd) = vfs.read_to_string("/etc/passwd") {
         for line in passwd.lines() {
@@ -793,8 +818,8 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     let mut warnings = Vec::new();
 
     let parsed = parse_argv(vfs, &argv, &path_var, &cwd, 0);
-    let (python_cmd, mut flags, launch, wrappers) = match parsed {
-        Some(p) => (p.python, p.flags, p.launch, p.wrappers),
+    let (python_cmd, mut flags, launch, wrappers, run_as) = match parsed {
+        Some(p) => (p.python, p.flags, p.launch, p.wrappers, p.run_as),
         None => {
             warnings.push(format!(
                 "the entrypoint `{}` was not understood; assuming `python` started in {cwd}",
@@ -805,6 +830,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 Flags::default(),
                 Launch::Unknown { argv: argv.clone() },
                 Vec::new(),
+                None,
             )
         }
     };
@@ -1119,7 +1145,8 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 .filter(|v| !v.is_empty())
                 .map(|b| abspath(&cwd, b))
                 .unwrap_or_else(|| {
-                    format!("{}/.local", home_dir(vfs, config).trim_end_matches('/'))
+                    let home = home_dir(vfs, config, run_as.as_deref());
+                    format!("{}/.local", home.trim_end_matches('/'))
                 });
             let dir = format!("{base}/lib/python{version}/site-packages");
             vfs.is_dir(&dir).then_some(dir)
@@ -1267,6 +1294,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         distutils_shim,
         pth_file: pth_lines.map(|_| pth_file),
         wrappers,
+        run_as,
         warnings,
     })
 }
@@ -1439,6 +1467,68 @@ mod tests {
                 "/usr/local/lib/python3.12/site-packages"
             ]
         );
+    }
+
+    /// `gosu app CMD` and `su-exec app CMD` run CMD as `app` with `app`'s HOME from passwd:
+    /// its user site, not root's (nor the HOME the image's Env names).
+    #[test]
+    fn gosu_runs_the_program_as_another_user() {
+        let vfs = slim(&[
+            ("usr/local/bin/gosu", "ELF"),
+            ("sbin/su-exec", "ELF"),
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+            ),
+            ("root/.local/lib/python3.12/site-packages/", ""),
+            ("home/app/.local/lib/python3.12/site-packages/", ""),
+            ("app/main.py", ""),
+            (
+                "app/entrypoint.sh",
+                "#!/bin/sh\nset -e\nexec gosu app \"$@\"\n",
+            ),
+        ]);
+        let user_site = |rt: &Runtime| {
+            rt.sys_path
+                .iter()
+                .find(|e| e.origin == Origin::UserSite)
+                .map(|e| e.path.clone())
+        };
+        let env = ["PATH=/usr/local/bin:/usr/bin:/sbin", "HOME=/root"];
+        let rt = model(&vfs, &cfg(&["python", "main.py"], "/app", &env)).unwrap();
+        assert_eq!(
+            user_site(&rt).as_deref(),
+            Some("/root/.local/lib/python3.12/site-packages")
+        );
+        for cmd in [
+            &["gosu", "app", "python", "main.py"][..],
+            &["su-exec", "app:app", "python", "main.py"][..],
+        ] {
+            let rt = model(&vfs, &cfg(cmd, "/app", &env)).unwrap();
+            assert_eq!(
+                rt.launch,
+                Launch::Script {
+                    path: "main.py".into()
+                },
+                "{cmd:?}"
+            );
+            assert_eq!(rt.run_as.as_deref(), Some(cmd[1]));
+            assert_eq!(
+                user_site(&rt).as_deref(),
+                Some("/home/app/.local/lib/python3.12/site-packages"),
+                "{cmd:?}"
+            );
+        }
+        let mut c = cfg(&["python", "main.py"], "/app", &env);
+        c.entrypoint = Some(vec!["/app/entrypoint.sh".into()]);
+        let rt = model(&vfs, &c).unwrap();
+        assert_eq!(
+            rt.launch,
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        assert_eq!(rt.run_as.as_deref(), Some("app"));
     }
 
     /// APM launchers `exec` the program behind them after rewriting `PYTHONPATH` each in its
