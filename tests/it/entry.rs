@@ -1925,3 +1925,75 @@ fn fastapi_lifespan_and_startup_hooks() {
         );
     }
 }
+
+/// `pip install --user` as root, then `gosu app python3 main.py` (as a shell entrypoint's
+/// `exec gosu app "$@"`, the way official images drop root): the program runs as `app` (the
+/// base's user 1000, HOME `/home/app`), who has no user site and cannot enter `/root`, so the
+/// package installed for root is missing. The same image run as root (no gosu) starts.
+/// Debian's gosu binary is copied into the image.
+#[test]
+fn gosu_runs_the_app_as_another_user() {
+    if !require_docker() {
+        return;
+    }
+    let gosu = ["/usr/sbin/gosu", "/usr/bin/gosu"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("gosu (Debian package gosu) is needed for this test");
+    let gosu_bin = fs::read(gosu).unwrap();
+    let site = "/root/.local/lib/python3.12/site-packages";
+    let files = [
+        (
+            "/srv/main.py",
+            "import userpkg\n\nprint(\"started\", userpkg.NAME)\n",
+        ),
+        (
+            &format!("{site}/userpkg/__init__.py")[..],
+            "NAME = \"userpkg\"\n",
+        ),
+        (
+            "/usr/local/bin/docker-entrypoint.sh",
+            "#!/bin/sh\nset -e\nexec gosu app \"$@\"\n",
+        ),
+    ];
+    let tail = |entrypoint: bool| {
+        format!(
+            "RUN [\"python3\", \"-c\", \"import os; os.chmod('/usr/local/bin/gosu', 0o755); os.chmod('/usr/local/bin/docker-entrypoint.sh', 0o755); os.chmod('/root', 0o700)\"]\nWORKDIR /srv\n{}CMD [\"python3\", \"/srv/main.py\"]",
+            if entrypoint {
+                "ENTRYPOINT [\"/usr/local/bin/docker-entrypoint.sh\"]\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let build = |variant: &str, entrypoint: bool| {
+        let mut entries: Vec<Entry> = files.iter().map(|(p, t)| file(*p, *t)).collect();
+        let dir = tempdir();
+        fs::write(dir.path().join("gosu"), &gosu_bin).unwrap();
+        entries.push(tree("/usr/local/bin", dir.path()));
+        build_scenario(
+            &format!("importgate-test/entry-gosu:{variant}"),
+            &entry_base(),
+            &entries,
+            &tail(entrypoint),
+        )
+    };
+    let as_root = build("root", false);
+    assert_ran(
+        "gosu (as root)",
+        &start(&as_root.tag, 30, &[]),
+        "started userpkg",
+    );
+    assert_clean("gosu (as root)", &as_root.tag);
+
+    let dropped = build("dropped", true);
+    assert_fails(
+        "gosu",
+        &start(&dropped.tag, 30, &[]),
+        "ModuleNotFoundError: No module named 'userpkg'",
+    );
+    let (_, f) = one_error("gosu", &dropped.tag);
+    assert_code("gosu", &f, "module-not-found", "userpkg");
+    assert_eq!(f["file"], "/srv/main.py", "{f:#}");
+    assert_eq!(f["line"], 1, "{f:#}");
+}

@@ -97,8 +97,8 @@ fn wheel_dir() -> PathBuf {
 
 /// `importgate-test/servers-NAME-base`: the test base with `reqs` installed from the cached
 /// wheels by pip in the image (`--no-index --find-links`), and the host's libpthread,
-/// libgcc_s, librt and libdl (MarkupSafe's and granian's extensions link them; the minimal
-/// base lacks them, python:3.12-slim has them).
+/// libgcc_s, librt, libdl and libstdc++ (MarkupSafe's, granian's and ddtrace's extensions link
+/// them; the minimal base lacks them, python:3.12-slim has them).
 fn server_base(name: &str, reqs: &[&str]) -> Image {
     let base = ensure_base("slim", "3.12");
     let wheels = wheel_dir();
@@ -115,6 +115,7 @@ fn server_base(name: &str, reqs: &[&str]) -> Image {
         "libgcc_s.so.1",
         "librt.so.1",
         "libdl.so.2",
+        "libstdc++.so.6",
     ] {
         fs::copy(
             format!("/lib/x86_64-linux-gnu/{lib}"),
