@@ -496,17 +496,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
     if matches!(name, "sh" | "bash" | "dash" | "ash") {
         let pos = argv.iter().position(|a| a == "-c")?;
         let script = argv.get(pos + 1)?;
-        // The last command of an `a && b` chain is the long-running one.
-        let last = script
-            .split("&&")
-            .flat_map(|s| s.split(';'))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .last()?;
-        let mut words = shell_words(last);
-        if words.first().is_some_and(|w| w == "exec") {
-            words.remove(0);
-        }
+        let words = last_command(script);
         return parse_argv(vfs, &words, path_var, cwd, depth + 1);
     }
     // `gosu USER CMD…` / `su-exec USER CMD…`: the command runs as that user, with its HOME.
@@ -551,9 +541,16 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
     }
     parse_python_args(&interp[1..], &mut flags);
     let launch = if APP_SERVERS.contains(&name) {
+        // `module:attr`, not a bind address (`--bind 0.0.0.0:8000`, `unix:/run/x.sock`).
+        let is_address = |a: &str| {
+            a.starts_with("unix:")
+                || a.rsplit_once(':').is_some_and(|(_, port)| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
         let app = argv[1..]
             .iter()
-            .find(|a| !a.starts_with('-') && a.contains(':'))
+            .find(|a| !a.starts_with('-') && a.contains(':') && !is_address(a))
             .or_else(|| argv[1..].iter().rfind(|a| !a.starts_with('-')))
             .cloned()
             .unwrap_or_default();
@@ -577,7 +574,11 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
 
 /// For a shell script (`entrypoint.sh`), the command of its last `exec` line with `"$@"`
 /// replaced by the script's arguments: the usual wrapper that prepares the environment and then
-/// hands the process to the server. Best effort: variables are not expanded.
+/// hands the process to the server. Without an `exec` line, its last command: a script that
+/// runs migrations and then `gunicorn app:app` (or `"$@"`) as a child stays up as long as that
+/// command does. Lines continued with `\` are joined first. Best effort: variables are not
+/// expanded, and a last command that is not a program importgate understands leaves the
+/// launch not understood, as before.
 fn shell_script_exec(
     vfs: &Vfs,
     path: &str,
@@ -588,12 +589,13 @@ fn shell_script_exec(
         return None;
     }
     let text = vfs.read_to_string(path)?;
-    let line = text
-        .lines()
-        .map(str::trim)
-        .rfind(|l| l.starts_with("exec "))?;
+    let lines = logical_lines(&text);
+    let line = lines
+        .iter()
+        .rfind(|l| l.starts_with("exec "))
+        .or_else(|| lines.iter().rfind(|l| is_command_line(l)))?;
     let mut words = Vec::new();
-    for w in shell_words(line).into_iter().skip(1) {
+    for w in last_command(line) {
         if w == "$@" || w == "$*" {
             words.extend(args.iter().cloned());
         } else {
@@ -601,6 +603,64 @@ fn shell_script_exec(
         }
     }
     (!words.is_empty()).then_some(words)
+}
+
+/// The words of the last command of a shell line: of an `a && b` or `a; b` chain the last one
+/// is the long-running one, without its `exec`.
+fn last_command(line: &str) -> Vec<String> {
+    let last = line
+        .split("&&")
+        .flat_map(|s| s.split(';'))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .last()
+        .unwrap_or_default();
+    let mut words = shell_words(last);
+    if words.first().is_some_and(|w| w == "exec") {
+        words.remove(0);
+    }
+    words
+}
+
+/// The script's lines, trimmed, with `\`-continued lines joined and comments dropped.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if cur.is_empty() && (line.is_empty() || line.starts_with('#')) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => {
+                cur.push_str(head.trim_end());
+                cur.push(' ');
+            }
+            None => {
+                cur.push_str(line);
+                out.push(std::mem::take(&mut cur).trim().to_string());
+            }
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// A line that runs a command in the foreground: not a shell keyword or block end, not an
+/// assignment alone, not sent to the background.
+fn is_command_line(line: &str) -> bool {
+    const NOT_COMMANDS: &[&str] = &[
+        "fi", "done", "esac", "then", "else", "elif", "do", "}", ";;", "exit", "wait", "if",
+        "while", "until", "for", "case", "[", "[[", "test", "set", "export", "cd", "echo",
+        "printf", "trap", "shift", "return", "true", ":", "sleep", "unset", "umask", "source", ".",
+    ];
+    let first = line.split_whitespace().next().unwrap_or_default();
+    let background = line.ends_with('&');
+    let block = first.ends_with(')') || line.ends_with('{');
+    let assignment = first.contains('=') && line.split_whitespace().count() == 1;
+    !(line.is_empty() || background || block || assignment || NOT_COMMANDS.contains(&first))
 }
 
 /// The program's own command line after the wrappers `parse_argv` sees through (`sh -c`,
@@ -623,17 +683,7 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
             else {
                 break;
             };
-            let last = script
-                .split("&&")
-                .flat_map(|s| s.split(';'))
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .last()
-                .unwrap_or_default();
-            argv = shell_words(last);
-            if argv.first().is_some_and(|w| w == "exec") {
-                argv.remove(0);
-            }
+            argv = last_command(script);
             continue;
         }
         if matches!(name.as_str(), "gosu" | "su-exec") && argv.len() > 2 {
@@ -1467,6 +1517,56 @@ mod tests {
                 "/usr/local/lib/python3.12/site-packages"
             ]
         );
+    }
+
+    /// A shell entrypoint hands over to its last `exec` line (continued lines joined), else
+    /// runs its last command in the foreground (`"$@"`: the Cmd).
+    #[test]
+    fn shell_entrypoints_run_their_last_command() {
+        let vfs = slim(&[
+            (
+                "usr/local/bin/gunicorn",
+                "#!/usr/local/bin/python3.12\nfrom gunicorn.app.wsgiapp import run\n",
+            ),
+            ("app/main.py", ""),
+            (
+                "app/exec.sh",
+                "#!/bin/sh\nset -e\nif [ \"$1\" = worker ]; then\n  exec celery -A proj worker\nfi\nexec gunicorn \\\n  --bind 0.0.0.0:8000 \\\n  main:app\n",
+            ),
+            (
+                "app/last.sh",
+                "#!/bin/bash\nset -e\npython main.py migrate\n# serve\ngunicorn --bind 0.0.0.0:8000 main:app\n",
+            ),
+            (
+                "app/chain.sh",
+                "#!/bin/sh\npython main.py migrate && gunicorn main:app\n",
+            ),
+            ("app/args.sh", "#!/bin/sh\necho starting\n\"$@\"\n"),
+            ("app/bg.sh", "#!/bin/sh\ngunicorn main:app &\nwait\n"),
+        ]);
+        let launch = |script: &str| {
+            let mut c = cfg(
+                &["python", "main.py"],
+                "/app",
+                &["PATH=/usr/local/bin:/usr/bin"],
+            );
+            c.entrypoint = Some(vec![format!("/app/{script}")]);
+            model(&vfs, &c).unwrap().launch
+        };
+        let gunicorn = Launch::AppServer {
+            server: "gunicorn".into(),
+            app: "main:app".into(),
+        };
+        assert_eq!(launch("exec.sh"), gunicorn);
+        assert_eq!(launch("last.sh"), gunicorn);
+        assert_eq!(launch("chain.sh"), gunicorn);
+        assert_eq!(
+            launch("args.sh"),
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        assert!(matches!(launch("bg.sh"), Launch::Unknown { .. }));
     }
 
     /// `gosu app CMD` and `su-exec app CMD` run CMD as `app` with `app`'s HOME from passwd:
