@@ -3150,23 +3150,33 @@ mod tests {
                 "from app.core import settings\nimport missing_dep\napp = None\n",
             ),
             ("app/app/core.py", "settings = 1\n"),
+            (
+                "usr/local/lib/python3.12/site-packages/fastapi/__init__.py",
+                "",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/fastapi/__main__.py",
+                "from fastapi_cli.cli import main\nmain()\n",
+            ),
         ];
-        let r = check(
-            &image(&files, &["fastapi", "run"]),
-            &CheckOptions::default(),
-        )
-        .unwrap();
-        assert!(r.startup.understood, "{:#?}", r.startup);
-        let errors: Vec<(&str, &str)> = error_findings(&r)
-            .iter()
-            .map(|f| (f.code.as_str(), f.module.as_str()))
-            .collect();
-        assert_eq!(
-            errors,
-            [("module-not-found", "missing_dep")],
-            "{:#?}",
-            r.findings
-        );
+        // The console script and `python -m fastapi` (its `__main__` runs the same CLI).
+        for cmd in [
+            &["fastapi", "run"][..],
+            &["python", "-m", "fastapi", "run"][..],
+        ] {
+            let r = check(&image(&files, cmd), &CheckOptions::default()).unwrap();
+            assert!(r.startup.understood, "{cmd:?}: {:#?}", r.startup);
+            let errors: Vec<(&str, &str, Kind)> = error_findings(&r)
+                .iter()
+                .map(|f| (f.code.as_str(), f.module.as_str(), f.kind))
+                .collect();
+            assert_eq!(
+                errors,
+                [("module-not-found", "missing_dep", Kind::Startup)],
+                "{cmd:?}: {:#?}",
+                r.findings
+            );
+        }
     }
 
     /// `waitress-serve pkg.mod.attr` (no colon) is `pkgutil.resolve_name`'s dotted form: the

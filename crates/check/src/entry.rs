@@ -447,6 +447,13 @@ pub(crate) fn entry(
             if module == "celery" {
                 celery(config, args, &mut e);
             }
+            // `python -m fastapi run`, `python -m streamlit run`: the CLI's own `__main__`.
+            if module == "fastapi" {
+                fastapi(vfs, config, &rt.cwd, args, &mut e);
+            }
+            if module == "streamlit" {
+                streamlit(vfs, config, &rt.cwd, args, &mut e);
+            }
             // `python -m uvicorn main:app`: the server's own `__main__`, then the app.
             if APP_SERVERS.contains(&module.as_str()) {
                 server_app(vfs, config, rt, module, args, &mut e);
