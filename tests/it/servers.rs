@@ -607,6 +607,71 @@ fn celery_app_option() {
     );
 }
 
+/// `celery -A proj worker`, `proj/__init__.py` empty: Celery's `find_app` imports
+/// `proj.celery`, whose `Celery(..., include=["proj.tasks"])` the worker imports when it
+/// starts. Without `proj/tasks.py` (a `.dockerignore` or a COPY that missed it) the worker
+/// dies on it; nothing else imports it, so only the `include` tells.
+#[test]
+fn celery_worker_include() {
+    if !require_docker() {
+        return;
+    }
+    let base = server_base("celery", &["celery==5.4.0"]);
+    let tail =
+        "WORKDIR /srv\nCMD [\"celery\", \"-A\", \"proj\", \"worker\", \"--loglevel\", \"INFO\"]";
+    let celery_py = "from celery import Celery\n\napp = Celery(\"proj\", broker=\"memory://\", include=[\"proj.tasks\"])\n";
+    let tasks_py = "from proj.celery import app\n\n\n@app.task\ndef ping():\n    return \"pong\"\n";
+    let clean = build_scenario(
+        "importgate-test/servers-celery-include:clean",
+        &base.tag,
+        &[
+            file("/srv/proj/__init__.py", ""),
+            file("/srv/proj/celery.py", celery_py),
+            file("/srv/proj/tasks.py", tasks_py),
+        ],
+        tail,
+    );
+    let (code, log) = run_container(&clean.tag, 60, Some("ready."));
+    assert!(
+        code.is_none() && log.contains("ready.") && log.contains("proj.tasks.ping"),
+        "the clean worker does not start (exit {code:?}):\n{log}"
+    );
+    let (run, report) = check_json(&clean.tag);
+    assert!(
+        run.code == 0 && error_findings(&report).is_empty(),
+        "exit {}: {:#}",
+        run.code,
+        report["findings"]
+    );
+
+    let broken = build_scenario(
+        "importgate-test/servers-celery-include:broken",
+        &base.tag,
+        &[
+            file("/srv/proj/__init__.py", ""),
+            file("/srv/proj/celery.py", celery_py),
+        ],
+        tail,
+    );
+    let (code, log) = run_container(&broken.tag, 60, Some("ready."));
+    assert!(
+        code.is_some_and(|c| c != 0) && log.contains("No module named 'proj.tasks'"),
+        "the broken worker must die on proj.tasks (exit {code:?}):\n{log}"
+    );
+    let (run, report) = check_json(&broken.tag);
+    let errors = error_findings(&report);
+    assert!(
+        run.code == 1 && errors.len() == 1,
+        "exit {}: {errors:#?}",
+        run.code
+    );
+    let f = errors[0];
+    assert_eq!(f["module"], "proj.tasks", "{f:#}");
+    assert_eq!(f["kind"], "startup", "{f:#}");
+    assert_eq!(f["file"], "/srv/proj/celery.py", "{f:#}");
+    assert_eq!(f["line"], 3, "{f:#}");
+}
+
 const ASGI_API: &str = r#"import json
 
 from svc.auth import check

@@ -1077,6 +1077,22 @@ fn existence_paths(
 
 /// Computes the modules run at startup (see [`closure`]).
 fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
+    // `celery -A proj`: a package that binds no `app` has its `proj.celery` submodule imported
+    // (`celery.app.utils.find_app`), where the app and its configuration live.
+    let celery_submodules: Vec<String> = entry
+        .targets
+        .iter()
+        .filter_map(|t| match &t.what {
+            What::CeleryApp { module } => Some(module.clone()),
+            _ => None,
+        })
+        .filter_map(|m| {
+            let res = ctx.resolver.resolve(&m);
+            let found = res.last_found().filter(|_| res.failure.is_none())?.clone();
+            (!ctx.binds(&m, &found, "app", 0) && ctx.resolver.submodule_exists(&found, "celery"))
+                .then(|| format!("{m}.celery"))
+        })
+        .collect();
     let rt = ctx.rt;
     let resolver = &ctx.resolver;
     let identity_of = |f: &str| identity(f, rt, resolver);
@@ -1110,6 +1126,10 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
             walker.reached.config_roots.extend(nodes);
         }
     }
+    for module in &celery_submodules {
+        let (_, _, nodes) = walker.add_module_nodes(module, None);
+        walker.reached.config_roots.extend(nodes);
+    }
     for (module, function, mode) in &entry.calls {
         walker.add_call(module, function, *mode, false);
     }
@@ -1131,6 +1151,47 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         }
     }
     walker.run();
+    // A Celery worker imports the modules its configuration lists (`include`, `imports`, `-I`)
+    // when it starts: one that fails stops the worker.
+    if entry.celery_worker {
+        let mut named = Vec::new();
+        for (node, n) in walker.reached.nodes.iter().enumerate() {
+            if let Some(parsed) = walker.cache.get(&n.file) {
+                for m in &parsed.celery_modules {
+                    named.push((Some(node), n.file.clone(), m.clone()));
+                }
+            }
+        }
+        for m in &entry.celery_includes {
+            named.push((
+                None,
+                CONFIG_FILE.to_string(),
+                importgate_source::ConfigModule {
+                    module: m.clone(),
+                    setting: "--include".into(),
+                    line: 0,
+                    column: 0,
+                },
+            ));
+        }
+        for (parent, file, m) in named {
+            let (_, ok, added) = walker.add_module_nodes(&m.module, parent);
+            walker.reached.config_roots.extend(added);
+            if !ok {
+                walker.reached.config_refs.push(closure::ConfigRef {
+                    module: m.module,
+                    attr: None,
+                    file,
+                    line: m.line,
+                    column: m.column,
+                    setting: m.setting,
+                    parent,
+                    framework: "Celery",
+                });
+            }
+        }
+        walker.run();
+    }
     // Django: the settings module, then the dotted strings Django imports from it.
     let settings = entry.django_settings.clone().or_else(|| {
         walker.reached.nodes.iter().find_map(|n| {
@@ -1155,6 +1216,7 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
                 column: 0,
                 setting: "DJANGO_SETTINGS_MODULE".into(),
                 parent: None,
+                framework: "Django",
             });
         } else if let Some(node) = node
             && let Some(file) = walker.reached.nodes.get(node).map(|n| n.file.clone())
@@ -1178,6 +1240,7 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
                             column,
                             setting: setting.clone(),
                             parent: Some(node),
+                            framework: "Django",
                         });
                     }
                 }
@@ -1563,10 +1626,14 @@ fn config_ref_findings(ctx: &mut Ctx<'_>, reached: &Reached, findings: &mut Vec<
             ));
         } else {
             all.push(format!("fails at startup: {}", chain.join(" → ")));
-            all.push(if r.file == CONFIG_FILE {
-                format!("`{}` in the image's environment names it", r.setting)
-            } else {
-                format!("Django imports every `{}` entry at startup", r.setting)
+            all.push(match (r.framework, r.file == CONFIG_FILE) {
+                ("Celery", true) => format!("the worker's `{}` option names it", r.setting),
+                ("Celery", false) => format!(
+                    "a Celery worker imports every module of `{}` when it starts",
+                    r.setting
+                ),
+                (_, true) => format!("`{}` in the image's environment names it", r.setting),
+                (_, false) => format!("Django imports every `{}` entry at startup", r.setting),
             });
         }
         all.extend(notes);
@@ -3177,6 +3244,85 @@ mod tests {
                 r.findings
             );
         }
+    }
+
+    /// A Celery worker imports the modules its app lists in `include`/`imports` (and `-I`)
+    /// when it starts: a missing one stops it, and their imports are startup imports; other
+    /// subcommands do not import them.
+    #[test]
+    fn celery_worker_imports_its_included_modules() {
+        let files = [
+            (
+                "usr/local/bin/celery",
+                "#!/usr/local/bin/python3.12\nfrom celery.__main__ import main\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/celery/__init__.py",
+                "class Celery: pass\n",
+            ),
+            (
+                "usr/local/lib/python3.12/site-packages/celery/__main__.py",
+                "def main(): pass\n",
+            ),
+            ("app/proj/__init__.py", ""),
+            (
+                "app/proj/celery.py",
+                "from celery import Celery\n\napp = Celery(\"proj\", include=[\"proj.tasks\", \"proj.gone\"])\napp.conf.imports = (\"proj.extra\",)\n",
+            ),
+            ("app/proj/tasks.py", "import missing_dep\n"),
+            ("app/proj/extra.py", ""),
+        ];
+        let errors = |cmd: &[&str]| {
+            let r = check(&image(&files, cmd), &CheckOptions::default()).unwrap();
+            let mut out: Vec<(String, Kind, String, u32)> = error_findings(&r)
+                .iter()
+                .map(|f| (f.module.clone(), f.kind, f.file.clone(), f.line))
+                .collect();
+            out.sort();
+            out
+        };
+        assert_eq!(
+            errors(&["celery", "-A", "proj", "worker", "-l", "info"]),
+            [
+                (
+                    "missing_dep".into(),
+                    Kind::Startup,
+                    "/app/proj/tasks.py".into(),
+                    1
+                ),
+                (
+                    "proj.gone".into(),
+                    Kind::Startup,
+                    "/app/proj/celery.py".into(),
+                    3
+                ),
+            ]
+        );
+        // `-I` adds modules; `beat` imports none of them (the missing module is not imported
+        // by anything; the task module's import stays a module-level error).
+        let with_option = errors(&[
+            "celery",
+            "-A",
+            "proj",
+            "worker",
+            "-I",
+            "proj.nope,proj.extra",
+        ]);
+        assert!(
+            with_option
+                .iter()
+                .any(|(m, k, f, _)| m == "proj.nope" && *k == Kind::Startup && f == CONFIG_FILE),
+            "{with_option:?}"
+        );
+        assert_eq!(
+            errors(&["celery", "-A", "proj", "beat"]),
+            [(
+                "missing_dep".into(),
+                Kind::ModuleLevel,
+                "/app/proj/tasks.py".into(),
+                1
+            )]
+        );
     }
 
     /// `waitress-serve pkg.mod.attr` (no colon) is `pkgutil.resolve_name`'s dotted form: the

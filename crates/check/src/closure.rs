@@ -39,6 +39,8 @@ pub(crate) struct ConfigRef {
     pub column: u32,
     pub setting: String,
     pub parent: Option<usize>,
+    /// Who imports it: `Django` or `Celery`.
+    pub framework: &'static str,
 }
 
 /// One module's import sites that run at import time, `(line, column)`, with the nodes each

@@ -80,6 +80,10 @@ pub(crate) struct Entry {
     /// Functions the program calls once it has imported them (an app factory):
     /// `(module, function, how)`.
     pub calls: Vec<(String, String, CallMode)>,
+    /// `celery … worker`: the worker imports its configured task modules when it starts.
+    pub celery_worker: bool,
+    /// Modules given to the worker with `-I`/`--include` (comma-separated).
+    pub celery_includes: Vec<String>,
 }
 
 impl Entry {
@@ -901,6 +905,18 @@ fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut En
 
 /// `celery -A proj` imports `proj` (and `proj.celery` when `proj` is a package without an app).
 fn celery(config: &ImageConfig, args: &[String], e: &mut Entry) {
+    if positionals(args).iter().any(|p| p == "worker") {
+        e.celery_worker = true;
+        e.celery_includes = option(args, &["-I", "--include"])
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
     match option(args, &["-A", "--app"]) {
         Some(spec) => {
             let m = app_module(&spec);

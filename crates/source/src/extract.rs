@@ -45,8 +45,8 @@ const COROUTINE_RUNNERS: &[&str] = &[
 ];
 
 use crate::{
-    CallSite, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind, ImportSite,
-    LoadTarget, Locator, NativeLoad, PackageArg, Scope,
+    CallSite, ConfigModule, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind,
+    ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, Scope,
 };
 
 /// What the walk collects from one module.
@@ -61,6 +61,7 @@ pub(crate) struct Extracted {
     pub(crate) called_at_import: Vec<String>,
     pub(crate) functions: Vec<FunctionDef>,
     pub(crate) calls: Vec<CallSite>,
+    pub(crate) celery_modules: Vec<ConfigModule>,
 }
 
 /// A name bound in one scope, while looking for a fallback chain.
@@ -94,6 +95,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         called_at_import: Vec::new(),
         functions: Vec::new(),
         calls: Vec::new(),
+        celery_modules: Vec::new(),
         startup_hooks: Vec::new(),
         lifespan: false,
         yields: Vec::new(),
@@ -143,6 +145,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         called_at_import: extractor.called_at_import,
         functions: extractor.functions,
         calls,
+        celery_modules: extractor.celery_modules,
     }
 }
 
@@ -224,6 +227,7 @@ struct Extractor<'l, 's> {
     called_at_import: Vec<String>,
     functions: Vec<FunctionDef>,
     calls: Vec<CallSite>,
+    celery_modules: Vec<ConfigModule>,
     /// Per enclosing function, whether its own body yields (a generator).
     yields: Vec<bool>,
     /// Calls whose coroutine is run: awaited, or given to an event loop or a task.
@@ -390,6 +394,18 @@ impl Extractor<'_, '_> {
         let Some(callee) = dotted(&call.func) else {
             return;
         };
+        // `Celery("proj", include=[…])`, `app.conf.update(imports=[…])`.
+        if self.names.qualified(&call.func).as_deref() == Some("celery.Celery")
+            || callee.ends_with(".conf.update")
+        {
+            for keyword in &call.arguments.keywords {
+                if let Some(setting) = keyword.arg.as_ref().map(|a| a.as_str())
+                    && matches!(setting, "include" | "imports")
+                {
+                    self.note_celery_modules(setting, &keyword.value);
+                }
+            }
+        }
         // What an event loop or a task runner is handed runs: calls it is given (their
         // coroutines), and functions it is given uncalled (`anyio.run(main)`).
         let runner = callee
@@ -440,6 +456,26 @@ impl Extractor<'_, '_> {
             context,
             awaited: self.awaited.contains(&call.range()),
         });
+    }
+
+    /// The string literals of a list or tuple that names modules a Celery worker imports.
+    fn note_celery_modules(&mut self, setting: &str, value: &Expr) {
+        let elts = match value {
+            Expr::List(l) => &l.elts,
+            Expr::Tuple(t) => &t.elts,
+            _ => return,
+        };
+        for elt in elts {
+            if let Some(module) = crate::condition::string_literal(elt) {
+                let (line, column) = self.locator.line_column(elt.range().start());
+                self.celery_modules.push(ConfigModule {
+                    module,
+                    setting: setting.to_string(),
+                    line,
+                    column,
+                });
+            }
+        }
     }
 
     /// Records that `function` is called and its coroutine run by something it is handed to
@@ -1139,6 +1175,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::Assign(assign) => {
+                // `app.conf.include = […]`: what a Celery worker imports when it starts.
+                if self.scopes.is_empty()
+                    && let [Expr::Attribute(target)] = &*assign.targets
+                    && matches!(target.attr.as_str(), "include" | "imports")
+                    && matches!(&*target.value, Expr::Attribute(conf) if conf.attr.as_str() == "conf")
+                {
+                    self.note_celery_modules(target.attr.as_str(), &assign.value);
+                }
                 // `BASE_DIR = Path(__file__).resolve().parent`, for existence tests.
                 if self.scopes.is_empty()
                     && let [target] = &*assign.targets

@@ -77,6 +77,21 @@ pub struct ParsedModule {
     /// [`ParsedModule::for_version`] turns into one for the interpreter that runs the file.
     #[serde(default)]
     pub newer_syntax: Vec<NewerSyntax>,
+    /// Modules a Celery worker imports when it starts, named in this module's configuration:
+    /// `Celery(…, include=[…])`, `imports=[…]`, `app.conf.update(include=[…])`,
+    /// `app.conf.include = […]`.
+    #[serde(default)]
+    pub celery_modules: Vec<ConfigModule>,
+}
+
+/// A module named by a string in a framework's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigModule {
+    pub module: String,
+    /// The setting that names it (`include`, `imports`).
+    pub setting: String,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// Syntax an interpreter older than `since` refuses.
@@ -529,6 +544,7 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         functions: extracted.functions,
         calls,
         newer_syntax,
+        celery_modules: extracted.celery_modules,
     }
 }
 
