@@ -307,12 +307,17 @@ impl Ctx<'_> {
             return true;
         };
         let b = &parsed.bindings;
-        if b.names.contains(name)
-            || b.getattr_serves(name)
-            || b.dynamic_namespace
-            || is_module_dunder(name)
-        {
+        if b.names.contains(name) || b.getattr_serves(name) || is_module_dunder(name) {
             return true;
+        }
+        if b.dynamic_namespace {
+            // A top-level stdlib module that fills its namespace at import (`re` before 3.11,
+            // `socket`): the names real interpreters of this version bind, when known.
+            let stdlib = self.rt.interpreter.stdlib.trim_end_matches('/');
+            let top_level_stdlib = !module.contains('.')
+                && (file == format!("{stdlib}/{module}.py")
+                    || file == format!("{stdlib}/{module}/__init__.py"));
+            return !top_level_stdlib || self.table_binds(module, name).unwrap_or(true);
         }
         if !parsed.syntax_errors.is_empty() {
             return true;

@@ -1,7 +1,8 @@
 //! Names bound by builtin and stdlib extension modules per CPython minor version
 //! (`data/stdlib-names.txt`, generated from real interpreters by
 //! `tests/support/stdlib_names.py`): what `from itertools import batched` or
-//! `from posix import *` needs when the module has no Python source to read.
+//! `from posix import *` needs when the module has no Python source to read, and what
+//! `from re import NOFLAG` needs where the source binds names dynamically.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -16,6 +17,8 @@ static DATA: &str = include_str!("../data/stdlib-names.txt");
 const BUILD_DEPENDENT: &[&str] = &[
     "posix",
     "_socket",
+    "socket",
+    "ssl",
     "select",
     "signal",
     "_signal",
