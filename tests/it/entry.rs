@@ -923,6 +923,27 @@ fn uwsgi_module_missing() {
     let (_, f) = one_error(label, &broken.tag);
     assert_code(label, &f, "module-not-found", "proj.wsgii");
     assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+
+    // `uwsgi /etc/uwsgi.ini`: a lone `.ini` argument is the configuration file.
+    let label = "uwsgi FILE.ini";
+    let bare = scenario(
+        "uwsgi",
+        "bare-ini",
+        &[
+            ("/srv/site/proj/__init__.py", ""),
+            ("/srv/site/proj/wsgi.py", wsgi),
+            ("/etc/uwsgi.ini", &broken_ini),
+        ],
+        "WORKDIR /\nCMD [\"uwsgi\", \"/etc/uwsgi.ini\"]",
+    );
+    assert_fails(
+        label,
+        &start(&bare.tag, 60, &[]),
+        "No module named 'proj.wsgii'",
+    );
+    let (_, f) = one_error(label, &bare.tag);
+    assert_code(label, &f, "module-not-found", "proj.wsgii");
+    assert_eq!(f["kind"], "startup", "{label}: {f:#}");
 }
 
 const FASTAPI_MAIN: &str = "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get(\"/\")\ndef root():\n    return {\"ok\": True}\n";

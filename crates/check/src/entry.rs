@@ -715,6 +715,12 @@ fn uwsgi_options(vfs: &Vfs, cwd: &str, args: &[String]) -> UwsgiOptions {
             Some(Some((k, v))) => (k.to_string(), Some(v.to_string())),
             Some(None) => (a[2..].to_string(), args.get(i + 1).cloned()),
             None if a == "-w" => ("module".into(), args.get(i + 1).cloned()),
+            // `uwsgi app.ini`: a lone configuration file is loaded as `--ini` would.
+            None if a.ends_with(".ini") && !a.starts_with('-') => {
+                pairs.push(("ini".into(), a.clone()));
+                i += 1;
+                continue;
+            }
             None => {
                 i += 1;
                 continue;
