@@ -262,6 +262,36 @@ fn error_findings(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// importgate passes `tag`: exit 0, no error finding; the report.
+fn no_error(label: &str, tag: &str) -> Value {
+    let (run, report) = check_json(tag);
+    assert!(
+        run.code == 0 && error_findings(&report).is_empty(),
+        "{label}: exit {}: {:#}",
+        run.code,
+        report["findings"]
+    );
+    report
+}
+
+/// importgate fails `tag` with exactly one error, a startup one, for `module` at `file:line`;
+/// the report.
+fn one_startup_error(label: &str, tag: &str, module: &str, file: &str, line: u32) -> Value {
+    let (run, report) = check_json(tag);
+    let errors = error_findings(&report);
+    assert!(
+        run.code == 1 && errors.len() == 1,
+        "{label}: exit {}: {errors:#?}",
+        run.code
+    );
+    let f = errors[0];
+    assert_eq!(f["module"], module, "{label}: {f:#}");
+    assert_eq!(f["kind"], "startup", "{label}: {f:#}");
+    assert_eq!(f["file"], file, "{label}: {f:#}");
+    assert_eq!(f["line"], line, "{label}: {f:#}");
+    report
+}
+
 /// Builds the clean and broken images of `s` and checks importgate against the server.
 fn check_server(s: &Server<'_>, base: &str, clean: &[(&str, &str)], broken: &[(&str, &str)]) {
     let entries = |files: &[(&str, &str)]| -> Vec<Entry> {
@@ -636,13 +666,7 @@ fn celery_worker_include() {
         code.is_none() && log.contains("ready.") && log.contains("proj.tasks.ping"),
         "the clean worker does not start (exit {code:?}):\n{log}"
     );
-    let (run, report) = check_json(&clean.tag);
-    assert!(
-        run.code == 0 && error_findings(&report).is_empty(),
-        "exit {}: {:#}",
-        run.code,
-        report["findings"]
-    );
+    no_error("celery include", &clean.tag);
 
     let broken = build_scenario(
         "importgate-test/servers-celery-include:broken",
@@ -658,18 +682,13 @@ fn celery_worker_include() {
         code.is_some_and(|c| c != 0) && log.contains("No module named 'proj.tasks'"),
         "the broken worker must die on proj.tasks (exit {code:?}):\n{log}"
     );
-    let (run, report) = check_json(&broken.tag);
-    let errors = error_findings(&report);
-    assert!(
-        run.code == 1 && errors.len() == 1,
-        "exit {}: {errors:#?}",
-        run.code
+    one_startup_error(
+        "celery include",
+        &broken.tag,
+        "proj.tasks",
+        "/srv/proj/celery.py",
+        3,
     );
-    let f = errors[0];
-    assert_eq!(f["module"], "proj.tasks", "{f:#}");
-    assert_eq!(f["kind"], "startup", "{f:#}");
-    assert_eq!(f["file"], "/srv/proj/celery.py", "{f:#}");
-    assert_eq!(f["line"], 3, "{f:#}");
 }
 
 const ASGI_API: &str = r#"import json
@@ -834,13 +853,7 @@ fn waitress_dotted_target() {
         code.is_none() && log.contains("Serving on http://"),
         "{log}"
     );
-    let (run, report) = check_json(&clean.tag);
-    assert!(
-        run.code == 0 && error_findings(&report).is_empty(),
-        "exit {}: {:#}",
-        run.code,
-        report["findings"]
-    );
+    let report = no_error("clean", &clean.tag);
     assert!(
         report["startup"]["notes"]
             .as_array()
@@ -869,14 +882,13 @@ fn waitress_dotted_target() {
         code == Some(1) && log.contains("Error: No module named 'markdown'"),
         "exit {code:?}:\n{log}"
     );
-    let (run, report) = check_json(&broken.tag);
-    let errors = error_findings(&report);
-    assert!(run.code == 1 && errors.len() == 1, "{errors:#?}");
-    let f = errors[0];
-    assert_eq!(f["module"], "markdown", "{f:#}");
-    assert_eq!(f["kind"], "startup", "{f:#}");
-    assert_eq!(f["file"], "/srv/webapp/__init__.py", "{f:#}");
-    assert_eq!(f["line"], 1, "{f:#}");
+    let report = one_startup_error(
+        "waitress dotted",
+        &broken.tag,
+        "markdown",
+        "/srv/webapp/__init__.py",
+        1,
+    );
     differential(&broken.tag, &report);
 }
 
@@ -907,13 +919,7 @@ fn flask_names_removed_behind_module_getattr() {
     );
     let (code, log) = run_container(&clean.tag, 30, Some("Running on"));
     assert!(code.is_none() && log.contains("Running on"), "{log}");
-    let (run, report) = check_json(&clean.tag);
-    assert!(
-        run.code == 0 && error_findings(&report).is_empty(),
-        "exit {}: {:#}",
-        run.code,
-        report["findings"]
-    );
+    let report = no_error("clean", &clean.tag);
     differential(&clean.tag, &report);
 
     let broken = build_scenario(
@@ -991,13 +997,7 @@ fn apm_launchers_exec_the_server() {
             code.is_none() && log.contains("Booting worker") && !log.contains("Traceback"),
             "{label}: the clean image does not serve (exit {code:?}):\n{log}"
         );
-        let (run, report) = check_json(&clean.tag);
-        assert!(
-            run.code == 0 && error_findings(&report).is_empty(),
-            "{label}: exit {}: {:#}",
-            run.code,
-            report["findings"]
-        );
+        let report = no_error(label, &clean.tag);
         let notes = report["startup"]["notes"].as_array().unwrap();
         assert!(
             notes
@@ -1018,18 +1018,7 @@ fn apm_launchers_exec_the_server() {
                 && log.contains("ModuleNotFoundError: No module named 'helpers'"),
             "{label}: exit {code:?}:\n{log}"
         );
-        let (run, report) = check_json(&broken.tag);
-        let errors = error_findings(&report);
-        assert!(
-            run.code == 1 && errors.len() == 1,
-            "{label}: exit {}: {errors:#?}",
-            run.code
-        );
-        let f = errors[0];
-        assert_eq!(f["module"], "helpers", "{label}: {f:#}");
-        assert_eq!(f["kind"], "startup", "{label}: {f:#}");
-        assert_eq!(f["file"], "/srv/main.py", "{label}: {f:#}");
-        assert_eq!(f["line"], 3, "{label}: {f:#}");
+        one_startup_error(label, &broken.tag, "helpers", "/srv/main.py", 3);
     }
 }
 
