@@ -2018,3 +2018,71 @@ fn gosu_runs_the_app_as_another_user() {
     assert_eq!(f["file"], "/srv/main.py", "{f:#}");
     assert_eq!(f["line"], 1, "{f:#}");
 }
+
+/// `uv run --no-sync python main.py` in a project whose dependencies live in its `.venv` (the
+/// layout `uv sync` leaves): uv runs the command with `.venv/bin` first on PATH, so `six`
+/// imports from the environment, not from the image's own site-packages, which lacks it. The
+/// real uv binary (from its PyPI wheel) is the truth; without `helpers.py` the app dies on it.
+#[test]
+fn uv_run_uses_the_project_environment() {
+    if !require_docker() {
+        return;
+    }
+    let all = wheels("3.12", &["uv==0.13.9", "six==1.17.0"], false);
+    let uv_wheel = wheel(&all, "uv");
+    let six = wheel(&all, "six");
+    let unpacked = tempdir();
+    run_ok(
+        Command::new("unzip")
+            .args(["-q", "-o"])
+            .arg(&uv_wheel)
+            .arg("-d")
+            .arg(unpacked.path()),
+        "unzip uv",
+    );
+    let bin = tempdir();
+    fs::copy(
+        unpacked.path().join("uv-0.13.9.data/scripts/uv"),
+        bin.path().join("uv"),
+    )
+    .unwrap();
+    let wheels_dir = tempdir();
+    fs::copy(&six, wheels_dir.path().join(six.file_name().unwrap())).unwrap();
+    let pyproject = "[project]\nname = \"svc\"\nversion = \"0.1\"\nrequires-python = \">=3.12\"\ndependencies = [\"six\"]\n";
+    let main = "import six\nimport helpers\n\nprint(\"started\", six.__version__, helpers.X)\n";
+    let tail = "RUN [\"python3\", \"-c\", \"import os, subprocess; os.chmod('/usr/local/bin/uv', 0o755); subprocess.run(['python3', '-m', 'venv', '/app/.venv'], check=True); subprocess.run(['/app/.venv/bin/python', '-m', 'pip', 'install', '-q', '--no-index', '--find-links', '/wheels', 'six'], check=True)\"]\nWORKDIR /app\nENV UV_OFFLINE=1\nCMD [\"uv\", \"run\", \"--no-sync\", \"python\", \"main.py\"]";
+    let build = |variant: &str, with_helpers: bool| {
+        let mut entries = vec![
+            file("/app/pyproject.toml", pyproject),
+            file("/app/main.py", main),
+            tree("/usr/local/bin", bin.path()),
+            tree("/wheels", wheels_dir.path()),
+        ];
+        if with_helpers {
+            entries.push(file("/app/helpers.py", "X = 1\n"));
+        }
+        build_scenario(
+            &format!("importgate-test/entry-uv-run:{variant}"),
+            &entry_base(),
+            &entries,
+            tail,
+        )
+    };
+    let clean = build("clean", true);
+    assert_ran("uv run", &start(&clean.tag, 30, &[]), "started 1.17.0 1");
+    let report = assert_clean("uv run", &clean.tag);
+    assert_eq!(
+        report["python"]["executable"], "/app/.venv/bin/python",
+        "{:#}",
+        report["python"]
+    );
+    let broken = build("broken", false);
+    assert_fails(
+        "uv run",
+        &start(&broken.tag, 30, &[]),
+        "ModuleNotFoundError: No module named 'helpers'",
+    );
+    let (_, f) = one_error("uv run", &broken.tag);
+    assert_code("uv run", &f, "module-not-found", "helpers");
+    assert_eq!(f["file"], "/app/main.py", "{f:#}");
+}

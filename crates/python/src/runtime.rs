@@ -486,7 +486,14 @@ fn parse_python_args(args: &[String], flags: &mut Flags) -> Launch {
     Launch::Command
 }
 
-fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) -> Option<Parsed> {
+fn parse_argv(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    argv: &[String],
+    path_var: &str,
+    cwd: &str,
+    depth: u8,
+) -> Option<Parsed> {
     let first = argv.first()?;
     let name = basename(first);
     if depth > 4 {
@@ -497,12 +504,12 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
         let pos = argv.iter().position(|a| a == "-c")?;
         let script = argv.get(pos + 1)?;
         let words = last_command(script);
-        return parse_argv(vfs, &words, path_var, cwd, depth + 1);
+        return parse_argv(vfs, config, &words, path_var, cwd, depth + 1);
     }
     // `gosu USER CMD…` / `su-exec USER CMD…`: the command runs as that user, with its HOME.
     if matches!(name, "gosu" | "su-exec") {
         let user = argv.get(1)?;
-        let mut inner = parse_argv(vfs, argv.get(2..)?, path_var, cwd, depth + 1)?;
+        let mut inner = parse_argv(vfs, config, argv.get(2..)?, path_var, cwd, depth + 1)?;
         inner.run_as.get_or_insert_with(|| user.clone());
         return Some(inner);
     }
@@ -512,7 +519,7 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
             .skip_while(|a| a.starts_with('-') || a.contains('='))
             .cloned()
             .collect();
-        return parse_argv(vfs, &rest, path_var, cwd, depth + 1);
+        return parse_argv(vfs, config, &rest, path_var, cwd, depth + 1);
     }
     let mut flags = Flags::default();
     if is_python_name(name) {
@@ -525,17 +532,32 @@ fn parse_argv(vfs: &Vfs, argv: &[String], path_var: &str, cwd: &str, depth: u8) 
             run_as: None,
         });
     }
+    // Project runners: the command runs with the project's environment first on PATH.
+    if let Some((rest, venv)) = project_runner(vfs, config, name, &argv[1..], cwd) {
+        let inner_path = match &venv {
+            Some(v) => format!("{}/bin:{path_var}", v.trim_end_matches('/')),
+            None => path_var.to_string(),
+        };
+        let mut inner = parse_argv(vfs, config, &rest, &inner_path, cwd, depth + 1)?;
+        // Its `python` is the environment's: the model looks a bare name up on the image's PATH.
+        if !inner.python.contains('/')
+            && let Some(p) = which(vfs, &inner_path, cwd, &inner.python)
+        {
+            inner.python = p;
+        }
+        return Some(inner);
+    }
     // A script with a Python shebang: a console script (or the app's own executable script).
     let path = which(vfs, path_var, cwd, first)?;
     let interp = shebang(vfs, &path)?;
     if let Some(words) = shell_script_exec(vfs, &path, &interp, &argv[1..]) {
-        return parse_argv(vfs, &words, path_var, cwd, depth + 1);
+        return parse_argv(vfs, config, &words, path_var, cwd, depth + 1);
     }
     if !is_python_name(basename(&interp[0])) {
         return None;
     }
     if let Some(wrapper) = exec_wrapper(vfs, name, &path, &interp, &argv[1..]) {
-        let mut inner = parse_argv(vfs, &wrapper.runs, path_var, cwd, depth + 1)?;
+        let mut inner = parse_argv(vfs, config, &wrapper.runs, path_var, cwd, depth + 1)?;
         inner.wrappers.insert(0, wrapper);
         return Some(inner);
     }
@@ -603,6 +625,189 @@ fn shell_script_exec(
         }
     }
     (!words.is_empty()).then_some(words)
+}
+
+/// `uv run CMD…`, `poetry run CMD…`, `pipenv run CMD…`, `pdm run CMD…`: the command, and the
+/// virtual environment whose `bin` the runner puts first on PATH when the image has one
+/// (`None`: the command runs from the image's own PATH). uv uses `UV_PROJECT_ENVIRONMENT`,
+/// else the `.venv` of the project (the nearest directory with a `pyproject.toml` from
+/// `--directory`/`--project` or the working directory); Poetry its in-project `.venv`, else
+/// the one environment under its `virtualenvs` directory, none with
+/// `POETRY_VIRTUALENVS_CREATE=false`; pipenv `.venv`, else the one `NAME-*` under
+/// `WORKON_HOME`; PDM `.venv`.
+fn project_runner(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    name: &str,
+    args: &[String],
+    cwd: &str,
+) -> Option<(Vec<String>, Option<String>)> {
+    const UV_VALUED: &[&str] = &[
+        "--with",
+        "--with-editable",
+        "--with-requirements",
+        "--python",
+        "-p",
+        "--env-file",
+        "--package",
+        "--extra",
+        "--group",
+        "--only-group",
+        "--no-group",
+        "--directory",
+        "--project",
+        "--index",
+        "--default-index",
+        "--index-url",
+        "-i",
+        "--extra-index-url",
+        "--find-links",
+        "-f",
+        "--config-file",
+        "--cache-dir",
+        "--index-strategy",
+        "--resolution",
+        "--prerelease",
+        "--exclude-newer",
+        "--link-mode",
+        "--python-preference",
+        "--color",
+        "--no-extra",
+        "--refresh-package",
+        "--reinstall-package",
+        "--upgrade-package",
+        "-P",
+        "--keyring-provider",
+        "--no-binary-package",
+        "--no-build-package",
+    ];
+    const POETRY_VALUED: &[&str] = &["-C", "--directory", "-P", "--project"];
+    let valued: &[&str] = match name {
+        "uv" => UV_VALUED,
+        "poetry" | "pipenv" | "pdm" => POETRY_VALUED,
+        _ => return None,
+    };
+    let mut project = cwd.to_string();
+    let mut seen_run = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            if seen_run {
+                break;
+            }
+            if a != "run" {
+                return None;
+            }
+            seen_run = true;
+            i += 1;
+            continue;
+        }
+        let (opt, inline) = match a.split_once('=') {
+            Some((o, v)) => (o, Some(v.to_string())),
+            None => (a.as_str(), None),
+        };
+        let value = if valued.contains(&opt) {
+            let v = inline.or_else(|| args.get(i + 1).cloned());
+            i += usize::from(!a.contains('='));
+            v
+        } else {
+            None
+        };
+        if matches!(opt, "--directory" | "--project" | "-C" | "-P")
+            && name != "uv"
+            && let Some(v) = &value
+        {
+            project = abspath(cwd, v);
+        }
+        if name == "uv"
+            && matches!(opt, "--directory" | "--project")
+            && let Some(v) = &value
+        {
+            project = abspath(cwd, v);
+        }
+        if seen_run && name == "uv" && matches!(opt, "-m" | "--module") {
+            // `uv run -m pkg`: `python -m pkg`.
+            let mut rest = vec!["python".to_string(), "-m".to_string()];
+            rest.extend(args.get(i + 1..).unwrap_or_default().iter().cloned());
+            return Some((rest, uv_environment(vfs, config, &project)));
+        }
+        i += 1;
+    }
+    let rest = args.get(i..).unwrap_or_default().to_vec();
+    if !seen_run || rest.is_empty() {
+        return None;
+    }
+    let dot_venv = |dir: &str| {
+        let v = format!("{}/.venv", dir.trim_end_matches('/'));
+        vfs.is_file(&format!("{v}/pyvenv.cfg")).then_some(v)
+    };
+    let env = |k: &str| config.env_var(k).filter(|v| !v.is_empty());
+    let home = home_dir(vfs, config, None);
+    let only_one = |dir: &str, prefix: &str| {
+        let names: Vec<&str> = vfs
+            .read_dir(dir)?
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        match names.as_slice() {
+            [one] => Some(format!("{}/{one}", dir.trim_end_matches('/'))),
+            _ => None,
+        }
+    };
+    let venv = match name {
+        "uv" => uv_environment(vfs, config, &project),
+        "poetry" => {
+            let create = env("POETRY_VIRTUALENVS_CREATE").map(|v| v.to_ascii_lowercase());
+            if matches!(create.as_deref(), Some("false" | "0")) {
+                None
+            } else {
+                dot_venv(&project).or_else(|| {
+                    let dir = env("POETRY_VIRTUALENVS_PATH")
+                        .map(str::to_string)
+                        .unwrap_or_else(|| {
+                            let cache = env("POETRY_CACHE_DIR")
+                                .map(str::to_string)
+                                .unwrap_or_else(|| format!("{home}/.cache/pypoetry"));
+                            format!("{cache}/virtualenvs")
+                        });
+                    only_one(&dir, "")
+                })
+            }
+        }
+        "pipenv" => dot_venv(&project).or_else(|| {
+            let dir = env("WORKON_HOME")
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{home}/.local/share/virtualenvs"));
+            only_one(&dir, &format!("{}-", basename(&project)))
+        }),
+        _ => dot_venv(&project),
+    };
+    Some((rest, venv))
+}
+
+/// The environment `uv run` uses for the project at or above `start`.
+fn uv_environment(vfs: &Vfs, config: &ImageConfig, start: &str) -> Option<String> {
+    let mut dir = start.trim_end_matches('/').to_string();
+    let root = loop {
+        if vfs.is_file(&format!("{dir}/pyproject.toml")) {
+            break Some(dir.clone());
+        }
+        if dir.is_empty() || dir == "/" {
+            break None;
+        }
+        dir = dirname(&dir);
+    };
+    let root = root.unwrap_or_else(|| start.to_string());
+    let env = config
+        .env_var("UV_PROJECT_ENVIRONMENT")
+        .filter(|v| !v.is_empty())
+        .map(|v| abspath(&root, v))
+        .unwrap_or_else(|| format!("{}/.venv", root.trim_end_matches('/')));
+    vfs.is_file(&format!("{env}/pyvenv.cfg")).then_some(env)
 }
 
 /// The words of the last command of a shell line: of an `a && b` or `a; b` chain the last one
@@ -684,6 +889,10 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
                 break;
             };
             argv = last_command(script);
+            continue;
+        }
+        if let Some((rest, _)) = project_runner(vfs, config, &name, &argv[1..], &cwd) {
+            argv = rest;
             continue;
         }
         if matches!(name.as_str(), "gosu" | "su-exec") && argv.len() > 2 {
@@ -867,7 +1076,7 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     let argv = config.argv();
     let mut warnings = Vec::new();
 
-    let parsed = parse_argv(vfs, &argv, &path_var, &cwd, 0);
+    let parsed = parse_argv(vfs, config, &argv, &path_var, &cwd, 0);
     let (python_cmd, mut flags, launch, wrappers, run_as) = match parsed {
         Some(p) => (p.python, p.flags, p.launch, p.wrappers, p.run_as),
         None => {
@@ -1813,6 +2022,108 @@ mod tests {
             ["/usr/local/lib/python3.12/site-packages", "/opt/extra"]
         );
         assert_eq!(rt.startup_hooks.len(), 1);
+    }
+
+    /// `uv run`, `poetry run`, `pipenv run`: the command runs with the project's environment
+    /// first on PATH (its `python`, its console scripts, its site-packages), or from the
+    /// image's PATH when the image has none.
+    #[test]
+    fn project_runners_use_the_project_environment() {
+        let venv = |dir: &str| {
+            vec![
+                (
+                    format!("{dir}/pyvenv.cfg"),
+                    "home = /usr/local/bin\ninclude-system-site-packages = false\n".to_string(),
+                ),
+                (
+                    format!("{dir}/bin/python"),
+                    "-> /usr/local/bin/python3.12".to_string(),
+                ),
+                (
+                    format!("{dir}/bin/uvicorn"),
+                    format!("#!/{dir}/bin/python\nfrom uvicorn.main import main\n"),
+                ),
+                (
+                    format!("{dir}/lib/python3.12/site-packages/"),
+                    String::new(),
+                ),
+            ]
+        };
+        let mut files = venv("app/.venv");
+        files.extend(venv("root/.cache/pypoetry/virtualenvs/svc-AbC123-py3.12"));
+        files.push(("app/pyproject.toml".into(), String::new()));
+        files.push(("app/main.py".into(), String::new()));
+        files.push(("srv/main.py".into(), String::new()));
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+        let vfs = slim(&refs);
+        let run = |cmd: &[&str], wd: &str, env: &[&str]| {
+            let mut env = env.to_vec();
+            env.push("PATH=/usr/local/bin:/usr/bin");
+            model(&vfs, &cfg(cmd, wd, &env)).unwrap()
+        };
+        let site = |rt: &Runtime| paths(rt).last().map(|p| p.to_string());
+
+        let rt = run(
+            &["uv", "run", "--frozen", "--no-dev", "uvicorn", "main:app"],
+            "/app",
+            &[],
+        );
+        assert_eq!(
+            rt.launch,
+            Launch::AppServer {
+                server: "uvicorn".into(),
+                app: "main:app".into()
+            }
+        );
+        assert_eq!(rt.venv.as_deref(), Some("/app/.venv"));
+        assert_eq!(
+            site(&rt).as_deref(),
+            Some("/app/.venv/lib/python3.12/site-packages")
+        );
+        let rt = run(&["uv", "run", "python", "main.py"], "/app", &[]);
+        assert_eq!(
+            rt.launch,
+            Launch::Script {
+                path: "main.py".into()
+            }
+        );
+        assert_eq!(rt.venv.as_deref(), Some("/app/.venv"));
+        let rt = run(&["uv", "run", "--directory", "/app", "-m", "svc"], "/", &[]);
+        assert_eq!(
+            rt.launch,
+            Launch::Module {
+                module: "svc".into()
+            }
+        );
+        assert_eq!(rt.venv.as_deref(), Some("/app/.venv"));
+
+        // Poetry: in-project `.venv`, else its one cached environment, else the image's own.
+        let rt = run(&["poetry", "run", "python", "main.py"], "/app", &[]);
+        assert_eq!(rt.venv.as_deref(), Some("/app/.venv"));
+        let rt = run(
+            &["poetry", "run", "python", "main.py"],
+            "/srv",
+            &["HOME=/root"],
+        );
+        assert_eq!(
+            rt.venv.as_deref(),
+            Some("/root/.cache/pypoetry/virtualenvs/svc-AbC123-py3.12")
+        );
+        let rt = run(
+            &["poetry", "run", "python", "main.py"],
+            "/srv",
+            &["POETRY_VIRTUALENVS_CREATE=false"],
+        );
+        assert_eq!(rt.venv, None);
+        assert_eq!(
+            site(&rt).as_deref(),
+            Some("/usr/local/lib/python3.12/site-packages")
+        );
+        // Not a run: the runner itself is the program.
+        assert!(matches!(
+            run(&["uv", "sync"], "/app", &[]).launch,
+            Launch::Unknown { .. }
+        ));
     }
 
     #[test]
