@@ -2086,3 +2086,58 @@ fn uv_run_uses_the_project_environment() {
     assert_code("uv run", &f, "module-not-found", "helpers");
     assert_eq!(f["file"], "/app/main.py", "{f:#}");
 }
+
+/// A program the image's Cmd runs before any Python (here the host's `jq`, dynamically linked
+/// against libjq and libonig) dies in `ld.so` when the image lacks a library it needs: one
+/// `exec-failed` error at the Cmd. With its libraries copied in, it runs and nothing is
+/// reported.
+#[test]
+fn program_missing_a_shared_library() {
+    if !require_docker() {
+        return;
+    }
+    let jq = PathBuf::from("/usr/bin/jq");
+    assert!(
+        jq.exists(),
+        "jq (Debian package jq) is needed for this test"
+    );
+    let bin = tempdir();
+    fs::copy(&jq, bin.path().join("jq")).unwrap();
+    let libs = tempdir();
+    for lib in ["libjq.so.1", "libonig.so.5"] {
+        let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
+        fs::copy(&src, libs.path().join(lib)).unwrap();
+    }
+    let tail = "CMD [\"jq\", \"-n\", \"1 + 1\"]";
+    let build = |variant: &str, with_libs: bool| {
+        let mut entries = vec![tree("/usr/local/bin", bin.path())];
+        if with_libs {
+            entries.push(tree(MULTIARCH, libs.path()));
+        }
+        build_scenario(
+            &format!("importgate-test/entry-elf-needed:{variant}"),
+            &entry_base(),
+            &entries,
+            tail,
+        )
+    };
+    let label = "jq without libjq";
+    let clean = build("clean", true);
+    assert_ran("jq with its libraries", &start(&clean.tag, 30, &[]), "2");
+    assert_clean("jq with its libraries", &clean.tag);
+    let broken = build("broken", false);
+    assert_fails(
+        label,
+        &start(&broken.tag, 30, &[]),
+        "error while loading shared libraries: libjq.so.1",
+    );
+    let (_, f) = one_error(label, &broken.tag);
+    assert_eq!(f["code"], "exec-failed", "{label}: {f:#}");
+    assert_at_config(label, &f, &cmd_arg(1));
+    assert!(
+        f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("libjq.so.1")),
+        "{label}: {f:#}"
+    );
+}

@@ -1557,6 +1557,60 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
             &argv,
         ));
     }
+    // So must the programs Docker and the wrappers execute on the way (a launcher such as
+    // `uv`, an init shim, a server binary): one missing a library dies in `ld.so` before
+    // Python runs.
+    let already = program_fails || out.iter().any(|f| f.code == Code::ExecFailed);
+    if !already {
+        let config = &ctx.image.config;
+        let cwd = importgate_python::runtime::abspath("/", config.working_dir());
+        let path_var = config
+            .env_var("PATH")
+            .unwrap_or(importgate_python::runtime::DEFAULT_PATH);
+        let inner = importgate_python::runtime::program_argv(vfs, config);
+        let words: Vec<&String> = argv.first().into_iter().chain(inner.first()).collect();
+        for word in words {
+            let Some(path) = importgate_python::runtime::which(vfs, path_var, &cwd, word) else {
+                continue;
+            };
+            let real = vfs.realpath(&path).unwrap_or_else(|| path.clone());
+            if real == *exe || vfs.elf(&real).is_none() {
+                continue;
+            }
+            let Err(missing) = ctx.native.loader.check(&real) else {
+                continue;
+            };
+            let t = EntryTarget {
+                what: What::Program { name: word.clone() },
+                by: "the container runtime".into(),
+                loc: entry::locate(config, word),
+            };
+            let mut notes = vec![format!(
+                "{} needs {}",
+                missing.chain.join(" → "),
+                missing.library
+            )];
+            if !missing.searched.is_empty() {
+                notes.push(format!("searched: {}", missing.searched.join(", ")));
+            }
+            out.push(config_finding(
+                &t,
+                Code::ExecFailed,
+                "",
+                format!(
+                    "{word}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
+                    missing.library
+                ),
+                notes,
+                Some(format!(
+                    "install the package that provides `{}` in the final stage, or use a static build of `{word}`",
+                    missing.library
+                )),
+                &argv,
+            ));
+            break;
+        }
+    }
     out
 }
 
