@@ -275,8 +275,9 @@ pub enum CheckError {
 /// files, distribution records, scripts in `bin/` (for shebangs), the interpreter binary (for
 /// its builtin modules; libpython is read for its `PyInit_*` symbols and dropped), and the
 /// account files (for the runtime user's HOME).
-/// Shared objects are not kept but summarised ([`importgate_image::ElfSummary`]), for the
-/// native-extension checks.
+/// Shared objects and the files of `bin/` and `sbin/` directories are not kept but summarised
+/// ([`importgate_image::ElfSummary`]), for the native-extension checks and for the programs the
+/// Entrypoint runs.
 pub fn capture_policy() -> Arc<importgate_image::Capture> {
     Arc::new(|path: &str, size: u64| {
         let name = path.rsplit('/').next().unwrap_or(path);

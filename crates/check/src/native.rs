@@ -26,8 +26,12 @@ use crate::closure;
 /// Whether the loader should summarise a member as ELF: anything named like a shared object.
 /// Only the summary is kept, so the size bound is the per-member cap of the image crate.
 pub fn wants_elf_summary(path: &str, _size: u64) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".so") || name.contains(".so.")
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    // Programs too (`/usr/local/bin/uv`, a server binary): what the Entrypoint runs must load.
+    name.ends_with(".so")
+        || name.contains(".so.")
+        || dir.ends_with("/bin")
+        || dir.ends_with("/sbin")
 }
 
 /// The dynamic loader's configuration files, whose contents the loader model reads.
