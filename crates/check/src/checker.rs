@@ -735,7 +735,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     let reached = startup_closure(&mut ctx, &entry);
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
-    let mut findings = entry_findings(&mut ctx, &entry);
+    let mut findings = entry_findings(&mut ctx, &entry, &argv);
     let mut imports = Vec::new();
     config_ref_findings(&mut ctx, &reached, &mut findings);
 
@@ -1344,7 +1344,9 @@ fn missing_attr_message(by: &str, module: &str, attr: &str, file: Option<&str>) 
 
 /// Verifies every entry target the way the program reading it does: each failure stops the
 /// process before it serves anything.
-fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
+/// `program`: the command after the wrappers the model sees through
+/// ([`importgate_python::runtime::program_argv`]).
+fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, program: &[String]) -> Vec<Finding> {
     let argv = ctx.image.config.argv();
     let mut out = Vec::new();
     let vfs = &ctx.image.fs;
@@ -1533,27 +1535,14 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
                 shown.rsplit('/').next().unwrap_or(&shown),
             ),
         };
-        let mut notes = vec![format!(
-            "{} needs {}",
-            missing.chain.join(" → "),
-            missing.library
-        )];
-        if !missing.searched.is_empty() {
-            notes.push(format!("searched: {}", missing.searched.join(", ")));
-        }
-        out.push(config_finding(
+        out.push(unloadable(
             &t,
-            Code::ExecFailed,
-            "",
+            &shown,
+            &missing,
             format!(
-                "{shown}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
-                missing.library
-            ),
-            notes,
-            Some(format!(
                 "copy `{}` (and what it needs) into the final stage, or install the package that provides it",
                 missing.library
-            )),
+            ),
             &argv,
         ));
     }
@@ -1567,8 +1556,7 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
         let path_var = config
             .env_var("PATH")
             .unwrap_or(importgate_python::runtime::DEFAULT_PATH);
-        let inner = importgate_python::runtime::program_argv(vfs, config);
-        let words: Vec<&String> = argv.first().into_iter().chain(inner.first()).collect();
+        let words: Vec<&String> = argv.first().into_iter().chain(program.first()).collect();
         for word in words {
             let Some(path) = importgate_python::runtime::which(vfs, path_var, &cwd, word) else {
                 continue;
@@ -1585,33 +1573,50 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry) -> Vec<Finding> {
                 by: "the container runtime".into(),
                 loc: entry::locate(config, word),
             };
-            let mut notes = vec![format!(
-                "{} needs {}",
-                missing.chain.join(" → "),
-                missing.library
-            )];
-            if !missing.searched.is_empty() {
-                notes.push(format!("searched: {}", missing.searched.join(", ")));
-            }
-            out.push(config_finding(
+            out.push(unloadable(
                 &t,
-                Code::ExecFailed,
-                "",
+                word,
+                &missing,
                 format!(
-                    "{word}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
-                    missing.library
-                ),
-                notes,
-                Some(format!(
                     "install the package that provides `{}` in the final stage, or use a static build of `{word}`",
                     missing.library
-                )),
+                ),
                 &argv,
             ));
             break;
         }
     }
     out
+}
+
+/// `shown` (a program of the launch, `t`) dies in `ld.so` on a library no directory provides.
+fn unloadable(
+    t: &EntryTarget,
+    shown: &str,
+    missing: &importgate_python::ldso::MissingLibrary,
+    hint: String,
+    argv: &[String],
+) -> Finding {
+    let mut notes = vec![format!(
+        "{} needs {}",
+        missing.chain.join(" → "),
+        missing.library
+    )];
+    if !missing.searched.is_empty() {
+        notes.push(format!("searched: {}", missing.searched.join(", ")));
+    }
+    config_finding(
+        t,
+        Code::ExecFailed,
+        "",
+        format!(
+            "{shown}: error while loading shared libraries: {}: cannot open shared object file: No such file or directory",
+            missing.library
+        ),
+        notes,
+        Some(hint),
+        argv,
+    )
 }
 
 /// Celery's `find_app` for `-A module`: `module.app`, `module.celery`, the submodule
