@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use importgate_image::{ImageConfig, Vfs};
 use importgate_python::access;
-use importgate_python::runtime::{APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, which};
+use importgate_python::runtime::{
+    APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, app_spec, positionals, which,
+};
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
 
@@ -1008,98 +1010,6 @@ fn fastapi_path(vfs: &Vfs, cwd: &str, args: &[String]) -> Option<String> {
     .map(|d| d.to_string())
 }
 
-/// Options of app servers that take no value; every other `--option` without `=` consumes the
-/// next word, so `--bind 0.0.0.0:8000` is not mistaken for the application.
-const FLAG_OPTIONS: &[&str] = &[
-    "--reload",
-    "--factory",
-    "--proxy-headers",
-    "--no-proxy-headers",
-    "--access-log",
-    "--no-access-log",
-    "--use-colors",
-    "--no-use-colors",
-    "--server-header",
-    "--no-server-header",
-    "--date-header",
-    "--no-date-header",
-    "--preload",
-    "--daemon",
-    "-D",
-    "--check-config",
-    "--print-config",
-    "--spew",
-    "--capture-output",
-    "--enable-stdio-inheritance",
-    "--reuse-port",
-    "--strip-header-spaces",
-    "--debug",
-    "-v",
-    "--verbose",
-    "--help",
-    // granian
-    "--ws",
-    "--no-ws",
-    "--log",
-    "--no-log",
-    "--no-access-log",
-    "--http1-keep-alive",
-    "--no-http1-keep-alive",
-    "--http1-pipeline-flush",
-    "--no-http1-pipeline-flush",
-    "--http2-adaptive-window",
-    "--no-http2-adaptive-window",
-    "--ssl-client-verify",
-    "--no-ssl-client-verify",
-    "--respawn-failed-workers",
-    "--no-respawn-failed-workers",
-    "--no-factory",
-    "--no-reload",
-    "--metrics",
-    "--no-metrics",
-    "--reload-ignore-worker-failure",
-    "--no-reload-ignore-worker-failure",
-    // waitress-serve
-    "--call",
-    "--ipv4",
-    "--no-ipv4",
-    "--ipv6",
-    "--no-ipv6",
-    "--log-untrusted-proxy-headers",
-    "--no-log-untrusted-proxy-headers",
-    "--clear-untrusted-proxy-headers",
-    "--no-clear-untrusted-proxy-headers",
-    "--log-socket-errors",
-    "--no-log-socket-errors",
-    "--expose-tracebacks",
-    "--no-expose-tracebacks",
-    "--asyncore-use-poll",
-    "--no-asyncore-use-poll",
-];
-
-/// Positional words of a command line after the program name, skipping option values.
-fn positionals(args: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            out.extend(args[i + 1..].iter().cloned());
-            break;
-        }
-        if a.starts_with('-') && a.len() > 1 {
-            let short_with_value = !a.starts_with("--") && a.len() > 2;
-            let takes_value =
-                !(a.contains('=') || FLAG_OPTIONS.contains(&a.as_str()) || short_with_value);
-            i += if takes_value { 2 } else { 1 };
-            continue;
-        }
-        out.push(a.clone());
-        i += 1;
-    }
-    out
-}
-
 /// The value of `--name VALUE`, `--name=VALUE` or a short `-X VALUE`/`-XVALUE`.
 fn option(args: &[String], names: &[&str]) -> Option<String> {
     for (i, a) in args.iter().enumerate() {
@@ -1264,15 +1174,6 @@ pub(crate) fn apply_server_paths(
         );
     }
     notes
-}
-
-/// The application an app server is given: the first positional with a `:`, else the first.
-fn app_spec(args: &[String]) -> Option<String> {
-    let pos = positionals(args);
-    pos.iter()
-        .find(|p| p.contains(':'))
-        .or_else(|| pos.first())
-        .cloned()
 }
 
 /// Flask's app path: `--app`/`-A`, else `FLASK_APP`.

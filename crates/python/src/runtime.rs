@@ -392,6 +392,107 @@ fn package_beside(vfs: &Vfs, script: &str, rel: &str) -> Option<String> {
     None
 }
 
+/// Options of app servers that take no value; every other `--option` without `=` consumes the
+/// next word, so `--bind 0.0.0.0:8000` is not mistaken for the application.
+const FLAG_OPTIONS: &[&str] = &[
+    "--reload",
+    "--factory",
+    "--proxy-headers",
+    "--no-proxy-headers",
+    "--access-log",
+    "--no-access-log",
+    "--use-colors",
+    "--no-use-colors",
+    "--server-header",
+    "--no-server-header",
+    "--date-header",
+    "--no-date-header",
+    "--preload",
+    "--daemon",
+    "-D",
+    "--check-config",
+    "--print-config",
+    "--spew",
+    "--capture-output",
+    "--enable-stdio-inheritance",
+    "--reuse-port",
+    "--strip-header-spaces",
+    "--debug",
+    "-v",
+    "--verbose",
+    "--help",
+    // granian
+    "--ws",
+    "--no-ws",
+    "--log",
+    "--no-log",
+    "--no-access-log",
+    "--http1-keep-alive",
+    "--no-http1-keep-alive",
+    "--http1-pipeline-flush",
+    "--no-http1-pipeline-flush",
+    "--http2-adaptive-window",
+    "--no-http2-adaptive-window",
+    "--ssl-client-verify",
+    "--no-ssl-client-verify",
+    "--respawn-failed-workers",
+    "--no-respawn-failed-workers",
+    "--no-factory",
+    "--no-reload",
+    "--metrics",
+    "--no-metrics",
+    "--reload-ignore-worker-failure",
+    "--no-reload-ignore-worker-failure",
+    // waitress-serve
+    "--call",
+    "--ipv4",
+    "--no-ipv4",
+    "--ipv6",
+    "--no-ipv6",
+    "--log-untrusted-proxy-headers",
+    "--no-log-untrusted-proxy-headers",
+    "--clear-untrusted-proxy-headers",
+    "--no-clear-untrusted-proxy-headers",
+    "--log-socket-errors",
+    "--no-log-socket-errors",
+    "--expose-tracebacks",
+    "--no-expose-tracebacks",
+    "--asyncore-use-poll",
+    "--no-asyncore-use-poll",
+];
+
+/// Positional words of a command line after the program name, skipping option values.
+pub fn positionals(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            out.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            let short_with_value = !a.starts_with("--") && a.len() > 2;
+            let takes_value =
+                !(a.contains('=') || FLAG_OPTIONS.contains(&a.as_str()) || short_with_value);
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out
+}
+
+/// The application an app server is given: the first positional with a `:`, else the first.
+pub fn app_spec(args: &[String]) -> Option<String> {
+    let pos = positionals(args);
+    pos.iter()
+        .find(|p| p.contains(':'))
+        .or_else(|| pos.first())
+        .cloned()
+}
+
 /// Splits a shell command line the simple way (quotes honoured, no expansion); enough for the
 /// `sh -c "exec uvicorn app:app"` wrappers seen in Dockerfiles.
 fn shell_words(s: &str) -> Vec<String> {
@@ -563,22 +664,9 @@ fn parse_argv(
     }
     parse_python_args(&interp[1..], &mut flags);
     let launch = if APP_SERVERS.contains(&name) {
-        // `module:attr`, not a bind address (`--bind 0.0.0.0:8000`, `unix:/run/x.sock`).
-        let is_address = |a: &str| {
-            a.starts_with("unix:")
-                || a.rsplit_once(':').is_some_and(|(_, port)| {
-                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-                })
-        };
-        let app = argv[1..]
-            .iter()
-            .find(|a| !a.starts_with('-') && a.contains(':') && !is_address(a))
-            .or_else(|| argv[1..].iter().rfind(|a| !a.starts_with('-')))
-            .cloned()
-            .unwrap_or_default();
         Launch::AppServer {
             server: name.to_string(),
-            app,
+            app: app_spec(&argv[1..]).unwrap_or_default(),
         }
     } else if dirname(&path).ends_with("/bin") {
         Launch::ConsoleScript { path: path.clone() }
@@ -717,16 +805,10 @@ fn project_runner(
         } else {
             None
         };
-        if matches!(opt, "--directory" | "--project" | "-C" | "-P")
-            && name != "uv"
-            && let Some(v) = &value
-        {
-            project = abspath(cwd, v);
-        }
-        if name == "uv"
-            && matches!(opt, "--directory" | "--project")
-            && let Some(v) = &value
-        {
+        // (uv's `-P` is `--upgrade-package`, not a project.)
+        let names_project = matches!(opt, "--directory" | "--project")
+            || (name != "uv" && matches!(opt, "-C" | "-P"));
+        if names_project && let Some(v) = &value {
             project = abspath(cwd, v);
         }
         if seen_run && name == "uv" && matches!(opt, "-m" | "--module") {
