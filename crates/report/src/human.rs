@@ -377,6 +377,21 @@ fn write_summary(
             ));
         }
         (style, line)
+    } else if s.imports == 0 && report.startup.modules_reached > 0 {
+        // A console-script or `python -m` launch of installed code: no application file, but
+        // a startup path was followed.
+        (
+            p.ok,
+            format!(
+                "no imports in {files}; the {} the entrypoint imports at startup {}",
+                plural(report.startup.modules_reached, "module", "modules"),
+                if report.startup.modules_reached == 1 {
+                    "resolves"
+                } else {
+                    "resolve"
+                }
+            ),
+        )
     } else if s.imports == 0 {
         (p.ok, format!("no imports found in {files}"))
     } else if s.imports == 1 {

@@ -266,6 +266,26 @@ fn human_clean_report() {
     );
 }
 
+/// A console script of installed code (`datasette serve`): no application file, the startup
+/// path it follows is what was checked.
+#[test]
+fn human_clean_report_without_application_files() {
+    let mut report = fixtures();
+    report.findings.clear();
+    report.warnings.clear();
+    report.imports.clear();
+    report.summary = Summary::default();
+    report.startup.modules_reached = 239;
+    let text = human(&report, false, false);
+    assert_eq!(
+        text.lines().next(),
+        Some("no imports in 0 files; the 239 modules the entrypoint imports at startup resolve")
+    );
+    report.startup.modules_reached = 0;
+    let text = human(&report, false, false);
+    assert_eq!(text.lines().next(), Some("no imports found in 0 files"));
+}
+
 #[test]
 fn human_neutralises_escape_sequences_from_the_image() {
     let mut report = fixtures();
