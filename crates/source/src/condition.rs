@@ -501,30 +501,25 @@ fn recognise_compare(cmp: &ast::ExprCompare, names: &Resolver) -> Option<Test> {
 
 /// `Some(prefix)` when `expr` denotes (a prefix of) `sys.version_info`.
 fn version_subject(expr: &Expr, names: &Resolver) -> Option<Option<u32>> {
-    if names.qualified(expr).as_deref() == Some("sys.version_info") {
+    if names.is(expr, "sys.version_info") {
         return Some(None);
     }
     match expr {
-        Expr::Subscript(sub)
-            if names.qualified(&sub.value).as_deref() == Some("sys.version_info") =>
-        {
-            match &*sub.slice {
-                Expr::NumberLiteral(n) if int_literal(n) == Some(0) => Some(Some(1)),
-                Expr::Slice(ast::ExprSlice {
-                    lower: None,
-                    upper: Some(upper),
-                    step: None,
-                    ..
-                }) => match &**upper {
-                    Expr::NumberLiteral(n) => int_literal(n).map(Some),
-                    _ => None,
-                },
+        Expr::Subscript(sub) if names.is(&sub.value, "sys.version_info") => match &*sub.slice {
+            Expr::NumberLiteral(n) if int_literal(n) == Some(0) => Some(Some(1)),
+            Expr::Slice(ast::ExprSlice {
+                lower: None,
+                upper: Some(upper),
+                step: None,
+                ..
+            }) => match &**upper {
+                Expr::NumberLiteral(n) => int_literal(n).map(Some),
                 _ => None,
-            }
-        }
+            },
+            _ => None,
+        },
         Expr::Attribute(attr)
-            if attr.attr.as_str() == "major"
-                && names.qualified(&attr.value).as_deref() == Some("sys.version_info") =>
+            if attr.attr.as_str() == "major" && names.is(&attr.value, "sys.version_info") =>
         {
             Some(Some(1))
         }
@@ -570,13 +565,15 @@ fn recognise_startswith(call: &ast::ExprCall, names: &Resolver) -> Option<Test> 
 fn platform_source(expr: &Expr, names: &Resolver) -> Option<PlatformSource> {
     if let Expr::Call(call) = expr {
         let no_args = call.arguments.args.is_empty() && call.arguments.keywords.is_empty();
-        return (no_args && names.qualified(&call.func).as_deref() == Some("platform.system"))
+        return (no_args && names.is(&call.func, "platform.system"))
             .then_some(PlatformSource::PlatformSystem);
     }
-    match names.qualified(expr).as_deref() {
-        Some("sys.platform") => Some(PlatformSource::SysPlatform),
-        Some("os.name") => Some(PlatformSource::OsName),
-        _ => None,
+    if names.is(expr, "sys.platform") {
+        Some(PlatformSource::SysPlatform)
+    } else if names.is(expr, "os.name") {
+        Some(PlatformSource::OsName)
+    } else {
+        None
     }
 }
 

@@ -3,7 +3,7 @@
 //! constant strings they are given. The extractor decides where they run; this only says what
 //! they load.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use ruff_python_ast::{self as ast, Expr, InterpolatedStringElement};
 
@@ -88,7 +88,7 @@ pub(crate) fn find_library_call(expr: &Expr, names: &Resolver) -> Option<String>
     let Expr::Call(call) = expr else {
         return None;
     };
-    if names.qualified(&call.func).as_deref() != Some("ctypes.util.find_library") {
+    if !names.is(&call.func, "ctypes.util.find_library") {
         return None;
     }
     const_str(argument(call, 0, "name")?)
@@ -119,8 +119,7 @@ const LOADERS: &[&str] = &[
 
 /// The argument a loading call passes to `dlopen`, when `call` is one.
 pub(crate) fn loader_argument<'a>(call: &'a ast::ExprCall, names: &Resolver) -> Option<&'a Expr> {
-    let func = names.qualified(&call.func)?;
-    if !LOADERS.contains(&func.as_str()) {
+    if !names.is_any(&call.func, LOADERS) {
         return None;
     }
     argument(call, 0, "name")
@@ -129,15 +128,19 @@ pub(crate) fn loader_argument<'a>(call: &'a ast::ExprCall, names: &Resolver) -> 
 /// `cdll.libX` / `cdll["libX.so.N"]`: `LibraryLoader` loads the attribute's name (names with a
 /// leading underscore raise `AttributeError` instead).
 pub(crate) fn loader_item(expr: &Expr, names: &Resolver) -> Option<String> {
-    let (value, name) = match expr {
-        Expr::Attribute(a) => (&*a.value, a.attr.as_str().to_string()),
-        Expr::Subscript(s) => (&*s.value, const_str(&s.slice)?),
+    let value = match expr {
+        Expr::Attribute(a) => &*a.value,
+        Expr::Subscript(s) => &*s.value,
         _ => return None,
     };
-    let owner = names.qualified(value)?;
-    if !matches!(owner.as_str(), "ctypes.cdll" | "ctypes.pydll") {
+    if !names.is_any(value, &["ctypes.cdll", "ctypes.pydll"]) {
         return None;
     }
+    let name = match expr {
+        Expr::Attribute(a) => a.attr.as_str().to_string(),
+        Expr::Subscript(s) => const_str(&s.slice)?,
+        _ => return None,
+    };
     if matches!(expr, Expr::Attribute(_)) && (name.starts_with('_') || name == "LoadLibrary") {
         return None;
     }

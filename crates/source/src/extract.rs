@@ -2,14 +2,52 @@
 
 use std::fmt::Write as _;
 
+use ruff_python_ast::statement_visitor::{self, StatementVisitor};
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, ExceptHandler, Expr, ExprContext, Stmt};
 use ruff_text_size::{Ranged, TextRange};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::condition::{self, Branch, Condition, Test};
 use crate::ctypes_loads::{self, LibValue, LibVars};
 use crate::names::Resolver;
-use std::collections::{HashMap, HashSet};
+
+/// The names an import statement anywhere in `body` binds (over-approximated: every alias).
+/// With the module-level bindings these are the only heads a recorded call can keep (see
+/// `parse_text`), so calls of anything else are not recorded at all: most calls are of
+/// builtins, parameters and locals, and recording one costs its position and context.
+pub(crate) fn import_bound_names(body: &[Stmt]) -> HashSet<&str> {
+    struct Imports<'a>(HashSet<&'a str>);
+    impl<'a> StatementVisitor<'a> for Imports<'a> {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::Import(import) => {
+                    for alias in &import.names {
+                        let name = alias.name.as_str();
+                        self.0.insert(alias.asname.as_ref().map_or_else(
+                            || name.split('.').next().unwrap_or(name),
+                            |a| a.as_str(),
+                        ));
+                    }
+                }
+                Stmt::ImportFrom(import) => {
+                    for alias in &import.names {
+                        self.0.insert(
+                            alias
+                                .asname
+                                .as_ref()
+                                .map_or(alias.name.as_str(), |a| a.as_str()),
+                        );
+                    }
+                }
+                _ => statement_visitor::walk_stmt(self, stmt),
+            }
+        }
+    }
+    let mut imports = Imports(HashSet::default());
+    imports.visit_body(body);
+    imports.0
+}
 
 /// `@X.on_event("startup")` (FastAPI, Starlette): the decorated function runs when the server
 /// starts the application.
@@ -77,20 +115,27 @@ struct ChainVar {
 /// writes its own namespace dynamically (see [`crate::Bindings::dynamic_namespace`]) and whether
 /// it registers other modules in `sys.modules` ([`crate::Bindings::dynamic_submodules`]), and
 /// what loads need from functions (finders, fallback chains, functions called at import).
-pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) -> Extracted {
+/// `callable` tells the names a call's head must be for the call to be recorded.
+pub(crate) fn extract(
+    body: &[Stmt],
+    locator: &Locator<'_>,
+    file: Option<&str>,
+    callable: &dyn Fn(&str) -> bool,
+) -> Extracted {
     let mut names = Resolver::default();
     names.file = file.map(str::to_string);
     let mut extractor = Extractor {
         locator,
+        callable,
         names,
         sites: Vec::new(),
         loads: Vec::new(),
         lib_vars: LibVars::default(),
-        fn_aliases: HashMap::new(),
-        finder_vars: HashMap::new(),
+        fn_aliases: HashMap::default(),
+        finder_vars: HashMap::default(),
         finder_candidates: Vec::new(),
-        returned: HashSet::new(),
-        chain_vars: HashMap::new(),
+        returned: HashSet::default(),
+        chain_vars: HashMap::default(),
         fallbacks: Vec::new(),
         called_at_import: Vec::new(),
         functions: Vec::new(),
@@ -99,7 +144,7 @@ pub(crate) fn extract(body: &[Stmt], locator: &Locator<'_>, file: Option<&str>) 
         startup_hooks: Vec::new(),
         lifespan: false,
         yields: Vec::new(),
-        awaited: HashSet::new(),
+        awaited: HashSet::default(),
         lambdas: 0,
         main_only: None,
         guarded: false,
@@ -170,6 +215,15 @@ fn dunder_main_test(test: &Expr) -> Option<bool> {
 }
 
 /// `a`, `a.b.c` for a name or an attribute chain on a name.
+/// The name a `Name`/`Attribute` chain starts from: `a` of `a.b.c`.
+fn chain_head(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Name(n) => Some(n.id.as_str()),
+        Expr::Attribute(a) => chain_head(&a.value),
+        _ => None,
+    }
+}
+
 fn dotted(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Name(n) => Some(n.id.to_string()),
@@ -207,6 +261,8 @@ fn may_be_self(key: &Expr) -> bool {
 
 struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
+    /// Whether a call whose head is this name may be kept: see [`import_bound_names`].
+    callable: &'l dyn Fn(&str) -> bool,
     names: Resolver,
     sites: Vec<ImportSite>,
     loads: Vec<NativeLoad>,
@@ -382,22 +438,40 @@ impl Extractor<'_, '_> {
             .then_some(first)
     }
 
+    /// Whether [`Self::owner`] is `Some`, without building the name.
+    fn has_owner(&self) -> bool {
+        let rest = match self.scopes.as_slice() {
+            [Scope::Function(_), rest @ ..] | [Scope::Class(_), Scope::Function(_), rest @ ..] => {
+                rest
+            }
+            other => other,
+        };
+        rest.iter().all(|s| matches!(s, Scope::Class(_)))
+    }
+
     /// Records a call of a name or a dotted attribute of one, when module-level code or a
     /// module-level function makes it.
     fn note_call(&mut self, call: &ast::ExprCall) {
         if self.lambdas > 0 || self.type_checking {
             return;
         }
-        if self.owner().is_none() {
+        if !self.has_owner() {
             return;
         }
-        let Some(callee) = dotted(&call.func) else {
+        // Only a dotted name is recorded; its string is built once the call is known to be
+        // kept (most are not: see `callable`).
+        let Some(head) = chain_head(&call.func) else {
             return;
         };
+        let last = match &*call.func {
+            Expr::Attribute(a) => a.attr.as_str(),
+            _ => head,
+        };
         // `Celery("proj", include=[…])`, `app.conf.update(imports=[…])`.
-        if self.names.qualified(&call.func).as_deref() == Some("celery.Celery")
-            || callee.ends_with(".conf.update")
-        {
+        let conf_update = last == "update"
+            && matches!(&*call.func, Expr::Attribute(a)
+                if matches!(&*a.value, Expr::Attribute(c) if c.attr.as_str() == "conf"));
+        if conf_update || self.names.is(&call.func, "celery.Celery") {
             for keyword in &call.arguments.keywords {
                 if let Some(setting) = keyword.arg.as_ref().map(|a| a.as_str())
                     && matches!(setting, "include" | "imports")
@@ -408,11 +482,7 @@ impl Extractor<'_, '_> {
         }
         // What an event loop or a task runner is handed runs: calls it is given (their
         // coroutines), and functions it is given uncalled (`anyio.run(main)`).
-        let runner = callee
-            .rsplit('.')
-            .next()
-            .is_some_and(|last| COROUTINE_RUNNERS.contains(&last));
-        if runner {
+        if COROUTINE_RUNNERS.contains(&last) {
             for arg in &call.arguments.args {
                 match arg {
                     Expr::Call(inner) => {
@@ -447,6 +517,12 @@ impl Extractor<'_, '_> {
                 _ => {}
             }
         }
+        if !(self.callable)(head) {
+            return;
+        }
+        let Some(callee) = dotted(&call.func) else {
+            return;
+        };
         let (line, column) = self.locator.line_column(call.range().start());
         let context = self.context(false);
         self.calls.push(CallSite {
@@ -500,8 +576,20 @@ impl Extractor<'_, '_> {
         }
     }
 
+    /// The enclosing scopes as one string, for [`Self::chain_vars`]: empty at module level.
     fn scope_key(&self) -> String {
-        format!("{:?}", self.scopes)
+        let mut key = String::new();
+        for scope in &self.scopes {
+            let (kind, name) = match scope {
+                Scope::Module => ('m', ""),
+                Scope::Function(f) => ('f', f.as_str()),
+                Scope::Class(c) => ('c', c.as_str()),
+            };
+            key.push(kind);
+            key.push_str(name);
+            key.push('\0');
+        }
+        key
     }
 
     /// A binding of `name` in the current scope by an import (site `index`) or otherwise.
@@ -720,13 +808,10 @@ impl Extractor<'_, '_> {
     }
 
     fn dynamic_import(&mut self, call: &ast::ExprCall) {
-        let Some(func) = self.names.qualified(&call.func) else {
-            return;
-        };
-        let is_import_module = func == "importlib.import_module";
-        let is_dunder = matches!(
-            func.as_str(),
-            "__import__" | "importlib.__import__" | "builtins.__import__"
+        let is_import_module = self.names.is(&call.func, "importlib.import_module");
+        let is_dunder = self.names.is_any(
+            &call.func,
+            &["__import__", "importlib.__import__", "builtins.__import__"],
         );
         if !is_import_module && !is_dunder {
             return;
@@ -820,23 +905,20 @@ impl Extractor<'_, '_> {
         // serve modules no file holds, so the module's submodules cannot be judged from files.
         if let Expr::Attribute(attr) = &*call.func
             && matches!(attr.attr.as_str(), "append" | "insert" | "extend")
-            && matches!(
-                self.names.qualified(&attr.value).as_deref(),
-                Some("sys.meta_path" | "sys.path_hooks")
-            )
+            && self
+                .names
+                .is_any(&attr.value, &["sys.meta_path", "sys.path_hooks"])
         {
             self.import_hook = true;
         }
-        match self.names.qualified(&call.func).as_deref() {
-            Some("exec") if at_module => self.dynamic_namespace = true,
-            Some("setattr") => {
-                if let Some(Expr::Subscript(sub)) = call.arguments.args.first()
-                    && self.names.qualified(&sub.value).as_deref() == Some("sys.modules")
-                {
-                    self.dynamic_namespace = true;
-                }
-            }
-            _ => {}
+        if at_module && self.names.is(&call.func, "exec") {
+            self.dynamic_namespace = true;
+        }
+        if self.names.is(&call.func, "setattr")
+            && let Some(Expr::Subscript(sub)) = call.arguments.args.first()
+            && self.names.is(&sub.value, "sys.modules")
+        {
+            self.dynamic_namespace = true;
         }
     }
 
@@ -848,11 +930,13 @@ impl Extractor<'_, '_> {
         if !call.arguments.args.is_empty() || !call.arguments.keywords.is_empty() {
             return false;
         }
-        match self.names.qualified(&call.func).as_deref() {
-            Some("globals" | "builtins.globals") => true,
-            Some("vars" | "locals") => at_module,
-            _ => false,
+        if self
+            .names
+            .is_any(&call.func, &["globals", "builtins.globals"])
+        {
+            return true;
         }
+        at_module && self.names.is_any(&call.func, &["vars", "locals"])
     }
 
     /// `Some(false)` for tests that are never true at runtime (`TYPE_CHECKING`,
@@ -1271,7 +1355,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let at_module = self.scope() == Scope::Module;
                 if self.is_namespace_dict(&sub.value, at_module) {
                     self.dynamic_namespace = true;
-                } else if self.names.qualified(&sub.value).as_deref() == Some("sys.modules") {
+                } else if self.names.is(&sub.value, "sys.modules") {
                     if may_be_self(&sub.slice) {
                         self.dynamic_namespace = true;
                     } else {

@@ -16,6 +16,8 @@ mod prescan;
 mod undecodable;
 
 use std::collections::BTreeSet;
+
+use rustc_hash::FxHashSet as HashSet;
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
@@ -508,27 +510,31 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
-    let extracted = extract::extract(&module.body, &locator, path);
+    let mut bindings = bindings::collect(&module.body);
+    let mut callable_names = extract::import_bound_names(&module.body);
+    callable_names.extend(bindings.names.iter().map(String::as_str));
+    let callable = |head: &str| callable_names.contains(head);
+    let extracted = extract::extract(&module.body, &locator, path, &callable);
     let (imports, native_loads, touches_namespace, registers_modules) = (
         extracted.sites,
         extracted.loads,
         extracted.dynamic_namespace,
         extracted.dynamic_submodules,
     );
-    let mut bindings = bindings::collect(&module.body);
     bindings.dynamic_namespace |= touches_namespace;
     bindings.dynamic_submodules |= registers_modules || extracted.import_hook;
     bindings.import_hook = extracted.import_hook;
     // Only calls of names the module binds can reach its functions or another module's:
     // builtins, locals and parameters are dropped here.
+    let imported: HashSet<(Option<&str>, String)> = imports
+        .iter()
+        .filter_map(|s| Some((s.context.in_function.as_deref(), s.bound_name()?)))
+        .collect();
     let mut calls = extracted.calls;
     calls.retain(|c| {
         let head = c.callee.split('.').next().unwrap_or_default();
         bindings.names.contains(head)
-            || imports.iter().any(|s| {
-                s.context.in_function == c.context.in_function
-                    && s.bound_name().as_deref() == Some(head)
-            })
+            || imported.contains(&(c.context.in_function.as_deref(), head.to_string()))
     });
 
     ParsedModule {

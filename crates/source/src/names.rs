@@ -7,7 +7,7 @@
 //! Also the filesystem paths a module computes at its top level from literals and
 //! `__file__` (`BASE_DIR = Path(__file__).resolve().parent.parent`), for existence tests.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use ruff_python_ast::{self as ast, Expr, StmtImport, StmtImportFrom};
 
@@ -186,21 +186,49 @@ impl Resolver {
 
     /// Dotted name of a `Name`/`Attribute` chain with its head alias expanded.
     pub(crate) fn qualified(&self, expr: &Expr) -> Option<String> {
+        let mut out = String::new();
+        self.write_qualified(expr, &mut out).then_some(out)
+    }
+
+    /// Appends the dotted name of `expr` to `out` (one buffer for the whole chain: this runs
+    /// for every call and attribute of every module parsed).
+    fn write_qualified(&self, expr: &Expr, out: &mut String) -> bool {
         match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
-                Some(
-                    self.aliases
-                        .get(id)
-                        .cloned()
-                        .unwrap_or_else(|| id.to_owned()),
-                )
+                out.push_str(self.aliases.get(id).map_or(id, String::as_str));
+                true
             }
             Expr::Attribute(attr) => {
-                let base = self.qualified(&attr.value)?;
-                Some(format!("{base}.{}", attr.attr.as_str()))
+                if !self.write_qualified(&attr.value, out) {
+                    return false;
+                }
+                out.push('.');
+                out.push_str(attr.attr.as_str());
+                true
             }
-            _ => None,
+            _ => false,
         }
+    }
+
+    /// Whether [`Self::qualified`] of `expr` is `target`, decided from the chain's tail without
+    /// building the name: most calls are not the few the walk looks for.
+    pub(crate) fn is(&self, expr: &Expr, target: &str) -> bool {
+        match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                self.aliases.get(id).map_or(id, String::as_str) == target
+            }
+            Expr::Attribute(attr) => target
+                .strip_suffix(attr.attr.as_str())
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|rest| self.is(&attr.value, rest)),
+            _ => false,
+        }
+    }
+
+    /// Whether [`Self::qualified`] of `expr` is one of `targets`.
+    pub(crate) fn is_any(&self, expr: &Expr, targets: &[&str]) -> bool {
+        targets.iter().any(|t| self.is(expr, t))
     }
 }
