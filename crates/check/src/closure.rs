@@ -203,6 +203,11 @@ pub(crate) struct Walker<'a, 'r> {
     requests: BTreeMap<String, BTreeSet<CallRequest>>,
     /// Nodes followed at least once: a new request for one of them follows it again.
     followed_nodes: BTreeSet<usize>,
+    /// Sources the followed imports reach but that are not followed (the standard library's):
+    /// the check parses each of them for its syntax, so they are parsed on the pool while the
+    /// walk goes on, instead of one after another once it is over.
+    side: Vec<String>,
+    side_seen: BTreeSet<String>,
 }
 
 impl<'a, 'r> Walker<'a, 'r> {
@@ -228,6 +233,8 @@ impl<'a, 'r> Walker<'a, 'r> {
             store: None,
             requests: BTreeMap::new(),
             followed_nodes: BTreeSet::new(),
+            side: Vec::new(),
+            side_seen: BTreeSet::new(),
         }
     }
 
@@ -310,11 +317,18 @@ impl<'a, 'r> Walker<'a, 'r> {
         let mut last = parent;
         let mut all = Vec::new();
         for (name, found) in &res.found {
-            if let Some(file) = found.file()
-                && let Some(i) = self.add_file(file, name, last)
-            {
-                last = Some(i);
-                all.push(i);
+            let Some(file) = found.file() else {
+                continue;
+            };
+            match self.add_file(file, name, last) {
+                Some(i) => {
+                    last = Some(i);
+                    all.push(i);
+                }
+                None if file.ends_with(".py") && self.side_seen.insert(file.to_string()) => {
+                    self.side.push(file.to_string());
+                }
+                None => {}
             }
         }
         (last, res.failure.is_none(), all)
@@ -415,33 +429,101 @@ impl<'a, 'r> Walker<'a, 'r> {
     }
 
     /// Parses the frontier in parallel and follows its imports until nothing new is reached.
+    /// Nodes are followed in the order they were reached (the report depends on it), but a
+    /// file is handed to the parse pool as soon as its node is reached: while this thread
+    /// follows one wave, the pool parses the next.
     pub fn run(&mut self) {
-        while !self.frontier.is_empty() {
-            let frontier = std::mem::take(&mut self.frontier);
-            let need: Vec<(String, Arc<[u8]>)> = frontier
-                .iter()
-                .filter_map(|&i| self.reached.nodes.get(i))
-                .map(|n| n.file.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .filter(|f| !self.cache.contains_key(f))
-                .filter_map(|f| {
-                    let bytes = self.vfs.read(&f)??;
-                    Some((f, bytes))
-                })
-                .collect();
-            self.reached.parsed_outside_app += need.len();
-            if let Some(step) = self.progress {
-                step.advance(need.len() as u64);
+        let (major, minor, _) = self.target.version;
+        let (done, results) = std::sync::mpsc::channel();
+        let mut side_parsed: BTreeMap<String, ParsedModule> = BTreeMap::new();
+        importgate_source::parse_pipelined(self.store, &done, |parse| {
+            let mut asked: BTreeSet<String> = BTreeSet::new();
+            let mut side_asked = 0usize;
+            let mut handed = 0;
+            while !self.frontier.is_empty() {
+                let frontier = std::mem::take(&mut self.frontier);
+                self.hand_over(&frontier, &mut asked, parse);
+                // Every file of this wave has to be parsed before its nodes are followed.
+                let mut waiting: BTreeSet<String> = frontier
+                    .iter()
+                    .filter_map(|&i| self.reached.nodes.get(i))
+                    .map(|n| n.file.clone())
+                    .filter(|f| asked.contains(f) && !self.cache.contains_key(f))
+                    .collect();
+                while !waiting.is_empty() {
+                    let Ok((file, parsed)) = results.recv() else {
+                        break;
+                    };
+                    if waiting.remove(&file) || asked.contains(&file) {
+                        self.cache
+                            .insert(file, Arc::new(parsed.for_version(major, minor)));
+                    } else {
+                        side_parsed.insert(file, parsed);
+                    }
+                }
+                for i in frontier {
+                    self.follow(i);
+                    let reached = self.frontier[handed.min(self.frontier.len())..].to_vec();
+                    self.hand_over(&reached, &mut asked, parse);
+                    handed = self.frontier.len();
+                    side_asked += self.hand_over_side(parse);
+                }
+                handed = 0;
             }
-            let (major, minor, _) = self.target.version;
-            for (file, parsed) in importgate_source::parse_many_stored(need, self.store) {
-                self.cache
-                    .insert(file, Arc::new(parsed.for_version(major, minor)));
+            while side_parsed.len() < side_asked {
+                let Ok((file, parsed)) = results.recv() else {
+                    break;
+                };
+                side_parsed.insert(file, parsed);
             }
-            for i in frontier {
-                self.follow(i);
+        });
+        for (file, parsed) in side_parsed {
+            self.cache
+                .entry(file)
+                .or_insert_with(|| Arc::new(parsed.for_version(major, minor)));
+        }
+    }
+
+    /// Hands the side files found since the last call to the parse pool; returns how many.
+    fn hand_over_side(&mut self, parse: &dyn Fn(String, Arc<[u8]>)) -> usize {
+        let mut count = 0;
+        for file in std::mem::take(&mut self.side) {
+            if self.cache.contains_key(&file) {
+                continue;
             }
+            if let Some(Some(bytes)) = self.vfs.read(&file) {
+                parse(file, bytes);
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Hands the files of `nodes` that are neither parsed nor asked for to the parse pool.
+    fn hand_over(
+        &mut self,
+        nodes: &[usize],
+        asked: &mut BTreeSet<String>,
+        parse: &dyn Fn(String, Arc<[u8]>),
+    ) {
+        let mut count = 0;
+        for &i in nodes {
+            let Some(file) = self.reached.nodes.get(i).map(|n| n.file.clone()) else {
+                continue;
+            };
+            if self.cache.contains_key(&file) || asked.contains(&file) {
+                continue;
+            }
+            let Some(Some(bytes)) = self.vfs.read(&file) else {
+                continue;
+            };
+            asked.insert(file.clone());
+            parse(file, bytes);
+            count += 1;
+        }
+        self.reached.parsed_outside_app += count;
+        if let Some(step) = self.progress {
+            step.advance(count as u64);
         }
     }
 

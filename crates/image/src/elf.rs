@@ -251,7 +251,7 @@ pub(crate) fn summarise_stream<R: std::io::Read>(
     let Some((entries, str_off, str_len)) = layout.dynamic_entries(&dynbuf) else {
         return Ok(Streamed::Done(None));
     };
-    let mut out = ElfSummary {
+    let out = ElfSummary {
         machine: layout.machine,
         class: layout.class,
         ..ElfSummary::default()
@@ -277,15 +277,19 @@ pub(crate) fn summarise_stream<R: std::io::Read>(
     if strings.len() as u64 != str_len {
         return Ok(Streamed::Done(None));
     }
+    Ok(Streamed::Done(with_strings(out, &entries, &strings)))
+}
+
+/// Fills `out` with the string-valued dynamic entries, looked up in `.dynstr`; `None` when one
+/// points outside it.
+fn with_strings(mut out: ElfSummary, entries: &[(u64, u64)], strings: &[u8]) -> Option<ElfSummary> {
     let text = |v: u64| -> Option<String> {
         let tail = strings.get(usize::try_from(v).ok()?..)?;
         let n = tail.iter().position(|b| *b == 0)?;
         Some(String::from_utf8_lossy(&tail[..n]).into_owned())
     };
-    for (tag, val) in entries {
-        let Some(s) = text(val) else {
-            return Ok(Streamed::Done(None));
-        };
+    for &(tag, val) in entries {
+        let s = text(val)?;
         match tag {
             1 => out.needed.push(s),
             14 => out.soname = Some(s),
@@ -293,7 +297,68 @@ pub(crate) fn summarise_stream<R: std::io::Read>(
             _ => out.runpath = Some(s),
         }
     }
-    Ok(Streamed::Done(Some(out)))
+    Some(out)
+}
+
+/// Reads at an offset of a member that can be read anywhere (a layer tar indexed in place, a
+/// file of the engine's storage): what [`summarise_at`] reads through.
+pub(crate) type ReadAt<'a> = &'a dyn Fn(u64, &mut [u8]) -> std::io::Result<usize>;
+
+/// `len` bytes at `offset`, fewer only at the end of the member.
+fn read_range(read_at: ReadAt<'_>, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let len = usize::try_from(len).map_err(std::io::Error::other)?;
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let n = read_at(offset + done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// [`summarise_stream`] for a member that can be read anywhere: the headers, the dynamic
+/// segment and `.dynstr` are read where they lie, a few kilobytes, instead of everything up
+/// to the dynamic segment, which linkers put near the end of the file.
+pub(crate) fn summarise_at(read_at: ReadAt<'_>, size: u64) -> std::io::Result<Streamed> {
+    const HEAD: u64 = 64 << 10;
+    let head = read_range(read_at, 0, HEAD.min(size))?;
+    let Some(layout) = Layout::parse(&head) else {
+        return Ok(Streamed::ReadWhole);
+    };
+    let Some((dyn_off, dyn_len)) = layout.dynamic else {
+        return Ok(Streamed::Done(ElfSummary::parse_headers_only(&head)));
+    };
+    let dyn_end = dyn_off.saturating_add(dyn_len).min(size);
+    if dyn_end <= dyn_off || dyn_len > (16 << 20) {
+        return Ok(Streamed::ReadWhole);
+    }
+    let dynbuf = read_range(read_at, dyn_off, dyn_len)?;
+    if dynbuf.len() as u64 != dyn_len {
+        return Ok(Streamed::Done(None));
+    }
+    let Some((entries, str_off, str_len)) = layout.dynamic_entries(&dynbuf) else {
+        return Ok(Streamed::Done(None));
+    };
+    let out = ElfSummary {
+        machine: layout.machine,
+        class: layout.class,
+        ..ElfSummary::default()
+    };
+    if entries.is_empty() {
+        return Ok(Streamed::Done(Some(out)));
+    }
+    if str_len > (16 << 20) || str_off.saturating_add(str_len) > size {
+        return Ok(Streamed::Done(None));
+    }
+    let strings = read_range(read_at, str_off, str_len)?;
+    if strings.len() as u64 != str_len {
+        return Ok(Streamed::Done(None));
+    }
+    Ok(Streamed::Done(with_strings(out, &entries, &strings)))
 }
 
 /// The outcome of [`summarise_stream`].
@@ -447,7 +512,8 @@ impl ElfSummary {
 mod stream_tests {
     use super::*;
 
-    /// The streamed summary equals the whole-file one for the host's real shared objects.
+    /// The streamed summary, and the one read where the parts lie, equal the whole-file one
+    /// for the host's real shared objects.
     #[test]
     fn streaming_agrees_with_the_full_parse_on_host_libraries() {
         let mut checked = 0;
@@ -471,6 +537,26 @@ mod stream_tests {
                 let Some(full) = ElfSummary::parse(&data) else {
                     continue;
                 };
+                let read_at = |offset: u64, buf: &mut [u8]| {
+                    let rest = usize::try_from(offset)
+                        .ok()
+                        .and_then(|o| data.get(o..))
+                        .unwrap_or_default();
+                    let n = rest.len().min(buf.len());
+                    buf[..n].copy_from_slice(&rest[..n]);
+                    Ok(n)
+                };
+                let full_no_interp = ElfSummary {
+                    interp: None,
+                    ..full.clone()
+                };
+                match summarise_at(&read_at, data.len() as u64).unwrap() {
+                    Streamed::Done(at) => {
+                        assert_eq!(at.as_ref(), Some(&full_no_interp), "{}", p.display());
+                        checked += 1;
+                    }
+                    Streamed::ReadWhole => {}
+                }
                 let mut prefix = Vec::new();
                 let mut r = &data[..];
                 if let Streamed::Done(streamed) =

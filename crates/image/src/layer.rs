@@ -7,7 +7,7 @@ use std::io::{self, Chain, Cursor, Read};
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::elf::{ELF_MAGIC, ElfSummary, Streamed};
+use crate::elf::{ELF_MAGIC, ElfSummary, ReadAt, Streamed};
 use crate::vfs::{FileData, clean_member_name};
 use crate::{Capture, Keep};
 
@@ -370,7 +370,7 @@ pub(crate) fn index_tar_in_place(
 ) -> io::Result<LayerIndex> {
     let region = io::BufReader::with_capacity(IN_PLACE_BUFFER, Region::new(file, start, len)?);
     let mut archive = tar::Archive::new(SeekInBuffer(region));
-    index_from(archive.entries_with_seek()?, capture)
+    index_from(archive.entries_with_seek()?, capture, Some((file, start)))
 }
 
 /// The read size of a layer read in place: a few small members' headers and contents per read,
@@ -478,13 +478,26 @@ impl io::Seek for Region {
 
 fn index_entries<R: Read>(reader: R, capture: &Capture) -> io::Result<LayerIndex> {
     let mut archive = tar::Archive::new(reader);
-    index_from(archive.entries()?, capture)
+    index_from(archive.entries()?, capture, None)
 }
 
-fn index_from<R: Read>(entries: tar::Entries<'_, R>, capture: &Capture) -> io::Result<LayerIndex> {
+/// `in_place`: the archive file and where the layer starts in it, when the layer is read in
+/// place (a member's bytes can then be read anywhere, not only in order).
+fn index_from<R: Read>(
+    entries: tar::Entries<'_, R>,
+    capture: &Capture,
+    in_place: Option<(&std::fs::File, u64)>,
+) -> io::Result<LayerIndex> {
+    use std::os::unix::fs::FileExt;
     let mut index = LayerIndex::default();
     for entry in entries {
         let mut entry = entry?;
+        let member_start = in_place.map(|(file, start)| (file, start + entry.raw_file_position()));
+        let read_at = |offset: u64, buf: &mut [u8]| match member_start {
+            Some((file, at)) => file.read_at(buf, at + offset),
+            None => Err(io::Error::other("not read in place")),
+        };
+        let at: Option<ReadAt<'_>> = member_start.is_some().then_some(&read_at);
         let ty = entry.header().entry_type();
         if matches!(
             ty,
@@ -559,7 +572,7 @@ fn index_from<R: Read>(entries: tar::Entries<'_, R>, capture: &Capture) -> io::R
             .is_some_and(|c| c.starts_with(".wh..wh."));
         if in_aufs_meta {
             if path.starts_with(".wh..wh.plnk/") && is_file_type(ty) {
-                let data = read_data(&mut entry, &path, size, capture, pax_sparse)?;
+                let data = read_data(&mut entry, &path, size, capture, pax_sparse, None)?;
                 index.entries.push(LayerEntry {
                     path,
                     kind: EntryKind::AufsLinkTarget(data),
@@ -595,7 +608,7 @@ fn index_from<R: Read>(entries: tar::Entries<'_, R>, capture: &Capture) -> io::R
         let kind = match ty {
             EntryType::Directory => EntryKind::Dir,
             t if is_file_type(t) => {
-                EntryKind::File(read_data(&mut entry, &path, size, capture, pax_sparse)?)
+                EntryKind::File(read_data(&mut entry, &path, size, capture, pax_sparse, at)?)
             }
             EntryType::Symlink => {
                 let target = entry
@@ -666,12 +679,14 @@ fn is_file_type(ty: EntryType) -> bool {
     )
 }
 
+/// `at` reads the member anywhere, when it can be (see [`crate::elf::summarise_at`]).
 pub(crate) fn read_data<R: Read>(
     entry: &mut R,
     path: &str,
     size: u64,
     capture: &Capture,
     pax_sparse: bool,
+    at: Option<ReadAt<'_>>,
 ) -> io::Result<FileData> {
     let abs = format!("/{path}");
     let keep = if pax_sparse || size > MAX_CAPTURE {
@@ -710,7 +725,11 @@ pub(crate) fn read_data<R: Read>(
                 let started = std::time::Instant::now();
                 // Headers, first segment and dynamic segment only; the whole member only when
                 // its layout is unusual.
-                elf = match crate::elf::summarise_stream(&mut *entry, size, &mut buf)? {
+                let summary = match at {
+                    Some(at) => crate::elf::summarise_at(at, size)?,
+                    None => crate::elf::summarise_stream(&mut *entry, size, &mut buf)?,
+                };
+                elf = match summary {
                     Streamed::Done(summary) => summary.map(std::sync::Arc::new),
                     Streamed::ReadWhole => {
                         entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;

@@ -383,12 +383,16 @@ pub(crate) fn index_dir(
                     }
                 } else {
                     let file = File::open(child.path())?;
+                    let read_at = |offset: u64, buf: &mut [u8]| {
+                        std::os::unix::fs::FileExt::read_at(&file, buf, offset)
+                    };
                     read_data(
-                        &mut BufReader::with_capacity(64 << 10, file),
+                        &mut BufReader::with_capacity(64 << 10, &file),
                         &path,
                         size,
                         capture,
                         false,
+                        Some(&read_at),
                     )?
                 };
                 push(&mut index, path, EntryKind::File(data));

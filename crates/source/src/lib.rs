@@ -654,6 +654,39 @@ pub fn parse_many_stored(
     }
 }
 
+/// Runs `body` on this thread with a function that hands a file to the parse pool; each
+/// result is sent to `done` as soon as it is ready. A caller that finds new files while it
+/// works through earlier results (the startup closure, import by import) keeps the pool
+/// parsing meanwhile instead of alternating between parsing and following. Every parse
+/// handed over has finished when this returns.
+pub fn parse_pipelined<R>(
+    store: Option<&dyn ParseStore>,
+    done: &std::sync::mpsc::Sender<(String, ParsedModule)>,
+    body: impl FnOnce(&dyn Fn(String, Arc<[u8]>)) -> R,
+) -> R {
+    match pool() {
+        Some(pool) => pool.in_place_scope(|scope| {
+            let parse = |path: String, bytes: Arc<[u8]>| {
+                let done = done.clone();
+                scope.spawn(move |_| {
+                    let parsed = parse_bytes_stored(&bytes, Some(&path), store);
+                    // The receiver outlives the scope; a closed one has nothing left to ask.
+                    let _ = done.send((path, parsed));
+                });
+            };
+            body(&parse)
+        }),
+        None => {
+            let parse = |path: String, bytes: Arc<[u8]>| {
+                for result in parse_many_stored(vec![(path, bytes)], store) {
+                    let _ = done.send(result);
+                }
+            };
+            body(&parse)
+        }
+    }
+}
+
 fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     POOL.get_or_init(|| {
