@@ -119,6 +119,57 @@ fn image_not_in_daemon() {
     );
 }
 
+/// The engine answers, then cannot produce the export: a file of the image's top layer is gone
+/// from its storage. The export fails (`docker save` says so too); importgate says it in one
+/// line whether or not it had started merging, and never reports on the half it read.
+#[test]
+fn engine_cannot_export_the_image() {
+    if !require_docker() {
+        return;
+    }
+    let base = ensure_base("slim", "3.12");
+    let image = build_scenario(
+        "importgate-test/export-broken:1",
+        &base,
+        &[file("/app/app.py", "import json\n")],
+        "CMD [\"python\", \"/app/app.py\"]",
+    );
+    let upper = run_ok(
+        docker().args([
+            "image",
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Data.UpperDir}}",
+            &image.tag,
+        ]),
+        "inspect",
+    );
+    let upper = std::path::PathBuf::from(upper.trim());
+    let (app, moved) = (upper.join("app"), upper.join("app.moved-by-test"));
+    if !app.is_dir() {
+        eprintln!("SKIP: the engine's storage driver keeps no upper directory here");
+        return;
+    }
+    fs::rename(&app, &moved).expect("move the layer's directory away");
+    /// Puts the directory back even when an assertion fails, so that the image can be removed.
+    struct Restore(std::path::PathBuf, std::path::PathBuf);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = fs::rename(&self.1, &self.0);
+        }
+    }
+    let _restore = Restore(app, moved);
+    let saved = docker()
+        .args(["save", &image.tag])
+        .output()
+        .expect("docker save");
+    assert!(!saved.status.success(), "docker save should fail here");
+    assert_bad_input(
+        &importgate(&["check", "--source-mode", "export", &image.tag]),
+        "export the engine cannot produce",
+    );
+}
+
 #[test]
 fn unreachable_daemon() {
     let run = importgate_env(

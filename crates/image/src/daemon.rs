@@ -521,60 +521,99 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
     // Export by id: the archive then holds exactly the inspected image, even if the tag moves.
     let target = inspect.id.unwrap_or_else(|| reference.to_string());
     let docker = docker.with_timeout(std::time::Duration::from_secs(EXPORT_TIMEOUT_SECS));
-    let stream = docker.export_image(&target);
 
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(CHANNEL_DEPTH);
     let capture = opts.capture.clone();
     let name = format!("docker-daemon:{reference}");
     let parse_name = name.clone();
     let cache = opts.cache.clone();
+    // The archive is handed over as soon as its last member is read: the engine can take a
+    // tenth of a second more to close the stream (it cleans up after the save), which the
+    // merge and the check need not wait for. What the stream says in the end is waited for
+    // with the layers' hashes ([`Image::verify`]).
+    let (archive_tx, archive_rx) = tokio::sync::oneshot::channel();
     let parser = tokio::task::spawn_blocking(move || {
         let mut reader = ChannelReader::new(rx);
         let result = collect_export(&mut reader, &parse_name, &capture, cache.as_ref());
-        let trailer = reader.trailing_error();
-        (result, trailer)
+        // A receiver gone is a load given up on: nothing is left to hand over.
+        let _ = archive_tx.send(result);
+        reader.trailing_error()
     });
 
-    let mut stream = std::pin::pin!(stream);
-    let mut stream_error = None;
     // The export is about the image's size (its layers uncompressed, plus a few headers).
     let step = opts.progress.step(
         format!("reading {name} from the engine"),
         crate::progress::Unit::Bytes,
         inspect.size.and_then(|s| u64::try_from(s).ok()),
     );
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
-                step.advance(chunk.len() as u64);
-                if tx.send(Ok(chunk)).await.is_err() {
+    let forward = tokio::spawn(async move {
+        let stream = docker.export_image(&target);
+        let mut stream = std::pin::pin!(stream);
+        let mut stream_error = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => {
+                    step.advance(chunk.len() as u64);
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                    stream_error = Some(e);
                     break;
                 }
             }
-            Err(e) => {
-                let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
-                stream_error = Some(e);
-                break;
-            }
         }
-    }
-    drop(tx);
-    drop(step);
-    let (result, trailer) = parser.await.map_err(|source| ImageError::Task {
-        archive: name.clone(),
-        source,
-    })?;
-    if let Some(e) = stream_error {
-        return Err(map_request_error(reference, e));
-    }
-    if let Some(message) = trailer {
-        return Err(ImageError::DaemonStream {
-            reference: reference.to_string(),
-            message,
+        stream_error
+    });
+    // The stream's own outcome: a transport error first, then an error the engine wrote at
+    // its end, as they explain a broken archive better than the archive itself.
+    let outcome = {
+        let (reference, name) = (reference.to_string(), name.clone());
+        async move {
+            let task = |source| ImageError::Task {
+                archive: name.clone(),
+                source,
+            };
+            let stream_error = forward.await.map_err(task)?;
+            let trailer = parser.await.map_err(task)?;
+            if let Some(e) = stream_error {
+                return Err(map_request_error(&reference, e));
+            }
+            if let Some(message) = trailer {
+                return Err(ImageError::DaemonStream { reference, message });
+            }
+            Ok(())
+        }
+    };
+    let store = match archive_rx.await {
+        Ok(Ok(store)) => store,
+        Ok(Err(error)) => {
+            outcome.await?;
+            return Err(error);
+        }
+        Err(_) => {
+            // The parser is gone without an answer: its task says why.
+            outcome.await?;
+            return Err(ImageError::DaemonStream {
+                reference: reference.to_string(),
+                message: "the export ended before the archive did".to_string(),
+            });
+        }
+    };
+    let stream_end = if opts.defer_digests {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        tokio::spawn(async move {
+            // Nobody left to tell when the image was dropped unverified.
+            let _ = done_tx.send(outcome.await);
         });
-    }
-    let store = result?;
-    select_and_assemble(
+        Some(done_rx)
+    } else {
+        outcome.await?;
+        None
+    };
+    let mut image = select_and_assemble(
         reference,
         store,
         inspected_platform,
@@ -582,7 +621,11 @@ pub(crate) async fn load_daemon(reference: &str, opts: &LoadOptions) -> Result<I
         opts,
         name,
     )
-    .await
+    .await?;
+    if let Some(done) = stream_end {
+        image.pending.wait_for_stream(done);
+    }
+    Ok(image)
 }
 
 /// The storage is read only where the engine's own paths are this machine's paths: an engine

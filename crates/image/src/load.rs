@@ -329,7 +329,7 @@ pub(crate) fn assemble(
         fs,
         layers,
         warnings,
-        pending: PendingDigests(Arc::new(pending)),
+        pending: PendingDigests::new(pending),
     })
 }
 
@@ -394,13 +394,42 @@ impl Deferred {
     }
 }
 
-/// The diff ids an image was handed over without ([`LoadOptions::defer_digests`]).
+/// What an image was handed over without ([`LoadOptions::defer_digests`]): diff ids still
+/// being hashed, and the end of the engine's export stream.
 #[derive(Debug, Clone, Default)]
-pub struct PendingDigests(Arc<Vec<Deferred>>);
+pub struct PendingDigests {
+    digests: Arc<Vec<Deferred>>,
+    /// The stream's outcome, taken by the first [`PendingDigests::verify`].
+    stream: Option<Arc<std::sync::Mutex<Option<StreamEnd>>>>,
+}
+
+type StreamEnd = std::sync::mpsc::Receiver<Result<(), ImageError>>;
 
 impl PendingDigests {
+    fn new(digests: Vec<Deferred>) -> Self {
+        PendingDigests {
+            digests: Arc::new(digests),
+            stream: None,
+        }
+    }
+
+    /// Also waits for `end`, the outcome of the stream the image was read from.
+    pub(crate) fn wait_for_stream(&mut self, end: StreamEnd) {
+        self.stream = Some(Arc::new(std::sync::Mutex::new(Some(end))));
+    }
+
+    /// The stream's error first (it explains a bad layer better than the layer's hash does),
+    /// then each diff id.
     pub(crate) fn verify(&self) -> Result<(), ImageError> {
-        self.0.iter().try_for_each(Deferred::verify)
+        let end = self
+            .stream
+            .as_ref()
+            .and_then(|s| s.lock().ok().and_then(|mut s| s.take()));
+        if let Some(end) = end {
+            // A sender gone without a word is a runtime shut down: nothing was said.
+            end.recv().unwrap_or(Ok(()))?;
+        }
+        self.digests.iter().try_for_each(Deferred::verify)
     }
 }
 
