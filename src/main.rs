@@ -453,7 +453,11 @@ async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if let (Some(cache), Some(key)) = (&opts.cache, &result_key) {
         results::put(cache, key, &report);
     }
-    emit(&report, &args)
+    let code = emit(&report, &args);
+    // The process ends next and its memory with it: freeing the merged tree and the captured
+    // sources first would only make the verdict later.
+    std::mem::forget(image);
+    code
 }
 
 /// Writes the report where and how the arguments ask; the exit code says whether it has errors.

@@ -1030,6 +1030,15 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     if let Some(ahead) = &opts.ahead {
         tracing::debug!("parse ahead: {} of those parses used", ahead.used());
     }
+    // Freeing hundreds of parsed modules takes longer than writing the report: another thread
+    // does it meanwhile (or, when none can be started, this one).
+    let parsed_modules = (std::mem::take(&mut ctx.parsed), ctx.native.take_sources());
+    if let Err(e) = std::thread::Builder::new()
+        .name("importgate-free".into())
+        .spawn(move || drop(parsed_modules))
+    {
+        tracing::debug!("no thread to free the parsed modules: {e}");
+    }
     Ok(Report {
         image: image.reference.clone(),
         python: PythonSummary {

@@ -639,14 +639,18 @@ impl<'a> Native<'a> {
         prefix: &[String],
         walk: &mut Walk,
     ) -> Option<Hit> {
-        let mut chain = prefix.to_vec();
-        if chain.last().map(String::as_str) != Some(name) {
-            chain.push(name.to_string());
-        }
+        // Built only when a hit or a walk needs it: most calls end at the memo below.
+        let chain = || {
+            let mut chain = prefix.to_vec();
+            if chain.last().map(String::as_str) != Some(name) {
+                chain.push(name.to_string());
+            }
+            chain
+        };
         if let Some(file) = self.extension_file(found) {
             return self
                 .extension_fails(name, file)
-                .then(|| Hit::new(chain, name, file));
+                .then(|| Hit::new(chain(), name, file));
         }
         let file = found.file()?;
         // Extensions an imported stdlib module loads in its own code (site-packages may lie
@@ -660,6 +664,7 @@ impl<'a> Native<'a> {
                 if let Some(Found::Extension { file }) = res.last_found()
                     && self.extension_fails(ext, file)
                 {
+                    let mut chain = chain();
                     chain.push(ext.to_string());
                     return Some(Hit::new(chain, ext, file));
                 }
@@ -667,6 +672,7 @@ impl<'a> Native<'a> {
                 // raises (a distro Python that splits it into another package, a stripped
                 // image). An empty file marks it.
                 if res.failure.as_ref().is_some_and(|f| !f.uncertain) {
+                    let mut chain = chain();
                     chain.push(ext.to_string());
                     return Some(Hit::new(chain, ext, ""));
                 }
@@ -708,6 +714,7 @@ impl<'a> Native<'a> {
         let depth = walk.in_progress.len();
         walk.in_progress.insert(real.clone(), depth);
         let outer_low = std::mem::replace(&mut walk.low, usize::MAX);
+        let chain = chain();
         let own = chain.len() - 1;
         let hit = self.walk_module(resolver, name, found, &real, chain, walk);
         walk.in_progress.remove(&real);
@@ -898,6 +905,11 @@ impl<'a> Native<'a> {
     }
 
     /// `resolver.resolve`, memoised: the walks import the same modules from many files.
+    /// The parsed modules this holds, to be freed elsewhere.
+    pub(crate) fn take_sources(&mut self) -> Memo<Option<Arc<ParsedModule>>> {
+        std::mem::take(&mut self.sources)
+    }
+
     fn resolve(&self, resolver: &Resolver<'_>, module: &str) -> Arc<Resolution> {
         self.resolutions
             .get_or_compute(module, || Arc::new(resolver.resolve(module)))
