@@ -248,17 +248,10 @@ pub(crate) fn summarise_stream<R: std::io::Read>(
         // Past the prefix there is no going back: what the headers promise is not there.
         return Ok(Streamed::Done(None));
     }
-    let Some((entries, str_off, str_len)) = layout.dynamic_entries(&dynbuf) else {
-        return Ok(Streamed::Done(None));
+    let (out, entries, str_off, str_len) = match layout.read_dynamic(&dynbuf) {
+        Dynamic::Done(summary) => return Ok(Streamed::Done(summary)),
+        Dynamic::Strings(out, entries, str_off, str_len) => (out, entries, str_off, str_len),
     };
-    let out = ElfSummary {
-        machine: layout.machine,
-        class: layout.class,
-        ..ElfSummary::default()
-    };
-    if entries.is_empty() {
-        return Ok(Streamed::Done(Some(out)));
-    }
     let str_end = str_off.saturating_add(str_len);
     let strings: Vec<u8> = if str_end <= prefix.len() as u64 {
         prefix[str_off as usize..str_end as usize].to_vec()
@@ -340,17 +333,10 @@ pub(crate) fn summarise_at(read_at: ReadAt<'_>, size: u64) -> std::io::Result<St
     if dynbuf.len() as u64 != dyn_len {
         return Ok(Streamed::Done(None));
     }
-    let Some((entries, str_off, str_len)) = layout.dynamic_entries(&dynbuf) else {
-        return Ok(Streamed::Done(None));
+    let (out, entries, str_off, str_len) = match layout.read_dynamic(&dynbuf) {
+        Dynamic::Done(summary) => return Ok(Streamed::Done(summary)),
+        Dynamic::Strings(out, entries, str_off, str_len) => (out, entries, str_off, str_len),
     };
-    let out = ElfSummary {
-        machine: layout.machine,
-        class: layout.class,
-        ..ElfSummary::default()
-    };
-    if entries.is_empty() {
-        return Ok(Streamed::Done(Some(out)));
-    }
     if str_len > (16 << 20) || str_off.saturating_add(str_len) > size {
         return Ok(Streamed::Done(None));
     }
@@ -359,6 +345,30 @@ pub(crate) fn summarise_at(read_at: ReadAt<'_>, size: u64) -> std::io::Result<St
         return Ok(Streamed::Done(None));
     }
     Ok(Streamed::Done(with_strings(out, &entries, &strings)))
+}
+
+/// What the dynamic segment says: a finished summary, or the summary so far with the entries
+/// whose strings are still to be looked up in `.dynstr` (its file offset and length).
+enum Dynamic {
+    Done(Option<ElfSummary>),
+    Strings(ElfSummary, Vec<(u64, u64)>, u64, u64),
+}
+
+impl Layout {
+    fn read_dynamic(&self, dynbuf: &[u8]) -> Dynamic {
+        let Some((entries, str_off, str_len)) = self.dynamic_entries(dynbuf) else {
+            return Dynamic::Done(None);
+        };
+        let out = ElfSummary {
+            machine: self.machine,
+            class: self.class,
+            ..ElfSummary::default()
+        };
+        if entries.is_empty() {
+            return Dynamic::Done(Some(out));
+        }
+        Dynamic::Strings(out, entries, str_off, str_len)
+    }
 }
 
 /// The outcome of [`summarise_stream`].
