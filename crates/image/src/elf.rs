@@ -57,17 +57,40 @@ impl ElfSummary {
     /// Parses `data`; `None` when it is not an ELF file or its headers are malformed (a hostile
     /// or truncated file is simply not summarised).
     pub fn parse(data: &[u8]) -> Option<ElfSummary> {
+        Self::parse_ref(data)
+    }
+
+    fn parse_ref<'data, R: ReadRef<'data>>(data: R) -> Option<ElfSummary> {
         match FileKind::parse(data).ok()? {
-            FileKind::Elf32 => summarise(&ElfFile32::<object::Endianness>::parse(data).ok()?, 32),
-            FileKind::Elf64 => summarise(&ElfFile64::<object::Endianness>::parse(data).ok()?, 64),
+            FileKind::Elf32 => {
+                summarise(&ElfFile32::<object::Endianness, R>::parse(data).ok()?, 32)
+            }
+            FileKind::Elf64 => {
+                summarise(&ElfFile64::<object::Endianness, R>::parse(data).ok()?, 64)
+            }
             _ => None,
         }
     }
 
     /// [`ElfSummary::parse`] plus the `PyInit_*` functions the file defines.
     pub fn parse_with_exports(data: &[u8]) -> Option<ElfSummary> {
+        Self::with_exports_ref(data)
+    }
+
+    /// [`ElfSummary::parse_with_exports`] of a member that can be read anywhere: only the
+    /// headers and the symbol tables are read (a few MB of libpython's 30).
+    pub(crate) fn parse_with_exports_at(read_at: ReadAt<'_>, size: u64) -> Option<ElfSummary> {
+        let cache = object::ReadCache::new(AtReader {
+            read_at,
+            pos: 0,
+            size,
+        });
+        Self::with_exports_ref(&cache)
+    }
+
+    fn with_exports_ref<'data, R: ReadRef<'data>>(data: R) -> Option<ElfSummary> {
         use object::{Object, ObjectSymbol};
-        let mut summary = ElfSummary::parse(data)?;
+        let mut summary = ElfSummary::parse_ref(data)?;
         let file = object::File::parse(data).ok()?;
         let mut names: Vec<String> = file
             .dynamic_symbols()
@@ -297,6 +320,38 @@ fn with_strings(mut out: ElfSummary, entries: &[(u64, u64)], strings: &[u8]) -> 
 /// file of the engine's storage): what [`summarise_at`] reads through.
 pub(crate) type ReadAt<'a> = &'a dyn Fn(u64, &mut [u8]) -> std::io::Result<usize>;
 
+/// A [`ReadAt`] as a reader that seeks, for the `object` crate's read cache.
+struct AtReader<'a> {
+    read_at: ReadAt<'a>,
+    pos: u64,
+    size: u64,
+}
+
+impl std::io::Read for AtReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.size.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = (self.read_at)(self.pos, &mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for AtReader<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| std::io::Error::other("seek before the member's start"))?;
+        Ok(self.pos)
+    }
+}
+
 /// `len` bytes at `offset`, fewer only at the end of the member.
 fn read_range(read_at: ReadAt<'_>, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
     let len = usize::try_from(len).map_err(std::io::Error::other)?;
@@ -521,6 +576,49 @@ impl ElfSummary {
 #[cfg(test)]
 mod stream_tests {
     use super::*;
+
+    /// libpython's builtin modules, read through the symbol tables only, are those of the
+    /// whole-file parse (the host's libpythons: Debian's and pyenv's).
+    #[test]
+    fn exports_read_in_place_equal_the_whole_file_ones() {
+        let mut candidates = vec![std::path::PathBuf::from(
+            "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0",
+        )];
+        if let Ok(versions) = std::fs::read_dir("/root/.pyenv/versions") {
+            for v in versions.flatten() {
+                if let Ok(lib) = std::fs::read_dir(v.path().join("lib")) {
+                    candidates.extend(
+                        lib.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.to_string_lossy().contains("libpython3")),
+                    );
+                }
+            }
+        }
+        let mut checked = 0;
+        for path in candidates {
+            let Ok(data) = std::fs::read(&path) else {
+                continue;
+            };
+            let Some(whole) = ElfSummary::parse_with_exports(&data) else {
+                continue;
+            };
+            let read_at = |offset: u64, buf: &mut [u8]| {
+                let rest = usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| data.get(o..))
+                    .unwrap_or_default();
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                Ok(n)
+            };
+            let at = ElfSummary::parse_with_exports_at(&read_at, data.len() as u64);
+            // `libpython3.so`, the stable-ABI stub, defines none.
+            checked += usize::from(whole.init_exports.len() > 3);
+            assert_eq!(at, Some(whole), "{}", path.display());
+        }
+        assert!(checked > 0 || !std::path::Path::new("/usr/lib/x86_64-linux-gnu").exists());
+    }
 
     /// The streamed summary, and the one read where the parts lie, equal the whole-file one
     /// for the host's real shared objects.

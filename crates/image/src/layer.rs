@@ -712,10 +712,16 @@ pub(crate) fn read_data<R: Read>(
             content = Some(kept);
         }
         Keep::ElfExports => {
-            let mut buf = Vec::with_capacity(size as usize);
-            entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
-            check_len(&buf, size, path)?;
-            elf = ElfSummary::parse_with_exports(&buf).map(std::sync::Arc::new);
+            elf = match at {
+                Some(at) => ElfSummary::parse_with_exports_at(at, size),
+                None => {
+                    let mut buf = Vec::with_capacity(size as usize);
+                    entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
+                    check_len(&buf, size, path)?;
+                    ElfSummary::parse_with_exports(&buf)
+                }
+            }
+            .map(std::sync::Arc::new);
         }
         Keep::ElfSummary => {
             // Only the magic is read of non-ELF files; the tar reader skips the rest.
