@@ -91,10 +91,12 @@ pub(crate) fn served(
     if scan.yields || scan.rebinds {
         return None;
     }
-    let flow = Flow {
+    let mut flow = Flow {
         param: &param,
         literals,
+        lookups: BTreeMap::new(),
     };
+    flow.lookups = flow.lookup_vars(&def.body);
     let (served, falls) = flow.block(&def.body, Reach::Any);
     match served.union(falls) {
         Reach::Any => None,
@@ -105,9 +107,121 @@ pub(crate) fn served(
 struct Flow<'a> {
     param: &'a str,
     literals: &'a BTreeMap<String, BTreeSet<String>>,
+    /// Locals bound once, to `TABLE.get(name)` of a literal table: the table's keys
+    /// (starlette's `deprecated = __deprecated__.get(name)`, then `if deprecated:`).
+    lookups: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Flow<'_> {
+    /// The locals of `body` stored exactly once, by `VAR = TABLE.get(name)` (or with a `None`
+    /// default), with the keys of `TABLE`.
+    fn lookup_vars(&self, body: &[Stmt]) -> BTreeMap<String, BTreeSet<String>> {
+        struct Stores<'b, 'f> {
+            flow: &'b Flow<'f>,
+            count: BTreeMap<String, usize>,
+            lookups: BTreeMap<String, BTreeSet<String>>,
+            /// Inside a nested function or class: its stores count, its lookups are its own.
+            nested: bool,
+        }
+        impl<'a> Visitor<'a> for Stores<'_, '_> {
+            fn visit_stmt(&mut self, stmt: &'a Stmt) {
+                match stmt {
+                    Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {
+                        let outer = std::mem::replace(&mut self.nested, true);
+                        visitor::walk_stmt(self, stmt);
+                        self.nested = outer;
+                    }
+                    // A name a nested scope, `global` or `del` touches is not followed.
+                    Stmt::Global(ast::StmtGlobal { names, .. })
+                    | Stmt::Nonlocal(ast::StmtNonlocal { names, .. }) => {
+                        for n in names {
+                            *self.count.entry(n.as_str().to_owned()).or_default() += 2;
+                        }
+                    }
+                    Stmt::Assign(a) => {
+                        if let [Expr::Name(target)] = &*a.targets
+                            && !self.nested
+                            && let Some(keys) = self.flow.get_lookup(&a.value)
+                        {
+                            self.lookups.insert(target.id.as_str().to_owned(), keys);
+                        }
+                        visitor::walk_stmt(self, stmt);
+                    }
+                    _ => visitor::walk_stmt(self, stmt),
+                }
+            }
+            fn visit_expr(&mut self, expr: &'a Expr) {
+                if let Expr::Name(n) = expr
+                    && n.ctx != ast::ExprContext::Load
+                {
+                    *self.count.entry(n.id.as_str().to_owned()).or_default() += 1;
+                }
+                visitor::walk_expr(self, expr);
+            }
+        }
+        let mut stores = Stores {
+            flow: self,
+            count: BTreeMap::new(),
+            lookups: BTreeMap::new(),
+            nested: false,
+        };
+        stores.visit_body(body);
+        let Stores { count, lookups, .. } = stores;
+        lookups
+            .into_iter()
+            .filter(|(var, _)| count.get(var) == Some(&1) && var != self.param)
+            .collect()
+    }
+
+    /// The keys of `TABLE` when `expr` is `TABLE.get(name)` or `TABLE.get(name, None)`.
+    fn get_lookup(&self, expr: &Expr) -> Option<BTreeSet<String>> {
+        let Expr::Call(call) = expr else {
+            return None;
+        };
+        let Expr::Attribute(attr) = &*call.func else {
+            return None;
+        };
+        let default_none = match &*call.arguments.args {
+            [key] => self.is_param(key),
+            [key, default] => self.is_param(key) && default.is_none_literal_expr(),
+            _ => false,
+        };
+        if attr.attr.as_str() != "get" || !default_none || !call.arguments.keywords.is_empty() {
+            return None;
+        }
+        match &*attr.value {
+            // Only a module-level literal never changed, or a literal written here.
+            Expr::Name(n) => self.literals.get(n.id.as_str()).cloned(),
+            Expr::Dict(_) => literal_strings(&attr.value),
+            _ => None,
+        }
+    }
+
+    /// A test on a lookup local: its table's keys, and whether the test is true only for
+    /// them (`VAR`, `VAR is not None`) or false only for them (`not VAR`, `VAR is None`).
+    /// A key whose value is falsy (or `None`) can go either way, so only one side narrows.
+    fn lookup_test(&self, test: &Expr) -> Option<(&BTreeSet<String>, bool)> {
+        match test {
+            Expr::Name(n) => self.lookups.get(n.id.as_str()).map(|k| (k, true)),
+            Expr::UnaryOp(u) if u.op == ast::UnaryOp::Not => {
+                self.lookup_test(&u.operand).map(|(k, t)| (k, !t))
+            }
+            Expr::Compare(cmp)
+                if cmp.ops.len() == 1
+                    && cmp.comparators.len() == 1
+                    && cmp.comparators[0].is_none_literal_expr()
+                    && matches!(cmp.ops[0], CmpOp::Is | CmpOp::IsNot) =>
+            {
+                let Expr::Name(n) = &*cmp.left else {
+                    return None;
+                };
+                let keys = self.lookups.get(n.id.as_str())?;
+                Some((keys, cmp.ops[0] == CmpOp::IsNot))
+            }
+            _ => None,
+        }
+    }
+
     /// Returns the names served inside `body` and those that reach its end.
     fn block(&self, body: &[Stmt], mut reach: Reach) -> (Reach, Reach) {
         let mut served = Reach::none();
@@ -222,6 +336,13 @@ impl Flow<'_> {
 
     /// The names for which `test` is true and those for which it is false.
     fn split(&self, test: &Expr, reach: &Reach) -> (Reach, Reach) {
+        if let Some((keys, true_only_for_keys)) = self.lookup_test(test) {
+            return if true_only_for_keys {
+                (reach.within(keys), reach.clone())
+            } else {
+                (reach.clone(), reach.within(keys))
+            };
+        }
         match self.name_test(test) {
             Some(NameTest {
                 set,

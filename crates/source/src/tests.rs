@@ -357,6 +357,35 @@ fn the_names_a_module_getattr_serves() {
         b.getattr_names.map(|n| n.into_iter().collect())
     };
     let names = |list: &[&str]| Some(list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    // starlette.status: a lookup with `.get(name)` in a module-level table, then a truth test.
+    assert_eq!(
+        served(
+            "__deprecated__ = {'WS_1004_NO_STATUS_RCVD': 1004, 'WS_1005_ABNORMAL_CLOSURE': 1005}\ndef __getattr__(name: str) -> int:\n    changes = {'WS_1004_NO_STATUS_RCVD': 'WS_1005_NO_STATUS_RCVD'}\n    deprecated = __deprecated__.get(name)\n    if deprecated:\n        warn(f'{name} is deprecated, use {changes[name]}')\n        return deprecated\n    raise AttributeError(name)\n"
+        ),
+        names(&["WS_1004_NO_STATUS_RCVD", "WS_1005_ABNORMAL_CLOSURE"])
+    );
+    // `is None` raising first, a table written in the function, a `None` default.
+    assert_eq!(
+        served(
+            "def __getattr__(name):\n    value = {'a': 1, 'b': 0}.get(name, None)\n    if value is None:\n        raise AttributeError(name)\n    return value\n"
+        ),
+        names(&["a", "b"])
+    );
+    // A falsy value takes the other branch: `if not v: return fallback` serves every name.
+    assert_eq!(
+        served(
+            "T = {'a': 1}\ndef __getattr__(name):\n    v = T.get(name)\n    if not v:\n        return fallback(name)\n    return v\n"
+        ),
+        None
+    );
+    // Not a lookup local: rebound, another default, a table that is not a literal.
+    for text in [
+        "T = {'a': 1}\ndef __getattr__(name):\n    v = T.get(name)\n    v = other(name)\n    if v:\n        return v\n    raise AttributeError(name)\n",
+        "T = {'a': 1}\ndef __getattr__(name):\n    v = T.get(name, 0)\n    if v is None:\n        raise AttributeError(name)\n    return v\n",
+        "T = make()\ndef __getattr__(name):\n    v = T.get(name)\n    if v:\n        return v\n    raise AttributeError(name)\n",
+    ] {
+        assert_eq!(served(text), None, "{text}");
+    }
     // Flask 3.
     assert_eq!(
         served(
