@@ -2141,3 +2141,37 @@ fn program_missing_a_shared_library() {
         "{label}: {f:#}"
     );
 }
+
+/// Names behind a module `__getattr__` that looks them up with `TABLE.get(name)` and tests the
+/// result: starlette 0.41's `status` serves only its two deprecated WebSocket codes, and
+/// pydantic-core's `core_schema` its four deprecated aliases. A name in neither the module
+/// nor the table is an `ImportError`; every decided import is replayed in the image.
+#[test]
+fn names_served_through_a_table_lookup() {
+    if !require_docker() {
+        return;
+    }
+    let image = scenario(
+        "getattr-get",
+        "1",
+        &[(
+            "/app/main.py",
+            "from starlette.status import HTTP_200_OK, WS_1004_NO_STATUS_RCVD\n\
+             from starlette.status import WS_1099_NO_SUCH_CODE\n\
+             from pydantic_core.core_schema import FieldValidationInfo\n\
+             from pydantic_core.core_schema import NoSuchSchema\n",
+        )],
+        "CMD [\"python3\", \"/app/main.py\"]",
+    );
+    let (run, report) = check_json(&image.tag);
+    let lines: BTreeSet<u64> = error_findings(&report)
+        .iter()
+        .filter_map(|f| f["line"].as_u64())
+        .collect();
+    assert!(
+        run.code == 1 && lines == BTreeSet::from([2, 4]),
+        "{:#}",
+        report["findings"]
+    );
+    differential(&image.tag, &report);
+}
