@@ -439,7 +439,6 @@ impl<'a, 'r> Walker<'a, 'r> {
         importgate_source::parse_pipelined(self.store, &done, |parse| {
             let mut asked: BTreeSet<String> = BTreeSet::new();
             let mut side_asked = 0usize;
-            let mut handed = 0;
             while !self.frontier.is_empty() {
                 let frontier = std::mem::take(&mut self.frontier);
                 self.hand_over(&frontier, &mut asked, parse);
@@ -462,13 +461,12 @@ impl<'a, 'r> Walker<'a, 'r> {
                     }
                 }
                 for i in frontier {
+                    let before = self.frontier.len();
                     self.follow(i);
-                    let reached = self.frontier[handed.min(self.frontier.len())..].to_vec();
+                    let reached = self.frontier[before..].to_vec();
                     self.hand_over(&reached, &mut asked, parse);
-                    handed = self.frontier.len();
                     side_asked += self.hand_over_side(parse);
                 }
-                handed = 0;
             }
             while side_parsed.len() < side_asked {
                 let Ok((file, parsed)) = results.recv() else {
@@ -486,17 +484,22 @@ impl<'a, 'r> Walker<'a, 'r> {
 
     /// Hands the side files found since the last call to the parse pool; returns how many.
     fn hand_over_side(&mut self, parse: &dyn Fn(String, Arc<[u8]>)) -> usize {
-        let mut count = 0;
-        for file in std::mem::take(&mut self.side) {
-            if self.cache.contains_key(&file) {
-                continue;
-            }
-            if let Some(Some(bytes)) = self.vfs.read(&file) {
-                parse(file, bytes);
-                count += 1;
-            }
+        std::mem::take(&mut self.side)
+            .into_iter()
+            .filter(|file| self.hand_file(file, parse))
+            .count()
+    }
+
+    /// Hands `file` to the parse pool unless it is parsed or cannot be read; whether it did.
+    fn hand_file(&self, file: &str, parse: &dyn Fn(String, Arc<[u8]>)) -> bool {
+        if self.cache.contains_key(file) {
+            return false;
         }
-        count
+        let Some(Some(bytes)) = self.vfs.read(file) else {
+            return false;
+        };
+        parse(file.to_string(), bytes);
+        true
     }
 
     /// Hands the files of `nodes` that are neither parsed nor asked for to the parse pool.
@@ -511,15 +514,10 @@ impl<'a, 'r> Walker<'a, 'r> {
             let Some(file) = self.reached.nodes.get(i).map(|n| n.file.clone()) else {
                 continue;
             };
-            if self.cache.contains_key(&file) || asked.contains(&file) {
-                continue;
+            if !asked.contains(&file) && self.hand_file(&file, parse) {
+                asked.insert(file);
+                count += 1;
             }
-            let Some(Some(bytes)) = self.vfs.read(&file) else {
-                continue;
-            };
-            asked.insert(file.clone());
-            parse(file, bytes);
-            count += 1;
         }
         self.reached.parsed_outside_app += count;
         if let Some(step) = self.progress {

@@ -577,6 +577,17 @@ impl ElfSummary {
 mod stream_tests {
     use super::*;
 
+    /// A [`ReadAt`] over bytes in memory, as a file's `read_at` would answer.
+    fn read_slice_at(data: &[u8], offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|o| data.get(o..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
     /// libpython's builtin modules, read through the symbol tables only, are those of the
     /// whole-file parse (the host's libpythons: Debian's and pyenv's).
     #[test]
@@ -603,15 +614,7 @@ mod stream_tests {
             let Some(whole) = ElfSummary::parse_with_exports(&data) else {
                 continue;
             };
-            let read_at = |offset: u64, buf: &mut [u8]| {
-                let rest = usize::try_from(offset)
-                    .ok()
-                    .and_then(|o| data.get(o..))
-                    .unwrap_or_default();
-                let n = rest.len().min(buf.len());
-                buf[..n].copy_from_slice(&rest[..n]);
-                Ok(n)
-            };
+            let read_at = |offset: u64, buf: &mut [u8]| read_slice_at(&data, offset, buf);
             let at = ElfSummary::parse_with_exports_at(&read_at, data.len() as u64);
             // `libpython3.so`, the stable-ABI stub, defines none.
             checked += usize::from(whole.init_exports.len() > 3);
@@ -645,15 +648,7 @@ mod stream_tests {
                 let Some(full) = ElfSummary::parse(&data) else {
                     continue;
                 };
-                let read_at = |offset: u64, buf: &mut [u8]| {
-                    let rest = usize::try_from(offset)
-                        .ok()
-                        .and_then(|o| data.get(o..))
-                        .unwrap_or_default();
-                    let n = rest.len().min(buf.len());
-                    buf[..n].copy_from_slice(&rest[..n]);
-                    Ok(n)
-                };
+                let read_at = |offset: u64, buf: &mut [u8]| read_slice_at(&data, offset, buf);
                 let full_no_interp = ElfSummary {
                     interp: None,
                     ..full.clone()

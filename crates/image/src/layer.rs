@@ -492,12 +492,11 @@ fn index_from<R: Read>(
     let mut index = LayerIndex::default();
     for entry in entries {
         let mut entry = entry?;
-        let member_start = in_place.map(|(file, start)| (file, start + entry.raw_file_position()));
-        let read_at = |offset: u64, buf: &mut [u8]| match member_start {
-            Some((file, at)) => file.read_at(buf, at + offset),
-            None => Err(io::Error::other("not read in place")),
-        };
-        let at: Option<ReadAt<'_>> = member_start.is_some().then_some(&read_at);
+        let read_at = in_place.map(|(file, start)| {
+            let at = start + entry.raw_file_position();
+            move |offset: u64, buf: &mut [u8]| file.read_at(buf, at + offset)
+        });
+        let at = read_at.as_ref().map(|f| f as ReadAt<'_>);
         let ty = entry.header().entry_type();
         if matches!(
             ty,

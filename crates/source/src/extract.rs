@@ -419,34 +419,27 @@ impl Extractor<'_, '_> {
     /// `Some(Some(f))` for the body of the module-level function `f` (and class bodies in it),
     /// `None` inside a nested function or a method.
     fn owner(&self) -> Option<Option<String>> {
-        let mut scopes = self.scopes.iter();
-        let first = match self.scopes.as_slice() {
-            [Scope::Function(f), ..] => {
-                scopes.next();
-                Some(f.clone())
-            }
-            // A method of a module-level class, as `Class.method` (Django's `ready`).
-            [Scope::Class(c), Scope::Function(m), ..] => {
-                scopes.next();
-                scopes.next();
-                Some(format!("{c}.{m}"))
-            }
-            _ => None,
-        };
-        scopes
-            .all(|s| matches!(s, Scope::Class(_)))
-            .then_some(first)
+        self.owner_scope().map(|owner| {
+            owner.map(|(class, function)| match class {
+                Some(c) => format!("{c}.{function}"),
+                None => function.to_string(),
+            })
+        })
     }
 
-    /// Whether [`Self::owner`] is `Some`, without building the name.
-    fn has_owner(&self) -> bool {
-        let rest = match self.scopes.as_slice() {
-            [Scope::Function(_), rest @ ..] | [Scope::Class(_), Scope::Function(_), rest @ ..] => {
-                rest
+    /// [`Self::owner`] before its name is built: the module-level class and the function.
+    fn owner_scope(&self) -> Option<Option<(Option<&str>, &str)>> {
+        let (first, rest) = match self.scopes.as_slice() {
+            [Scope::Function(f), rest @ ..] => (Some((None, f.as_str())), rest),
+            // A method of a module-level class, as `Class.method` (Django's `ready`).
+            [Scope::Class(c), Scope::Function(m), rest @ ..] => {
+                (Some((Some(c.as_str()), m.as_str())), rest)
             }
-            other => other,
+            all => (None, all),
         };
-        rest.iter().all(|s| matches!(s, Scope::Class(_)))
+        rest.iter()
+            .all(|s| matches!(s, Scope::Class(_)))
+            .then_some(first)
     }
 
     /// Records a call of a name or a dotted attribute of one, when module-level code or a
@@ -455,7 +448,7 @@ impl Extractor<'_, '_> {
         if self.lambdas > 0 || self.type_checking {
             return;
         }
-        if !self.has_owner() {
+        if self.owner_scope().is_none() {
             return;
         }
         // Only a dotted name is recorded; its string is built once the call is known to be

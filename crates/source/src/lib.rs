@@ -16,8 +16,6 @@ mod prescan;
 mod undecodable;
 
 use std::collections::BTreeSet;
-
-use rustc_hash::FxHashSet as HashSet;
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
@@ -25,6 +23,7 @@ use ruff_python_ast::PythonVersion;
 use ruff_python_parser::{Mode, ParseOptions};
 use ruff_source_file::LineIndex;
 use ruff_text_size::{Ranged, TextSize};
+use rustc_hash::FxHashSet as HashSet;
 use serde::{Deserialize, Serialize};
 
 pub use condition::{Branch, CmpOp, Condition, FileKind, PathKind, PlatformSource, TargetEnv};
