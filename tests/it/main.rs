@@ -24,6 +24,7 @@ mod cli_docs;
 mod context;
 mod corpus;
 mod ctypes_loads;
+mod cycles;
 mod demo;
 mod differential;
 mod dockerignore;

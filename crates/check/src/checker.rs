@@ -899,6 +899,28 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
             check_file(&mut ctx, file, &module, true, &mut findings, &mut imports);
         }
     }
+    if let Some(cycle) = {
+        let (rt, resolver) = (ctx.rt, &ctx.resolver);
+        let identity_of = |f: &str| identity(f, rt, resolver);
+        crate::cycles::first_cycle(
+            &crate::cycles::Inputs {
+                resolver,
+                vfs: &image.fs,
+                parsed: &ctx.parsed,
+                app_files: &app_files,
+                identity: &identity_of,
+            },
+            &reached,
+        )
+    } {
+        for imp in imports.iter_mut().filter(|i| {
+            (i.file.as_str(), i.line, i.column) == (cycle.file.as_str(), cycle.line, cycle.column)
+                && i.name.as_deref() == Some(cycle.name.as_str())
+        }) {
+            imp.status = ImportStatus::Error;
+        }
+        findings.push(cycle_finding(&ctx, cycle));
+    }
 
     // Every failing import site inside a dependency on the startup path, before duplicates
     // are dropped: what decides which application statements raise.
@@ -1061,6 +1083,80 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
 /// What the paths of the application's existence tests (`os.path.exists("x.py")`,
 /// `(BASE_DIR / "local.py").is_file()`) are in the image: relative ones are taken from the
 /// working directory the container starts in.
+/// The report of an import that meets a partially initialised module: CPython's words, where
+/// the module stands and where it binds the name, and the cycle.
+fn cycle_finding(ctx: &Ctx<'_>, cycle: crate::cycles::Cycle) -> Finding {
+    let crate::cycles::Cycle {
+        file,
+        line,
+        column,
+        module,
+        name,
+        module_file,
+        running,
+        bound_on,
+        chain,
+    } = cycle;
+    let text = ctx.image.fs.read_to_string(&file).unwrap_or_default();
+    let source_line = source_line(&text, line);
+    let span_len = source_line
+        .as_deref()
+        .map(|l| {
+            l.trim_end()
+                .chars()
+                .count()
+                .saturating_sub(column as usize - 1)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(1)
+        .max(1);
+    Finding {
+        id: String::new(),
+        severity: Severity::Error,
+        code: Code::CircularImport,
+        module: module.clone(),
+        file,
+        line,
+        column,
+        message: format!(
+            "cannot import name '{name}' from partially initialized module '{module}' \
+             (most likely due to a circular import) ({module_file})"
+        ),
+        hint: Some(format!(
+            "bind `{name}` in `{module}` before line {} imports what comes back to it, or move \
+             that import below line {bound_on}; or import the module (`import {module}`) and \
+             use `{module}.{name}` where it is needed",
+            running.0
+        )),
+        notes: vec![
+            format!("fails at startup: {}", chain.join(" → ")),
+            format!(
+                "`{module}` is still running line {} of {module_file} when this import asks it \
+                 for `{name}`, which it binds on line {bound_on}",
+                running.0
+            ),
+        ],
+        kind: Kind::Startup,
+        chain,
+        fix_path: None,
+        context: None,
+        config: None,
+        related: vec![crate::Location {
+            file: module_file,
+            line: running.0,
+            column: running.1,
+            message: format!(
+                "`{module}` is partially initialized here: `{name}` is bound on line {bound_on}"
+            ),
+            statement: String::new(),
+        }],
+        affects: Vec::new(),
+        source_line,
+        uncertain: None,
+        span_len,
+    }
+}
+
 fn existence_paths(
     vfs: &importgate_image::Vfs,
     cwd: &str,
@@ -3553,6 +3649,232 @@ mod tests {
             "missing_helper_fn",
         ] {
             assert_eq!(kind(m), Some(Kind::Lazy), "{m}: {:#?}", r.findings);
+        }
+    }
+
+    /// Each case: files under /app, the command, and the `(file, line)` of the import that
+    /// meets a partially initialised module, if any.
+    #[test]
+    fn imports_that_meet_a_partially_initialised_module() {
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            &'a [&'a str],
+            Option<(&'a str, u32)>,
+        );
+        let cases: &[Case] = &[
+            (
+                "the package binds its name after importing the submodule that asks for it",
+                &[
+                    ("app/main.py", "import web\n"),
+                    (
+                        "app/web/__init__.py",
+                        "from web import routes\napp = object()\n",
+                    ),
+                    ("app/web/routes.py", "from web import app\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/web/routes.py", 1)),
+            ),
+            (
+                "bound before the import: fine",
+                &[
+                    ("app/main.py", "import web\n"),
+                    (
+                        "app/web/__init__.py",
+                        "app = object()\nfrom web import routes\n",
+                    ),
+                    ("app/web/routes.py", "from web import app\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "two modules, entered from a",
+                &[
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "from b import f\ndef g(): pass\n"),
+                    ("app/b.py", "from a import g\ndef f(): pass\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/b.py", 1)),
+            ),
+            (
+                "two modules, entered from b",
+                &[
+                    ("app/main.py", "import b\n"),
+                    ("app/a.py", "from b import f\ndef g(): pass\n"),
+                    ("app/b.py", "from a import g\ndef f(): pass\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/a.py", 1)),
+            ),
+            (
+                "plain imports are content with a partial module",
+                &[
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "import b\ndef g(): pass\n"),
+                    ("app/b.py", "import a\ndef f(): pass\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "relative: the package's name asked by its submodule",
+                &[
+                    ("app/main.py", "import pkg\n"),
+                    ("app/pkg/__init__.py", "from .models import User\ndb = 1\n"),
+                    ("app/pkg/models.py", "from . import db\nclass User: pass\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/pkg/models.py", 1)),
+            ),
+            (
+                "submodules in a cycle come from sys.modules",
+                &[
+                    ("app/main.py", "import pkg\n"),
+                    ("app/pkg/__init__.py", "from . import a\n"),
+                    ("app/pkg/a.py", "from . import b\n"),
+                    ("app/pkg/b.py", "from . import a\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "the script imported by its name runs again",
+                &[
+                    ("app/main.py", "db = 1\nfrom models import helper\n"),
+                    ("app/models.py", "from main import db\ndef helper(): pass\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/main.py", 2)),
+            ),
+            (
+                "the script imported by its name, asked nothing it lacks",
+                &[
+                    ("app/main.py", "db = 1\nimport models\n"),
+                    ("app/models.py", "from main import db\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "a guarded import is caught",
+                &[
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "from b import f\ndef g(): pass\n"),
+                    (
+                        "app/b.py",
+                        "try:\n    from a import g\nexcept ImportError:\n    g = None\ndef f(): pass\n",
+                    ),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "a class binds its name when its body is done",
+                &[
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "class G:\n    import b\n"),
+                    ("app/b.py", "from a import G\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/b.py", 1)),
+            ),
+            (
+                "a star import or __getattr__ before may bind it",
+                &[
+                    ("app/main.py", "import a\nimport c\n"),
+                    ("app/a.py", "from s import *\nimport b\n"),
+                    ("app/s.py", "g = 1\n"),
+                    ("app/b.py", "from a import g\n"),
+                    (
+                        "app/c.py",
+                        "def __getattr__(n): return n\nimport d\nx = 1\n",
+                    ),
+                    ("app/d.py", "from c import x\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "an import in a function the module calls runs at the call",
+                &[
+                    ("app/main.py", "import web\n"),
+                    (
+                        "app/web/__init__.py",
+                        "def create():\n    from web import views\n    return 1\ninst = create()\nname = 1\n",
+                    ),
+                    ("app/web/views.py", "from web import name\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/web/views.py", 1)),
+            ),
+            (
+                "bound before the call",
+                &[
+                    ("app/main.py", "import web\n"),
+                    (
+                        "app/web/__init__.py",
+                        "def create():\n    from web import views\n    return 1\nname = 1\ninst = create()\n",
+                    ),
+                    ("app/web/views.py", "from web import name\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "three modules",
+                &[
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "from b import x\ny = 1\n"),
+                    ("app/b.py", "from c import z\nx = 1\n"),
+                    ("app/c.py", "from a import y\nz = 1\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/c.py", 1)),
+            ),
+            (
+                "an import under a test importgate cannot decide may not run",
+                &[
+                    ("app/main.py", "import a\n"),
+                    (
+                        "app/a.py",
+                        "import os\nif os.environ.get('X'):\n    import b\ng = 1\n",
+                    ),
+                    ("app/b.py", "from a import g\n"),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+        ];
+        for (about, files, cmd, expected) in cases {
+            let r = check(&image(files, cmd), &CheckOptions::default()).unwrap();
+            let cycles: Vec<&Finding> = r
+                .findings
+                .iter()
+                .filter(|f| f.code == Code::CircularImport)
+                .collect();
+            let got = cycles.first().map(|f| (f.file.as_str(), f.line));
+            assert_eq!(got, *expected, "{about}: {:#?}", r.findings);
+            assert!(cycles.len() <= 1, "{about}: {:#?}", r.findings);
+            if let Some(f) = cycles.first() {
+                assert_eq!(f.severity, Severity::Error, "{about}");
+                assert!(
+                    f.message.contains("partially initialized module"),
+                    "{about}: {}",
+                    f.message
+                );
+                let failing: Vec<_> = r
+                    .imports
+                    .iter()
+                    .filter(|i| i.status == ImportStatus::Error)
+                    .map(|i| (i.file.as_str(), i.line))
+                    .collect();
+                assert_eq!(failing, vec![(f.file.as_str(), f.line)], "{about}");
+            } else {
+                assert_eq!(r.summary.errors, 0, "{about}: {:#?}", r.findings);
+            }
         }
     }
 

@@ -53,6 +53,9 @@ pub(crate) type SiteEdges = Vec<Edge>;
 pub(crate) struct Edge {
     pub at: (u32, u32),
     pub guarded: bool,
+    /// The site runs whenever its module (or the function holding it) does: no `if` it sits
+    /// under is in doubt, and it is not in an `except` handler.
+    pub sure: bool,
     pub children: Vec<usize>,
 }
 
@@ -592,6 +595,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             edges.push(Edge {
                 at: (site.line, site.column),
                 guarded,
+                sure: unconditional(site, self.target) && !site.context.handler,
                 children,
             });
         }

@@ -37,6 +37,10 @@ pub enum Code {
     ParentNotPackage,
     /// `from a import b`: neither a submodule nor a name bound in `a` (`ImportError`).
     NameNotInModule,
+    /// `from a import b` while `a` is still being imported (an import cycle) and has not yet
+    /// reached the line that binds `b`: `ImportError: cannot import name 'b' from partially
+    /// initialized module 'a'`.
+    CircularImport,
     /// A relative import in a file run as a script, or beyond the top-level package.
     RelativeImportNoParent,
     RelativeImportBeyondTop,
@@ -75,6 +79,7 @@ impl Code {
             Code::NamespaceShadowed => "namespace-shadowed",
             Code::ParentNotPackage => "parent-not-package",
             Code::NameNotInModule => "name-not-in-module",
+            Code::CircularImport => "circular-import",
             Code::RelativeImportNoParent => "relative-import-no-parent",
             Code::RelativeImportBeyondTop => "relative-import-beyond-top",
             Code::Undecidable => "undecidable-import",
@@ -97,7 +102,9 @@ impl Code {
             Code::ModuleNotFound | Code::NamespaceShadowed | Code::ParentNotPackage => {
                 Some("ModuleNotFoundError")
             }
-            Code::NameNotInModule | Code::RelativeImportNoParent => Some("ImportError"),
+            Code::NameNotInModule | Code::CircularImport | Code::RelativeImportNoParent => {
+                Some("ImportError")
+            }
             Code::RelativeImportBeyondTop => Some("ImportError"),
             Code::SyntaxError => Some("SyntaxError"),
             Code::LazyImportMissing | Code::DynamicImportMissing => Some("ImportError"),
@@ -109,11 +116,12 @@ impl Code {
     }
 
     /// Every code, for `--select`/`--ignore` validation and documentation.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 18] = [
         Code::ModuleNotFound,
         Code::NamespaceShadowed,
         Code::ParentNotPackage,
         Code::NameNotInModule,
+        Code::CircularImport,
         Code::RelativeImportNoParent,
         Code::RelativeImportBeyondTop,
         Code::Undecidable,

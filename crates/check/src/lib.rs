@@ -247,6 +247,7 @@ pub mod appfiles;
 mod attribute;
 pub mod checker;
 mod closure;
+mod cycles;
 mod entry;
 pub mod explain;
 pub use entry::CONFIG_FILE;

@@ -149,6 +149,11 @@ const RULES: &[(Code, &str, &str)] = &[
         "from a import b raises ImportError: cannot import name 'b'.",
     ),
     (
+        Code::CircularImport,
+        "The imported name is not bound yet: the module is still being imported (an import cycle)",
+        "from a import b runs while a is partially initialized, before the line of a that binds b: ImportError: cannot import name 'b' from partially initialized module 'a' (most likely due to a circular import).",
+    ),
+    (
         Code::RelativeImportNoParent,
         "A relative import in a file that runs as a script",
         "A script has no __package__, so relative imports raise ImportError.",

@@ -3,6 +3,7 @@
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Pattern, Stmt};
+use ruff_text_size::{Ranged, TextSize};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +41,20 @@ pub(crate) fn collect(body: &[Stmt]) -> Bindings {
     bindings
 }
 
+/// Where each module-level name is first bound, as a byte offset: a statement binds its names
+/// when it runs, a class statement when its body is done, and a name a function declares
+/// `global` from the start (when that function runs is not known). What a partially
+/// initialised module holds while one of its imports runs (a circular import) is what is bound
+/// before that import.
+pub(crate) fn first_bound(body: &[Stmt]) -> BTreeMap<String, TextSize> {
+    let mut collector = Collector {
+        positions: Some(BTreeMap::new()),
+        ..Collector::default()
+    };
+    collector.body(body, 0);
+    collector.positions.unwrap_or_default()
+}
+
 #[derive(Default)]
 struct Collector {
     bindings: Bindings,
@@ -53,15 +68,26 @@ struct Collector {
     /// name is bound at all: only a name bound once stands for its literal.
     literals: BTreeMap<String, BTreeSet<String>>,
     bind_counts: BTreeMap<String, u32>,
+    /// When asked for ([`first_bound`]): the first offset each name is bound at, and the
+    /// offset the statement being collected binds at.
+    positions: Option<BTreeMap<String, TextSize>>,
+    at: TextSize,
 }
 
 impl Collector {
     /// `depth` counts enclosing compound statements: an `__all__ = [...]` inside an
     /// `if` may or may not run, so it adds to earlier values instead of replacing them.
     fn body(&mut self, body: &[Stmt], depth: u32) {
+        let outer = self.at;
         for stmt in body {
+            // A class binds its name once its body has run; anything else as it starts.
+            self.at = match stmt {
+                Stmt::ClassDef(class) => class.range.end(),
+                other => other.start(),
+            };
             self.stmt(stmt, depth);
         }
+        self.at = outer;
     }
 
     fn stmt(&mut self, stmt: &Stmt, depth: u32) {
@@ -74,15 +100,16 @@ impl Collector {
                         .entry("__getattr__".to_owned())
                         .or_default() += 1;
                     self.bindings.names.insert("__getattr__".to_owned());
+                    self.bound_at("__getattr__", self.at);
                 } else {
                     self.bind(def.name.as_str());
                 }
                 // `global X` inside a function binds X here when it runs.
-                collect_globals(&def.body, &mut self.bindings.names);
+                self.globals(&def.body);
             }
             Stmt::ClassDef(class) => {
                 self.bind(class.name.as_str());
-                collect_globals(&class.body, &mut self.bindings.names);
+                self.globals(&class.body);
             }
             Stmt::Import(import) => {
                 for alias in &import.names {
@@ -97,6 +124,8 @@ impl Collector {
                 for alias in &import.names {
                     let name = alias.name.as_str();
                     if name == "*" {
+                        // What a star import binds is not known here: `*` stands for it.
+                        self.bound_at("*", self.at);
                         self.bindings.star_imports.push((
                             import.module.as_ref().map(|m| m.as_str().to_owned()),
                             import.level,
@@ -223,7 +252,28 @@ impl Collector {
         }
         if !name.is_empty() {
             self.bindings.names.insert(name.to_owned());
+            self.bound_at(name, self.at);
         }
+    }
+
+    fn bound_at(&mut self, name: &str, at: TextSize) {
+        if let Some(positions) = &mut self.positions {
+            positions
+                .entry(name.to_owned())
+                .and_modify(|p| *p = (*p).min(at))
+                .or_insert(at);
+        }
+    }
+
+    /// Names declared `global` in a def or class body: bound when that code runs, which may
+    /// be any time, so as early as can be.
+    fn globals(&mut self, body: &[Stmt]) {
+        let mut names = BTreeSet::new();
+        collect_globals(body, &mut names);
+        for name in &names {
+            self.bound_at(name, TextSize::default());
+        }
+        self.bindings.names.extend(names);
     }
 
     fn target(&mut self, target: &Expr) {

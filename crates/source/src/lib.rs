@@ -15,7 +15,7 @@ mod names;
 mod prescan;
 mod undecodable;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
@@ -562,6 +562,30 @@ pub const WORKER_STACK: usize = 64 * 1024 * 1024;
 pub trait ParseStore: Send + Sync {
     fn load(&self, key: &str) -> Option<ParsedModule>;
     fn store(&self, key: &str, module: &ParsedModule);
+}
+
+/// Where each name a module binds at module level is first bound: the `(line, column)` of the
+/// statement that binds it (a class: where its body ends), with `*` for the first star import.
+/// What a partially initialised module holds while one of its imports runs (a circular import)
+/// is what is bound before that import. `None` when the file does not parse. Parses again:
+/// only asked for the few modules found in a cycle.
+pub fn first_bindings(bytes: &[u8]) -> Option<BTreeMap<String, (u32, u32)>> {
+    let decoded = decode::decode(bytes);
+    let source = decoded.text.as_str();
+    if prescan::too_deep(source) {
+        return None;
+    }
+    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion::PY37);
+    let parsed = ruff_python_parser::parse_unchecked(source, options)
+        .try_into_module()
+        .filter(|p| p.errors().is_empty())?;
+    let locator = Locator::new(source);
+    Some(
+        bindings::first_bound(&parsed.syntax().body)
+            .into_iter()
+            .map(|(name, at)| (name, locator.line_column(at)))
+            .collect(),
+    )
 }
 
 /// The [`ParseStore`] key of a file: the sha256 of its name and bytes.

@@ -1160,3 +1160,25 @@ fn newer_syntax_is_an_error_only_before_its_version() {
     assert_eq!(lines, [2, 8, 10]);
     assert_eq!(newer_syntax_text("no version here"), None);
 }
+
+#[test]
+fn where_names_are_first_bound() {
+    let src = "import os\nfrom x import *\nclass C:\n    import y\n\nif os:\n    a = 1\nelse:\n    a = 2\ndef f():\n    global g\n    g = 1\nfor i in []:\n    pass\nwith open('p') as h:\n    pass\na = 3\n";
+    let first = first_bindings(src.as_bytes()).unwrap();
+    let line = |n: &str| first.get(n).map(|p| p.0);
+    assert_eq!(line("os"), Some(1));
+    assert_eq!(line("*"), Some(2));
+    // A class binds its name once its body has run: at the end of the statement, after the
+    // import in its body (line 4, column 5).
+    assert!(first.get("C").is_some_and(|&p| p > (4, 5)), "{first:?}");
+    // The first binding wins, conditional or not.
+    assert_eq!(line("a"), Some(7));
+    // A `global` in a function may bind at any time: as early as can be.
+    assert_eq!(first.get("g"), Some(&(1, 1)));
+    assert_eq!(line("f"), Some(10));
+    assert_eq!(line("i"), Some(13));
+    assert_eq!(line("h"), Some(15));
+    // Names of a class body or a function are not the module's.
+    assert_eq!(line("y"), None);
+    assert_eq!(first_bindings(b"def (:\n"), None);
+}
