@@ -1253,3 +1253,123 @@ fn undecodable_script_run_by_path_py312() {
         "{report:#}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fallback imports in `except ImportError:` handlers run only when the `try` body's imports
+// fail: `import tomli` after `import tomllib` never runs on 3.11+, and runs (and fails) on 3.8.
+
+const FALLBACKS: &str = "try:\n    import tomllib\nexcept ImportError:\n    import absent_tomli_backport as tomllib\n\n\
+try:\n    from functools import cached_property\nexcept ImportError:\n    from absent_cached_property import cached_property\n\n\
+try:\n    import absent_fast_json as json\nexcept ImportError:\n    import json\n\n\
+try:\n    import absent_first_choice\n    HAS_FIRST = True\nexcept ImportError:\n    import absent_second_choice\n";
+
+const fn skipped(module: &'static str, name: Option<&'static str>) -> Must {
+    Must {
+        module,
+        name,
+        status: "skipped",
+    }
+}
+
+fn fallbacks(base: Base, on_311_plus: bool) {
+    let tomli = if on_311_plus {
+        skipped("absent_tomli_backport", None)
+    } else {
+        err("absent_tomli_backport")
+    };
+    let (_, image) = Scenario {
+        entries: vec![file("/app/main.py", FALLBACKS)],
+        exit: 1,
+        must: vec![
+            tomli,
+            skipped("absent_cached_property", Some("cached_property")),
+            ok("json"),
+            err("absent_second_choice"),
+        ],
+        ..Scenario::script("fallback-imports", &base)
+    }
+    .run_keeping_image();
+    // The container's own start: the first handler that runs and fails stops it.
+    let started = docker_run(&image.tag, &[], &[]);
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    let first = if on_311_plus {
+        "absent_second_choice"
+    } else {
+        "absent_tomli_backport"
+    };
+    assert!(
+        !started.status.success() && stderr.contains(&format!("No module named '{first}'")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fallback_imports_py312() {
+    if !require_docker() {
+        return;
+    }
+    fallbacks(Base::slim("3.12"), true);
+}
+
+#[test]
+fn fallback_imports_py38() {
+    if !require_docker() {
+        return;
+    }
+    fallbacks(Base::slim("3.8"), false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installed code outside the site directories (`pip install --target /deps`, on PYTHONPATH):
+// followed like site-packages, so its optional branches are not guessed (`if WIN: import
+// msvcrt`) and a dependency it surely imports but lacks breaks the application's import.
+
+#[test]
+fn target_directory_installs_are_dependencies() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let record = |pkg: &str, files: &[&str]| {
+        let mut lines: Vec<String> = files.iter().map(|f| format!("{pkg}/{f},,")).collect();
+        lines.push(format!("{pkg}-1.0.dist-info/RECORD,,"));
+        file(
+            format!("/deps/{pkg}-1.0.dist-info/RECORD"),
+            lines.join("\n") + "\n",
+        )
+    };
+    let report = Scenario {
+        entries: vec![
+            file("/app/main.py", "import clicky\nimport brokenpkg\n"),
+            file(
+                "/deps/clicky/__init__.py",
+                "import sys\nWIN = sys.platform.startswith('win')\nif WIN:\n    import msvcrt\nfrom . import core\n",
+            ),
+            file("/deps/clicky/core.py", "x = 1\n"),
+            record("clicky", &["__init__.py", "core.py"]),
+            file("/deps/brokenpkg/__init__.py", "import absent_transitive_dep\n"),
+            record("brokenpkg", &["__init__.py"]),
+        ],
+        dockerfile: format!("ENV PYTHONPATH=/deps\n{SCRIPT_APP}"),
+        exit: 1,
+        must: vec![ok("clicky")],
+        ..Scenario::script("target-dir-installs", &base)
+    }
+    .run();
+    assert!(findings_for(&report, "msvcrt").is_empty(), "{report:#}");
+    // CPython raises inside `brokenpkg`: the application's statement fails because of it.
+    assert!(
+        imports_of(&report, "brokenpkg", None)
+            .iter()
+            .any(|i| i["status"] == "error"),
+        "{report:#}"
+    );
+    assert!(
+        findings_for(&report, "absent_transitive_dep")
+            .iter()
+            .any(|f| f["severity"] == "error"),
+        "{report:#}"
+    );
+    // The RECORD says the code under /deps is installed, not the application's.
+    assert_eq!(report["summary"]["files"], 1, "{report:#}");
+}

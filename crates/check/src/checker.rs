@@ -731,6 +731,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         store,
     };
 
+    ctx.native.know_app_files(app_files.clone());
     // The startup path.
     let reached = startup_closure(&mut ctx, &entry);
     // The native check follows third-party import-time code too: share what is parsed.
@@ -981,6 +982,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         &mut findings,
         &mut imports,
     );
+    dead_fallbacks(&parsed, &mut findings, &mut imports);
     if let Some((_, loc)) = &code {
         crate::attribute::place_code_findings(loc, &mut findings, &mut imports);
     }
@@ -1083,6 +1085,59 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
 /// What the paths of the application's existence tests (`os.path.exists("x.py")`,
 /// `(BASE_DIR / "local.py").is_file()`) are in the image: relative ones are taken from the
 /// working directory the container starts in.
+/// `try: import tomllib` / `except ImportError: import tomli as tomllib`: when every import of
+/// such a body works, the handler never runs, so its imports cannot fail. They are skipped like
+/// dead branches, and what was found about them is dropped (a failure shared with other
+/// statements stays).
+fn dead_fallbacks(
+    parsed: &[(String, Arc<ParsedModule>)],
+    findings: &mut Vec<Finding>,
+    imports: &mut [CheckedImport],
+) {
+    let mut dead: BTreeSet<(String, u32, u32)> = BTreeSet::new();
+    for (file, module) in parsed {
+        let status: BTreeMap<(u32, u32), Vec<ImportStatus>> = imports
+            .iter()
+            .filter(|i| &i.file == file)
+            .fold(BTreeMap::new(), |mut m, i| {
+                m.entry((i.line, i.column)).or_default().push(i.status);
+                m
+            });
+        let works = |id: u32| {
+            module
+                .imports
+                .iter()
+                .filter(|s| s.context.try_body == Some(id))
+                .all(|s| {
+                    status
+                        .get(&(s.line, s.column))
+                        .is_some_and(|v| v.iter().all(|st| *st == ImportStatus::Ok))
+                })
+        };
+        for site in &module.imports {
+            if site.context.fallback_of.iter().any(|&id| works(id)) {
+                dead.insert((file.clone(), site.line, site.column));
+            }
+        }
+    }
+    if dead.is_empty() {
+        return;
+    }
+    for i in imports.iter_mut() {
+        if dead.contains(&(i.file.clone(), i.line, i.column)) {
+            i.status = ImportStatus::Skipped;
+            i.finding = None;
+            i.raised_in = None;
+        }
+    }
+    findings.retain(|f| {
+        !dead.contains(&(f.file.clone(), f.line, f.column))
+            || f.affects
+                .iter()
+                .any(|a| !dead.contains(&(a.file.clone(), a.line, a.column)))
+    });
+}
+
 /// The report of an import that meets a partially initialised module: CPython's words, where
 /// the module stands and where it binds the name, and the cycle.
 fn cycle_finding(ctx: &Ctx<'_>, cycle: crate::cycles::Cycle) -> Finding {
@@ -1226,7 +1281,7 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         .as_deref()
         .map(|s| s as &dyn importgate_source::ParseStore);
     for (file, name) in &entry.files {
-        walker.add_file(file, name, None);
+        walker.add_entry_file(file, name);
     }
     for (module, main) in entry.modules() {
         if main {

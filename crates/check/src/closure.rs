@@ -196,6 +196,8 @@ pub(crate) struct Walker<'a, 'r> {
     pub follow_prefixes: Vec<String>,
     pub identity: &'a dyn Fn(&str) -> Identity,
     pub cache: &'a mut BTreeMap<String, Arc<ParsedModule>>,
+    /// The application's files: what the cache held when the walk began.
+    app: BTreeSet<String>,
     pub reached: Reached,
     frontier: Vec<usize>,
     /// Told the number of modules parsed, as they are.
@@ -229,6 +231,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             skip_prefixes,
             follow_prefixes,
             identity,
+            app: cache.keys().cloned().collect(),
             cache,
             reached: Reached::default(),
             frontier: Vec::new(),
@@ -268,11 +271,15 @@ impl<'a, 'r> Walker<'a, 'r> {
         }
     }
 
-    /// Files in site directories: installed distributions, not the application.
+    /// Files in site directories, and any other file that is not the application's: installed
+    /// distributions, also those a `pip install --target` tree holds beside the code (their
+    /// `RECORD` lists them), whose branches on their own state are not ours to guess.
     pub fn is_third_party(&self, file: &str) -> bool {
-        self.follow_prefixes
-            .iter()
-            .any(|p| file.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+        !self.app.contains(file)
+            || self
+                .follow_prefixes
+                .iter()
+                .any(|p| file.starts_with(&format!("{}/", p.trim_end_matches('/'))))
     }
 
     /// Python sources outside the standard library; site directories inside the stdlib
@@ -281,6 +288,14 @@ impl<'a, 'r> Walker<'a, 'r> {
         let under = |p: &String| file.starts_with(&format!("{}/", p.trim_end_matches('/')));
         file.ends_with(".py")
             && (self.follow_prefixes.iter().any(under) || !self.skip_prefixes.iter().any(under))
+    }
+
+    /// Adds a file the program runs by path (the script): the application's, wherever it is
+    /// and whatever its name.
+    pub fn add_entry_file(&mut self, file: &str, module: &str) -> Option<usize> {
+        let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
+        self.app.insert(real);
+        self.add_file(file, module, None)
     }
 
     /// Adds a file as reached; returns its node.

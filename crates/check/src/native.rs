@@ -194,6 +194,10 @@ pub struct Native<'a> {
     parsed_here: AtomicUsize,
     /// Time spent in [`Native::inspect`], for the performance figures.
     spent: Mutex<std::time::Duration>,
+    /// The application's files, when told ([`Native::know_app_files`]): every other module
+    /// outside the standard library is followed, also installed code outside the site
+    /// directories (a `pip install --target` tree on `PYTHONPATH`, a Lambda task root).
+    app_files: Option<BTreeSet<String>>,
 }
 
 fn parent(path: &str) -> &str {
@@ -257,6 +261,24 @@ impl<'a> Native<'a> {
             walked: AtomicUsize::new(0),
             parsed_here: AtomicUsize::new(0),
             spent: Mutex::new(std::time::Duration::ZERO),
+            app_files: None,
+        }
+    }
+
+    /// Tells which files are the application's (whose imports are checked at their own
+    /// sites); without it, only the site directories' modules are followed.
+    pub fn know_app_files(&mut self, files: BTreeSet<String>) {
+        self.app_files = Some(files);
+    }
+
+    /// Whether a module file is followed by the walks: installed code, not the application's.
+    fn followed(&self, file: &str) -> bool {
+        match &self.app_files {
+            Some(app) => {
+                !app.contains(file)
+                    && !app.contains(&self.vfs.realpath(file).unwrap_or_else(|| file.to_string()))
+            }
+            None => self.in_site_dir(file),
         }
     }
 
@@ -681,7 +703,7 @@ impl<'a> Native<'a> {
         }
         // The application's own imports are checked at their own sites; a third-party
         // module's are followed here.
-        if !self.in_site_dir(file) {
+        if !self.followed(file) {
             return None;
         }
         // Walks are keyed by real path; a real path resolves to itself, so a file found under

@@ -150,6 +150,8 @@ pub(crate) fn extract(
         guarded: false,
         os_guarded: false,
         handler: false,
+        try_body: None,
+        fallback_of: Vec::new(),
         type_checking: false,
         conditions: Vec::new(),
         scopes: Vec::new(),
@@ -300,6 +302,9 @@ struct Extractor<'l, 's> {
     /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
     os_guarded: bool,
     handler: bool,
+    /// See [`ImportContext::try_body`] and [`ImportContext::fallback_of`].
+    try_body: Option<u32>,
+    fallback_of: Vec<u32>,
     type_checking: bool,
     conditions: Vec<Condition>,
     scopes: Vec<Scope>,
@@ -334,6 +339,8 @@ impl Extractor<'_, '_> {
             catches_os_error: self.os_guarded,
             after_yield: matches!(self.scopes.last(), Some(Scope::Function(_)))
                 && self.yields.last() == Some(&true),
+            try_body: self.try_body,
+            fallback_of: self.fallback_of.clone(),
         }
     }
 
@@ -1205,12 +1212,21 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let saved_os = self.os_guarded;
                 self.guarded |= guards;
                 self.os_guarded |= os_guards;
+                // A body of imports alone: its handlers run only if one of them fails.
+                let shim = (guards && imports_only(&try_stmt.body))
+                    .then(|| u32::from(try_stmt.range.start()));
+                let saved_try = std::mem::replace(&mut self.try_body, shim);
                 self.visit_body(&try_stmt.body);
+                self.try_body = saved_try;
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
+                self.fallback_of.extend(shim);
                 for handler in &try_stmt.handlers {
                     self.visit_except_handler(handler);
+                }
+                if shim.is_some() {
+                    self.fallback_of.pop();
                 }
                 // The `else` arm runs only when the body raised nothing: after a guarded import
                 // it is the other outcome of the same test (SQLAlchemy imports its greenlet
@@ -1402,4 +1418,24 @@ fn py_str(s: &str) -> String {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A `try` body that can raise nothing but what its imports raise: import statements, `pass`,
+/// a docstring, and names bound to constants or other names (`HAS_UJSON = True`), with at
+/// least one import.
+fn imports_only(body: &[Stmt]) -> bool {
+    let plain = |e: &Expr| matches!(e, Expr::Name(_)) || e.is_literal_expr();
+    body.iter()
+        .any(|s| matches!(s, Stmt::Import(_) | Stmt::ImportFrom(_)))
+        && body.iter().all(|s| match s {
+            Stmt::Import(_) | Stmt::ImportFrom(_) | Stmt::Pass(_) => true,
+            Stmt::Expr(e) => e.value.is_literal_expr(),
+            Stmt::Assign(a) => {
+                a.targets.iter().all(|t| matches!(t, Expr::Name(_))) && plain(&a.value)
+            }
+            Stmt::AnnAssign(a) => {
+                matches!(&*a.target, Expr::Name(_)) && a.value.as_deref().is_none_or(plain)
+            }
+            _ => false,
+        })
 }

@@ -365,6 +365,15 @@ pub struct ImportContext {
     /// its `yield` at startup runs this only at shutdown.
     #[serde(default)]
     pub after_yield: bool,
+    /// In the body of a `try` that holds only imports (and plain assignments) and whose
+    /// handler catches `ImportError`: the `try`'s id (its offset in the file).
+    #[serde(default)]
+    pub try_body: Option<u32>,
+    /// The ids of such `try` statements whose `except` handlers this code is in: it runs only
+    /// if one of that body's imports fails (`try: import tomllib` / `except ImportError:
+    /// import tomli as tomllib`), so when they all work it never runs.
+    #[serde(default)]
+    pub fallback_of: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

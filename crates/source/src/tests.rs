@@ -1182,3 +1182,27 @@ fn where_names_are_first_bound() {
     assert_eq!(line("y"), None);
     assert_eq!(first_bindings(b"def (:\n"), None);
 }
+
+#[test]
+fn fallbacks_know_the_try_whose_imports_they_replace() {
+    let src = "try:\n    import tomllib\n    HAS = True\nexcept ImportError:\n    import tomli as tomllib\n\
+try:\n    import a\n    setup()\nexcept ImportError:\n    import b\n\
+try:\n    import c\nexcept KeyError:\n    import d\n";
+    let m = parse_module(src);
+    let ctx = |name: &str| {
+        m.imports
+            .iter()
+            .find(|s| s.statement.contains(name))
+            .map(|s| (s.context.try_body, s.context.fallback_of.clone()))
+            .unwrap()
+    };
+    let (body, _) = ctx("import tomllib");
+    let id = body.expect("a try of imports alone has an id");
+    assert_eq!(ctx("tomli"), (None, vec![id]));
+    // A call in the body may raise ImportError itself; a handler that does not catch it is
+    // no fallback.
+    assert_eq!(ctx("import a"), (None, vec![]));
+    assert_eq!(ctx("import b"), (None, vec![]));
+    assert_eq!(ctx("import c"), (None, vec![]));
+    assert_eq!(ctx("import d"), (None, vec![]));
+}
