@@ -18,8 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use importgate_check::{CheckOptions, ImportStatus, capture_policy, check};
-use importgate_image::{LoadOptions, load, parse_source};
+use importgate_check::{CheckOptions, ImportStatus, check};
 use serde_json::Value;
 
 use crate::support::*;
@@ -1130,19 +1129,6 @@ fn run_cpython(tag: &str, layouts: &[Layout]) -> BTreeMap<String, Value> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-fn load_image(name: &str) -> importgate_image::Image {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
-    let opts = LoadOptions {
-        capture: capture_policy(),
-        ..Default::default()
-    };
-    rt.block_on(load(&parse_source(name), &opts))
-        .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
 /// Per statement: importgate's status (`ok`, `error`, or another) and the absolute module it

@@ -7,8 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use importgate_check::{CheckOptions, Severity, capture_policy, check};
-use importgate_image::{LoadOptions, load, parse_source};
+use importgate_check::{CheckOptions, Severity, check};
 use serde_json::Value;
 
 use crate::support::*;
@@ -329,17 +328,7 @@ fn run_cycles(layout: &str, version: &str) {
     );
     let truth: BTreeMap<String, Value> = serde_json::from_slice(&out.stdout).expect("driver JSON");
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio");
-    let opts = LoadOptions {
-        capture: capture_policy(),
-        ..Default::default()
-    };
-    let mut loaded = rt
-        .block_on(load(&parse_source(&image.tag), &opts))
-        .unwrap_or_else(|e| panic!("load {}: {e}", image.tag));
+    let mut loaded = load_image(&image.tag);
     let base_config = loaded.config.clone();
     let mut problems = Vec::new();
     let mut failing = 0;

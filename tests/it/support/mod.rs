@@ -1024,3 +1024,21 @@ pub fn assert_bad_input(run: &Run, what: &str) {
         run.stderr
     );
 }
+
+/// Loads an image (`docker-archive:…`, `oci-archive:…`, or a name in the engine) through the
+/// library, with the capture policy the CLI uses: for tests that check one image many times.
+pub fn load_image(name: &str) -> importgate_image::Image {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let opts = importgate_image::LoadOptions {
+        capture: importgate_check::capture_policy(),
+        ..Default::default()
+    };
+    rt.block_on(importgate_image::load(
+        &importgate_image::parse_source(name),
+        &opts,
+    ))
+    .unwrap_or_else(|e| panic!("load {name}: {e}"))
+}
