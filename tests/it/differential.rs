@@ -1373,3 +1373,68 @@ fn target_directory_installs_are_dependencies() {
     // The RECORD says the code under /deps is installed, not the application's.
     assert_eq!(report["summary"]["files"], 1, "{report:#}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Off the startup path, a dependency that lacks its own dependency: the application's import of
+// it raises from inside it (a runtime stage that copied a package without what it needs).
+
+#[test]
+fn missing_dependency_of_a_dependency_off_the_startup_path() {
+    if !require_docker() {
+        return;
+    }
+    let base = Base::slim("3.12");
+    let site = base.site();
+    let report = Scenario {
+        entries: vec![
+            file("/app/main.py", "print('started')\n"),
+            file(
+                "/app/tasks.py",
+                "import fastish\nimport wholepkg\n\ndef later():\n    import fastish.sub\n",
+            ),
+            file(
+                format!("{site}/fastish/__init__.py"),
+                "from . import core\n",
+            ),
+            file(
+                format!("{site}/fastish/core.py"),
+                "import sys\nif sys.platform == 'win32':\n    import absent_windows_only\n\
+                 try:\n    import absent_optional\nexcept ImportError:\n    pass\n\
+                 import absent_transitive\n",
+            ),
+            file(format!("{site}/fastish/sub.py"), ""),
+            file(
+                format!("{site}/wholepkg/__init__.py"),
+                "import json\nfrom . import part\n",
+            ),
+            file(format!("{site}/wholepkg/part.py"), "import os\n"),
+        ],
+        exit: 1,
+        must: vec![ok("wholepkg")],
+        ..Scenario::script("missing-dependency-off-path", &base)
+    }
+    .run();
+    let statuses = |module: &str| -> Vec<String> {
+        imports_of(&report, module, None)
+            .iter()
+            .map(|i| i["status"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(statuses("fastish"), ["error"], "{report:#}");
+    let found = findings_for(&report, "absent_transitive");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["severity"] == "error" && f["line"] == 1),
+        "{report:#}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f["code"] == "lazy-import-missing" && f["line"] == 5),
+        "{report:#}"
+    );
+    for optional in ["absent_windows_only", "absent_optional"] {
+        assert!(findings_for(&report, optional).is_empty(), "{report:#}");
+    }
+}

@@ -175,6 +175,9 @@ struct Ctx<'a> {
     /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
     native: crate::native::Native<'a>,
     progress: importgate_image::ProgressSink,
+    /// The files of the startup closure, whose dependencies' failures are attributed to the
+    /// statements that reach them ([`crate::attribute`]).
+    closure_files: BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -729,11 +732,13 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 .map(|s| s as Arc<dyn importgate_source::ParseStore>),
         ),
         store,
+        closure_files: BTreeSet::new(),
     };
 
     ctx.native.know_app_files(app_files.clone());
     // The startup path.
     let reached = startup_closure(&mut ctx, &entry);
+    ctx.closure_files = reached.by_file.keys().cloned().collect();
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
     let mut findings = entry_findings(&mut ctx, &entry, &argv);
@@ -2290,6 +2295,47 @@ fn check_site(
         }
         findings.push(f);
         record.status = status;
+        imports.push(record);
+        return;
+    }
+    // Off the startup path (whose dependencies' failures are attributed to the statements
+    // that reach them), a dependency's own missing dependency is found here.
+    let on_path = std::iter::once(&res)
+        .chain(submodule.as_ref())
+        .flat_map(|r| r.found.iter())
+        .filter_map(|(_, f)| f.file())
+        .any(|f| {
+            ctx.closure_files.contains(f)
+                || ctx
+                    .resolver
+                    .vfs()
+                    .realpath(f)
+                    .is_some_and(|r| ctx.closure_files.contains(&r))
+        });
+    let missing = (!on_path)
+        .then(|| {
+            ctx.native
+                .missing_dependency(&ctx.resolver, &res)
+                .or_else(|| {
+                    submodule
+                        .as_ref()
+                        .and_then(|sub| ctx.native.missing_dependency(&ctx.resolver, sub))
+                })
+        })
+        .flatten();
+    if let Some(m) = missing {
+        let p = m.problem;
+        let mut f = finding(sev, p.code, &p.module, p.message.clone(), p.notes, p.hint);
+        f.related.push(crate::Location {
+            file: m.file,
+            line: m.line,
+            column: 1,
+            message: format!("`{}` raises here: {}", m.raised_in, p.message),
+            statement: String::new(),
+        });
+        findings.push(f);
+        record.status = status;
+        record.raised_in = Some(m.raised_in);
         imports.push(record);
         return;
     }

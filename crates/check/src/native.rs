@@ -13,7 +13,7 @@ use importgate_python::abi::machine_for_arch;
 use importgate_python::access::{self, User};
 use importgate_python::ldso::{Loader, MissingLibrary, package_for, package_for_name};
 use importgate_python::memo::Memo;
-use importgate_python::resolve::{Failed, Found, Resolution};
+use importgate_python::resolve::{Failed, Failure, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
 use importgate_source::{
     FinderRef, ImportKind, ImportSite, LoadTarget, NativeLoad, ParsedModule, Scope, TargetEnv,
@@ -52,6 +52,16 @@ pub struct NativeProblem {
     pub message: String,
     pub notes: Vec<String>,
     pub hint: Option<String>,
+}
+
+/// A module an installed package surely imports that is not in the image
+/// ([`Native::missing_dependency`]): the problem, the module whose code raises it, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingDependency {
+    pub problem: NativeProblem,
+    pub raised_in: String,
+    pub file: String,
+    pub line: u32,
 }
 
 /// Stdlib modules that import an extension of `lib-dynload` unconditionally (no pure-Python
@@ -198,6 +208,8 @@ pub struct Native<'a> {
     /// outside the standard library is followed, also installed code outside the site
     /// directories (a `pip install --target` tree on `PYTHONPATH`, a Lambda task root).
     app_files: Option<BTreeSet<String>>,
+    /// [`Native::missing_dependency`]'s walks, by the file of the module walked from.
+    missing_walks: Memo<Option<(Vec<String>, String, u32)>>,
 }
 
 fn parent(path: &str) -> &str {
@@ -262,6 +274,7 @@ impl<'a> Native<'a> {
             parsed_here: AtomicUsize::new(0),
             spent: Mutex::new(std::time::Duration::ZERO),
             app_files: None,
+            missing_walks: Memo::default(),
         }
     }
 
@@ -953,6 +966,139 @@ impl<'a> Native<'a> {
             }
             _ => None,
         }
+    }
+
+    /// A module an installed package imports whenever it is imported, but that is not in the
+    /// image: the import of the package raises `ModuleNotFoundError` from inside it (a
+    /// runtime stage that copied `fastapi` but not `starlette`). For imports off the startup
+    /// path, whose dependencies the startup closure does not follow. Only what surely runs is
+    /// followed (module level, no `if` in doubt, not guarded, not in a handler), as for the
+    /// startup path's dependencies.
+    pub fn missing_dependency(
+        &self,
+        resolver: &Resolver<'_>,
+        res: &Resolution,
+    ) -> Option<MissingDependency> {
+        if res.failure.is_some() {
+            return None;
+        }
+        let mut visited = BTreeSet::new();
+        for (name, found) in &res.found {
+            // What importing a module from scratch meets depends on that module alone: the
+            // same few packages are imported from thousands of sites.
+            let key = found.file().unwrap_or_default();
+            let hit = self.missing_walks.get_or_compute(key, || {
+                self.missing_in(resolver, name, found, &mut visited, 0)
+            });
+            let Some((chain, file, line)) = hit else {
+                continue;
+            };
+            let missing = chain.last().cloned().unwrap_or_default();
+            let raised_in = chain.iter().rev().nth(1).cloned().unwrap_or_default();
+            let message = format!("No module named '{missing}'");
+            return Some(MissingDependency {
+                problem: NativeProblem {
+                    code: Code::ModuleNotFound,
+                    module: missing.clone(),
+                    message: message.clone(),
+                    notes: vec![format!("raised inside {}: {message}", chain.join(" → "))],
+                    hint: Some(format!(
+                        "install the distribution that provides `{missing}` beside `{raised_in}`, which imports it whenever it is imported (its dependencies were not all installed or copied)"
+                    )),
+                },
+                raised_in,
+                file,
+                line,
+            });
+        }
+        None
+    }
+
+    /// The walk of [`Native::missing_dependency`] from one module: the chain to the missing
+    /// module, and the file and line that import it.
+    fn missing_in(
+        &self,
+        resolver: &Resolver<'_>,
+        name: &str,
+        found: &Found,
+        visited: &mut BTreeSet<String>,
+        depth: usize,
+    ) -> Option<(Vec<String>, String, u32)> {
+        let file = found.file().filter(|f| f.ends_with(".py"))?;
+        if !self.followed(file)
+            || file.starts_with(&self.rt.interpreter.stdlib) && !self.in_site_dir(file)
+        {
+            return None;
+        }
+        let real = self.vfs.realpath(file).unwrap_or_else(|| file.to_string());
+        if depth > 64 || !visited.insert(real.clone()) {
+            return None;
+        }
+        let parsed = self.source(&real).filter(|p| p.syntax_errors.is_empty())?;
+        let is_package = matches!(found, Found::RegularPackage { .. });
+        let id = Identity {
+            package: if is_package {
+                Some(name.to_string())
+            } else {
+                name.rsplit_once('.').map(|(p, _)| p.to_string())
+            },
+            script: false,
+            main: false,
+        };
+        for site in &parsed.imports {
+            if !closure::runs_at_import(site, &self.target)
+                || !closure::unconditional(site, &self.target)
+                || site.context.guarded
+                || site.context.handler
+                || site.context.main_only == Some(true)
+                || matches!(site.kind, ImportKind::Dynamic { .. })
+            {
+                continue;
+            }
+            let Some((Ok(module), imported)) = site_target(site, &id) else {
+                continue;
+            };
+            let res = self.resolve(resolver, &module);
+            if let Some(failed) = &res.failure {
+                // A parent that serves submodules no file holds (`six.moves`), or a search
+                // that could not look everywhere, decides nothing.
+                let served = res.found.iter().any(|(_, f)| {
+                    f.file().and_then(|p| self.source(p)).is_some_and(|p| {
+                        p.bindings.dynamic_submodules || p.bindings.dynamic_namespace
+                    })
+                });
+                if failed.uncertain || served || !matches!(failed.failure, Failure::NotFound) {
+                    continue;
+                }
+                return Some((
+                    vec![name.to_string(), failed.module.clone()],
+                    real,
+                    site.line,
+                ));
+            }
+            let mut steps = vec![(module.clone(), res.clone())];
+            if let Some(n) = imported.filter(|n| n != "*")
+                && let Some(last) = res.last_found()
+                && resolver.submodule_exists(last, &n)
+            {
+                let sub = format!("{module}.{n}");
+                let r = self.resolve(resolver, &sub);
+                steps.push((sub, r));
+            }
+            for (_, step) in &steps {
+                for (n, f) in &step.found {
+                    if let Some((mut chain, at, line)) =
+                        self.missing_in(resolver, n, f, visited, depth + 1)
+                    {
+                        if chain.first().map(String::as_str) != Some(name) {
+                            chain.insert(0, name.to_string());
+                        }
+                        return Some((chain, at, line));
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// A parsed third-party module, shared with the startup closure's cache.
