@@ -869,6 +869,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     site,
                     chain: chain.as_deref(),
                     called: reached.called.get(file),
+                    third_party,
                 },
                 &mut site_findings,
                 &mut site_imports,
@@ -1995,6 +1996,8 @@ struct SiteIn<'a> {
     chain: Option<&'a [String]>,
     /// The file's functions called at startup, with whether every call is guarded.
     called: Option<&'a BTreeMap<String, bool>>,
+    /// A dependency's file on the startup path (only what breaks startup is reported there).
+    third_party: bool,
 }
 
 /// When the site runs, from its context and whether its module is on the startup path.
@@ -2300,18 +2303,19 @@ fn check_site(
     }
     // Off the startup path (whose dependencies' failures are attributed to the statements
     // that reach them), a dependency's own missing dependency is found here.
-    let on_path = std::iter::once(&res)
-        .chain(submodule.as_ref())
-        .flat_map(|r| r.found.iter())
-        .filter_map(|(_, f)| f.file())
-        .any(|f| {
-            ctx.closure_files.contains(f)
-                || ctx
-                    .resolver
-                    .vfs()
-                    .realpath(f)
-                    .is_some_and(|r| ctx.closure_files.contains(&r))
-        });
+    let on_path = s.third_party
+        || std::iter::once(&res)
+            .chain(submodule.as_ref())
+            .flat_map(|r| r.found.iter())
+            .filter_map(|(_, f)| f.file())
+            .any(|f| {
+                ctx.closure_files.contains(f)
+                    || ctx
+                        .resolver
+                        .vfs()
+                        .realpath(f)
+                        .is_some_and(|r| ctx.closure_files.contains(&r))
+            });
     let missing = (!on_path)
         .then(|| {
             ctx.native

@@ -289,7 +289,9 @@ impl<'a> Native<'a> {
         match &self.app_files {
             Some(app) => {
                 !app.contains(file)
-                    && !app.contains(&self.vfs.realpath(file).unwrap_or_else(|| file.to_string()))
+                    && (self.in_site_dir(file)
+                        || !app
+                            .contains(&self.vfs.realpath(file).unwrap_or_else(|| file.to_string())))
             }
             None => self.in_site_dir(file),
         }
