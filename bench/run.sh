@@ -168,19 +168,25 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR%2) ? a[(NR+1)/2] : (
 maxof() { sort -g | tail -1; }
 
 # measure NAME CMD... : RUNS runs under GNU time; records wall, user, sys, rss (KiB) per run.
+# One run of a measurement, appended to its times.
+measure_once() {
+    local name="$1"; shift
+    local rc=0 d0 d1 dcpu
+    d0="$(dockerd_ticks)"
+    /usr/bin/time -f '%e %U %S %M' -o "$OUT/$name.t" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" || rc=$?
+    d1="$(dockerd_ticks)"
+    if [[ "$d0" == - || "$d1" == - ]]; then dcpu=-; else dcpu="$(awk -v a="$d0" -v b="$d1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')"; fi
+    echo "$(tail -1 "$OUT/$name.t") $dcpu" >>"$OUT/$name.times"
+    echo "$rc" >"$OUT/$name.rc"
+    log "$name run $(wc -l <"$OUT/$name.times"): $(tail -1 "$OUT/$name.times") (wall s, user s, sys s, maxrss KiB, dockerd cpu s) exit $rc"
+}
+
 measure() {
     local name="$1"; shift
-    local i rc d0 d1 dcpu
+    local i
     : >"$OUT/$name.times"
     for ((i = 1; i <= RUNS; i++)); do
-        rc=0
-        d0="$(dockerd_ticks)"
-        /usr/bin/time -f '%e %U %S %M' -o "$OUT/$name.t" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" || rc=$?
-        d1="$(dockerd_ticks)"
-        if [[ "$d0" == - || "$d1" == - ]]; then dcpu=-; else dcpu="$(awk -v a="$d0" -v b="$d1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')"; fi
-        echo "$(tail -1 "$OUT/$name.t") $dcpu" >>"$OUT/$name.times"
-        echo "$rc" >"$OUT/$name.rc"
-        log "$name run $i: $(tail -1 "$OUT/$name.times") (wall s, user s, sys s, maxrss KiB, dockerd cpu s) exit $rc"
+        measure_once "$name" "$@"
     done
 }
 
@@ -203,7 +209,6 @@ PY
 
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "importgate check, $RUNS runs each"
-measure daemon         "$BIN" check --format json --no-cache --source-mode export "docker-daemon:$IMAGE"
 measure storage        "$BIN" check --format json --no-cache --source-mode storage "docker-daemon:$IMAGE"
 measure docker-archive "$BIN" check --format json --no-cache "docker-archive:$DARCH"
 measure oci-archive    "$BIN" check --format json --no-cache "oci-archive:$OARCH"
@@ -229,7 +234,16 @@ measure oci-stored     "$BIN" check --format json --cache-dir "$LCACHE" "oci-arc
 "$BIN" check --format json --cache-dir "$LCACHE" --source-mode storage "docker-daemon:$IMAGE" >/dev/null 2>&1 || true
 "$BIN" check --format json --cache-dir "$LCACHE" --source-mode export "docker-daemon:$IMAGE" >/dev/null 2>&1 || true
 measure storage-warm   "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" --source-mode storage "docker-daemon:$IMAGE2"
-measure daemon-warm    "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" --source-mode export "docker-daemon:$IMAGE2"
+# The export's rows and the bare stream they are compared with take turns, run by run: the
+# engine's stream varies by a tenth of its time from one minute to the next, and measured one
+# after the other the rows would compare different minutes.
+log "importgate check from the export and docker save | wc -c, $RUNS runs each, in turn"
+: >"$OUT/daemon.times"; : >"$OUT/daemon-warm.times"; : >"$OUT/docker-save.times"; : >"$OUT/save.bytes"
+for ((i = 1; i <= RUNS; i++)); do
+    measure_once daemon      "$BIN" check --format json --no-cache --source-mode export "docker-daemon:$IMAGE"
+    measure_once daemon-warm "$BIN" check --format json --no-result-cache --cache-dir "$LCACHE" --source-mode export "docker-daemon:$IMAGE2"
+    measure_once docker-save bash -c "docker save '$IMAGE' | wc -c >>'$OUT/save.bytes'"
+done
 for s in daemon storage docker-archive oci-archive oci-warm oci-hot oci-stored storage-warm daemon-warm; do verify "$s"; done
 ERR_LINE="$(python3 - "$OUT/oci-archive.stdout" <<'PY'
 import json, sys
@@ -239,9 +253,6 @@ print("%s %s %s:%s" % (f["code"], f["module"], f.get("file"), f.get("line")))
 PY
 )"
 
-log "docker save | wc -c, $RUNS runs"
-: >"$OUT/save.bytes"
-measure docker-save bash -c "docker save '$IMAGE' | wc -c >>'$OUT/save.bytes'"
 SAVE_BYTES="$(tail -1 "$OUT/save.bytes")"
 
 log "gzip -dc over the ${#LAYERS[@]} OCI layer blobs, $RUNS runs"
@@ -261,7 +272,7 @@ row() { # name label
         "$(awk -v k="$r" 'BEGIN{print k/1024}')" "${d:--}"
 }
 wall() { col "$1" 1 | median; }
-ratio() { awk -v a="$(wall "$1")" -v b="$(wall "$2")" 'BEGIN {printf "%.1fx", a / b}'; }
+ratio() { awk -v a="$(wall "$1")" -v b="$(wall "$2")" 'BEGIN {printf "%.2fx", a / b}'; }
 
 echo
 echo "importgate bench  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
