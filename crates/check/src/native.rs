@@ -212,6 +212,20 @@ pub struct Native<'a> {
     missing_walks: Memo<Option<(Vec<String>, String, u32)>>,
 }
 
+/// How an installed module is known to the import system: a package is its own `__package__`,
+/// a module its parent's; never `__main__`.
+fn installed_identity(name: &str, is_package: bool) -> Identity {
+    Identity {
+        package: if is_package {
+            Some(name.to_string())
+        } else {
+            name.rsplit_once('.').map(|(p, _)| p.to_string())
+        },
+        script: false,
+        main: false,
+    }
+}
+
 fn parent(path: &str) -> &str {
     match path.rsplit_once('/') {
         Some(("", _)) => "/",
@@ -804,15 +818,7 @@ impl<'a> Native<'a> {
         let Some(parsed) = parsed else {
             return scan(package_dir.as_ref());
         };
-        let id = Identity {
-            package: if is_package {
-                Some(name.to_string())
-            } else {
-                name.rsplit_once('.').map(|(p, _)| p.to_string())
-            },
-            script: false,
-            main: false,
-        };
+        let id = installed_identity(name, is_package);
         let mut next_load = 0;
         let finder = |f: &FinderRef| self.resolve_finder(resolver, &parsed, name, is_package, f);
         let load_hit = |p: NativeProblem| {
@@ -1038,15 +1044,7 @@ impl<'a> Native<'a> {
         }
         let parsed = self.source(&real).filter(|p| p.syntax_errors.is_empty())?;
         let is_package = matches!(found, Found::RegularPackage { .. });
-        let id = Identity {
-            package: if is_package {
-                Some(name.to_string())
-            } else {
-                name.rsplit_once('.').map(|(p, _)| p.to_string())
-            },
-            script: false,
-            main: false,
-        };
+        let id = installed_identity(name, is_package);
         for site in &parsed.imports {
             if !closure::runs_at_import(site, &self.target)
                 || !closure::unconditional(site, &self.target)
