@@ -98,7 +98,11 @@ fn node_failures(
 
 /// The closure nodes an import statement executes: each package on the way to the module,
 /// the module, and the submodule a `from` import names.
-fn executed_nodes(resolver: &Resolver<'_>, reached: &Reached, imp: &CheckedImport) -> Vec<usize> {
+pub(crate) fn executed_nodes(
+    resolver: &Resolver<'_>,
+    reached: &Reached,
+    imp: &CheckedImport,
+) -> Vec<usize> {
     let vfs = resolver.vfs();
     let mut names = vec![imp.module.clone()];
     if let Some(name) = &imp.name {

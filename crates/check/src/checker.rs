@@ -175,9 +175,6 @@ struct Ctx<'a> {
     /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
     native: crate::native::Native<'a>,
     progress: importgate_image::ProgressSink,
-    /// The files of the startup closure, whose dependencies' failures are attributed to the
-    /// statements that reach them ([`crate::attribute`]).
-    closure_files: BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -732,13 +729,11 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 .map(|s| s as Arc<dyn importgate_source::ParseStore>),
         ),
         store,
-        closure_files: BTreeSet::new(),
     };
 
     ctx.native.know_app_files(app_files.clone());
     // The startup path.
     let reached = startup_closure(&mut ctx, &entry);
-    ctx.closure_files = reached.by_file.keys().cloned().collect();
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
     let mut findings = entry_findings(&mut ctx, &entry, &argv);
@@ -870,6 +865,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                     chain: chain.as_deref(),
                     called: reached.called.get(file),
                     third_party,
+                    reached: &reached,
                 },
                 &mut site_findings,
                 &mut site_imports,
@@ -1088,9 +1084,6 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     })
 }
 
-/// What the paths of the application's existence tests (`os.path.exists("x.py")`,
-/// `(BASE_DIR / "local.py").is_file()`) are in the image: relative ones are taken from the
-/// working directory the container starts in.
 /// `try: import tomllib` / `except ImportError: import tomli as tomllib`: when every import of
 /// such a body works, the handler never runs, so its imports cannot fail. They are skipped like
 /// dead branches, and what was found about them is dropped (a failure shared with other
@@ -1151,6 +1144,7 @@ fn cycle_finding(ctx: &Ctx<'_>, cycle: crate::cycles::Cycle) -> Finding {
         file,
         line,
         column,
+        end_column,
         module,
         name,
         module_file,
@@ -1160,17 +1154,7 @@ fn cycle_finding(ctx: &Ctx<'_>, cycle: crate::cycles::Cycle) -> Finding {
     } = cycle;
     let text = ctx.image.fs.read_to_string(&file).unwrap_or_default();
     let source_line = source_line(&text, line);
-    let span_len = source_line
-        .as_deref()
-        .map(|l| {
-            l.trim_end()
-                .chars()
-                .count()
-                .saturating_sub(column as usize - 1)
-        })
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(1)
-        .max(1);
+    let span_len = end_column.saturating_sub(column).max(1);
     Finding {
         id: String::new(),
         severity: Severity::Error,
@@ -1218,6 +1202,9 @@ fn cycle_finding(ctx: &Ctx<'_>, cycle: crate::cycles::Cycle) -> Finding {
     }
 }
 
+/// What the paths of the application's existence tests (`os.path.exists("x.py")`,
+/// `(BASE_DIR / "local.py").is_file()`) are in the image: relative ones are taken from the
+/// working directory the container starts in.
 fn existence_paths(
     vfs: &importgate_image::Vfs,
     cwd: &str,
@@ -1998,6 +1985,9 @@ struct SiteIn<'a> {
     called: Option<&'a BTreeMap<String, bool>>,
     /// A dependency's file on the startup path (only what breaks startup is reported there).
     third_party: bool,
+    /// The startup closure: failures of the dependencies on it are attributed to the
+    /// statements that reach them ([`crate::attribute`]).
+    reached: &'a Reached,
 }
 
 /// When the site runs, from its context and whether its module is on the startup path.
@@ -2304,18 +2294,7 @@ fn check_site(
     // Off the startup path (whose dependencies' failures are attributed to the statements
     // that reach them), a dependency's own missing dependency is found here.
     let on_path = s.third_party
-        || std::iter::once(&res)
-            .chain(submodule.as_ref())
-            .flat_map(|r| r.found.iter())
-            .filter_map(|(_, f)| f.file())
-            .any(|f| {
-                ctx.closure_files.contains(f)
-                    || ctx
-                        .resolver
-                        .vfs()
-                        .realpath(f)
-                        .is_some_and(|r| ctx.closure_files.contains(&r))
-            });
+        || !crate::attribute::executed_nodes(&ctx.resolver, s.reached, &record).is_empty();
     let missing = (!on_path)
         .then(|| {
             ctx.native

@@ -30,6 +30,8 @@ pub(crate) struct Cycle {
     pub file: String,
     pub line: u32,
     pub column: u32,
+    /// Exclusive end column of the statement on its first line, for underlining.
+    pub end_column: u32,
     /// The partially initialised module and the name it does not hold yet.
     pub module: String,
     pub name: String,
@@ -203,11 +205,6 @@ fn check(
     }
     let running = placed(partial)?;
     let id = (inputs.identity)(&node.file);
-    let target_real = |module: &str| {
-        let res = inputs.resolver.resolve(module);
-        let file = res.last_found()?.file()?.to_string();
-        Some(inputs.vfs.realpath(&file).unwrap_or(file))
-    };
     for site in sites_at(importer, at) {
         let ImportKind::From { name, .. } = &site.kind else {
             continue;
@@ -218,13 +215,13 @@ fn check(
         let Some((Ok(module), _)) = site_target(site, &id) else {
             continue;
         };
-        if target_real(&module).as_deref() != Some(target.file.as_str()) {
-            continue;
-        }
         let res = inputs.resolver.resolve(&module);
-        if res
-            .last_found()
-            .is_some_and(|found| inputs.resolver.submodule_exists(found, name))
+        let Some(found) = res.last_found() else {
+            continue;
+        };
+        let file = found.file().unwrap_or_default();
+        if inputs.vfs.realpath(file).as_deref().unwrap_or(file) != target.file
+            || inputs.resolver.submodule_exists(found, name)
         {
             continue;
         }
@@ -260,6 +257,7 @@ fn check(
             file: node.file.clone(),
             line: site.line,
             column: site.column,
+            end_column: site.end_column,
             module,
             name: name.clone(),
             module_file: target.file.clone(),

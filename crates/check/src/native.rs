@@ -994,7 +994,9 @@ impl<'a> Native<'a> {
         for (name, found) in &res.found {
             // What importing a module from scratch meets depends on that module alone: the
             // same few packages are imported from thousands of sites.
-            let key = found.file().unwrap_or_default();
+            let Some(key) = found.file() else {
+                continue;
+            };
             let hit = self.missing_walks.get_or_compute(key, || {
                 self.missing_in(resolver, name, found, &mut visited, 0)
             });
