@@ -32,6 +32,7 @@ mod engine;
 mod entry;
 mod explain;
 mod families;
+mod generated;
 mod install;
 mod native;
 mod predict;

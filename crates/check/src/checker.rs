@@ -175,6 +175,10 @@ struct Ctx<'a> {
     /// Load-time checks: extension modules, shared libraries, the runtime user's permissions.
     native: crate::native::Native<'a>,
     progress: importgate_image::ProgressSink,
+    /// Standard-library modules whose name an application module takes ([`shadowed_stdlib`]).
+    shadowed: BTreeSet<String>,
+    /// Files whose star imports [`Ctx::binds`] is following, outermost first.
+    star_chain: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -272,6 +276,18 @@ impl Ctx<'_> {
 
     /// Whether `name` is bound in the module `found` (a `.py` module or a package `__init__.py`);
     /// `true` when that cannot be known (extension, builtin, contents not read, dynamic namespace).
+    /// Whether a statement of `file` before `at` binds `name` (or could: a star import, a
+    /// module `__getattr__`); `None` when the file cannot be read or parsed.
+    fn bound_before(&self, file: &str, name: &str, at: (u32, u32)) -> Option<bool> {
+        let bytes = self.image.fs.read(file).flatten()?;
+        let first = importgate_source::first_bindings(&bytes)?;
+        Some(
+            [name, "*", "__getattr__"]
+                .iter()
+                .any(|n| first.get(*n).is_some_and(|&pos| pos < at)),
+        )
+    }
+
     fn binds(&mut self, module: &str, found: &Found, name: &str, depth: u8) -> bool {
         if depth > 8 {
             return true;
@@ -333,6 +349,13 @@ impl Ctx<'_> {
             script: false,
             main: false,
         };
+        // Star imports that come back to a module whose stars are being followed add nothing:
+        // what that module binds itself was looked at where the chain met it first.
+        if self.star_chain.contains(&file) {
+            return false;
+        }
+        self.star_chain.push(file);
+        let mut bound = false;
         for (star, level) in b.star_imports.clone() {
             let target = if level == 0 {
                 star.clone().unwrap_or_default()
@@ -343,19 +366,19 @@ impl Ctx<'_> {
                 }
             };
             let res = self.resolver.resolve(&target);
-            match res.last_found().cloned() {
-                Some(f) if res.failure.is_none() => {
-                    if self.star_exports(&target, &f, name, depth + 1) {
-                        return true;
-                    }
-                }
+            bound = match res.last_found().cloned() {
+                Some(f) if res.failure.is_none() => self.star_exports(&target, &f, name, depth + 1),
                 // A star-import whose module is not in this image binds nothing (it raised,
                 // and only a guarded one lets the module load at all).
-                _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => {}
-                _ => return true,
+                _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => false,
+                _ => true,
+            };
+            if bound {
+                break;
             }
         }
-        false
+        self.star_chain.pop();
+        bound
     }
 
     /// Whether `from target import *` binds `name`: the names of a literal `__all__` (listed
@@ -729,7 +752,18 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
                 .map(|s| s as Arc<dyn importgate_source::ParseStore>),
         ),
         store,
+        shadowed: BTreeSet::new(),
+        star_chain: Vec::new(),
     };
+    ctx.shadowed = shadowed_stdlib(&image.fs, &rt, &ctx.resolver);
+    if !ctx.shadowed.is_empty() {
+        tracing::debug!(
+            "application modules shadow the standard library's {:?}: following the standard \
+             library's imports",
+            ctx.shadowed
+        );
+        ctx.native.follow_stdlib();
+    }
 
     ctx.native.know_app_files(app_files.clone());
     // The startup path.
@@ -922,7 +956,15 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         }) {
             imp.status = ImportStatus::Error;
         }
-        findings.push(cycle_finding(&ctx, cycle));
+        // A module importing from itself is already reported where it is checked.
+        let known = findings.iter().any(|f| {
+            f.code == Code::CircularImport
+                && (f.file.as_str(), f.line, f.column)
+                    == (cycle.file.as_str(), cycle.line, cycle.column)
+        });
+        if !known {
+            findings.push(cycle_finding(&ctx, cycle));
+        }
     }
 
     // Every failing import site inside a dependency on the startup path, before duplicates
@@ -985,6 +1027,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         &mut imports,
     );
     dead_fallbacks(&parsed, &mut findings, &mut imports);
+    shadow_hints(&ctx, &mut findings);
     if let Some((_, loc)) = &code {
         crate::attribute::place_code_findings(loc, &mut findings, &mut imports);
     }
@@ -1233,6 +1276,100 @@ fn existence_paths(
     out
 }
 
+/// A failure the standard library meets because an application module took the name of one
+/// of its modules is fixed by renaming that module, not by defining what the standard library
+/// expects in it.
+fn shadow_hints(ctx: &Ctx<'_>, findings: &mut [Finding]) {
+    let stdlib = format!("{}/", ctx.rt.interpreter.stdlib.trim_end_matches('/'));
+    for f in findings {
+        let top = f.module.split('.').next().unwrap_or_default();
+        if !ctx.shadowed.contains(top) {
+            continue;
+        }
+        let Some(inside) = f
+            .related
+            .iter()
+            .find(|r| r.file.starts_with(&stdlib) && !r.file.contains("-packages/"))
+        else {
+            continue;
+        };
+        let res = ctx.resolver.resolve(top);
+        let Some(path) = res.last_found().and_then(Found::file) else {
+            continue;
+        };
+        f.notes.push(format!(
+            "the application's {path} takes the place of the standard library's `{top}`, which {} imports",
+            inside.file
+        ));
+        f.hint = Some(format!(
+            "rename the application's `{top}` ({path}) and its imports: its name shadows the standard library's `{top}`"
+        ));
+        f.fix_path = Some(path.to_string());
+    }
+}
+
+/// Standard-library modules that an import by name does not get, because a `sys.path` entry
+/// before the standard library's (the script's directory, the working directory, PYTHONPATH)
+/// holds a module or package of the same name: `queue.py` beside `main.py`. Names imported
+/// before that entry is on the path (builtin, frozen, startup modules) cannot be shadowed;
+/// the resolver knows those.
+fn shadowed_stdlib(
+    vfs: &importgate_image::Vfs,
+    rt: &importgate_python::Runtime,
+    resolver: &Resolver<'_>,
+) -> BTreeSet<String> {
+    let stdlib = rt.interpreter.stdlib.trim_end_matches('/');
+    let dynload = rt.interpreter.lib_dynload.trim_end_matches('/');
+    let is_stdlib =
+        |dir: &str| dir.trim_end_matches('/') == stdlib || dir.trim_end_matches('/') == dynload;
+    let module_name = |entry: &str| -> Option<String> {
+        let stem = entry
+            .strip_suffix(".py")
+            .or_else(|| {
+                entry
+                    .split_once('.')
+                    .filter(|(_, rest)| rest.ends_with(".so"))
+                    .map(|(s, _)| s)
+            })
+            .unwrap_or(entry);
+        (!stem.is_empty() && !stem.contains('.') && !stem.contains('-')).then(|| stem.to_string())
+    };
+    let mut names = BTreeSet::new();
+    for entry in &rt.sys_path {
+        if is_stdlib(&entry.path) {
+            break;
+        }
+        for child in vfs.read_dir(&entry.path).unwrap_or_default() {
+            if let Some(name) = module_name(child) {
+                names.insert(name);
+            }
+        }
+    }
+    let in_stdlib = |name: &str| {
+        [stdlib, dynload].iter().any(|dir| {
+            vfs.read_dir(dir).unwrap_or_default().iter().any(|child| {
+                module_name(child).as_deref() == Some(name)
+                    && (child.ends_with(".py")
+                        || child.ends_with(".so")
+                        || vfs.is_file(&format!("{dir}/{child}/__init__.py")))
+            })
+        })
+    };
+    names
+        .into_iter()
+        .filter(|name| {
+            // A namespace portion is no shadow: the standard library's regular package, later
+            // on the path, wins over it.
+            let outside = resolver
+                .resolve(name)
+                .last_found()
+                .and_then(|f| f.file())
+                .is_some_and(|file| !file.starts_with(&format!("{stdlib}/")));
+            outside && in_stdlib(name)
+        })
+        .collect()
+}
+
 /// Computes the modules run at startup (see [`closure`]).
 fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
     // `celery -A proj`: a package that binds no `app` has its `proj.celery` submodule imported
@@ -1260,11 +1397,19 @@ fn startup_closure(ctx: &mut Ctx<'_>, entry: &Entry) -> Reached {
         importgate_image::Unit::Modules,
         None,
     );
+    // The standard library is not followed: its own imports work in any image whose
+    // interpreter starts. Unless an application module takes the name of one of its modules:
+    // then the standard library's `import queue` gets the application's `queue.py`.
+    let skip = if ctx.shadowed.is_empty() {
+        vec![rt.interpreter.stdlib.clone()]
+    } else {
+        Vec::new()
+    };
     let mut walker = Walker::new(
         resolver,
         &ctx.image.fs,
         &ctx.target,
-        (vec![rt.interpreter.stdlib.clone()], rt.site_dirs.clone()),
+        (skip, rt.site_dirs.clone()),
         &identity_of,
         &mut ctx.parsed,
     );
@@ -2319,6 +2464,42 @@ fn check_site(
         findings.push(f);
         record.status = status;
         record.raised_in = Some(m.raised_in);
+        imports.push(record);
+        return;
+    }
+    // A module importing a name from itself while it runs (`from app.deps import x` in
+    // app/deps/__init__.py, a script importing itself by name) gets itself from `sys.modules`,
+    // partially initialised: the name must be bound by a statement before this one. That the
+    // statement itself binds the name does not count.
+    if let (Some(name), Some(found)) = (name.as_deref(), res.last_found())
+        && name != "*"
+        && found.file().is_some_and(|f| {
+            let real = |p: &str| ctx.image.fs.realpath(p).unwrap_or_else(|| p.to_string());
+            real(f) == real(file)
+        })
+        && closure::runs_at_import(site, &ctx.target)
+        && !ctx.resolver.submodule_exists(found, name)
+        && ctx.bound_before(file, name, (site.line, site.column)) == Some(false)
+    {
+        let where_ = found.file().unwrap_or_default().to_string();
+        findings.push(finding(
+            sev,
+            Code::CircularImport,
+            &module,
+            format!(
+                "cannot import name '{name}' from partially initialized module '{module}' \
+                 (most likely due to a circular import) ({where_})"
+            ),
+            vec![format!(
+                "`{module}` is this module itself: while it runs, it holds only what the \
+                 statements before this one bound, and none of them binds `{name}`"
+            )],
+            Some(format!(
+                "bind `{name}` before this line, or drop the import: the module's own names \
+                 need no import"
+            )),
+        ));
+        record.status = status;
         imports.push(record);
         return;
     }
@@ -3739,6 +3920,84 @@ mod tests {
     /// Each case: files under /app, the command, and the `(file, line)` of the import that
     /// meets a partially initialised module, if any.
     #[test]
+    fn an_application_module_named_like_the_standard_librarys_breaks_its_imports() {
+        const LIB: &str = "usr/local/lib/python3.12";
+        let stdlib = [
+            (format!("{LIB}/queue.py"), "class Empty(Exception): pass\n"),
+            (format!("{LIB}/http/__init__.py"), ""),
+            (format!("{LIB}/http/server.py"), ""),
+            (format!("{LIB}/mp/__init__.py"), ""),
+            (
+                format!("{LIB}/mp/pool.py"),
+                "import os\nfrom queue import Empty\n",
+            ),
+            (format!("{LIB}/wsgi/__init__.py"), ""),
+            (format!("{LIB}/wsgi/simple.py"), "import http.server\n"),
+        ];
+        let files = |extra: &[(&'static str, &'static str)]| -> Vec<(String, String)> {
+            stdlib
+                .iter()
+                .map(|(a, b)| (a.clone(), b.to_string()))
+                .chain(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())))
+                .collect()
+        };
+        let run = |files: Vec<(String, String)>| {
+            let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+            check(
+                &image(&refs, &["python", "main.py"]),
+                &CheckOptions::default(),
+            )
+            .unwrap()
+        };
+        let errors = |r: &Report| -> Vec<(String, u32)> {
+            r.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| (f.file.clone(), f.line))
+                .collect()
+        };
+        // Without a shadow, the standard library's own imports are not followed at all.
+        let r = run(files(&[
+            ("app/main.py", "import mp.pool\n"),
+            ("app/tasks.py", "import wsgi.simple\n"),
+        ]));
+        assert_eq!(errors(&r), Vec::<(String, u32)>::new());
+        // `queue.py` beside the script: the pool's `from queue import Empty` gets it.
+        let r = run(files(&[
+            ("app/main.py", "import mp.pool\n"),
+            ("app/queue.py", "x = 1\n"),
+        ]));
+        assert_eq!(errors(&r), vec![("/app/main.py".to_string(), 1)]);
+        let f = &r.findings[0];
+        assert!(
+            f.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("shadows the standard library's `queue`")),
+            "{f:?}"
+        );
+        // Off the startup path: the name the pool asks for, and a module `http` that is no
+        // package with a `server`.
+        let r = run(files(&[
+            ("app/main.py", "x = 1\n"),
+            ("app/tasks.py", "import mp.pool\n"),
+            ("app/queue.py", "x = 1\n"),
+        ]));
+        assert_eq!(errors(&r), vec![("/app/tasks.py".to_string(), 1)]);
+        let r = run(files(&[
+            ("app/main.py", "x = 1\n"),
+            ("app/tasks.py", "import wsgi.simple\n"),
+            ("app/http.py", ""),
+        ]));
+        assert_eq!(errors(&r), vec![("/app/tasks.py".to_string(), 1)]);
+        // A namespace directory of the same name shadows nothing: the regular package wins.
+        let r = run(files(&[
+            ("app/main.py", "import wsgi.simple\n"),
+            ("app/http/notes.txt", ""),
+        ]));
+        assert_eq!(errors(&r), Vec::<(String, u32)>::new());
+    }
+
+    #[test]
     fn imports_that_meet_a_partially_initialised_module() {
         type Case<'a> = (
             &'a str,
@@ -3917,6 +4176,129 @@ mod tests {
                 ],
                 &["python", "main.py"],
                 Some(("/app/c.py", 1)),
+            ),
+            (
+                "a package importing from itself what no earlier statement bound",
+                &[
+                    (
+                        "app/main.py",
+                        "import pkg
+",
+                    ),
+                    (
+                        "app/pkg/__init__.py",
+                        "a = 1
+from pkg import b
+b = 2
+",
+                    ),
+                ],
+                &["python", "main.py"],
+                Some(("/app/pkg/__init__.py", 2)),
+            ),
+            (
+                "a package importing from itself what it bound before",
+                &[
+                    (
+                        "app/main.py",
+                        "import pkg
+",
+                    ),
+                    (
+                        "app/pkg/__init__.py",
+                        "b = 1
+from pkg import b
+",
+                    ),
+                ],
+                &["python", "main.py"],
+                None,
+            ),
+            (
+                "a name only the running star import binds",
+                &[
+                    (
+                        "app/main.py",
+                        "import a
+",
+                    ),
+                    (
+                        "app/a.py",
+                        "from s import *
+",
+                    ),
+                    (
+                        "app/s.py",
+                        "import b
+g = 1
+",
+                    ),
+                    (
+                        "app/b.py",
+                        "from a import g
+",
+                    ),
+                ],
+                &["python", "main.py"],
+                Some(("/app/b.py", 1)),
+            ),
+            (
+                "an earlier star import whose __all__ leaves the name out",
+                &[
+                    (
+                        "app/main.py",
+                        "import a
+",
+                    ),
+                    (
+                        "app/a.py",
+                        "from s import *
+import b
+g = 1
+",
+                    ),
+                    (
+                        "app/s.py",
+                        "__all__ = ['h']
+h = 1
+g = 2
+",
+                    ),
+                    (
+                        "app/b.py",
+                        "from a import g
+",
+                    ),
+                ],
+                &["python", "main.py"],
+                Some(("/app/b.py", 1)),
+            ),
+            (
+                "a cycle caught by a guard, met again unguarded",
+                &[
+                    (
+                        "app/main.py",
+                        "import a
+",
+                    ),
+                    (
+                        "app/a.py",
+                        "try:
+    import b
+except ImportError:
+    pass
+import b
+g = 1
+",
+                    ),
+                    (
+                        "app/b.py",
+                        "from a import g
+",
+                    ),
+                ],
+                &["python", "main.py"],
+                Some(("/app/b.py", 1)),
             ),
             (
                 "an import under a test importgate cannot decide may not run",

@@ -113,8 +113,23 @@ pub(crate) fn first_cycle(inputs: &Inputs<'_, '_>, reached: &Reached) -> Option<
             // The `__main__` file imported by its name runs again as another module.
             let slot = usize::from(main[child]);
             if let Some(frame) = running[child][slot] {
-                if let Some(cycle) = check(inputs, reached, &stack, frame, &mut bindings) {
-                    return Some(cycle);
+                match check(inputs, reached, &stack, frame, &mut bindings) {
+                    Some((cycle, None)) => return Some(cycle),
+                    Some((_, Some(k))) => {
+                        // A `try/except ImportError` around the import at frame `k` catches
+                        // the failure: the modules above it fail, leave `sys.modules`, and
+                        // run again from the start when imported again later.
+                        for f in stack.drain(k + 1..) {
+                            let slot = usize::from(f.copy);
+                            running[f.node][slot] = None;
+                            seen[f.node][slot] = false;
+                        }
+                        if let Some(top) = stack.last_mut() {
+                            top.edge += 1;
+                            top.child = 0;
+                        }
+                    }
+                    None => {}
                 }
             } else if !seen[child][slot] {
                 seen[child][slot] = true;
@@ -160,15 +175,59 @@ fn position(parsed: &ParsedModule, at: (u32, u32)) -> Option<(u32, u32)> {
     }
 }
 
+/// Whether a star import the partial module `file` ran before `running` may have bound
+/// `name`: the star-imported module's `__all__` lists it or, without one, it binds the name
+/// (not private). A module whose names cannot be told (not parsed, a dynamic namespace, no
+/// `__all__` but star imports of its own or `__getattr__`, a failed resolution) may bind
+/// anything.
+fn star_may_bind(
+    inputs: &Inputs<'_, '_>,
+    owner: &ParsedModule,
+    file: &str,
+    running: (u32, u32),
+    name: &str,
+) -> bool {
+    let id = (inputs.identity)(file);
+    owner
+        .imports
+        .iter()
+        .filter(|s| (s.line, s.column) < running && matches!(s.context.scope, Scope::Module))
+        .filter(|s| matches!(&s.kind, ImportKind::From { name, .. } if name == "*"))
+        .any(|site| {
+            let Some((Ok(module), _)) = site_target(site, &id) else {
+                return true;
+            };
+            let res = inputs.resolver.resolve(&module);
+            let Some(star_file) = res.last_found().and_then(|f| f.file()) else {
+                return res.failure.is_none();
+            };
+            let real = inputs
+                .vfs
+                .realpath(star_file)
+                .unwrap_or_else(|| star_file.to_string());
+            let Some(parsed) = inputs.parsed.get(&real) else {
+                return true;
+            };
+            let b = &parsed.bindings;
+            match &b.dunder_all {
+                _ if b.dynamic_namespace => true,
+                Some(all) => all.iter().any(|n| n == name),
+                None if b.has_getattr || !b.star_imports.is_empty() => true,
+                None => !name.starts_with('_') && b.names.contains(name),
+            }
+        })
+}
+
 /// Whether the import at the top of the stack asks the running module `stack[frame]` for a
-/// name it has not bound yet; the cycle if so.
+/// name it has not bound yet; the cycle if so, with the innermost frame whose import catches
+/// the `ImportError` (`None`: nothing does, startup stops).
 fn check(
     inputs: &Inputs<'_, '_>,
     reached: &Reached,
     stack: &[Frame],
     frame: usize,
     bindings: &mut FirstBindings,
-) -> Option<Cycle> {
+) -> Option<(Cycle, Option<usize>)> {
     let top = stack.last()?;
     let partial = stack.get(frame)?;
     let (node, target) = (
@@ -178,15 +237,15 @@ fn check(
     if !inputs.app_files.contains(&node.file) || !inputs.app_files.contains(&target.file) {
         return None;
     }
-    // Every statement from the partial module's down to this one runs for sure, and nothing
-    // on the way catches the failure: otherwise the cycle may not happen, or not stop startup.
+    // Every statement on the way to this one runs for sure: otherwise the cycle may not
+    // happen. The innermost one under `try/except ImportError` catches the failure.
     let edge_of = |f: &Frame| reached.edges.get(f.node)?.get(f.edge);
-    if !stack
-        .iter()
-        .all(|f| edge_of(f).is_some_and(|e| e.sure && !e.guarded))
-    {
+    if !stack.iter().all(|f| edge_of(f).is_some_and(|e| e.sure)) {
         return None;
     }
+    let caught = stack
+        .iter()
+        .rposition(|f| edge_of(f).is_some_and(|e| e.guarded));
     // An import in a function runs when the function is called: only a call by its module's
     // own code places it inside that module's run; one from elsewhere (the script calling
     // `routes.index()` once everything is imported) may come after the cycle has closed.
@@ -233,11 +292,15 @@ fn check(
             })
             .as_ref()?;
         let before = |key: &str| first.get(key).is_some_and(|&p| p < running);
-        if before(name) || before("*") || before("__getattr__") {
+        if before(name)
+            || before("__getattr__")
+            || before("*") && star_may_bind(inputs, owner, &target.file, running, name)
+        {
             continue;
         }
-        // A name bound nowhere is the plain missing name, reported as such.
-        let &(bound_on, _) = first.get(name.as_str())?;
+        // A name bound only by a star import that has not run yet comes with it; a name bound
+        // nowhere is the plain missing name, reported as such.
+        let &(bound_on, _) = first.get(name.as_str()).or_else(|| first.get("*"))?;
         let name_of = |f: &Frame| -> String {
             let node = &reached.nodes[f.node];
             if f.copy {
@@ -253,18 +316,21 @@ fn check(
         };
         let mut chain: Vec<String> = stack.iter().map(name_of).collect();
         chain.push(name_of(partial));
-        return Some(Cycle {
-            file: node.file.clone(),
-            line: site.line,
-            column: site.column,
-            end_column: site.end_column,
-            module,
-            name: name.clone(),
-            module_file: target.file.clone(),
-            running,
-            bound_on,
-            chain,
-        });
+        return Some((
+            Cycle {
+                file: node.file.clone(),
+                line: site.line,
+                column: site.column,
+                end_column: site.end_column,
+                module,
+                name: name.clone(),
+                module_file: target.file.clone(),
+                running,
+                bound_on,
+                chain,
+            },
+            caught,
+        ));
     }
     None
 }

@@ -13,7 +13,7 @@ use importgate_python::abi::machine_for_arch;
 use importgate_python::access::{self, User};
 use importgate_python::ldso::{Loader, MissingLibrary, package_for, package_for_name};
 use importgate_python::memo::Memo;
-use importgate_python::resolve::{Failed, Failure, Found, Resolution};
+use importgate_python::resolve::{Failed, Found, Resolution};
 use importgate_python::{Origin, Resolver, Runtime};
 use importgate_source::{
     FinderRef, ImportKind, ImportSite, LoadTarget, NativeLoad, ParsedModule, Scope, TargetEnv,
@@ -209,8 +209,16 @@ pub struct Native<'a> {
     /// directories (a `pip install --target` tree on `PYTHONPATH`, a Lambda task root).
     app_files: Option<BTreeSet<String>>,
     /// [`Native::missing_dependency`]'s walks, by the file of the module walked from.
-    missing_walks: Memo<Option<(Vec<String>, String, u32)>>,
+    missing_walks: Memo<Option<MissingHit>>,
+    /// The walks go through the standard library too: an application module shadows one of
+    /// its modules, so its own imports can fail.
+    through_stdlib: bool,
 }
+
+/// What [`Native::missing_dependency`]'s walk meets: the chain of modules to the one that
+/// raises, the file and line that raise, and the name asked for when the module is there but
+/// lacks it (`None`: the module is missing).
+type MissingHit = (Vec<String>, String, u32, Option<String>);
 
 /// How an installed module is known to the import system: a package is its own `__package__`,
 /// a module its parent's; never `__main__`.
@@ -289,11 +297,17 @@ impl<'a> Native<'a> {
             spent: Mutex::new(std::time::Duration::ZERO),
             app_files: None,
             missing_walks: Memo::default(),
+            through_stdlib: false,
         }
     }
 
     /// Tells which files are the application's (whose imports are checked at their own
     /// sites); without it, only the site directories' modules are followed.
+    /// Makes [`Native::missing_dependency`] walk the standard library's imports as well.
+    pub fn follow_stdlib(&mut self) {
+        self.through_stdlib = true;
+    }
+
     pub fn know_app_files(&mut self, files: BTreeSet<String>) {
         self.app_files = Some(files);
     }
@@ -1000,21 +1014,32 @@ impl<'a> Native<'a> {
             let hit = self.missing_walks.get_or_compute(key, || {
                 self.missing_in(resolver, name, found, &mut visited, 0)
             });
-            let Some((chain, file, line)) = hit else {
+            let Some((chain, file, line, lacking)) = hit else {
                 continue;
             };
             let missing = chain.last().cloned().unwrap_or_default();
             let raised_in = chain.iter().rev().nth(1).cloned().unwrap_or_default();
-            let message = format!("No module named '{missing}'");
+            let (code, message, hint) = match &lacking {
+                None => (
+                    Code::ModuleNotFound,
+                    format!("No module named '{missing}'"),
+                    format!(
+                        "install the distribution that provides `{missing}` beside `{raised_in}`, which imports it whenever it is imported (its dependencies were not all installed or copied)"
+                    ),
+                ),
+                Some(name) => (
+                    Code::NameNotInModule,
+                    format!("cannot import name '{name}' from '{missing}'"),
+                    format!("`{raised_in}` expects `{missing}` to define `{name}`"),
+                ),
+            };
             return Some(MissingDependency {
                 problem: NativeProblem {
-                    code: Code::ModuleNotFound,
+                    code,
                     module: missing.clone(),
                     message: message.clone(),
                     notes: vec![format!("raised inside {}: {message}", chain.join(" → "))],
-                    hint: Some(format!(
-                        "install the distribution that provides `{missing}` beside `{raised_in}`, which imports it whenever it is imported (its dependencies were not all installed or copied)"
-                    )),
+                    hint: Some(hint),
                 },
                 raised_in,
                 file,
@@ -1033,10 +1058,12 @@ impl<'a> Native<'a> {
         found: &Found,
         visited: &mut BTreeSet<String>,
         depth: usize,
-    ) -> Option<(Vec<String>, String, u32)> {
+    ) -> Option<MissingHit> {
         let file = found.file().filter(|f| f.ends_with(".py"))?;
         if !self.followed(file)
-            || file.starts_with(&self.rt.interpreter.stdlib) && !self.in_site_dir(file)
+            || !self.through_stdlib
+                && file.starts_with(&self.rt.interpreter.stdlib)
+                && !self.in_site_dir(file)
         {
             return None;
         }
@@ -1069,14 +1096,40 @@ impl<'a> Native<'a> {
                         p.bindings.dynamic_submodules || p.bindings.dynamic_namespace
                     })
                 });
-                if failed.uncertain || served || !matches!(failed.failure, Failure::NotFound) {
+                // Both are `ModuleNotFoundError`s: nothing there, or a plain module where a
+                // package is needed (`http.py` asked for `http.server`).
+                if failed.uncertain || served {
                     continue;
                 }
                 return Some((
                     vec![name.to_string(), failed.module.clone()],
                     real,
                     site.line,
+                    None,
                 ));
+            }
+            // Through the standard library, a module the application shadows (`types.py`)
+            // may lack the name the standard library asks it for.
+            if self.through_stdlib
+                && let Some(n) = imported.as_deref().filter(|n| *n != "*")
+                && let Some(last) = res.last_found()
+                && let Some(shadow) = last.file().filter(|f| !self.followed(f))
+                && !resolver.submodule_exists(last, n)
+                && let Some(parsed) = self.source(shadow)
+            {
+                let b = &parsed.bindings;
+                let unknown = !parsed.syntax_errors.is_empty()
+                    || b.dynamic_namespace
+                    || !b.star_imports.is_empty()
+                    || b.has_getattr;
+                if !unknown && !b.names.contains(n) && !n.starts_with("__") {
+                    return Some((
+                        vec![name.to_string(), module.clone()],
+                        real,
+                        site.line,
+                        Some(n.to_string()),
+                    ));
+                }
             }
             let mut steps = vec![(module.clone(), res.clone())];
             if let Some(n) = imported.filter(|n| n != "*")
@@ -1089,13 +1142,13 @@ impl<'a> Native<'a> {
             }
             for (_, step) in &steps {
                 for (n, f) in &step.found {
-                    if let Some((mut chain, at, line)) =
+                    if let Some((mut chain, at, line, lacking)) =
                         self.missing_in(resolver, n, f, visited, depth + 1)
                     {
                         if chain.first().map(String::as_str) != Some(name) {
                             chain.insert(0, name.to_string());
                         }
-                        return Some((chain, at, line));
+                        return Some((chain, at, line, lacking));
                     }
                 }
             }

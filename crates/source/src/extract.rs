@@ -84,7 +84,7 @@ const COROUTINE_RUNNERS: &[&str] = &[
 
 use crate::{
     CallSite, ConfigModule, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind,
-    ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, Scope,
+    ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, PathEdit, Scope,
 };
 
 /// What the walk collects from one module.
@@ -100,6 +100,7 @@ pub(crate) struct Extracted {
     pub(crate) functions: Vec<FunctionDef>,
     pub(crate) calls: Vec<CallSite>,
     pub(crate) celery_modules: Vec<ConfigModule>,
+    pub(crate) path_edits: Vec<PathEdit>,
 }
 
 /// A name bound in one scope, while looking for a fallback chain.
@@ -141,6 +142,7 @@ pub(crate) fn extract(
         functions: Vec::new(),
         calls: Vec::new(),
         celery_modules: Vec::new(),
+        path_edits: Vec::new(),
         startup_hooks: Vec::new(),
         lifespan: false,
         yields: Vec::new(),
@@ -193,6 +195,7 @@ pub(crate) fn extract(
         functions: extractor.functions,
         calls,
         celery_modules: extractor.celery_modules,
+        path_edits: extractor.path_edits,
     }
 }
 
@@ -286,6 +289,7 @@ struct Extractor<'l, 's> {
     functions: Vec<FunctionDef>,
     calls: Vec<CallSite>,
     celery_modules: Vec<ConfigModule>,
+    path_edits: Vec<PathEdit>,
     /// Per enclosing function, whether its own body yields (a generator).
     yields: Vec<bool>,
     /// Calls whose coroutine is run: awaited, or given to an event loop or a task.
@@ -360,6 +364,38 @@ impl Extractor<'_, '_> {
             column,
             end_column: self.locator.first_line_end_column(range),
             statement,
+            context,
+        });
+    }
+
+    /// `sys.path.insert(i, P)`, `sys.path.append(P)`, `site.addsitedir(P)` with a path this
+    /// module spells out.
+    fn path_edit(&mut self, call: &ast::ExprCall) {
+        if !call.arguments.keywords.is_empty() {
+            return;
+        }
+        let Some(func) = self.names.qualified(&call.func) else {
+            return;
+        };
+        let (index, arg) = match (func.as_str(), &*call.arguments.args) {
+            ("sys.path.insert", [Expr::NumberLiteral(n), arg]) => {
+                let Some(i) = crate::condition::int_literal(n) else {
+                    return;
+                };
+                (Some(i.min(1 << 16)), arg)
+            }
+            ("sys.path.append" | "site.addsitedir", [arg]) => (None, arg),
+            _ => return,
+        };
+        let Some(path) = self.names.path_of(arg) else {
+            return;
+        };
+        let line = self.locator.line_column(call.range().start()).0;
+        let context = self.context(false);
+        self.path_edits.push(PathEdit {
+            path,
+            index,
+            line,
             context,
         });
     }
@@ -1264,6 +1300,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                     && let Expr::Name(f) = &*call.func
                 {
                     self.called_at_import.push(f.id.to_string());
+                }
+                if self.scopes.is_empty()
+                    && let Expr::Call(call) = &*e.value
+                {
+                    self.path_edit(call);
                 }
                 visitor::walk_stmt(self, stmt);
             }

@@ -83,6 +83,22 @@ pub struct ParsedModule {
     /// `app.conf.include = […]`.
     #[serde(default)]
     pub celery_modules: Vec<ConfigModule>,
+    /// Module-level `sys.path.insert(i, P)`, `sys.path.append(P)` and `site.addsitedir(P)`
+    /// whose path is spelled out (literals, `__file__`, `os.path`/`pathlib` on them): the
+    /// imports that run after them search there too (`main.py` putting its `src/` on the path).
+    #[serde(default)]
+    pub path_edits: Vec<PathEdit>,
+}
+
+/// One edit of `sys.path` by a module's own code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathEdit {
+    /// The directory, absolute or relative to the working directory.
+    pub path: String,
+    /// `insert`'s index (`None`: appended, as `append` and `site.addsitedir` do).
+    pub index: Option<u32>,
+    pub line: u32,
+    pub context: ImportContext,
 }
 
 /// A module named by a string in a framework's configuration.
@@ -559,6 +575,7 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         calls,
         newer_syntax,
         celery_modules: extracted.celery_modules,
+        path_edits: extracted.path_edits,
     }
 }
 
