@@ -150,7 +150,7 @@ def import_stmt(rng, me, mods, minor, bad):
         if rng.random() < 0.5 or not (t.has_file and t.defined):
             return "from %s import %s" % ("." * level, leaf)
         return "from %s%s import %s" % ("." * level, leaf, rng.choice(t.defined))
-    if r < 0.88:
+    if r < 0.95:
         if rng.random() < 0.5:
             return "import %s" % rng.choice(STDLIB)
         mod, name = rng.choice(STDLIB_NAMES)
@@ -222,6 +222,7 @@ def gen_layout(rng, n, minor):
     argv = None
     path0 = None
     main_path = None
+    prelude = None
     if src:
         env["PYTHONPATH"] = root
         about.append("src layout on PYTHONPATH")
@@ -253,10 +254,21 @@ def gen_layout(rng, n, minor):
         elif not src and rng.random() < 0.3:
             env["PYTHONPATH"] = cwd + "/scirpts"
             about.append("PYTHONPATH with a typo")
+        elif not src:
+            # the script puts the project on sys.path itself (or, last, only its own directory)
+            prelude = rng.choice([
+                "import os, sys\nsys.path.insert(0, os.path.join("
+                "os.path.dirname(os.path.abspath(__file__)), '..'))",
+                "import sys\nfrom pathlib import Path\n"
+                "sys.path.insert(0, str(Path(__file__).resolve().parent.parent))",
+                "import sys\nsys.path.append(%r)" % cwd,
+                "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))",
+            ])
+            about.append("the script edits sys.path")
 
     files = {}
     if main_path is not None:
-        mlines = []
+        mlines = [prelude] if prelude else []
         picks = rng.sample(roots, min(len(roots), rng.randint(1, 3)))
         for r in picks:
             f = rng.random()

@@ -385,6 +385,9 @@ impl Ctx<'_> {
     /// means exported), else every bound name not starting with `_` (rule E4,
     /// `Python/ceval.c:import_all_from`).
     fn star_exports(&mut self, target: &str, found: &Found, name: &str, depth: u8) -> bool {
+        // Without `__all__`, a package's submodules imported by then (attributes of the
+        // package) are exported too; whether one was cannot be told here.
+        let submodule = self.resolver.submodule_exists(found, name);
         if let Some(file) = found.file().filter(|f| f.ends_with(".py"))
             && let Some(parsed) = self.module_source(file)
             && parsed.syntax_errors.is_empty()
@@ -394,6 +397,9 @@ impl Ctx<'_> {
             }
             if name.starts_with('_') {
                 return false;
+            }
+            if submodule {
+                return true;
             }
         }
         // No C module defines `__all__`: a star-import binds its public names.
@@ -681,6 +687,16 @@ fn build_policy(
 
 /// Runs the whole check on a loaded image.
 pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
+    check_with(image, opts, &[])
+}
+
+/// [`check`], with the `sys.path` edits of `edit_files` (application modules on the startup
+/// path, besides the entry's own) applied too: found on a first pass, they make a second one.
+fn check_with(
+    image: &Image,
+    opts: &CheckOptions,
+    edit_files: &[String],
+) -> Result<Report, CheckError> {
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
     let server_notes = entry::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
@@ -729,6 +745,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
         ));
     }
     let app_files: BTreeSet<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
+    let mut editing = entry_files(&image.fs, &rt, &entry);
+    editing.extend(edit_files.iter().cloned());
+    let rt = with_path_edits(rt, &image.fs, &editing, &parsed);
 
     let v = rt.interpreter.version;
     let mut ctx = Ctx {
@@ -768,6 +787,26 @@ pub fn check(image: &Image, opts: &CheckOptions) -> Result<Report, CheckError> {
     ctx.native.know_app_files(app_files.clone());
     // The startup path.
     let reached = startup_closure(&mut ctx, &entry);
+    // Modules on the startup path that edit `sys.path` for the imports after them (Django's
+    // settings putting `apps/` on it, a package adding its vendored directory): once.
+    if edit_files.is_empty() {
+        let target = ctx.target.clone();
+        let more: Vec<String> = reached
+            .nodes
+            .iter()
+            .map(|n| n.file.clone())
+            .filter(|f| app_files.contains(f) && !editing.contains(f))
+            .filter(|f| {
+                ctx.parsed
+                    .get(f)
+                    .is_some_and(|m| m.path_edits.iter().any(|e| edit_runs(e, &target)))
+            })
+            .collect();
+        if !more.is_empty() {
+            tracing::debug!("{more:?} edit sys.path: checking again with their edits");
+            return check_with(image, opts, &more);
+        }
+    }
     // The native check follows third-party import-time code too: share what is parsed.
     ctx.native.know_sources(ctx.parsed.iter());
     let mut findings = entry_findings(&mut ctx, &entry, &argv);
@@ -1274,6 +1313,89 @@ fn existence_paths(
         }
     }
     out
+}
+
+/// `sys.path` as the program's own code leaves it: a script (or a module the program imports
+/// first, or one on the startup path) that says
+/// `sys.path.insert(0, os.path.join(os.path.dirname(__file__), "src"))` at module level, with a
+/// path it spells out, puts that directory where it says for the imports that follow (applied
+/// for every import: an import above the edit that needs it is not told apart). Edits under
+/// tests importgate cannot decide are not applied; neither are the `.pth` files of a directory
+/// given to `site.addsitedir`.
+fn with_path_edits(
+    mut rt: Runtime,
+    vfs: &importgate_image::Vfs,
+    files: &[String],
+    parsed: &[(String, Arc<ParsedModule>)],
+) -> Runtime {
+    let v = rt.interpreter.version;
+    let target = TargetEnv {
+        version: (v.major as u32, v.minor as u32, 0),
+        sys_platform: "linux".into(),
+        os_name: "posix".into(),
+        platform_system: "Linux".into(),
+        paths: Arc::new(BTreeMap::new()),
+    };
+    let mut edits = Vec::new();
+    for file in files {
+        let real = vfs.realpath(file).unwrap_or_else(|| file.clone());
+        let Some((_, module)) = parsed.iter().find(|(f, _)| *f == real) else {
+            continue;
+        };
+        for edit in module.path_edits.iter().filter(|e| edit_runs(e, &target)) {
+            edits.push((real.clone(), edit.clone()));
+        }
+    }
+    for (file, edit) in edits {
+        let path = importgate_python::runtime::abspath(&rt.cwd, &edit.path);
+        // Appending an entry already there changes nothing; inserting one moves it forward.
+        if edit.index.is_none() && rt.sys_path.iter().any(|e| e.path == path) {
+            continue;
+        }
+        let entry = importgate_python::SysPathEntry {
+            path,
+            origin: importgate_python::syspath::Origin::CodeEdit {
+                file: file.clone(),
+                line: edit.line,
+            },
+        };
+        tracing::debug!("{file}:{}: sys.path gets {}", edit.line, entry.path);
+        match edit.index {
+            Some(i) => {
+                let at = (i as usize).min(rt.sys_path.len());
+                rt.sys_path.insert(at, entry);
+            }
+            None => rt.sys_path.push(entry),
+        }
+    }
+    rt
+}
+
+/// Whether a `sys.path` edit surely runs when its module does.
+fn edit_runs(edit: &importgate_source::PathEdit, target: &TargetEnv) -> bool {
+    let c = &edit.context;
+    !c.type_checking && c.conditions.iter().all(|c| c.reaches(target) == Some(true))
+}
+
+/// The files whose module-level code runs first: the script, and the modules the program
+/// imports by name (`-m`, a server's `module:attr`, Django's settings).
+fn entry_files(vfs: &importgate_image::Vfs, rt: &Runtime, entry: &Entry) -> Vec<String> {
+    let mut files: Vec<String> = entry.files.iter().map(|(f, _)| f.clone()).collect();
+    let resolver = Resolver::new(vfs, rt);
+    let modules = entry
+        .modules()
+        .into_iter()
+        .map(|(m, _)| m)
+        .chain(entry.django_settings.clone());
+    for module in modules {
+        let res = resolver.resolve(&module);
+        if res.failure.is_none()
+            && let Some(file) = res.last_found().and_then(Found::file)
+        {
+            files.push(vfs.realpath(file).unwrap_or_else(|| file.to_string()));
+        }
+    }
+    files
 }
 
 /// A failure the standard library meets because an application module took the name of one
@@ -3919,6 +4041,59 @@ mod tests {
 
     /// Each case: files under /app, the command, and the `(file, line)` of the import that
     /// meets a partially initialised module, if any.
+    #[test]
+    fn the_scripts_own_sys_path_edits_count() {
+        let errors = |script: &str| -> Vec<(String, u32)> {
+            let files = [
+                ("app/scripts/run.py", script),
+                ("app/core/__init__.py", ""),
+                ("app/core/db.py", ""),
+                ("opt/extra/extra_mod.py", ""),
+            ];
+            let r = check(
+                &image(&files, &["python", "scripts/run.py"]),
+                &CheckOptions::default(),
+            )
+            .unwrap();
+            r.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| (f.file.clone(), f.line))
+                .collect()
+        };
+        // The script's directory is `scripts/`: `core` is not on the path by itself.
+        assert_eq!(
+            errors("import core.db\n"),
+            vec![("/app/scripts/run.py".to_string(), 1)]
+        );
+        let fixed = "import os, sys\n\
+                     sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))\n\
+                     sys.path.append('/opt/extra')\n\
+                     import core.db\n\
+                     import extra_mod\n";
+        assert_eq!(errors(fixed), Vec::<(String, u32)>::new());
+        // A module on the startup path adding its vendored directory.
+        let files = [
+            ("app/main.py", "import core\nimport vendored\n"),
+            (
+                "app/core/__init__.py",
+                "import os, sys\nsys.path.append(os.path.join(os.path.dirname(__file__), 'vendor'))\n",
+            ),
+            ("app/core/vendor/vendored.py", ""),
+        ];
+        let r = check(
+            &image(&files, &["python", "main.py"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r.summary.errors, 0, "{:?}", r.findings);
+        // An edit under a test importgate cannot decide may not run.
+        let maybe = "import os, sys\n\
+                     if os.environ.get('DEV'):\n    sys.path.insert(0, '/app')\n\
+                     import core.db\n";
+        assert_eq!(errors(maybe), vec![("/app/scripts/run.py".to_string(), 4)]);
+    }
+
     #[test]
     fn an_application_module_named_like_the_standard_librarys_breaks_its_imports() {
         const LIB: &str = "usr/local/lib/python3.12";

@@ -201,6 +201,13 @@ fn star_may_bind(
             let Some(star_file) = res.last_found().and_then(|f| f.file()) else {
                 return res.failure.is_none();
             };
+            // A package's submodules imported by then are attributes that `*` exports too.
+            if res
+                .last_found()
+                .is_some_and(|f| inputs.resolver.submodule_exists(f, name))
+            {
+                return true;
+            }
             let real = inputs
                 .vfs
                 .realpath(star_file)

@@ -37,6 +37,11 @@ pub enum Origin {
         file: String,
         line: u32,
     },
+    /// Added by the program's own code (`sys.path.insert(0, ...)` in the script).
+    CodeEdit {
+        file: String,
+        line: u32,
+    },
 }
 
 impl Origin {
@@ -53,6 +58,7 @@ impl Origin {
             Origin::SitePackages => "site-packages".to_string(),
             Origin::UserSite => "user site-packages".to_string(),
             Origin::Pth { file, line } => format!("{file}:{line}"),
+            Origin::CodeEdit { file, line } => format!("added by {file}:{line}"),
         }
     }
 }

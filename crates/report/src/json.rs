@@ -167,6 +167,7 @@ enum JsonOrigin<'a> {
     SitePackages,
     UserSite,
     Pth { file: &'a str, line: u32 },
+    CodeEdit { file: &'a str, line: u32 },
 }
 
 #[derive(Serialize)]
@@ -329,6 +330,7 @@ impl<'a> From<&'a SysPathEntry> for PathEntry<'a> {
             Origin::SitePackages => JsonOrigin::SitePackages,
             Origin::UserSite => JsonOrigin::UserSite,
             Origin::Pth { file, line } => JsonOrigin::Pth { file, line: *line },
+            Origin::CodeEdit { file, line } => JsonOrigin::CodeEdit { file, line: *line },
         };
         PathEntry {
             path: &entry.path,

@@ -144,6 +144,8 @@ impl Resolver {
                         }
                         Some(p)
                     }
+                    // `sys.path.insert(0, str(BASE_DIR / "src"))`
+                    "str" | "os.fspath" if args.len() == 1 => self.path_of(&args[0]),
                     _ => None,
                 }
             }

@@ -1206,3 +1206,39 @@ try:\n    import c\nexcept KeyError:\n    import d\n";
     assert_eq!(ctx("import c"), (None, vec![]));
     assert_eq!(ctx("import d"), (None, vec![]));
 }
+
+/// `sys.path` edits whose path the module spells out, with where they sit; computed paths
+/// and edits in functions are not recorded.
+#[test]
+fn sys_path_edits_with_spelled_out_paths() {
+    let text = "\
+import os, sys, site
+from pathlib import Path
+BASE = Path(__file__).resolve().parent
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(1, str(BASE / 'src'))
+sys.path.append('/opt/lib')
+site.addsitedir(os.fspath(BASE / 'vendor'))
+if os.environ.get('X'):
+    sys.path.append('/maybe')
+sys.path.insert(0, os.environ['SRC'])
+def f():
+    sys.path.append('/later')
+";
+    let parsed = parse_module_at(text, Some("/app/scripts/run.py"));
+    let edits: Vec<(&str, Option<u32>, u32, usize)> = parsed
+        .path_edits
+        .iter()
+        .map(|e| (e.path.as_str(), e.index, e.line, e.context.conditions.len()))
+        .collect();
+    assert_eq!(
+        edits,
+        vec![
+            ("/app/scripts/..", Some(0), 4, 0),
+            ("/app/scripts/src", Some(1), 5, 0),
+            ("/opt/lib", None, 6, 0),
+            ("/app/scripts/vendor", None, 7, 0),
+            ("/maybe", None, 9, 1),
+        ]
+    );
+}
