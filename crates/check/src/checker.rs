@@ -278,14 +278,105 @@ impl Ctx<'_> {
     /// `true` when that cannot be known (extension, builtin, contents not read, dynamic namespace).
     /// Whether a statement of `file` before `at` binds `name` (or could: a star import, a
     /// module `__getattr__`); `None` when the file cannot be read or parsed.
-    fn bound_before(&self, file: &str, name: &str, at: (u32, u32)) -> Option<bool> {
+    fn bound_before(
+        &mut self,
+        file: &str,
+        id: &Identity,
+        name: &str,
+        at: (u32, u32),
+    ) -> Option<bool> {
         let bytes = self.image.fs.read(file).flatten()?;
         let first = importgate_source::first_bindings(&bytes)?;
-        Some(
-            [name, "*", "__getattr__"]
-                .iter()
-                .any(|n| first.get(*n).is_some_and(|&pos| pos < at)),
-        )
+        if [name, "__getattr__"]
+            .iter()
+            .any(|n| first.get(*n).is_some_and(|&pos| pos < at))
+        {
+            return Some(true);
+        }
+        if first.get("*").is_none_or(|&pos| pos >= at) {
+            return Some(false);
+        }
+        // Star imports before it: bound if one of them exports the name.
+        let parsed = self.module_source(file)?;
+        let stars: Vec<String> = parsed
+            .imports
+            .iter()
+            .filter(|s| {
+                (s.line, s.column) < at
+                    && matches!(s.context.scope, Scope::Module)
+                    && matches!(&s.kind, ImportKind::From { name, .. } if name == "*")
+            })
+            .filter_map(|s| site_target(s, id).and_then(|(m, _)| m.ok()))
+            .collect();
+        // What comes back to this module through them adds nothing.
+        self.star_chain.push(file.to_string());
+        let mut bound = false;
+        for star in stars {
+            let res = self.resolver.resolve(&star);
+            bound = match res.last_found().cloned() {
+                Some(f) if res.failure.is_none() => self.star_exports(&star, &f, name, 1),
+                _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => false,
+                _ => true,
+            };
+            if bound {
+                break;
+            }
+        }
+        self.star_chain.pop();
+        Some(bound)
+    }
+
+    /// Whether, inside a chain of star imports, `name` of `file` is first bound by a `from`
+    /// import of it from a module of that chain (`models` star-imported by the package that
+    /// `from models import x` asks, with `from pkg import x` of its own): that binding needs
+    /// the name to exist already, so it proves nothing.
+    fn bound_from_chain(
+        &self,
+        file: &str,
+        parsed: &ParsedModule,
+        module: &str,
+        name: &str,
+    ) -> bool {
+        if self.star_chain.is_empty() {
+            return false;
+        }
+        let is_pkg = file.ends_with("/__init__.py");
+        let id = Identity {
+            package: if is_pkg {
+                Some(module.to_string())
+            } else {
+                parent_of(module)
+            },
+            script: false,
+            main: false,
+        };
+        let Some(site) = parsed.imports.iter().find(|s| {
+            matches!(s.context.scope, Scope::Module)
+                && matches!(s.kind, ImportKind::From { .. })
+                && s.bound_name().as_deref() == Some(name)
+        }) else {
+            return false;
+        };
+        let Some((Ok(source), _)) = site_target(site, &id) else {
+            return false;
+        };
+        let res = self.resolver.resolve(&source);
+        let in_chain = res
+            .last_found()
+            .and_then(Found::file)
+            .map(|f| self.image.fs.realpath(f).unwrap_or_else(|| f.to_string()))
+            .is_some_and(|f| self.star_chain.contains(&f));
+        if !in_chain {
+            return false;
+        }
+        // Only when that import is where the name is first bound.
+        self.image
+            .fs
+            .read(file)
+            .flatten()
+            .and_then(|bytes| importgate_source::first_bindings(&bytes))
+            .and_then(|first| first.get(name).copied())
+            .is_some_and(|at| at == (site.line, site.column))
     }
 
     fn binds(&mut self, module: &str, found: &Found, name: &str, depth: u8) -> bool {
@@ -323,7 +414,10 @@ impl Ctx<'_> {
             return true;
         };
         let b = &parsed.bindings;
-        if b.names.contains(name) || b.getattr_serves(name) || is_module_dunder(name) {
+        if b.names.contains(name) && !self.bound_from_chain(&file, &parsed, module, name) {
+            return true;
+        }
+        if b.getattr_serves(name) || is_module_dunder(name) {
             return true;
         }
         if b.dynamic_namespace {
@@ -2601,7 +2695,7 @@ fn check_site(
         })
         && closure::runs_at_import(site, &ctx.target)
         && !ctx.resolver.submodule_exists(found, name)
-        && ctx.bound_before(file, name, (site.line, site.column)) == Some(false)
+        && ctx.bound_before(file, id, name, (site.line, site.column)) == Some(false)
     {
         let where_ = found.file().unwrap_or_default().to_string();
         findings.push(finding(
@@ -4042,6 +4136,28 @@ mod tests {
     /// Each case: files under /app, the command, and the `(file, line)` of the import that
     /// meets a partially initialised module, if any.
     #[test]
+    fn a_name_star_imports_would_bring_only_from_the_asker_is_missing() {
+        let files = [
+            ("app/main.py", "import m\n"),
+            ("app/pkg/__init__.py", "from m import *\n"),
+            ("app/pkg/deps.py", "from pkg import *\n"),
+            ("app/m.py", "from pkg.deps import sx\n"),
+        ];
+        let r = check(
+            &image(&files, &["python", "main.py"]),
+            &CheckOptions::default(),
+        )
+        .unwrap();
+        let errors: Vec<(&str, u32, &str)> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| (f.file.as_str(), f.line, f.code.as_str()))
+            .collect();
+        assert_eq!(errors, vec![("/app/m.py", 1, "name-not-in-module")]);
+    }
+
+    #[test]
     fn the_scripts_own_sys_path_edits_count() {
         let errors = |script: &str| -> Vec<(String, u32)> {
             let files = [
@@ -4370,6 +4486,16 @@ b = 2
                 ],
                 &["python", "main.py"],
                 Some(("/app/pkg/__init__.py", 2)),
+            ),
+            (
+                "a module importing from itself, answered only by a star import that comes back",
+                &[
+                    ("app/main.py", "import c\n"),
+                    ("app/c.py", "from r import *\n"),
+                    ("app/r.py", "from c import *\nfrom r import nope\n"),
+                ],
+                &["python", "main.py"],
+                Some(("/app/r.py", 2)),
             ),
             (
                 "a package importing from itself what it bound before",
