@@ -9,17 +9,19 @@
 //! traceback frames and which files ran to their end.
 //!
 //! importgate checks the same image with each application's command, working directory and
-//! environment. It disagrees when
+//! environment; its errors are the statements its report says raise (each error finding's
+//! place and the `imports[]` errors pointing at one). It disagrees when
 //! - a run fails with an `ImportError` whose innermost frame is an application statement and
 //!   importgate has no error there (a failure it would let through; a `partially initialized
 //!   module` counts only in the start run, since importgate models the start's import order),
 //! - the start command fails before any application code runs and importgate has no error,
-//! - importgate has an error at a statement that some run executed without raising (the
-//!   file ran to its end, or a frame of the same file lies below it) and no run failed there.
+//! - importgate has an error finding at a statement that some run executed without raising
+//!   (the file ran to its end, or a frame of the same file lies below it) and no run failed
+//!   there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use importgate_check::{CheckOptions, Severity, check};
+use importgate_check::{CheckOptions, ImportStatus, Severity, check};
 use serde_json::Value;
 
 use crate::support::*;
@@ -76,6 +78,11 @@ struct Error {
     file: String,
     line: u32,
     text: String,
+    /// Listed as raising because of another statement's root cause (`imports[]`), not a
+    /// finding's own place: counted where CPython fails, not judged where it does not (in
+    /// tangled cycles a module runs more than once, and its frames do not tell which run a
+    /// statement belonged to).
+    affected: bool,
 }
 
 /// A failure of a kind importgate does not model (docs/semantics.md, "Not modelled"), told by
@@ -135,7 +142,7 @@ fn judge(layout: &Value, start: &Run, modules: &[(String, Run)], errors: &[Error
             start.describe()
         ));
     }
-    for e in errors {
+    for e in errors.iter().filter(|e| !e.affected) {
         if failed_at.contains(&(e.file.clone(), e.line)) {
             continue;
         }
@@ -241,7 +248,9 @@ fn run_generated(layout: &str, version: &str, seed: u64, count: usize) {
             .iter()
             .filter(|c| c.file.starts_with(&dir))
             .count();
-        let errors: Vec<Error> = report
+        // Every statement the report says raises: each error finding's own place, and the
+        // statements its root cause breaks too (`imports[]` errors pointing at it).
+        let mut errors: Vec<Error> = report
             .findings
             .iter()
             .filter(|f| f.severity == Severity::Error && f.file.starts_with(&dir))
@@ -249,8 +258,27 @@ fn run_generated(layout: &str, version: &str, seed: u64, count: usize) {
                 file: f.file.clone(),
                 line: f.line,
                 text: format!("{} {}", f.code.as_str(), f.message),
+                affected: false,
             })
             .collect();
+        for c in &report.imports {
+            let finding = c
+                .finding
+                .as_deref()
+                .and_then(|id| report.findings.iter().find(|f| f.id == id));
+            if c.status == ImportStatus::Error
+                && c.file.starts_with(&dir)
+                && finding.is_some_and(|f| f.severity == Severity::Error)
+                && !errors.iter().any(|e| e.file == c.file && e.line == c.line)
+            {
+                errors.push(Error {
+                    file: c.file.clone(),
+                    line: c.line,
+                    text: format!("raises: {}", c.statement),
+                    affected: true,
+                });
+            }
+        }
         let t = &truth[id];
         let start = Run::from_json(&t["start"]);
         failing += usize::from(start.exit != 0);
