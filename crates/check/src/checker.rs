@@ -843,19 +843,12 @@ fn check_with(
     editing.extend(edit_files.iter().cloned());
     let rt = with_path_edits(rt, &image.fs, &editing, &parsed);
 
-    let v = rt.interpreter.version;
     let mut ctx = Ctx {
         progress: opts.progress.clone(),
         rt: &rt,
         resolver: Resolver::new(&image.fs, &rt),
         image,
-        target: TargetEnv {
-            version: (v.major as u32, v.minor as u32, 0),
-            sys_platform: "linux".into(),
-            os_name: "posix".into(),
-            platform_system: "Linux".into(),
-            paths: Arc::new(existence_paths(&image.fs, &rt.cwd, &parsed)),
-        },
+        target: linux_target(&rt, existence_paths(&image.fs, &rt.cwd, &parsed)),
         parsed: parsed.iter().cloned().collect(),
         native: crate::native::Native::new(
             image,
@@ -1422,14 +1415,7 @@ fn with_path_edits(
     files: &[String],
     parsed: &[(String, Arc<ParsedModule>)],
 ) -> Runtime {
-    let v = rt.interpreter.version;
-    let target = TargetEnv {
-        version: (v.major as u32, v.minor as u32, 0),
-        sys_platform: "linux".into(),
-        os_name: "posix".into(),
-        platform_system: "Linux".into(),
-        paths: Arc::new(BTreeMap::new()),
-    };
+    let target = linux_target(&rt, existence_paths(vfs, &rt.cwd, parsed));
     let mut edits = Vec::new();
     for file in files {
         let real = vfs.realpath(file).unwrap_or_else(|| file.clone());
@@ -1463,6 +1449,22 @@ fn with_path_edits(
         }
     }
     rt
+}
+
+/// What the tests of the image's code are decided against: its interpreter's version on
+/// Linux, and what exists of the paths its existence tests name.
+pub(crate) fn linux_target(
+    rt: &Runtime,
+    paths: BTreeMap<String, Option<importgate_source::FileKind>>,
+) -> TargetEnv {
+    let v = rt.interpreter.version;
+    TargetEnv {
+        version: (v.major as u32, v.minor as u32, 0),
+        sys_platform: "linux".into(),
+        os_name: "posix".into(),
+        platform_system: "Linux".into(),
+        paths: Arc::new(paths),
+    }
 }
 
 /// Whether a `sys.path` edit surely runs when its module does.
@@ -4471,18 +4473,8 @@ mod tests {
             (
                 "a package importing from itself what no earlier statement bound",
                 &[
-                    (
-                        "app/main.py",
-                        "import pkg
-",
-                    ),
-                    (
-                        "app/pkg/__init__.py",
-                        "a = 1
-from pkg import b
-b = 2
-",
-                    ),
+                    ("app/main.py", "import pkg\n"),
+                    ("app/pkg/__init__.py", "a = 1\nfrom pkg import b\nb = 2\n"),
                 ],
                 &["python", "main.py"],
                 Some(("/app/pkg/__init__.py", 2)),
@@ -4500,17 +4492,8 @@ b = 2
             (
                 "a package importing from itself what it bound before",
                 &[
-                    (
-                        "app/main.py",
-                        "import pkg
-",
-                    ),
-                    (
-                        "app/pkg/__init__.py",
-                        "b = 1
-from pkg import b
-",
-                    ),
+                    ("app/main.py", "import pkg\n"),
+                    ("app/pkg/__init__.py", "b = 1\nfrom pkg import b\n"),
                 ],
                 &["python", "main.py"],
                 None,
@@ -4518,27 +4501,10 @@ from pkg import b
             (
                 "a name only the running star import binds",
                 &[
-                    (
-                        "app/main.py",
-                        "import a
-",
-                    ),
-                    (
-                        "app/a.py",
-                        "from s import *
-",
-                    ),
-                    (
-                        "app/s.py",
-                        "import b
-g = 1
-",
-                    ),
-                    (
-                        "app/b.py",
-                        "from a import g
-",
-                    ),
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "from s import *\n"),
+                    ("app/s.py", "import b\ng = 1\n"),
+                    ("app/b.py", "from a import g\n"),
                 ],
                 &["python", "main.py"],
                 Some(("/app/b.py", 1)),
@@ -4546,30 +4512,10 @@ g = 1
             (
                 "an earlier star import whose __all__ leaves the name out",
                 &[
-                    (
-                        "app/main.py",
-                        "import a
-",
-                    ),
-                    (
-                        "app/a.py",
-                        "from s import *
-import b
-g = 1
-",
-                    ),
-                    (
-                        "app/s.py",
-                        "__all__ = ['h']
-h = 1
-g = 2
-",
-                    ),
-                    (
-                        "app/b.py",
-                        "from a import g
-",
-                    ),
+                    ("app/main.py", "import a\n"),
+                    ("app/a.py", "from s import *\nimport b\ng = 1\n"),
+                    ("app/s.py", "__all__ = ['h']\nh = 1\ng = 2\n"),
+                    ("app/b.py", "from a import g\n"),
                 ],
                 &["python", "main.py"],
                 Some(("/app/b.py", 1)),
@@ -4577,26 +4523,12 @@ g = 2
             (
                 "a cycle caught by a guard, met again unguarded",
                 &[
-                    (
-                        "app/main.py",
-                        "import a
-",
-                    ),
+                    ("app/main.py", "import a\n"),
                     (
                         "app/a.py",
-                        "try:
-    import b
-except ImportError:
-    pass
-import b
-g = 1
-",
+                        "try:\n    import b\nexcept ImportError:\n    pass\nimport b\ng = 1\n",
                     ),
-                    (
-                        "app/b.py",
-                        "from a import g
-",
-                    ),
+                    ("app/b.py", "from a import g\n"),
                 ],
                 &["python", "main.py"],
                 Some(("/app/b.py", 1)),

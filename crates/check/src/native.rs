@@ -251,7 +251,6 @@ impl<'a> Native<'a> {
         let vfs = &image.fs;
         let machine =
             machine_for_arch(&image.config.architecture).or_else(|| interpreter_machine(vfs, rt));
-        let v = rt.interpreter.version;
         let site_prefixes = rt
             .sys_path
             .iter()
@@ -279,13 +278,7 @@ impl<'a> Native<'a> {
             user: access::program_user(vfs, &image.config, rt.run_as.as_deref()),
             loader: Loader::new(vfs, &image.config, machine),
             machine,
-            target: TargetEnv {
-                version: (v.major as u32, v.minor as u32, 0),
-                sys_platform: "linux".into(),
-                os_name: "posix".into(),
-                platform_system: "Linux".into(),
-                paths: Default::default(),
-            },
+            target: crate::checker::linux_target(rt, Default::default()),
             verdicts: Memo::default(),
             packages: Memo::default(),
             walks: Mutex::new(BTreeMap::new()),
