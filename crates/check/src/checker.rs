@@ -1563,27 +1563,30 @@ fn shadowed_stdlib(
             }
         }
     }
-    let in_stdlib = |name: &str| {
-        [stdlib, dynload].iter().any(|dir| {
-            vfs.read_dir(dir).unwrap_or_default().iter().any(|child| {
-                module_name(child).as_deref() == Some(name)
-                    && (child.ends_with(".py")
-                        || child.ends_with(".so")
-                        || vfs.is_file(&format!("{dir}/{child}/__init__.py")))
-            })
-        })
-    };
+    // The standard library's module names, listed once: the entries before it can hold
+    // thousands of names (a PYTHONPATH directory), only the few in common are resolved.
+    let mut stdlib_names = BTreeSet::new();
+    for dir in [stdlib, dynload] {
+        for child in vfs.read_dir(dir).unwrap_or_default() {
+            let module = child.ends_with(".py")
+                || child.ends_with(".so")
+                || vfs.is_file(&format!("{dir}/{child}/__init__.py"));
+            if let Some(name) = module_name(child).filter(|_| module) {
+                stdlib_names.insert(name);
+            }
+        }
+    }
     names
         .into_iter()
         .filter(|name| {
             // A namespace portion is no shadow: the standard library's regular package, later
             // on the path, wins over it.
-            let outside = resolver
-                .resolve(name)
-                .last_found()
-                .and_then(|f| f.file())
-                .is_some_and(|file| !file.starts_with(&format!("{stdlib}/")));
-            outside && in_stdlib(name)
+            stdlib_names.contains(name)
+                && resolver
+                    .resolve(name)
+                    .last_found()
+                    .and_then(|f| f.file())
+                    .is_some_and(|file| !file.starts_with(&format!("{stdlib}/")))
         })
         .collect()
 }
