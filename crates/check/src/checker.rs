@@ -308,13 +308,25 @@ impl Ctx<'_> {
             })
             .filter_map(|s| site_target(s, id).and_then(|(m, _)| m.ok()))
             .collect();
-        // What comes back to this module through them adds nothing.
+        Some(self.stars_bind(file, stars, name, 0))
+    }
+
+    /// Whether one of the star imports of `file` (`from target import *`, its targets in
+    /// order) binds `name`. Star imports that come back to a module whose stars are being
+    /// followed add nothing: what that module binds itself was looked at where the chain met
+    /// it first.
+    fn stars_bind(&mut self, file: &str, targets: Vec<String>, name: &str, depth: u8) -> bool {
+        if self.star_chain.iter().any(|f| f == file) {
+            return false;
+        }
         self.star_chain.push(file.to_string());
         let mut bound = false;
-        for star in stars {
-            let res = self.resolver.resolve(&star);
+        for target in targets {
+            let res = self.resolver.resolve(&target);
             bound = match res.last_found().cloned() {
-                Some(f) if res.failure.is_none() => self.star_exports(&star, &f, name, 1),
+                Some(f) if res.failure.is_none() => self.star_exports(&target, &f, name, depth + 1),
+                // A star-import whose module is not in this image binds nothing (it raised,
+                // and only a guarded one lets the module load at all).
                 _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => false,
                 _ => true,
             };
@@ -323,7 +335,7 @@ impl Ctx<'_> {
             }
         }
         self.star_chain.pop();
-        Some(bound)
+        bound
     }
 
     /// Whether, inside a chain of star imports, `name` of `file` is first bound by a `from`
@@ -334,22 +346,12 @@ impl Ctx<'_> {
         &self,
         file: &str,
         parsed: &ParsedModule,
-        module: &str,
+        id: &Identity,
         name: &str,
     ) -> bool {
         if self.star_chain.is_empty() {
             return false;
         }
-        let is_pkg = file.ends_with("/__init__.py");
-        let id = Identity {
-            package: if is_pkg {
-                Some(module.to_string())
-            } else {
-                parent_of(module)
-            },
-            script: false,
-            main: false,
-        };
         let Some(site) = parsed.imports.iter().find(|s| {
             matches!(s.context.scope, Scope::Module)
                 && matches!(s.kind, ImportKind::From { .. })
@@ -357,7 +359,7 @@ impl Ctx<'_> {
         }) else {
             return false;
         };
-        let Some((Ok(source), _)) = site_target(site, &id) else {
+        let Some((Ok(source), _)) = site_target(site, id) else {
             return false;
         };
         let res = self.resolver.resolve(&source);
@@ -414,7 +416,17 @@ impl Ctx<'_> {
             return true;
         };
         let b = &parsed.bindings;
-        if b.names.contains(name) && !self.bound_from_chain(&file, &parsed, module, name) {
+        let is_pkg = file.ends_with("/__init__.py");
+        let id = Identity {
+            package: if is_pkg {
+                Some(module.to_string())
+            } else {
+                parent_of(module)
+            },
+            script: false,
+            main: false,
+        };
+        if b.names.contains(name) && !self.bound_from_chain(&file, &parsed, &id, name) {
             return true;
         }
         if b.getattr_serves(name) || is_module_dunder(name) {
@@ -432,47 +444,15 @@ impl Ctx<'_> {
         if !parsed.syntax_errors.is_empty() {
             return true;
         }
-        let is_pkg = file.ends_with("/__init__.py");
-        let package = if is_pkg {
-            Some(module.to_string())
-        } else {
-            parent_of(module)
-        };
-        let id = Identity {
-            package,
-            script: false,
-            main: false,
-        };
-        // Star imports that come back to a module whose stars are being followed add nothing:
-        // what that module binds itself was looked at where the chain met it first.
-        if self.star_chain.contains(&file) {
-            return false;
-        }
-        self.star_chain.push(file);
-        let mut bound = false;
-        for (star, level) in b.star_imports.clone() {
-            let target = if level == 0 {
-                star.clone().unwrap_or_default()
-            } else {
-                match resolve_relative(star.as_deref(), level, &id) {
-                    Ok(t) => t,
-                    Err(_) => continue,
-                }
-            };
-            let res = self.resolver.resolve(&target);
-            bound = match res.last_found().cloned() {
-                Some(f) if res.failure.is_none() => self.star_exports(&target, &f, name, depth + 1),
-                // A star-import whose module is not in this image binds nothing (it raised,
-                // and only a guarded one lets the module load at all).
-                _ if res.failure.as_ref().is_some_and(|f| !f.uncertain) => false,
-                _ => true,
-            };
-            if bound {
-                break;
-            }
-        }
-        self.star_chain.pop();
-        bound
+        let targets: Vec<String> = b
+            .star_imports
+            .iter()
+            .filter_map(|(star, level)| match level {
+                0 => Some(star.clone().unwrap_or_default()),
+                _ => resolve_relative(star.as_deref(), *level, &id).ok(),
+            })
+            .collect();
+        self.stars_bind(&file, targets, name, depth)
     }
 
     /// Whether `from target import *` binds `name`: the names of a literal `__all__` (listed
@@ -841,14 +821,17 @@ fn check_with(
     let app_files: BTreeSet<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
     let mut editing = entry_files(&image.fs, &rt, &entry);
     editing.extend(edit_files.iter().cloned());
-    let rt = with_path_edits(rt, &image.fs, &editing, &parsed);
+    // `sys.path` edits change neither the version nor the working directory the tests are
+    // decided against.
+    let target = linux_target(&rt, existence_paths(&image.fs, &rt.cwd, &parsed));
+    let rt = with_path_edits(rt, &image.fs, &editing, &parsed, &target);
 
     let mut ctx = Ctx {
         progress: opts.progress.clone(),
         rt: &rt,
         resolver: Resolver::new(&image.fs, &rt),
         image,
-        target: linux_target(&rt, existence_paths(&image.fs, &rt.cwd, &parsed)),
+        target,
         parsed: parsed.iter().cloned().collect(),
         native: crate::native::Native::new(
             image,
@@ -1414,15 +1397,15 @@ fn with_path_edits(
     vfs: &importgate_image::Vfs,
     files: &[String],
     parsed: &[(String, Arc<ParsedModule>)],
+    target: &TargetEnv,
 ) -> Runtime {
-    let target = linux_target(&rt, existence_paths(vfs, &rt.cwd, parsed));
     let mut edits = Vec::new();
     for file in files {
         let real = vfs.realpath(file).unwrap_or_else(|| file.clone());
         let Some((_, module)) = parsed.iter().find(|(f, _)| *f == real) else {
             continue;
         };
-        for edit in module.path_edits.iter().filter(|e| edit_runs(e, &target)) {
+        for edit in module.path_edits.iter().filter(|e| edit_runs(e, target)) {
             edits.push((real.clone(), edit.clone()));
         }
     }
@@ -2694,11 +2677,11 @@ fn check_site(
     // statement itself binds the name does not count.
     if let (Some(name), Some(found)) = (name.as_deref(), res.last_found())
         && name != "*"
+        && closure::runs_at_import(site, &ctx.target)
         && found.file().is_some_and(|f| {
             let real = |p: &str| ctx.image.fs.realpath(p).unwrap_or_else(|| p.to_string());
-            real(f) == real(file)
+            f == file || real(f) == real(file)
         })
-        && closure::runs_at_import(site, &ctx.target)
         && !ctx.resolver.submodule_exists(found, name)
         && ctx.bound_before(file, id, name, (site.line, site.column)) == Some(false)
     {

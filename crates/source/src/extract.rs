@@ -371,7 +371,16 @@ impl Extractor<'_, '_> {
     /// `sys.path.insert(i, P)`, `sys.path.append(P)`, `site.addsitedir(P)` with a path this
     /// module spells out.
     fn path_edit(&mut self, call: &ast::ExprCall) {
-        if !call.arguments.keywords.is_empty() {
+        // Every module-level call of every module parsed comes here: only a call of a method
+        // of one of these names is worth spelling out.
+        let last = match &*call.func {
+            Expr::Attribute(a) => a.attr.as_str(),
+            Expr::Name(n) => n.id.as_str(),
+            _ => return,
+        };
+        if !matches!(last, "insert" | "append" | "addsitedir")
+            || !call.arguments.keywords.is_empty()
+        {
             return;
         }
         let Some(func) = self.names.qualified(&call.func) else {
