@@ -386,7 +386,8 @@ fn storage_layers_are_indexed_once() {
 }
 
 /// The engine's export names its layers by v1 id, never by digest: a layer seen in an earlier
-/// export (its bytes hashed to the diff id the engine's config names) is passed over the next
+/// export (filed under the diff id the engine's config names, which the engine checked as it
+/// wrote the layer) is passed over the next
 /// time, in this image and in another that shares it, and the report is the uncached one.
 #[test]
 fn export_stream_passes_over_layers_seen_before() {

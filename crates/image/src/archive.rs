@@ -20,7 +20,7 @@ use crate::cache::LayerCache;
 use crate::error::ImageError;
 use crate::layer::{
     Compression, EMPTY_SHA256, LayerIndex, Region, copy_error, decompress, hash_region,
-    index_stored, index_tar, index_tar_in_place, looks_like_tar, peek, sniff,
+    index_stored, index_tar, index_tar_in_place, index_tar_unhashed, looks_like_tar, peek, sniff,
 };
 use crate::load::PendingHash;
 use crate::select::{BlobSource, MAX_SMALL};
@@ -46,6 +46,10 @@ pub(crate) struct ArchiveStore {
     links: HashMap<String, String>,
     /// Diff ids of layers indexed in place, still being hashed.
     pending: HashMap<String, Arc<PendingHash>>,
+    /// Layer tars of the engine's export, by their length, left unhashed: the engine checks
+    /// each layer against its diff id as it writes it (moby's layer store hands out only
+    /// verified tar streams), so hashing them again here would only take a core from it.
+    attested: HashMap<String, u64>,
 }
 
 impl ArchiveStore {
@@ -90,6 +94,11 @@ impl BlobSource for ArchiveStore {
     fn pending_hash(&self, path: &str) -> Option<Arc<PendingHash>> {
         let path = self.resolve(path).ok()?;
         self.pending.get(&path).cloned()
+    }
+
+    fn attested_len(&self, path: &str) -> Option<u64> {
+        let path = self.resolve(path).ok()?;
+        self.attested.get(&path).copied()
     }
 
     fn small(&self, path: &str) -> Result<Option<Vec<u8>>, ImageError> {
@@ -535,11 +544,16 @@ fn collect_from<'a>(
                         }
                         Compression::None if looks_like_tar(&head) => {
                             // Plain tars are memcpy-bound to index: not worth a copy.
-                            let r = index_tar(&mut body, &**capture).map(|mut index| {
-                                // Stored as is: the blob digest is the diff id.
-                                index.blob = index.diff_id.clone().map(|d| (d, size));
-                                index
-                            });
+                            let r = if export {
+                                store.attested.insert(member.clone(), size);
+                                index_tar_unhashed(&mut body, &**capture)
+                            } else {
+                                index_tar(&mut body, &**capture).map(|mut index| {
+                                    // Stored as is: the blob digest is the diff id.
+                                    index.blob = index.diff_id.clone().map(|d| (d, size));
+                                    index
+                                })
+                            };
                             // A failure inside the layer may hide a broken outer stream; drain
                             // so that the outer reader reports that instead.
                             if r.is_err() {
@@ -676,10 +690,13 @@ mod tests {
 
         let first = collect_export(&pack(&files, &[])[..], "t", &cap(), Some(&cache)).unwrap();
         let index = first.layers[&member].as_ref().unwrap().clone();
-        let diff_id = index.diff_id.clone().unwrap();
-        assert_eq!(diff_id, img.diff_ids()[0]);
-        // What the daemon path files once the engine's config agreed.
-        cache.put(&index);
+        // The engine verified the layer as it wrote it: left unhashed here.
+        assert_eq!(index.diff_id, None);
+        let len = first.attested_len(&member).unwrap();
+        assert_eq!(len, files[&member].len() as u64);
+        let diff_id = img.diff_ids()[0].clone();
+        // What the daemon path files under the engine's config.
+        cache.put_attested(&index, &diff_id, len);
         cache.put_export_alias(&v1, &diff_id);
         assert_eq!(cache.export_alias(&v1).as_deref(), Some(&diff_id[..]));
 
@@ -690,6 +707,7 @@ mod tests {
         let got = again.layers[&member].as_ref().unwrap();
         assert_eq!(got.entries, index.entries);
         assert_eq!(got.diff_id.as_ref(), Some(&diff_id));
+        assert_eq!(got.blob, Some((diff_id.clone(), len)));
 
         let read = collect(&tampered[..], "t", &cap(), Some(&cache)).unwrap();
         let got = read.layers[&member].as_ref().unwrap();

@@ -106,14 +106,28 @@ impl LayerCache {
 
     /// Files a verified index under its blob digest. Failures only cost a later re-read.
     pub(crate) fn put(&self, index: &LayerIndex) {
-        let Some((digest, _)) = &index.blob else {
+        let Some((digest, len)) = &index.blob else {
             return;
         };
+        self.put_under(index, digest, *len, None);
+    }
+
+    /// Files the index of an uncompressed layer its source vouched for without importgate
+    /// hashing it (the engine's export): under `diff_id`, which is then its blob digest too.
+    pub(crate) fn put_attested(&self, index: &LayerIndex, diff_id: &str, len: u64) {
+        self.put_under(index, diff_id, len, Some(diff_id));
+    }
+
+    fn put_under(&self, index: &LayerIndex, digest: &str, len: u64, attested: Option<&str>) {
         let Some(path) = self.path_of(digest) else {
             return;
         };
+        let ids = Ids {
+            diff_id: attested.or(index.diff_id.as_deref()),
+            blob: Some((digest, len)),
+        };
         match write_new(&path, |f| {
-            encode_to(index, io::BufWriter::with_capacity(256 << 10, f))
+            encode_ids(index, ids, io::BufWriter::with_capacity(256 << 10, f))
         }) {
             Ok(Some(_)) => {
                 tracing::debug!("layer cache: stored {digest}");
@@ -382,6 +396,21 @@ pub(crate) fn encode(index: &LayerIndex) -> Vec<u8> {
 /// [`encode`] straight into `w`: a layer's entry is written as it is encoded, never held whole
 /// in memory (the site-packages layer of a scientific stack encodes to 70 MB).
 pub(crate) fn encode_to<W: Write>(index: &LayerIndex, w: W) -> io::Result<()> {
+    let ids = Ids {
+        diff_id: index.diff_id.as_deref(),
+        blob: index.blob.as_ref().map(|(d, len)| (d.as_str(), *len)),
+    };
+    encode_ids(index, ids, w)
+}
+
+/// The digests an entry is filed with: the index's own, or those its source vouched for.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    diff_id: Option<&'a str>,
+    blob: Option<(&'a str, u64)>,
+}
+
+fn encode_ids<W: Write>(index: &LayerIndex, ids: Ids<'_>, w: W) -> io::Result<()> {
     let mut w = w;
     w.write_all(MAGIC)?;
     w.write_all(&FORMAT.to_le_bytes())?;
@@ -390,12 +419,12 @@ pub(crate) fn encode_to<W: Write>(index: &LayerIndex, w: W) -> io::Result<()> {
         crc: crc32fast::Hasher::new(),
         err: None,
     };
-    body.opt_str(index.diff_id.as_deref());
-    match &index.blob {
+    body.opt_str(ids.diff_id);
+    match ids.blob {
         Some((d, len)) => {
             body.u8(1);
             body.str(d);
-            body.u64(*len);
+            body.u64(len);
         }
         None => body.u8(0),
     }

@@ -710,8 +710,8 @@ async fn select_and_assemble(
         };
         let members = sel.layers.clone();
         let image = assemble(reference, &store, sel, inspected, &opts)?;
-        // Every layer is verified now (its bytes hashed to the diff id the engine's config
-        // names, or its entry found under it): the next export can pass over its bytes.
+        // Every layer is filed now under the diff id the engine's config names (the engine
+        // verified its bytes against it as it wrote them): the next export can pass over them.
         if let Some(cache) = &opts.cache {
             for (member, layer) in members.iter().zip(&image.layers) {
                 if let Ok(member) = store.resolve(member)

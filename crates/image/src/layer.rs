@@ -359,6 +359,17 @@ pub(crate) fn index_tar<R: Read>(reader: R, capture: &Capture) -> io::Result<Lay
     Ok(index)
 }
 
+/// [`index_tar`] for a stream whose digest its source vouches for: read to its end (so that
+/// the outer stream goes on), never hashed; the diff id is left to the caller.
+pub(crate) fn index_tar_unhashed<R: Read>(
+    mut reader: R,
+    capture: &Capture,
+) -> io::Result<LayerIndex> {
+    let index = index_entries(&mut reader, capture)?;
+    io::copy(&mut reader, &mut io::sink())?;
+    Ok(index)
+}
+
 /// A layer tar stored uncompressed inside an archive file, read in place: the tar reader seeks
 /// over the contents the capture policy does not keep instead of reading them, and the diff id
 /// is left for [`hash_region`] to compute (on another core).

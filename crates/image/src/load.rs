@@ -304,9 +304,15 @@ pub(crate) fn assemble(
                 actual: actual.clone(),
             });
         }
-        // Verified (blob digest and diff id): worth keeping for the next run.
+        // Verified (blob digest and diff id, or the engine's word for it): worth keeping for
+        // the next run.
         if let Some(cache) = &opts.cache {
-            cache.put(&index);
+            match src.attested_len(&sel.layers[n]) {
+                Some(len) if index.diff_id.is_none() && digest.starts_with("sha256:") => {
+                    cache.put_attested(&index, &digest, len)
+                }
+                _ => cache.put(&index),
+            }
         }
         apply_layer(&mut fs, &index, n as u32, &mut warnings);
         step.advance(1);

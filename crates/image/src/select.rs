@@ -36,6 +36,11 @@ pub(crate) trait BlobSource: Sync {
     fn pending_hash(&self, _path: &str) -> Option<Arc<crate::load::PendingHash>> {
         None
     }
+    /// The length of a layer tar whose diff id its source vouches for (the engine's own
+    /// export), left unhashed; `None` for every layer importgate has to verify itself.
+    fn attested_len(&self, _path: &str) -> Option<u64> {
+        None
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@
 //! `from a import b` can be checked against `a`'s source.
 
 mod bindings;
+mod compile_errors;
 mod condition;
 mod ctypes_loads;
 mod decode;
@@ -534,6 +535,20 @@ fn parse_text(source: &str, path: Option<&str>, raw: Option<(&Decoded, &[u8])>) 
         !syntax_errors.is_empty() && prescan::has_python2_print(parsed.tokens(), source);
 
     let module = parsed.syntax();
+    // What the compiler refuses in a module that parses: only looked for in one that does, as
+    // CPython reports the parser's error first.
+    let mut newer_syntax = newer_syntax;
+    if syntax_errors.is_empty() {
+        for (at, message) in compile_errors::find(&module.body, source) {
+            let (line, column) = locator.line_column(at);
+            syntax_errors.push(SyntaxErrorInfo {
+                message,
+                line,
+                column,
+            });
+        }
+        newer_syntax.extend(compile_errors::newer_futures(&module.body, &locator));
+    }
     let mut bindings = bindings::collect(&module.body);
     let mut callable_names = extract::import_bound_names(&module.body);
     callable_names.extend(bindings.names.iter().map(String::as_str));

@@ -1242,3 +1242,57 @@ def f():
         ]
     );
 }
+
+/// The CPythons on this machine with their minor version: pyenv's builds and the system's
+/// `python3`, for tables checked against the real compiler.
+pub(crate) fn local_pythons() -> Vec<(std::path::PathBuf, u32)> {
+    let mut found = Vec::new();
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pyenv")));
+    let mut candidates: Vec<std::path::PathBuf> = root
+        .and_then(|r| std::fs::read_dir(r.join("versions")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/python3"))
+        .collect();
+    candidates.sort();
+    candidates.push("/usr/bin/python3".into());
+    for python in candidates {
+        let Ok(out) = std::process::Command::new(&python)
+            .args(["-c", "import sys; print('%d %d' % sys.version_info[:2])"])
+            .output()
+        else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(("3", minor)) = version.trim().split_once(' ')
+            && let Ok(minor) = minor.parse()
+        {
+            found.push((python, minor));
+        }
+    }
+    found
+}
+
+/// Runs `script` with `input` on its stdin and returns its stdout; panics (failing the test)
+/// when the interpreter does.
+pub(crate) fn run_python(python: &std::path::Path, script: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{} failed", python.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
