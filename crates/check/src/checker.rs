@@ -179,9 +179,31 @@ struct Ctx<'a> {
     shadowed: BTreeSet<String>,
     /// Files whose star imports [`Ctx::binds`] is following, outermost first.
     star_chain: Vec<String>,
+    /// For a file that edits `sys.path`, the line of each edit it makes and `sys.path` without
+    /// that edit and the file's later ones: what the statements above it see.
+    before_edits: &'a [(String, u32, Runtime)],
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// Runs `visit` with the `sys.path` a module-level statement at `line` of `file` sees: an
+    /// edit further down the same file has not run yet.
+    fn at_statement(&mut self, file: &str, line: u32, visit: impl FnOnce(&mut Self)) {
+        let before: &'a [(String, u32, Runtime)] = self.before_edits;
+        let Some((_, _, rt)) = before
+            .iter()
+            .filter(|(f, edit_line, _)| f == file && *edit_line > line)
+            .min_by_key(|(_, edit_line, _)| *edit_line)
+        else {
+            visit(self);
+            return;
+        };
+        let outer_rt = std::mem::replace(&mut self.rt, rt);
+        let outer = std::mem::replace(&mut self.resolver, Resolver::new(&self.image.fs, rt));
+        visit(self);
+        self.rt = outer_rt;
+        self.resolver = outer;
+    }
+
     fn module_source(&mut self, file: &str) -> Option<Arc<ParsedModule>> {
         if let Some(p) = self.parsed.get(file) {
             return Some(p.clone());
@@ -824,7 +846,22 @@ fn check_with(
     // `sys.path` edits change neither the version nor the working directory the tests are
     // decided against.
     let target = linux_target(&rt, existence_paths(&image.fs, &rt.cwd, &parsed));
-    let rt = with_path_edits(rt, &image.fs, &editing, &parsed, &target);
+    let before_edits: Vec<(String, u32, Runtime)> =
+        edit_lines(&image.fs, &editing, &parsed, &target)
+            .into_iter()
+            .map(|(file, line)| {
+                let rt = with_path_edits(
+                    rt.clone(),
+                    &image.fs,
+                    &editing,
+                    &parsed,
+                    &target,
+                    Some((&file, line)),
+                );
+                (file, line, rt)
+            })
+            .collect();
+    let rt = with_path_edits(rt, &image.fs, &editing, &parsed, &target, None);
 
     let mut ctx = Ctx {
         progress: opts.progress.clone(),
@@ -843,6 +880,7 @@ fn check_with(
         store,
         shadowed: BTreeSet::new(),
         star_chain: Vec::new(),
+        before_edits: &before_edits,
     };
     ctx.shadowed = shadowed_stdlib(&image.fs, &rt, &ctx.resolver);
     if !ctx.shadowed.is_empty() {
@@ -998,21 +1036,29 @@ fn check_with(
             }
             let mut site_findings = Vec::new();
             let mut site_imports = Vec::new();
-            check_site(
-                ctx,
-                &SiteIn {
-                    file,
-                    text: &text,
-                    id: &id,
-                    site,
-                    chain: chain.as_deref(),
-                    called: reached.called.get(file),
-                    third_party,
-                    reached: &reached,
-                },
-                &mut site_findings,
-                &mut site_imports,
-            );
+            let line = if site.context.in_function.is_none() {
+                site.line
+            } else {
+                // A function runs once the module's own edits have.
+                u32::MAX
+            };
+            ctx.at_statement(file, line, |ctx| {
+                check_site(
+                    ctx,
+                    &SiteIn {
+                        file,
+                        text: &text,
+                        id: &id,
+                        site,
+                        chain: chain.as_deref(),
+                        called: reached.called.get(file),
+                        third_party,
+                        reached: &reached,
+                    },
+                    &mut site_findings,
+                    &mut site_imports,
+                )
+            });
             if third_party {
                 // Only what breaks the startup path: the rest of a dependency is its own
                 // business (optional extras, platform-specific code, functions never called).
@@ -1388,26 +1434,22 @@ fn existence_paths(
 /// `sys.path` as the program's own code leaves it: a script (or a module the program imports
 /// first, or one on the startup path) that says
 /// `sys.path.insert(0, os.path.join(os.path.dirname(__file__), "src"))` at module level, with a
-/// path it spells out, puts that directory where it says for the imports that follow (applied
-/// for every import: an import above the edit that needs it is not told apart). Edits under
-/// tests importgate cannot decide are not applied; neither are the `.pth` files of a directory
-/// given to `site.addsitedir`.
+/// path it spells out, puts that directory where it says for the imports that follow. Edits
+/// under tests importgate cannot decide are not applied; neither are the `.pth` files of a
+/// directory given to `site.addsitedir`. `before`: the file and line from which that file's
+/// edits are left out (what a statement above them sees); the other files' edits count, as
+/// the modules the program names run before their imports are checked.
 fn with_path_edits(
     mut rt: Runtime,
     vfs: &importgate_image::Vfs,
     files: &[String],
     parsed: &[(String, Arc<ParsedModule>)],
     target: &TargetEnv,
+    before: Option<(&str, u32)>,
 ) -> Runtime {
-    let mut edits = Vec::new();
-    for file in files {
-        let real = vfs.realpath(file).unwrap_or_else(|| file.clone());
-        let Some((_, module)) = parsed.iter().find(|(f, _)| *f == real) else {
-            continue;
-        };
-        for edit in module.path_edits.iter().filter(|e| edit_runs(e, target)) {
-            edits.push((real.clone(), edit.clone()));
-        }
+    let mut edits = applied_edits(vfs, files, parsed, target);
+    if let Some((file, line)) = before {
+        edits.retain(|(f, edit)| !(f == file && edit.line >= line));
     }
     for (file, edit) in edits {
         let path = importgate_python::runtime::abspath(&rt.cwd, &edit.path);
@@ -1432,6 +1474,42 @@ fn with_path_edits(
         }
     }
     rt
+}
+
+/// The `sys.path` edits of `files` that surely run, by file (its real path).
+fn applied_edits(
+    vfs: &importgate_image::Vfs,
+    files: &[String],
+    parsed: &[(String, Arc<ParsedModule>)],
+    target: &TargetEnv,
+) -> Vec<(String, importgate_source::PathEdit)> {
+    let mut edits = Vec::new();
+    for file in files {
+        let real = vfs.realpath(file).unwrap_or_else(|| file.clone());
+        let Some((_, module)) = parsed.iter().find(|(f, _)| *f == real) else {
+            continue;
+        };
+        for edit in module.path_edits.iter().filter(|e| edit_runs(e, target)) {
+            edits.push((real.clone(), edit.clone()));
+        }
+    }
+    edits
+}
+
+/// Each file and line where an applied `sys.path` edit sits.
+fn edit_lines(
+    vfs: &importgate_image::Vfs,
+    files: &[String],
+    parsed: &[(String, Arc<ParsedModule>)],
+    target: &TargetEnv,
+) -> Vec<(String, u32)> {
+    let mut lines: Vec<(String, u32)> = applied_edits(vfs, files, parsed, target)
+        .into_iter()
+        .map(|(file, edit)| (file, edit.line))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
 }
 
 /// What the tests of the image's code are decided against: its interpreter's version on
@@ -4176,6 +4254,15 @@ mod tests {
                      import core.db\n\
                      import extra_mod\n";
         assert_eq!(errors(fixed), Vec::<(String, u32)>::new());
+        // An import above the edit runs before it; one in a function runs after.
+        let late = "import os, sys\n\
+                    import extra_mod\n\
+                    def later():\n    import core.db\n\
+                    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))\n\
+                    import core.db\n\
+                    sys.path.append('/opt/extra')\n\
+                    import extra_mod\n";
+        assert_eq!(errors(late), vec![("/app/scripts/run.py".to_string(), 2)]);
         // A module on the startup path adding its vendored directory.
         let files = [
             ("app/main.py", "import core\nimport vendored\n"),
