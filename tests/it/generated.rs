@@ -2,7 +2,8 @@
 //! writes small applications from a seed — packages with and without `__init__.py`, modules
 //! importing each other in every `from`/relative form (cycles included), standard-library
 //! modules some versions or builds lack, missing modules and names, local modules named like
-//! standard-library ones, guarded and lazy imports, and start commands (`python3 main.py`,
+//! standard-library ones, guarded and lazy imports, modules the compiler refuses (a late
+//! `__future__` import, `import *` in a function), and start commands (`python3 main.py`,
 //! `python3 -m`, a script in a subdirectory, a `src/` layout on PYTHONPATH). Nobody wrote down
 //! what should fail: `tests/support/gentruth.py` starts each application in the image, then
 //! imports each of its modules afresh with the start's `sys.path[0]`, and reports exit status,
@@ -59,8 +60,12 @@ impl Run {
         }
     }
 
+    /// An import raised: the module is missing, or a name, or its module does not compile
+    /// (the `SyntaxError` of an imported module surfaces at the importing statement).
     fn import_error(&self) -> bool {
-        self.last.starts_with("ModuleNotFoundError") || self.last.starts_with("ImportError")
+        ["ModuleNotFoundError", "ImportError", "SyntaxError"]
+            .iter()
+            .any(|e| self.last.starts_with(e))
     }
 
     fn describe(&self) -> String {

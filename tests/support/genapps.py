@@ -197,6 +197,15 @@ def body(rng, me, mods, minor):
             out.append(defs.pop(0))
         else:
             out.append(lines.pop(0))
+    # what the compiler, not the parser, refuses (or accepts): a `__future__` import first is
+    # fine, after anything else it is a SyntaxError; `import *` in a function always is
+    c = rng.random()
+    if c < 0.03:
+        out.insert(0, "from __future__ import annotations")
+    elif c < 0.05 and out:
+        out.insert(1, "from __future__ import annotations")
+    elif c < 0.07:
+        out.append("def _star():\n    from os.path import *")
     return out
 
 
@@ -269,6 +278,8 @@ def gen_layout(rng, n, minor):
     files = {}
     if main_path is not None:
         mlines = [prelude] if prelude else []
+        # an import above the script's own sys.path edit does not see it
+        late_edit = prelude is not None and rng.random() < 0.25
         picks = rng.sample(roots, min(len(roots), rng.randint(1, 3)))
         for r in picks:
             f = rng.random()
@@ -285,6 +296,9 @@ def gen_layout(rng, n, minor):
             mlines.append("import %s" % rng.choice(deep).name)
         if rng.random() < 0.03:
             mlines.append("from . import %s" % roots[0].name)
+        if late_edit and len(mlines) > 1:
+            mlines[0], mlines[1] = mlines[1], mlines[0]
+            about.append("an import above the edit")
         mlines.append("open('/tmp/ig_done', 'a').write(%r)" % (main_path + "\n"))
         files[main_path] = "\n".join(mlines) + "\n"
     for m in files_mods:

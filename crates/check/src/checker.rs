@@ -2419,9 +2419,16 @@ struct SiteIn<'a> {
 
 /// When the site runs, from its context and whether its module is on the startup path.
 fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
+    site_kind_caught(ctx, s, None)
+}
+
+/// [`site_kind`] for a failure that the handlers around the site are known to catch or not
+/// (`caught`; `None`: an `ImportError`, as they say): an `except ImportError` does not catch
+/// the `SyntaxError` of a module that does not compile.
+fn site_kind_caught(ctx: &Ctx<'_>, s: &SiteIn<'_>, caught: Option<bool>) -> Kind {
     let site = s.site;
     let dynamic = matches!(site.kind, ImportKind::Dynamic { .. });
-    if site.context.guarded {
+    if caught.unwrap_or(site.context.guarded) {
         Kind::Guarded
     } else if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
         Kind::Undecidable
@@ -2431,7 +2438,7 @@ fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
     } else if s.chain.is_some()
         && let Some(guarded) = closure::runs_at_startup(site, &ctx.target, s.called)
     {
-        if guarded {
+        if caught.unwrap_or(guarded) {
             Kind::Guarded
         } else {
             Kind::Startup
@@ -2513,7 +2520,7 @@ fn check_site(
     };
     let span_len = site.end_column.saturating_sub(site.column).max(1);
     let kind = site_kind(ctx, s);
-    let finding = |severity, code, module: &str, message: String, notes, hint| {
+    let finding_as = |kind, severity, code, module: &str, message: String, notes, hint| {
         let (mut all, chain): (Vec<String>, Vec<String>) = context_notes(kind, s, module);
         all.extend::<Vec<String>>(notes);
         Finding {
@@ -2538,6 +2545,9 @@ fn check_site(
             uncertain: None,
             span_len,
         }
+    };
+    let finding = |severity, code, module: &str, message: String, notes, hint| {
+        finding_as(kind, severity, code, module, message, notes, hint)
     };
     // Code that never runs in this image (rule G2).
     let dead = site.context.type_checking
@@ -2642,9 +2652,9 @@ fn check_site(
         imports.push(record);
         return;
     }
-    // A module whose source does not parse raises SyntaxError when it is executed; not an
-    // ImportError, so a `try/except ImportError` around it does not help (a guarded site is
-    // left alone: the handler may be broader).
+    // A module whose source does not compile raises SyntaxError when it is executed; not an
+    // ImportError, so a `try/except ImportError` around it does not help (a handler for
+    // `SyntaxError`, `Exception` or everything does).
     // `from pkg import sub` imports the submodule too, whatever the package's code did.
     let submodule = name
         .as_deref()
@@ -2652,7 +2662,7 @@ fn check_site(
         .zip(res.last_found())
         .filter(|(n, found)| ctx.resolver.submodule_exists(found, n))
         .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
-    if !guarded
+    if !site.context.catches_syntax_error
         && let Some((bad_module, file, err)) = std::iter::once(&res)
             .chain(submodule.as_ref())
             .flat_map(|r| r.found.iter())
@@ -2663,12 +2673,15 @@ fn check_site(
                 Some((m.clone(), file, err))
             })
     {
-        let mut f = finding(
+        let mut f = finding_as(
+            site_kind_caught(ctx, s, Some(false)),
             Severity::Error,
             Code::SyntaxError,
             &bad_module,
             format!("{} ({file}, line {})", err.message, err.line),
-            vec![format!("`{bad_module}` is {file}, which does not parse")],
+            vec![format!(
+                "`{bad_module}` is {file}, which CPython cannot compile"
+            )],
             Some(format!(
                 "fix the syntax error on line {} of {file}",
                 err.line
@@ -4283,6 +4296,45 @@ mod tests {
                      if os.environ.get('DEV'):\n    sys.path.insert(0, '/app')\n\
                      import core.db\n";
         assert_eq!(errors(maybe), vec![("/app/scripts/run.py".to_string(), 4)]);
+    }
+
+    #[test]
+    fn a_module_the_compiler_refuses_raises_through_except_import_error() {
+        let errors = |main: &str| -> Vec<(String, u32, String)> {
+            let files = [
+                ("app/main.py", main),
+                (
+                    "app/bad.py",
+                    "import os\nfrom __future__ import annotations\n",
+                ),
+                ("app/star.py", "def f():\n    from os import *\n"),
+                (
+                    "usr/local/lib/python3.12/__future__.py",
+                    "annotations = 1\n",
+                ),
+            ];
+            let r = check(
+                &image(&files, &["python", "main.py"]),
+                &CheckOptions::default(),
+            )
+            .unwrap();
+            r.findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| (f.file.clone(), f.line, format!("{:?}", f.code)))
+                .collect()
+        };
+        let guarded = "try:\n    import bad\nexcept ImportError:\n    bad = None\n\
+                       try:\n    import star\nexcept Exception:\n    star = None\n";
+        assert_eq!(
+            errors(guarded),
+            vec![(
+                "/app/main.py".to_string(),
+                2,
+                format!("{:?}", Code::SyntaxError)
+            )]
+        );
+        assert_eq!(errors("import star\n").len(), 1);
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub(crate) fn extract(
         main_only: None,
         guarded: false,
         os_guarded: false,
+        syntax_guarded: false,
         handler: false,
         try_body: None,
         fallback_of: Vec::new(),
@@ -264,6 +265,9 @@ fn may_be_self(key: &Expr) -> bool {
     }
 }
 
+/// `SyntaxError` and its bases.
+const CATCH_SYNTAX_ERROR: &[&str] = &["SyntaxError", "Exception", "BaseException"];
+
 struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
     /// Whether a call whose head is this name may be kept: see [`import_bound_names`].
@@ -305,6 +309,9 @@ struct Extractor<'l, 's> {
     guarded: bool,
     /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
     os_guarded: bool,
+    /// Inside a `try` body whose handler catches `SyntaxError` (so also `Exception`, a bare
+    /// `except`): a module that does not compile is caught there, unlike under `ImportError`.
+    syntax_guarded: bool,
     handler: bool,
     /// See [`ImportContext::try_body`] and [`ImportContext::fallback_of`].
     try_body: Option<u32>,
@@ -341,6 +348,7 @@ impl Extractor<'_, '_> {
             lazy,
             handler: self.handler,
             catches_os_error: self.os_guarded,
+            catches_syntax_error: self.syntax_guarded,
             after_yield: matches!(self.scopes.last(), Some(Scope::Function(_)))
                 && self.yields.last() == Some(&true),
             try_body: self.try_body,
@@ -727,6 +735,21 @@ impl Extractor<'_, '_> {
     }
 
     fn catches_os_error(&self, handler: &ExceptHandler) -> bool {
+        self.handler_catches(
+            handler,
+            &[
+                "OSError",
+                "EnvironmentError",
+                "IOError",
+                "Exception",
+                "BaseException",
+            ],
+        )
+    }
+
+    /// Whether `handler` catches an exception of one of the classes `names` (their bases
+    /// included) without re-raising.
+    fn handler_catches(&self, handler: &ExceptHandler, names: &[&str]) -> bool {
         let ExceptHandler::ExceptHandler(handler) = handler;
         if handler.body.iter().any(Stmt::is_raise_stmt) {
             return false;
@@ -735,12 +758,9 @@ impl Extractor<'_, '_> {
             return true;
         };
         let one = |e: &Expr| {
-            self.names.qualified(e).is_some_and(|n| {
-                matches!(
-                    n.strip_prefix("builtins.").unwrap_or(&n),
-                    "OSError" | "EnvironmentError" | "IOError" | "Exception" | "BaseException"
-                )
-            })
+            self.names
+                .qualified(e)
+                .is_some_and(|n| names.contains(&n.strip_prefix("builtins.").unwrap_or(&n)))
         };
         match t {
             Expr::Tuple(tuple) => tuple.elts.iter().any(one),
@@ -1187,6 +1207,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 // The body runs when called, outside any enclosing `try`.
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
+                let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
                 // A module-level function, or a method of a module-level class
                 // (`Class.method`).
@@ -1218,6 +1239,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 }
                 self.guarded = saved;
                 self.os_guarded = saved_os;
+                self.syntax_guarded = saved_syntax;
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
@@ -1253,10 +1275,16 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Stmt::Try(try_stmt) => {
                 let guards = try_stmt.handlers.iter().any(|h| self.handler_guards(h));
                 let os_guards = try_stmt.handlers.iter().any(|h| self.catches_os_error(h));
+                let syntax_guards = try_stmt
+                    .handlers
+                    .iter()
+                    .any(|h| self.handler_catches(h, CATCH_SYNTAX_ERROR));
                 let saved = self.guarded;
                 let saved_os = self.os_guarded;
+                let saved_syntax = self.syntax_guarded;
                 self.guarded |= guards;
                 self.os_guarded |= os_guards;
+                self.syntax_guarded |= syntax_guards;
                 // A body of imports alone: its handlers run only if one of them fails.
                 let shim = (guards && imports_only(&try_stmt.body))
                     .then(|| u32::from(try_stmt.range.start()));
@@ -1265,6 +1293,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.try_body = saved_try;
                 self.guarded = saved;
                 self.os_guarded = saved_os;
+                self.syntax_guarded = saved_syntax;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
                 self.fallback_of.extend(shim);
                 for handler in &try_stmt.handlers {
@@ -1389,11 +1418,13 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Expr::Lambda(_) => {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
+                let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
                 self.lambdas += 1;
                 visitor::walk_expr(self, expr);
                 self.lambdas -= 1;
                 self.guarded = saved;
                 self.os_guarded = saved_os;
+                self.syntax_guarded = saved_syntax;
                 return;
             }
             Expr::Await(a) => {

@@ -369,6 +369,11 @@ pub struct ImportContext {
     /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
     #[serde(default)]
     pub catches_os_error: bool,
+    /// Inside the body of a `try` whose handler catches `SyntaxError` (or `Exception`,
+    /// `BaseException`, a bare `except`) without re-raising: an imported module that does not
+    /// compile is caught, which `except ImportError` does not do.
+    #[serde(default)]
+    pub catches_syntax_error: bool,
     /// The module-level function (or `Class.method` of a module-level class) whose call runs
     /// this code: the code is in its body (or in a class body inside it), not in a nested
     /// function. `None` at module level and anywhere else.
