@@ -1026,7 +1026,7 @@ fn check_with(
         }
         for site in &module.imports {
             if third_party
-                && (site.context.guarded
+                && ((site.context.guarded && site.context.catches_import_error)
                     || site.context.handler
                     || !closure::runs_at_import(site, &ctx.target)
                     || !closure::unconditional(site, &ctx.target))
@@ -2549,6 +2549,17 @@ fn check_site(
     let finding = |severity, code, module: &str, message: String, notes, hint| {
         finding_as(kind, severity, code, module, message, notes, hint)
     };
+    // A handler for `ModuleNotFoundError` alone (or a `find_spec` test) lets every other
+    // `ImportError` through: a missing name, an extension that fails to load, a cycle.
+    let only_not_found = site.context.guarded && !site.context.catches_import_error;
+    let other_kind = if only_not_found {
+        site_kind_caught(ctx, s, Some(false))
+    } else {
+        kind
+    };
+    let finding_other = |severity, code, module: &str, message: String, notes, hint| {
+        finding_as(other_kind, severity, code, module, message, notes, hint)
+    };
     // Code that never runs in this image (rule G2).
     let dead = site.context.type_checking
         || site
@@ -2583,6 +2594,11 @@ fn check_site(
         (Severity::Info, ImportStatus::Guarded)
     } else {
         (Severity::Error, ImportStatus::Error)
+    };
+    let (other_sev, other_status) = if only_not_found {
+        (Severity::Error, ImportStatus::Error)
+    } else {
+        (sev, status)
     };
     let module = match module {
         Ok(m) => m,
@@ -2715,7 +2731,17 @@ fn check_site(
                 r.last_found().and_then(Found::file).map(str::to_string)
             })
             .flatten();
-        let mut f = finding(sev, p.code, &p.module, p.message.clone(), p.notes, p.hint);
+        let (f_sev, f_status) = if p.code == Code::ModuleNotFound {
+            (sev, status)
+        } else {
+            (other_sev, other_status)
+        };
+        let finding_for = if p.code == Code::ModuleNotFound {
+            &finding as &dyn Fn(_, _, &str, String, _, _) -> Finding
+        } else {
+            &finding_other
+        };
+        let mut f = finding_for(f_sev, p.code, &p.module, p.message.clone(), p.notes, p.hint);
         if let Some(file) = frame {
             f.related.push(crate::Location {
                 file,
@@ -2727,7 +2753,7 @@ fn check_site(
             record.raised_in = Some(p.module.clone());
         }
         findings.push(f);
-        record.status = status;
+        record.status = f_status;
         imports.push(record);
         return;
     }
@@ -2777,8 +2803,8 @@ fn check_site(
         && ctx.bound_before(file, id, name, (site.line, site.column)) == Some(false)
     {
         let where_ = found.file().unwrap_or_default().to_string();
-        findings.push(finding(
-            sev,
+        findings.push(finding_other(
+            other_sev,
             Code::CircularImport,
             &module,
             format!(
@@ -2794,7 +2820,7 @@ fn check_site(
                  need no import"
             )),
         ));
-        record.status = status;
+        record.status = other_status;
         imports.push(record);
         return;
     }
@@ -2816,15 +2842,15 @@ fn check_site(
                 found.search_path().unwrap_or_default().join(", ")
             ));
         }
-        findings.push(finding(
-            sev,
+        findings.push(finding_other(
+            other_sev,
             Code::NameNotInModule,
             &module,
             format!("cannot import name '{name}' from '{module}'{where_}"),
             notes,
             Some(hint),
         ));
-        record.status = status;
+        record.status = other_status;
     }
     imports.push(record);
 }
@@ -4296,6 +4322,35 @@ mod tests {
                      if os.environ.get('DEV'):\n    sys.path.insert(0, '/app')\n\
                      import core.db\n";
         assert_eq!(errors(maybe), vec![("/app/scripts/run.py".to_string(), 4)]);
+    }
+
+    #[test]
+    fn except_module_not_found_error_lets_a_missing_name_through() {
+        let errors = |main: &str| -> Vec<(u32, Code)> {
+            let files = [
+                ("app/main.py", main),
+                ("app/lib.py", "present = 1\n"),
+                (
+                    "usr/local/lib/python3.12/contextlib.py",
+                    "def suppress(*e):\n    pass\n",
+                ),
+            ];
+            let r = check(
+                &image(&files, &["python", "main.py"]),
+                &CheckOptions::default(),
+            )
+            .unwrap();
+            error_findings(&r)
+                .iter()
+                .map(|f| (f.line, f.code))
+                .collect()
+        };
+        let only_missing = "try:\n    from lib import absent\nexcept ModuleNotFoundError:\n    pass\n\
+                            try:\n    import nowhere\nexcept ModuleNotFoundError:\n    pass\n";
+        assert_eq!(errors(only_missing), vec![(2, Code::NameNotInModule)]);
+        let any = "try:\n    from lib import absent\nexcept ImportError:\n    pass\n\
+                   from contextlib import suppress\nwith suppress(ImportError):\n    from lib import absent\n";
+        assert_eq!(errors(any), vec![]);
     }
 
     #[test]

@@ -846,8 +846,10 @@ impl<'a> Native<'a> {
             ) {
                 return load_hit(p);
             }
+            // A handler for `ModuleNotFoundError` alone lets an extension's load failure
+            // through.
             if !closure::runs_at_import(site, &self.target)
-                || site.context.guarded
+                || (site.context.guarded && site.context.catches_import_error)
                 || site.context.handler
             {
                 continue;

@@ -152,6 +152,7 @@ pub(crate) fn extract(
         guarded: false,
         os_guarded: false,
         syntax_guarded: false,
+        import_guarded: false,
         handler: false,
         try_body: None,
         fallback_of: Vec::new(),
@@ -267,6 +268,9 @@ fn may_be_self(key: &Expr) -> bool {
 
 /// `SyntaxError` and its bases.
 const CATCH_SYNTAX_ERROR: &[&str] = &["SyntaxError", "Exception", "BaseException"];
+/// `ImportError` and its bases: not `ModuleNotFoundError`, which a missing name or an
+/// extension that fails to load does not raise.
+const CATCH_IMPORT_ERROR: &[&str] = &["ImportError", "Exception", "BaseException"];
 
 struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
@@ -312,6 +316,10 @@ struct Extractor<'l, 's> {
     /// Inside a `try` body whose handler catches `SyntaxError` (so also `Exception`, a bare
     /// `except`): a module that does not compile is caught there, unlike under `ImportError`.
     syntax_guarded: bool,
+    /// Inside a `try` body whose handler catches every `ImportError` (not only
+    /// `ModuleNotFoundError`), or a `suppress` of one: `guarded` says a missing module is
+    /// caught, this that a missing name or an extension that fails to load is too.
+    import_guarded: bool,
     handler: bool,
     /// See [`ImportContext::try_body`] and [`ImportContext::fallback_of`].
     try_body: Option<u32>,
@@ -349,6 +357,7 @@ impl Extractor<'_, '_> {
             handler: self.handler,
             catches_os_error: self.os_guarded,
             catches_syntax_error: self.syntax_guarded,
+            catches_import_error: self.import_guarded,
             after_yield: matches!(self.scopes.last(), Some(Scope::Function(_)))
                 && self.yields.last() == Some(&true),
             try_body: self.try_body,
@@ -1049,18 +1058,23 @@ impl Extractor<'_, '_> {
             .is_none_or(|t| self.catches_import_error(t))
     }
 
-    fn is_suppress(&self, item: &ast::WithItem) -> bool {
+    /// `with suppress(...)` of a missing module (`every`: of any `ImportError`).
+    fn is_suppress(&self, item: &ast::WithItem, every: bool) -> bool {
         let Expr::Call(call) = &item.context_expr else {
             return false;
         };
         matches!(
             self.names.qualified(&call.func).as_deref(),
             Some("contextlib.suppress" | "suppress")
-        ) && call
-            .arguments
-            .args
-            .iter()
-            .any(|a| self.catches_import_error(a))
+        ) && call.arguments.args.iter().any(|a| {
+            if every {
+                self.names.qualified(a).is_some_and(|n| {
+                    CATCH_IMPORT_ERROR.contains(&n.strip_prefix("builtins.").unwrap_or(&n))
+                })
+            } else {
+                self.catches_import_error(a)
+            }
+        })
     }
 
     /// Visits `body` as one arm of an `if`.
@@ -1208,6 +1222,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
+                let saved_import = std::mem::replace(&mut self.import_guarded, false);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
                 // A module-level function, or a method of a module-level class
                 // (`Class.method`).
@@ -1240,6 +1255,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 self.syntax_guarded = saved_syntax;
+                self.import_guarded = saved_import;
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
@@ -1279,12 +1295,18 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                     .handlers
                     .iter()
                     .any(|h| self.handler_catches(h, CATCH_SYNTAX_ERROR));
+                let import_guards = try_stmt
+                    .handlers
+                    .iter()
+                    .any(|h| self.handler_catches(h, CATCH_IMPORT_ERROR));
                 let saved = self.guarded;
                 let saved_os = self.os_guarded;
                 let saved_syntax = self.syntax_guarded;
+                let saved_import = self.import_guarded;
                 self.guarded |= guards;
                 self.os_guarded |= os_guards;
                 self.syntax_guarded |= syntax_guards;
+                self.import_guarded |= import_guards;
                 // A body of imports alone: its handlers run only if one of them fails.
                 let shim = (guards && imports_only(&try_stmt.body))
                     .then(|| u32::from(try_stmt.range.start()));
@@ -1294,6 +1316,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 self.syntax_guarded = saved_syntax;
+                self.import_guarded = saved_import;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
                 self.fallback_of.extend(shim);
                 for handler in &try_stmt.handlers {
@@ -1395,11 +1418,15 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 for item in &with.items {
                     self.visit_with_item(item);
                 }
-                let suppresses = with.items.iter().any(|i| self.is_suppress(i));
+                let suppresses = with.items.iter().any(|i| self.is_suppress(i, false));
+                let suppresses_all = with.items.iter().any(|i| self.is_suppress(i, true));
                 let saved = self.guarded;
+                let saved_import = self.import_guarded;
                 self.guarded |= suppresses;
+                self.import_guarded |= suppresses_all;
                 self.visit_body(&with.body);
                 self.guarded = saved;
+                self.import_guarded = saved_import;
             }
             _ => visitor::walk_stmt(self, stmt),
         }
@@ -1419,12 +1446,14 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 let saved = std::mem::replace(&mut self.guarded, false);
                 let saved_os = std::mem::replace(&mut self.os_guarded, false);
                 let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
+                let saved_import = std::mem::replace(&mut self.import_guarded, false);
                 self.lambdas += 1;
                 visitor::walk_expr(self, expr);
                 self.lambdas -= 1;
                 self.guarded = saved;
                 self.os_guarded = saved_os;
                 self.syntax_guarded = saved_syntax;
+                self.import_guarded = saved_import;
                 return;
             }
             Expr::Await(a) => {

@@ -374,6 +374,11 @@ pub struct ImportContext {
     /// compile is caught, which `except ImportError` does not do.
     #[serde(default)]
     pub catches_syntax_error: bool,
+    /// The `try` (or `suppress`) that guards the site catches every `ImportError`: a missing
+    /// name, an extension that fails to load. `guarded` without this is a handler for
+    /// `ModuleNotFoundError` alone (or a `find_spec` test), which lets those through.
+    #[serde(default)]
+    pub catches_import_error: bool,
     /// The module-level function (or `Class.method` of a module-level class) whose call runs
     /// this code: the code is in its body (or in a class body inside it), not in a nested
     /// function. `None` at module level and anywhere else.
