@@ -1370,6 +1370,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::Assign(assign) => {
+                // `namespace = globals()` then `namespace[name] = cls` (fontTools' table
+                // classes): the alias can write any name into the module.
+                if self.is_namespace_dict(&assign.value, self.scope() == Scope::Module) {
+                    self.dynamic_namespace = true;
+                }
                 // `app.conf.include = […]`: what a Celery worker imports when it starts.
                 if self.scopes.is_empty()
                     && let [Expr::Attribute(target)] = &*assign.targets

@@ -479,6 +479,7 @@ fn getattr_and_dynamic_namespace() {
         "__path__ = extend_path(__path__, __name__)\n",
         "__path__.append('x')\n",
         "def f():\n    globals()[n] = v\n",
+        "def _build():\n    namespace = globals()\n    namespace[name] = cls\n",
         "_IntEnum._convert_('VerifyFlags', __name__, lambda n: n.startswith('V'), source=_ssl)\n",
         "IntEnum._convert('Signals', __name__, lambda n: n.isupper())\n",
         "import enum\n@enum.global_enum\n@enum._simple_enum(enum.IntFlag)\nclass RegexFlag:\n    I = 2\n",
