@@ -230,9 +230,11 @@ pub(crate) fn summarise_stream<R: std::io::Read>(
     let Some((dyn_off, dyn_len)) = layout.dynamic else {
         return Ok(Streamed::Done(ElfSummary::parse_headers_only(prefix)));
     };
-    let keep_end = layout.first_load_end.min(size);
+    // `.dynstr` sits near the start of the first segment: of a very large one (lld puts
+    // `.rodata` there), the first 64 MiB are kept, which holds it in the files seen.
+    let keep_end = layout.first_load_end.min(size).min(64 << 20);
     let dyn_end = dyn_off.saturating_add(dyn_len).min(size);
-    if dyn_end <= dyn_off || dyn_len > (16 << 20) || keep_end > (64 << 20) {
+    if dyn_end <= dyn_off || dyn_len > (16 << 20) {
         return Ok(Streamed::ReadWhole);
     }
     // Keep [0, keep_end) and the dynamic segment; discard everything else up to dyn_end.

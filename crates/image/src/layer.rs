@@ -699,10 +699,16 @@ pub(crate) fn read_data<R: Read>(
     at: Option<ReadAt<'_>>,
 ) -> io::Result<FileData> {
     let abs = format!("/{path}");
-    let keep = if pax_sparse || size > MAX_CAPTURE {
+    let keep = if pax_sparse {
         Keep::Nothing
     } else {
-        capture.keep(&abs, size)
+        match capture.keep(&abs, size) {
+            // A summary reads headers and the dynamic segment, whatever the size: a 180 MB
+            // extension (polars, torch) needs its libraries found like any other.
+            Keep::ElfSummary => Keep::ElfSummary,
+            _ if size > MAX_CAPTURE => Keep::Nothing,
+            keep => keep,
+        }
     };
     let mut content = None;
     let mut elf = None;
@@ -747,6 +753,8 @@ pub(crate) fn read_data<R: Read>(
                 };
                 elf = match summary {
                     Streamed::Done(summary) => summary.map(std::sync::Arc::new),
+                    // Too big to read whole: not summarised.
+                    Streamed::ReadWhole if size > MAX_CAPTURE => None,
                     Streamed::ReadWhole => {
                         entry.take(MAX_CAPTURE).read_to_end(&mut buf)?;
                         check_len(&buf, size, path)?;
@@ -798,6 +806,45 @@ mod tests {
                 })
             );
         }
+    }
+
+    /// A shared object bigger than anything kept whole (polars' 180 MB runtime) is still
+    /// summarised: its needed libraries are what the loader looks for.
+    #[test]
+    fn very_large_shared_objects_are_summarised() {
+        let Some(so) = [
+            "/lib/x86_64-linux-gnu/libstdc++.so.6",
+            "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read(p).ok()) else {
+            eprintln!("skipped: no libstdc++ on this machine to pad");
+            return;
+        };
+        let small = ElfSummary::parse(&so).unwrap();
+        assert!(small.needed.iter().any(|n| n.starts_with("libc.so")));
+        let mut big = so.clone();
+        big.resize((MAX_CAPTURE + (1 << 20)) as usize, 0);
+        let tar = TarBuilder::new().file_bytes("usr/lib/big.so", &big).build();
+        let summarise: &Capture = &|_: &str, _: u64| Keep::ElfSummary;
+        for blob in [tar.clone(), gzip(&tar)] {
+            let idx = index_blob(&blob[..], summarise).unwrap();
+            let EntryKind::File(data) = &idx.entries[0].kind else {
+                panic!("{:?}", idx.entries[0].kind);
+            };
+            assert_eq!(data.size, big.len() as u64);
+            assert_eq!(data.elf.as_ref().map(|e| &e.needed), Some(&small.needed));
+        }
+        // Read in place (an archive file), too.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.tar");
+        std::fs::write(&path, &tar).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let idx = index_tar_in_place(&file, 0, tar.len() as u64, summarise).unwrap();
+        let EntryKind::File(data) = &idx.entries[0].kind else {
+            panic!("{:?}", idx.entries[0].kind);
+        };
+        assert_eq!(data.elf.as_ref().map(|e| &e.needed), Some(&small.needed));
     }
 
     #[test]
