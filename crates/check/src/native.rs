@@ -190,6 +190,9 @@ pub struct Native<'a> {
     verdicts: Memo<ExtVerdict>,
     /// First failing extension `(module, file)` per package directory scanned as a fallback.
     packages: Memo<Option<(String, String)>>,
+    /// By package directory: the modules its own files import under a handler for every
+    /// `ImportError` ([`Native::optional_in_package`]).
+    optional: Memo<Arc<BTreeSet<String>>>,
     /// First failing extension per third-party module file, walked from scratch: an image's
     /// code imports the same few packages from thousands of sites.
     walks: Mutex<BTreeMap<String, Option<Hit>>>,
@@ -281,6 +284,7 @@ impl<'a> Native<'a> {
             target: crate::checker::linux_target(rt, Default::default()),
             verdicts: Memo::default(),
             packages: Memo::default(),
+            optional: Memo::default(),
             walks: Mutex::new(BTreeMap::new()),
             sources: Memo::default(),
             store,
@@ -867,6 +871,14 @@ impl<'a> Native<'a> {
             let Some((Ok(module), imported)) = site_target(site, &id) else {
                 continue;
             };
+            // Under a test importgate cannot decide, a module its own package imports under
+            // `try/except ImportError` elsewhere: the test is the flag that import set
+            // (multidict's `USE_EXTENSIONS`, wcwidth's `HAS_C_EXTENSION`).
+            if !closure::unconditional(site, &self.target)
+                && self.optional_in_package(resolver, &module, imported.as_deref())
+            {
+                continue;
+            }
             let res = self.resolve(resolver, &module);
             if res.failure.is_some() {
                 // Not found: another rule's finding, not a native one.
@@ -1152,6 +1164,80 @@ impl<'a> Native<'a> {
     }
 
     /// A parsed third-party module, shared with the startup closure's cache.
+    /// Whether `module` (or its submodule `imported`) is one its parent package's own files
+    /// import under a handler for every `ImportError`: a module the package expects may fail.
+    fn optional_in_package(
+        &self,
+        resolver: &Resolver<'_>,
+        module: &str,
+        imported: Option<&str>,
+    ) -> bool {
+        let candidates = std::iter::once(module.to_string()).chain(
+            imported
+                .filter(|n| *n != "*")
+                .map(|n| format!("{module}.{n}")),
+        );
+        for candidate in candidates {
+            let Some((package, _)) = candidate.rsplit_once('.') else {
+                continue;
+            };
+            let res = self.resolve(resolver, package);
+            let Some(dir) = res
+                .last_found()
+                .filter(|f| matches!(f, Found::RegularPackage { .. }))
+                .and_then(|f| f.search_path())
+                .and_then(|p| p.first().cloned())
+            else {
+                continue;
+            };
+            let optional = self
+                .optional
+                .get_or_compute(&dir, || Arc::new(self.guarded_imports(&dir, package)));
+            if optional.contains(&candidate) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The modules the files of package directory `dir` (package `package`) import under a
+    /// handler for every `ImportError`, by absolute name (with `from` imports' names as
+    /// submodules too).
+    fn guarded_imports(&self, dir: &str, package: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let Some(names) = self.vfs.read_dir(dir) else {
+            return out;
+        };
+        for file_name in names.into_iter().filter(|n| n.ends_with(".py")) {
+            let stem = file_name.trim_end_matches(".py");
+            let is_init = stem == "__init__";
+            let name = if is_init {
+                package.to_string()
+            } else {
+                format!("{package}.{stem}")
+            };
+            let Some(parsed) = self.source(&format!("{dir}/{file_name}")) else {
+                continue;
+            };
+            let id = installed_identity(&name, is_init);
+            for site in &parsed.imports {
+                if !(site.context.guarded && site.context.catches_import_error) {
+                    continue;
+                }
+                if let Some((Ok(m), imported)) = site_target(site, &id) {
+                    if let Some(n) = imported.filter(|n| n != "*") {
+                        out.insert(format!("{m}.{n}"));
+                    }
+                    // `from . import _ext` guards the submodule, not the package.
+                    if m != package {
+                        out.insert(m);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn source(&self, file: &str) -> Option<Arc<ParsedModule>> {
         self.sources.get_or_compute(file, || {
             self.vfs.read(file).flatten().map(|bytes| {
@@ -1667,6 +1753,21 @@ mod tests {
                 "dynamic",
                 "import importlib\nimportlib.import_module(NAME)\n",
             ),
+            // A flag the guarded import sets (multidict's `USE_EXTENSIONS`), tested later.
+            (
+                "flagged",
+                "import os\nUSE = not os.environ.get('NO_EXT')\nif USE:\n    try:\n        from . import _fast\n    except ImportError:\n        USE = False\nif USE:\n    from ._fast import f\n",
+            ),
+            // Only a `ModuleNotFoundError` handler: the load failure raises through it.
+            (
+                "notfound",
+                "try:\n    from ._fast import f\nexcept ModuleNotFoundError:\n    f = None\n",
+            ),
+            // The same test with no guarded import of it anywhere in the package.
+            (
+                "unflagged",
+                "import os\nif os.environ.get('FAST'):\n    from ._fast import f\n",
+            ),
         ]);
         let mut img = img;
         img.fs
@@ -1683,7 +1784,7 @@ mod tests {
         let rt = importgate_python::model(&img.fs, &img.config).unwrap();
         let resolver = Resolver::new(&img.fs, &rt);
         let native = Native::new(&img, &rt, None);
-        for clean in ["guarded", "fallback", "unused"] {
+        for clean in ["guarded", "fallback", "unused", "flagged"] {
             assert_eq!(
                 native.inspect(&resolver, &resolver.resolve(clean)),
                 None,
@@ -1704,6 +1805,12 @@ mod tests {
             .inspect(&resolver, &resolver.resolve("guarded._fast"))
             .unwrap();
         assert_eq!(p.notes[0], "loading chain: guarded._fast → libmissing.so.1");
+        for raises in ["notfound", "unflagged"] {
+            let p = native
+                .inspect(&resolver, &resolver.resolve(raises))
+                .unwrap_or_else(|| panic!("{raises}"));
+            assert_eq!(p.module, format!("{raises}._fast"));
+        }
         // Code that cannot be seen: the package's tree counts.
         for opaque in ["broken", "dynamic"] {
             let p = native
