@@ -221,6 +221,12 @@ fn dunder_main_test(test: &Expr) -> Option<bool> {
     }
 }
 
+/// An `and` one of whose operands is `__name__ == "__main__"`: true only in `__main__`.
+fn requires_main(test: &Expr) -> bool {
+    matches!(test, Expr::BoolOp(b) if b.op == ast::BoolOp::And
+        && b.values.iter().any(|v| dunder_main_test(v) == Some(true) || requires_main(v)))
+}
+
 /// `a`, `a.b.c` for a name or an attribute chain on a name.
 /// The name a `Name`/`Attribute` chain starts from: `a` of `a.b.c`.
 fn chain_head(expr: &Expr) -> Option<&str> {
@@ -1112,11 +1118,17 @@ impl Extractor<'_, '_> {
             // Decided per module by `main_only`, not an unknown condition.
             self.visit_body(&stmt.body);
         } else {
+            // `if not TYPE_CHECKING and __name__ == "__main__":` (Cython's `cython.py`): the
+            // body runs only as `__main__`; the other arms are not decided by it.
+            if requires_main(&stmt.test) {
+                self.main_only = Some(true);
+            }
             self.visit_arm(
                 &stmt.body,
                 Test::in_branch(test.as_ref(), Branch::Body),
                 truth == Some(false),
             );
+            self.main_only = saved_main;
         }
         if let Some(m) = main_test {
             self.main_only = Some(!m);

@@ -1072,7 +1072,8 @@ fn functions_calls_and_the_function_an_import_runs_in() {
 #[test]
 fn dunder_main_arms_are_marked_not_conditional() {
     let parsed = parse_module(
-        "if __name__ == '__main__':\n    import a\nelse:\n    import b\nif '__main__' != __name__:\n    import c\nif x:\n    import d\n",
+        "if __name__ == '__main__':\n    import a\nelse:\n    import b\nif '__main__' != __name__:\n    import c\nif x:\n    import d\n\
+         if not TYPE_CHECKING and __name__ == '__main__':\n    import e\nelse:\n    import f\n",
     );
     let got: Vec<(&str, Option<bool>, usize)> = parsed
         .imports
@@ -1092,6 +1093,8 @@ fn dunder_main_arms_are_marked_not_conditional() {
             ("import b", Some(false), 0),
             ("import c", Some(false), 0),
             ("import d", None, 1),
+            ("import e", Some(true), 1),
+            ("import f", None, 1),
         ]
     );
 }
