@@ -855,6 +855,7 @@ impl<'a> Native<'a> {
             if !closure::runs_at_import(site, &self.target)
                 || (site.context.guarded && site.context.catches_import_error)
                 || site.context.handler
+                || site.context.main_only == Some(true)
             {
                 continue;
             }
