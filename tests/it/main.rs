@@ -44,4 +44,5 @@ mod servers;
 mod sources;
 mod stdlib;
 mod tree;
+mod wheels;
 mod zip_pyc;

@@ -153,6 +153,7 @@ pub(crate) fn extract(
         os_guarded: false,
         syntax_guarded: false,
         import_guarded: false,
+        namespace_aliases: HashSet::default(),
         handler: false,
         try_body: None,
         fallback_of: Vec::new(),
@@ -326,6 +327,8 @@ struct Extractor<'l, 's> {
     /// `ModuleNotFoundError`), or a `suppress` of one: `guarded` says a missing module is
     /// caught, this that a missing name or an extension that fails to load is too.
     import_guarded: bool,
+    /// Names bound to `globals()`: a write through one writes the module's namespace.
+    namespace_aliases: HashSet<String>,
     handler: bool,
     /// See [`ImportContext::try_body`] and [`ImportContext::fallback_of`].
     try_body: Option<u32>,
@@ -1004,6 +1007,9 @@ impl Extractor<'_, '_> {
 
     /// `globals()`, or at module level also `vars()` / `locals()`.
     fn is_namespace_dict(&self, expr: &Expr, at_module: bool) -> bool {
+        if let Expr::Name(n) = expr {
+            return self.namespace_aliases.contains(n.id.as_str());
+        }
         let Expr::Call(call) = expr else {
             return false;
         };
@@ -1382,10 +1388,13 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::Assign(assign) => {
-                // `namespace = globals()` then `namespace[name] = cls` (fontTools' table
-                // classes): the alias can write any name into the module.
-                if self.is_namespace_dict(&assign.value, self.scope() == Scope::Module) {
-                    self.dynamic_namespace = true;
+                // `namespace = globals()`: writes through the alias (`namespace[name] = cls`,
+                // fontTools' table classes) write the module's names; reads (os's `_globals`)
+                // do not.
+                if let [Expr::Name(alias)] = &*assign.targets
+                    && self.is_namespace_dict(&assign.value, self.scope() == Scope::Module)
+                {
+                    self.namespace_aliases.insert(alias.id.to_string());
                 }
                 // `app.conf.include = […]`: what a Celery worker imports when it starts.
                 if self.scopes.is_empty()
