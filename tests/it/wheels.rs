@@ -45,7 +45,7 @@ const TOPS: &[&str] = &[
 /// interpreter imports them in order, each statement's outcome recorded.
 const TRUTH: &str = r#"
 import json, subprocess, sys
-child = '''
+child = r'''
 import sys, json, io, contextlib, os
 res = {}
 for m in sys.argv[1:]:
