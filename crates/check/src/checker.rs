@@ -950,7 +950,11 @@ fn check_with(
         if !third_party {
             // CPython stops at the first error: one finding per file. In the script the
             // container runs, it stops the process before anything runs: a startup error.
-            let entry = file != CONFIG_FILE && identity(file, ctx.rt, &ctx.resolver).script;
+            // The module `python -m` runs is compiled before it runs, like a script.
+            let entry = file != CONFIG_FILE && {
+                let id = identity(file, ctx.rt, &ctx.resolver);
+                id.script || id.main
+            };
             if let Some(err) = first_error {
                 let (severity, kind, chain, notes) = if entry {
                     (
@@ -958,8 +962,8 @@ fn check_with(
                         Kind::Startup,
                         vec![file.rsplit('/').next().unwrap_or(file).to_string()],
                         vec![
-                            "the container's process cannot start: CPython refuses the script \
-                             before running any of it"
+                            "the container's process cannot start: CPython refuses the program's \
+                             main module before running any of it"
                                 .to_string(),
                         ],
                     )

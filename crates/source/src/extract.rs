@@ -1498,8 +1498,13 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             }
             Expr::Subscript(sub) if sub.ctx == ExprContext::Store => {
                 let at_module = self.scope() == Scope::Module;
+                // A module `__getattr__` caching what it serves (typing's
+                // `globals()[attr] = obj`) writes only the names it serves, which the
+                // `__getattr__` analysis knows.
+                let in_getattr =
+                    matches!(self.scopes.as_slice(), [Scope::Function(f)] if f == "__getattr__");
                 if self.is_namespace_dict(&sub.value, at_module) {
-                    self.dynamic_namespace = true;
+                    self.dynamic_namespace |= !in_getattr;
                 } else if self.names.is(&sub.value, "sys.modules") {
                     if may_be_self(&sub.slice) {
                         self.dynamic_namespace = true;

@@ -489,6 +489,9 @@ fn getattr_and_dynamic_namespace() {
     }
     for static_ns in [
         "x = globals().get('a')\n",
+        // typing's `__getattr__` caches what it serves (the names it serves are its own
+        // analysis).
+        "def __getattr__(attr):\n    if attr == 'Pattern':\n        obj = 1\n    else:\n        raise AttributeError(attr)\n    globals()[attr] = obj\n    return obj\n",
         // os reads through its alias only.
         "_globals = globals()\ndef _add(s, fn):\n    if fn in _globals:\n        S.add(_globals[fn])\n",
         "def f():\n    vars()['a'] = 1\n",
