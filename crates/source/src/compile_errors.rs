@@ -217,15 +217,7 @@ impl<'a> Visitor<'a> for Walk<'_> {
                 self.in_scope(scope, |walk| walk.visit_body(&def.body));
             }
             Stmt::ClassDef(class) => {
-                for decorator in &class.decorator_list {
-                    self.visit_decorator(decorator);
-                }
-                if let Some(type_params) = &class.type_params {
-                    self.visit_type_params(type_params);
-                }
-                if let Some(arguments) = &class.arguments {
-                    self.visit_arguments(arguments);
-                }
+                crate::extract::visit_class_header(self, class);
                 let scope = Scope::new(ScopeKind::Class, &class.body);
                 self.in_scope(scope, |walk| walk.visit_body(&class.body));
             }

@@ -273,6 +273,23 @@ fn may_be_self(key: &Expr) -> bool {
     }
 }
 
+/// Visits what of a `class` statement runs where it stands — decorators, type parameters, bases
+/// and keywords — leaving its body, which runs in a scope of its own, to the caller.
+pub(crate) fn visit_class_header<'a, V: Visitor<'a> + ?Sized>(
+    visitor: &mut V,
+    class: &'a ast::StmtClassDef,
+) {
+    for decorator in &class.decorator_list {
+        visitor.visit_decorator(decorator);
+    }
+    if let Some(type_params) = &class.type_params {
+        visitor.visit_type_params(type_params);
+    }
+    if let Some(arguments) = &class.arguments {
+        visitor.visit_arguments(arguments);
+    }
+}
+
 /// `SyntaxError` and its bases.
 const CATCH_SYNTAX_ERROR: &[&str] = &["SyntaxError", "Exception", "BaseException"];
 /// `ImportError` and its bases: not `ModuleNotFoundError`, which a missing name or an
@@ -1292,15 +1309,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 {
                     self.dynamic_namespace = true;
                 }
-                for decorator in &class.decorator_list {
-                    self.visit_decorator(decorator);
-                }
-                if let Some(type_params) = &class.type_params {
-                    self.visit_type_params(type_params);
-                }
-                if let Some(arguments) = &class.arguments {
-                    self.visit_arguments(arguments);
-                }
+                visit_class_header(self, class);
                 self.scopes
                     .push(Scope::Class(class.name.as_str().to_owned()));
                 self.visit_body(&class.body);
