@@ -14,8 +14,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::support::*;
 
 /// What the image installs (pinned; dependencies as pip resolves them).
