@@ -8,7 +8,9 @@ use std::sync::Arc;
 use importgate_image::Image;
 use importgate_python::resolve::{Failed, Failure, Found, StepResult};
 use importgate_python::{Launch, Resolver, Runtime};
-use importgate_source::{ImportKind, ImportSite, PackageArg, ParsedModule, Scope, TargetEnv};
+use importgate_source::{
+    Caught, ImportKind, ImportSite, PackageArg, ParsedModule, Scope, TargetEnv,
+};
 
 use crate::closure::{self, CallMode, Reached, Walker};
 use crate::entry::{self, CONFIG_FILE, Entry, Target as EntryTarget, What};
@@ -1030,7 +1032,7 @@ fn check_with(
         }
         for site in &module.imports {
             if third_party
-                && ((site.context.guarded && site.context.catches_import_error)
+                && (site.context.catches_import_error()
                     || site.context.handler
                     || !closure::runs_at_import(site, &ctx.target)
                     || !closure::unconditional(site, &ctx.target))
@@ -2354,7 +2356,7 @@ fn check_load(
     let Some(p) = ctx.native.load_problem(load, "", &finder) else {
         return;
     };
-    let (kind, severity) = if c.guarded {
+    let (kind, severity) = if load.caught() {
         (Kind::Guarded, Severity::Info)
     } else if chain.is_some() {
         (Kind::Startup, Severity::Error)
@@ -2423,16 +2425,16 @@ struct SiteIn<'a> {
 
 /// When the site runs, from its context and whether its module is on the startup path.
 fn site_kind(ctx: &Ctx<'_>, s: &SiteIn<'_>) -> Kind {
-    site_kind_caught(ctx, s, None)
+    site_kind_for(ctx, s, Caught::MISSING_MODULE)
 }
 
 /// [`site_kind`] for a failure that the handlers around the site are known to catch or not
 /// (`caught`; `None`: an `ImportError`, as they say): an `except ImportError` does not catch
 /// the `SyntaxError` of a module that does not compile.
-fn site_kind_caught(ctx: &Ctx<'_>, s: &SiteIn<'_>, caught: Option<bool>) -> Kind {
+fn site_kind_for(ctx: &Ctx<'_>, s: &SiteIn<'_>, failure: Caught) -> Kind {
     let site = s.site;
     let dynamic = matches!(site.kind, ImportKind::Dynamic { .. });
-    if caught.unwrap_or(site.context.guarded) {
+    if site.context.caught.contains(failure) {
         Kind::Guarded
     } else if matches!(site.kind, ImportKind::Dynamic { module: None, .. }) {
         Kind::Undecidable
@@ -2442,7 +2444,9 @@ fn site_kind_caught(ctx: &Ctx<'_>, s: &SiteIn<'_>, caught: Option<bool>) -> Kind
     } else if s.chain.is_some()
         && let Some(guarded) = closure::runs_at_startup(site, &ctx.target, s.called)
     {
-        if caught.unwrap_or(guarded) {
+        // The guards on the way there are `ImportError` handlers around calls: taken to catch
+        // a missing module only.
+        if guarded && failure == Caught::MISSING_MODULE {
             Kind::Guarded
         } else {
             Kind::Startup
@@ -2553,14 +2557,7 @@ fn check_site(
     let finding = |severity, code, module: &str, message: String, notes, hint| {
         finding_as(kind, severity, code, module, message, notes, hint)
     };
-    // A handler for `ModuleNotFoundError` alone (or a `find_spec` test) lets every other
-    // `ImportError` through: a missing name, an extension that fails to load, a cycle.
-    let only_not_found = site.context.guarded && !site.context.catches_import_error;
-    let other_kind = if only_not_found {
-        site_kind_caught(ctx, s, Some(false))
-    } else {
-        kind
-    };
+    let other_kind = site_kind_for(ctx, s, Caught::OTHER_IMPORT_ERROR);
     let finding_other = |severity, code, module: &str, message: String, notes, hint| {
         finding_as(other_kind, severity, code, module, message, notes, hint)
     };
@@ -2593,17 +2590,17 @@ fn check_site(
         imports.push(record);
         return;
     }
-    let guarded = site.context.guarded;
-    let (sev, status) = if guarded {
-        (Severity::Info, ImportStatus::Guarded)
-    } else {
-        (Severity::Error, ImportStatus::Error)
+    // A handler for `ModuleNotFoundError` alone (or a `find_spec` test) lets every other
+    // `ImportError` through: a missing name, an extension that fails to load, a cycle.
+    let outcome = |failure| {
+        if site.context.caught.contains(failure) {
+            (Severity::Info, ImportStatus::Guarded)
+        } else {
+            (Severity::Error, ImportStatus::Error)
+        }
     };
-    let (other_sev, other_status) = if only_not_found {
-        (Severity::Error, ImportStatus::Error)
-    } else {
-        (sev, status)
-    };
+    let (sev, status) = outcome(Caught::MISSING_MODULE);
+    let (other_sev, other_status) = outcome(Caught::OTHER_IMPORT_ERROR);
     let module = match module {
         Ok(m) => m,
         Err((code, message)) => {
@@ -2660,7 +2657,7 @@ fn check_site(
             notes.push(note);
             hint = Some(better);
         }
-        let sev = if failed.uncertain && !guarded {
+        let sev = if failed.uncertain && status == ImportStatus::Error {
             Severity::Warning
         } else {
             sev
@@ -2682,7 +2679,7 @@ fn check_site(
         .zip(res.last_found())
         .filter(|(n, found)| ctx.resolver.submodule_exists(found, n))
         .map(|(n, _)| ctx.resolver.resolve(&format!("{module}.{n}")));
-    if !site.context.catches_syntax_error
+    if !site.context.caught.contains(Caught::SYNTAX_ERROR)
         && let Some((bad_module, file, err)) = std::iter::once(&res)
             .chain(submodule.as_ref())
             .flat_map(|r| r.found.iter())
@@ -2694,7 +2691,7 @@ fn check_site(
             })
     {
         let mut f = finding_as(
-            site_kind_caught(ctx, s, Some(false)),
+            site_kind_for(ctx, s, Caught::SYNTAX_ERROR),
             Severity::Error,
             Code::SyntaxError,
             &bad_module,

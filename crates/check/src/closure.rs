@@ -144,11 +144,11 @@ pub(crate) fn runs_at_startup(
     called: Option<&BTreeMap<String, bool>>,
 ) -> Option<bool> {
     if runs_at_import(site, target) {
-        return Some(site.context.guarded);
+        return Some(site.context.guarded());
     }
     let f = site.context.in_function.as_ref()?;
     let guarded = *called?.get(f)?;
-    runs_when_called(&site.context, target).then_some(guarded || site.context.guarded)
+    runs_when_called(&site.context, target).then_some(guarded || site.context.guarded())
 }
 
 /// How a program calls the object it is given.
@@ -706,7 +706,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                 {
                     continue;
                 }
-                let g = guarded || c.guarded;
+                let g = guarded || c.guarded();
                 let mode = if call.awaited {
                     CallMode::Awaited
                 } else {

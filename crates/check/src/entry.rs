@@ -320,7 +320,7 @@ fn wrapper_target(vfs: &Vfs, path: &str) -> Option<(String, String)> {
         } if m != "__future__"
             && name != "*"
             && matches!(s.context.scope, Scope::Module)
-            && !s.context.guarded =>
+            && !s.context.guarded() =>
         {
             Some((m.clone(), name.clone()))
         }

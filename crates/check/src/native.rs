@@ -670,7 +670,7 @@ impl<'a> Native<'a> {
     pub fn load_runs(&self, load: &NativeLoad) -> bool {
         let c = &load.context;
         !matches!(c.scope, Scope::Function(_))
-            && !c.guarded
+            && !load.caught()
             && !c.handler
             && !c.type_checking
             && !c
@@ -853,7 +853,7 @@ impl<'a> Native<'a> {
             // A handler for `ModuleNotFoundError` alone lets an extension's load failure
             // through.
             if !closure::runs_at_import(site, &self.target)
-                || (site.context.guarded && site.context.catches_import_error)
+                || site.context.catches_import_error()
                 || site.context.handler
                 || site.context.main_only == Some(true)
             {
@@ -915,7 +915,7 @@ impl<'a> Native<'a> {
                 Scope::Class(_) => false,
             };
             if !runs
-                || c.guarded
+                || c.guarded()
                 || c.handler
                 || c.type_checking
                 || c.conditions
@@ -1085,7 +1085,7 @@ impl<'a> Native<'a> {
         for site in &parsed.imports {
             if !closure::runs_at_import(site, &self.target)
                 || !closure::unconditional(site, &self.target)
-                || site.context.guarded
+                || site.context.guarded()
                 || site.context.handler
                 || site.context.main_only == Some(true)
                 || matches!(site.kind, ImportKind::Dynamic { .. })
@@ -1222,7 +1222,7 @@ impl<'a> Native<'a> {
             };
             let id = installed_identity(&name, is_init);
             for site in &parsed.imports {
-                if !(site.context.guarded && site.context.catches_import_error) {
+                if !site.context.catches_import_error() {
                     continue;
                 }
                 if let Some((Ok(m), imported)) = site_target(site, &id) {

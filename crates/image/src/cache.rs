@@ -28,7 +28,7 @@ use crate::layer::{EntryKind, LayerEntry, LayerIndex};
 use crate::vfs::FileData;
 
 /// Bumped whenever the encoding or what a [`LayerIndex`] means changes.
-const FORMAT: u32 = 8;
+const FORMAT: u32 = 9;
 /// Length of the checksum trailer (crc32 of the body).
 const SUM_LEN: usize = 4;
 const MAGIC: &[u8] = b"importgate-layer-index\0";

@@ -83,8 +83,8 @@ const COROUTINE_RUNNERS: &[&str] = &[
 ];
 
 use crate::{
-    CallSite, ConfigModule, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext, ImportKind,
-    ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, PathEdit, Scope,
+    CallSite, Caught, ConfigModule, Fallback, FinderFn, FinderRef, FunctionDef, ImportContext,
+    ImportKind, ImportSite, LoadTarget, Locator, NativeLoad, PackageArg, PathEdit, Scope,
 };
 
 /// What the walk collects from one module.
@@ -149,10 +149,7 @@ pub(crate) fn extract(
         awaited: HashSet::default(),
         lambdas: 0,
         main_only: None,
-        guarded: false,
-        os_guarded: false,
-        syntax_guarded: false,
-        import_guarded: false,
+        caught: Caught::NOTHING,
         namespace_aliases: HashSet::default(),
         handler: false,
         try_body: None,
@@ -290,12 +287,6 @@ pub(crate) fn visit_class_header<'a, V: Visitor<'a> + ?Sized>(
     }
 }
 
-/// `SyntaxError` and its bases.
-const CATCH_SYNTAX_ERROR: &[&str] = &["SyntaxError", "Exception", "BaseException"];
-/// `ImportError` and its bases: not `ModuleNotFoundError`, which a missing name or an
-/// extension that fails to load does not raise.
-const CATCH_IMPORT_ERROR: &[&str] = &["ImportError", "Exception", "BaseException"];
-
 struct Extractor<'l, 's> {
     locator: &'l Locator<'s>,
     /// Whether a call whose head is this name may be kept: see [`import_bound_names`].
@@ -334,16 +325,8 @@ struct Extractor<'l, 's> {
     lambdas: u32,
     /// Inside an arm of `if __name__ == "__main__":` (see [`ImportContext::main_only`]).
     main_only: Option<bool>,
-    guarded: bool,
-    /// A handler of an enclosing `try` catches `OSError` (what a failing `dlopen` raises).
-    os_guarded: bool,
-    /// Inside a `try` body whose handler catches `SyntaxError` (so also `Exception`, a bare
-    /// `except`): a module that does not compile is caught there, unlike under `ImportError`.
-    syntax_guarded: bool,
-    /// Inside a `try` body whose handler catches every `ImportError` (not only
-    /// `ModuleNotFoundError`), or a `suppress` of one: `guarded` says a missing module is
-    /// caught, this that a missing name or an extension that fails to load is too.
-    import_guarded: bool,
+    /// What the enclosing handlers (and `suppress` blocks, `find_spec` tests) catch.
+    caught: Caught,
     /// Names bound to `globals()`: a write through one writes the module's namespace.
     namespace_aliases: HashSet<String>,
     handler: bool,
@@ -372,7 +355,7 @@ impl Extractor<'_, '_> {
 
     fn context(&self, lazy: bool) -> ImportContext {
         ImportContext {
-            guarded: self.guarded,
+            caught: self.caught,
             type_checking: self.type_checking,
             scope: self.scope(),
             in_function: self.owner().flatten(),
@@ -381,9 +364,6 @@ impl Extractor<'_, '_> {
             conditions: self.conditions.clone(),
             lazy,
             handler: self.handler,
-            catches_os_error: self.os_guarded,
-            catches_syntax_error: self.syntax_guarded,
-            catches_import_error: self.import_guarded,
             after_yield: matches!(self.scopes.last(), Some(Scope::Function(_)))
                 && self.yields.last() == Some(&true),
             try_body: self.try_body,
@@ -391,7 +371,7 @@ impl Extractor<'_, '_> {
         }
     }
 
-    fn push_load(&mut self, target: LoadTarget, range: TextRange, guarded: bool) {
+    fn push_load(&mut self, target: LoadTarget, range: TextRange) {
         let (line, column) = self.locator.line_column(range.start());
         let statement = one_line(
             self.locator
@@ -399,8 +379,7 @@ impl Extractor<'_, '_> {
                 .get(range.start().to_usize()..range.end().to_usize())
                 .unwrap_or_default(),
         );
-        let mut context = self.context(false);
-        context.guarded = guarded;
+        let context = self.context(false);
         self.loads.push(NativeLoad {
             target,
             line,
@@ -483,7 +462,7 @@ impl Extractor<'_, '_> {
             _ => ctypes_loads::loader_item(expr, &self.names).map(LoadTarget::Dlopen),
         };
         if let Some(target) = target {
-            self.push_load(target, expr.range(), self.os_guarded);
+            self.push_load(target, expr.range());
         }
     }
 
@@ -682,7 +661,7 @@ impl Extractor<'_, '_> {
 
     /// A binding of `name` in the current scope by an import (site `index`) or otherwise.
     fn chain_bind(&mut self, name: &str, import: Option<usize>, none: bool) {
-        let guarded = self.guarded;
+        let guarded = self.guarded();
         let entry = self
             .chain_vars
             .entry((self.scope_key(), name.to_string()))
@@ -761,46 +740,38 @@ impl Extractor<'_, '_> {
                 _ => None,
             });
         if let Some(name) = found {
-            self.push_load(LoadTarget::RequireFound(name), stmt.range, self.guarded);
+            self.push_load(LoadTarget::RequireFound(name), stmt.range);
         } else if let Expr::Name(n) = operand
             && let Some(via) = self.finder_vars.get(n.id.as_str()).cloned()
         {
-            self.push_load(LoadTarget::RequireFoundVia(via), stmt.range, self.guarded);
+            self.push_load(LoadTarget::RequireFoundVia(via), stmt.range);
         }
     }
 
-    fn catches_os_error(&self, handler: &ExceptHandler) -> bool {
-        self.handler_catches(
-            handler,
-            &[
-                "OSError",
-                "EnvironmentError",
-                "IOError",
-                "Exception",
-                "BaseException",
-            ],
-        )
-    }
-
-    /// Whether `handler` catches an exception of one of the classes `names` (their bases
-    /// included) without re-raising.
-    fn handler_catches(&self, handler: &ExceptHandler, names: &[&str]) -> bool {
+    /// What `handler` catches: nothing when it re-raises.
+    fn handler_caught(&self, handler: &ExceptHandler) -> Caught {
         let ExceptHandler::ExceptHandler(handler) = handler;
+        // `except ImportError: raise SomethingElse(...)` still fails the import.
         if handler.body.iter().any(Stmt::is_raise_stmt) {
-            return false;
+            return Caught::NOTHING;
         }
-        let Some(t) = handler.type_.as_deref() else {
-            return true;
-        };
-        let one = |e: &Expr| {
-            self.names
-                .qualified(e)
-                .is_some_and(|n| names.contains(&n.strip_prefix("builtins.").unwrap_or(&n)))
-        };
-        match t {
-            Expr::Tuple(tuple) => tuple.elts.iter().any(one),
-            e => one(e),
+        handler
+            .type_
+            .as_deref()
+            .map_or(Caught::EVERYTHING, |t| self.classes_caught(t))
+    }
+
+    /// What an `except` clause's type expression (a class or a tuple of them) catches.
+    fn classes_caught(&self, expr: &Expr) -> Caught {
+        if let Expr::Tuple(tuple) = expr {
+            return tuple
+                .elts
+                .iter()
+                .fold(Caught::NOTHING, |c, e| c | self.classes_caught(e));
         }
+        self.names.qualified(expr).map_or(Caught::NOTHING, |n| {
+            Caught::by_class(n.strip_prefix("builtins.").unwrap_or(&n))
+        })
     }
 
     fn push_site(
@@ -1061,49 +1032,25 @@ impl Extractor<'_, '_> {
         }
     }
 
-    fn catches_import_error(&self, expr: &Expr) -> bool {
-        if let Expr::Tuple(tuple) = expr {
-            return tuple.elts.iter().any(|e| self.catches_import_error(e));
-        }
-        let Some(name) = self.names.qualified(expr) else {
-            return false;
-        };
-        let name = name.strip_prefix("builtins.").unwrap_or(&name);
-        matches!(
-            name,
-            "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
-        )
+    fn guarded(&self) -> bool {
+        self.caught.contains(Caught::MISSING_MODULE)
     }
 
-    fn handler_guards(&self, handler: &ExceptHandler) -> bool {
-        let ExceptHandler::ExceptHandler(handler) = handler;
-        // `except ImportError: raise SomethingElse(...)` still fails the import.
-        if handler.body.iter().any(Stmt::is_raise_stmt) {
-            return false;
-        }
-        handler
-            .type_
-            .as_deref()
-            .is_none_or(|t| self.catches_import_error(t))
-    }
-
-    /// `with suppress(...)` of a missing module (`every`: of any `ImportError`).
-    fn is_suppress(&self, item: &ast::WithItem, every: bool) -> bool {
+    /// What a `with suppress(...)` item catches.
+    fn suppressed(&self, item: &ast::WithItem) -> Caught {
         let Expr::Call(call) = &item.context_expr else {
-            return false;
+            return Caught::NOTHING;
         };
-        matches!(
+        if !matches!(
             self.names.qualified(&call.func).as_deref(),
             Some("contextlib.suppress" | "suppress")
-        ) && call.arguments.args.iter().any(|a| {
-            if every {
-                self.names.qualified(a).is_some_and(|n| {
-                    CATCH_IMPORT_ERROR.contains(&n.strip_prefix("builtins.").unwrap_or(&n))
-                })
-            } else {
-                self.catches_import_error(a)
-            }
-        })
+        ) {
+            return Caught::NOTHING;
+        }
+        call.arguments
+            .args
+            .iter()
+            .fold(Caught::NOTHING, |c, a| c | self.classes_caught(a))
     }
 
     /// Visits `body` as one arm of an `if`.
@@ -1130,8 +1077,10 @@ impl Extractor<'_, '_> {
         let test = condition::recognise(&stmt.test, &self.names);
         // `if find_spec("x"):` guards the body; `if find_spec("x") is None:` the other arms.
         let spec_test = self.find_spec_test(&stmt.test);
-        let saved_guard = self.guarded;
-        self.guarded |= spec_test == Some(true);
+        let saved_caught = self.caught;
+        if spec_test == Some(true) {
+            self.caught |= Caught::MISSING_MODULE;
+        }
         let saved_main = self.main_only;
         let main_test = dunder_main_test(&stmt.test);
         if main_test.is_some() {
@@ -1156,7 +1105,10 @@ impl Extractor<'_, '_> {
         if let Some(m) = main_test {
             self.main_only = Some(!m);
         }
-        self.guarded = saved_guard || spec_test == Some(false);
+        self.caught = saved_caught;
+        if spec_test == Some(false) {
+            self.caught |= Caught::MISSING_MODULE;
+        }
 
         // Every later arm runs only when the earlier tests were false.
         let saved = self.type_checking;
@@ -1186,7 +1138,7 @@ impl Extractor<'_, '_> {
         }
         self.conditions.truncate(depth);
         self.type_checking = saved;
-        self.guarded = saved_guard;
+        self.caught = saved_caught;
         self.main_only = saved_main;
     }
 
@@ -1254,10 +1206,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                     self.visit_annotation(returns);
                 }
                 // The body runs when called, outside any enclosing `try`.
-                let saved = std::mem::replace(&mut self.guarded, false);
-                let saved_os = std::mem::replace(&mut self.os_guarded, false);
-                let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
-                let saved_import = std::mem::replace(&mut self.import_guarded, false);
+                let saved_caught = std::mem::take(&mut self.caught);
                 let saved_handler = std::mem::replace(&mut self.handler, false);
                 // A module-level function, or a method of a module-level class
                 // (`Class.method`).
@@ -1287,10 +1236,7 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                         coroutine: def.is_async,
                     });
                 }
-                self.guarded = saved;
-                self.os_guarded = saved_os;
-                self.syntax_guarded = saved_syntax;
-                self.import_guarded = saved_import;
+                self.caught = saved_caught;
                 self.handler = saved_handler;
             }
             Stmt::ClassDef(class) => {
@@ -1316,34 +1262,20 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 self.scopes.pop();
             }
             Stmt::Try(try_stmt) => {
-                let guards = try_stmt.handlers.iter().any(|h| self.handler_guards(h));
-                let os_guards = try_stmt.handlers.iter().any(|h| self.catches_os_error(h));
-                let syntax_guards = try_stmt
+                let caught = try_stmt
                     .handlers
                     .iter()
-                    .any(|h| self.handler_catches(h, CATCH_SYNTAX_ERROR));
-                let import_guards = try_stmt
-                    .handlers
-                    .iter()
-                    .any(|h| self.handler_catches(h, CATCH_IMPORT_ERROR));
-                let saved = self.guarded;
-                let saved_os = self.os_guarded;
-                let saved_syntax = self.syntax_guarded;
-                let saved_import = self.import_guarded;
-                self.guarded |= guards;
-                self.os_guarded |= os_guards;
-                self.syntax_guarded |= syntax_guards;
-                self.import_guarded |= import_guards;
+                    .fold(Caught::NOTHING, |c, h| c | self.handler_caught(h));
+                let guards = caught.contains(Caught::MISSING_MODULE);
+                let saved_caught = self.caught;
+                self.caught |= caught;
                 // A body of imports alone: its handlers run only if one of them fails.
                 let shim = (guards && imports_only(&try_stmt.body))
                     .then(|| u32::from(try_stmt.range.start()));
                 let saved_try = std::mem::replace(&mut self.try_body, shim);
                 self.visit_body(&try_stmt.body);
                 self.try_body = saved_try;
-                self.guarded = saved;
-                self.os_guarded = saved_os;
-                self.syntax_guarded = saved_syntax;
-                self.import_guarded = saved_import;
+                self.caught = saved_caught;
                 let saved_handler = std::mem::replace(&mut self.handler, true);
                 self.fallback_of.extend(shim);
                 for handler in &try_stmt.handlers {
@@ -1453,15 +1385,12 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
                 for item in &with.items {
                     self.visit_with_item(item);
                 }
-                let suppresses = with.items.iter().any(|i| self.is_suppress(i, false));
-                let suppresses_all = with.items.iter().any(|i| self.is_suppress(i, true));
-                let saved = self.guarded;
-                let saved_import = self.import_guarded;
-                self.guarded |= suppresses;
-                self.import_guarded |= suppresses_all;
+                let saved_caught = self.caught;
+                for item in &with.items {
+                    self.caught |= self.suppressed(item);
+                }
                 self.visit_body(&with.body);
-                self.guarded = saved;
-                self.import_guarded = saved_import;
+                self.caught = saved_caught;
             }
             _ => visitor::walk_stmt(self, stmt),
         }
@@ -1478,17 +1407,11 @@ impl<'a> Visitor<'a> for Extractor<'_, '_> {
             Expr::Attribute(a) if a.ctx == ExprContext::Load => self.ctypes_load(expr),
             Expr::Subscript(sub) if sub.ctx == ExprContext::Load => self.ctypes_load(expr),
             Expr::Lambda(_) => {
-                let saved = std::mem::replace(&mut self.guarded, false);
-                let saved_os = std::mem::replace(&mut self.os_guarded, false);
-                let saved_syntax = std::mem::replace(&mut self.syntax_guarded, false);
-                let saved_import = std::mem::replace(&mut self.import_guarded, false);
+                let saved_caught = std::mem::take(&mut self.caught);
                 self.lambdas += 1;
                 visitor::walk_expr(self, expr);
                 self.lambdas -= 1;
-                self.guarded = saved;
-                self.os_guarded = saved_os;
-                self.syntax_guarded = saved_syntax;
-                self.import_guarded = saved_import;
+                self.caught = saved_caught;
                 return;
             }
             Expr::Await(a) => {

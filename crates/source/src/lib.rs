@@ -219,9 +219,20 @@ pub struct NativeLoad {
     pub end_column: u32,
     /// The call's source text on one line.
     pub statement: String,
-    /// Where it runs; `guarded` here means a handler catches what the load raises (`OSError`
-    /// for a `dlopen`, `ImportError` for a `raise` after `find_library`).
+    /// Where it runs.
     pub context: ImportContext,
+}
+
+impl NativeLoad {
+    /// A handler catches what the load raises: `OSError` from a `dlopen`, the `raise` after a
+    /// `find_library` (taken as an `ImportError`).
+    pub fn caught(&self) -> bool {
+        let raises = match self.target {
+            LoadTarget::RequireFound(_) | LoadTarget::RequireFoundVia(_) => Caught::MISSING_MODULE,
+            _ => Caught::OS_ERROR,
+        };
+        self.context.caught.contains(raises)
+    }
 }
 
 /// What a [`NativeLoad`] asks of the image.
@@ -338,13 +349,86 @@ pub enum Scope {
     Class(String),
 }
 
+/// The failures of an import that the handlers around it catch without re-raising. Each class
+/// the import system or a loader raises is caught by its own name and its bases: `except
+/// ImportError` catches a missing name but not a module that does not compile, `except
+/// ModuleNotFoundError` (or an `if find_spec(...)` test) only a module that is nowhere.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Caught(u8);
+
+impl std::fmt::Debug for Caught {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [(Caught, &str); 4] = [
+            (Caught::MISSING_MODULE, "ModuleNotFoundError"),
+            (Caught::OTHER_IMPORT_ERROR, "ImportError"),
+            (Caught::OS_ERROR, "OSError"),
+            (Caught::SYNTAX_ERROR, "SyntaxError"),
+        ];
+        let names: Vec<&str> = NAMES
+            .iter()
+            .filter(|(c, _)| self.contains(*c))
+            .map(|(_, n)| *n)
+            .collect();
+        write!(f, "Caught({})", names.join(" | "))
+    }
+}
+
+impl Caught {
+    pub const NOTHING: Caught = Caught(0);
+    /// `ModuleNotFoundError`: the module is nowhere on the path searched.
+    pub const MISSING_MODULE: Caught = Caught(1);
+    /// Any other `ImportError`: a missing name, an extension that fails to load, a partially
+    /// initialised module.
+    pub const OTHER_IMPORT_ERROR: Caught = Caught(2);
+    /// `OSError`: a failing `ctypes` load.
+    pub const OS_ERROR: Caught = Caught(4);
+    /// `SyntaxError`: an imported module that does not compile.
+    pub const SYNTAX_ERROR: Caught = Caught(8);
+    /// `Exception`, `BaseException`, a bare `except`.
+    pub const EVERYTHING: Caught = Caught(15);
+
+    /// What a handler naming the builtin exception class `name` catches.
+    pub fn by_class(name: &str) -> Caught {
+        match name {
+            "ModuleNotFoundError" => Caught::MISSING_MODULE,
+            "ImportError" => Caught::MISSING_MODULE | Caught::OTHER_IMPORT_ERROR,
+            "OSError" | "EnvironmentError" | "IOError" => Caught::OS_ERROR,
+            "SyntaxError" => Caught::SYNTAX_ERROR,
+            "Exception" | "BaseException" => Caught::EVERYTHING,
+            _ => Caught::NOTHING,
+        }
+    }
+
+    /// Every failure in `other` is caught.
+    pub fn contains(self, other: Caught) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_nothing(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for Caught {
+    type Output = Caught;
+    fn bitor(self, other: Caught) -> Caught {
+        Caught(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Caught {
+    fn bitor_assign(&mut self, other: Caught) {
+        self.0 |= other.0;
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportContext {
-    /// A failure would be caught: inside the body of a `try` with a handler for
-    /// `ImportError`/`ModuleNotFoundError`/`Exception`/`BaseException`/bare `except`
-    /// that does not itself `raise`, or a `with suppress(...)` of one of those.
-    /// A `def` resets it, since the function body runs later, outside the `try`.
-    pub guarded: bool,
+    /// What the enclosing handlers catch: the body of a `try` whose handler does not itself
+    /// `raise`, a `with suppress(...)`, an arm an `if find_spec(...)` test guards. A `def` or
+    /// a `lambda` resets it, since its body runs later, outside the `try`.
+    pub caught: Caught,
     /// Never executed at runtime: under `if TYPE_CHECKING:` (any spelling), `if False:`,
     /// `if 0:`, the `else` of `if not TYPE_CHECKING:` / `if True:`.
     pub type_checking: bool,
@@ -365,20 +449,6 @@ pub struct ImportContext {
     /// code depends on what the guarded imports found.
     #[serde(default)]
     pub handler: bool,
-    /// Inside the body of a `try` whose handler catches `OSError` (or `Exception`,
-    /// `BaseException`, a bare `except`) without re-raising: a failing `ctypes` load is caught.
-    #[serde(default)]
-    pub catches_os_error: bool,
-    /// Inside the body of a `try` whose handler catches `SyntaxError` (or `Exception`,
-    /// `BaseException`, a bare `except`) without re-raising: an imported module that does not
-    /// compile is caught, which `except ImportError` does not do.
-    #[serde(default)]
-    pub catches_syntax_error: bool,
-    /// The `try` (or `suppress`) that guards the site catches every `ImportError`: a missing
-    /// name, an extension that fails to load. `guarded` without this is a handler for
-    /// `ModuleNotFoundError` alone (or a `find_spec` test), which lets those through.
-    #[serde(default)]
-    pub catches_import_error: bool,
     /// The module-level function (or `Class.method` of a module-level class) whose call runs
     /// this code: the code is in its body (or in a class body inside it), not in a nested
     /// function. `None` at module level and anywhere else.
@@ -401,6 +471,18 @@ pub struct ImportContext {
     /// import tomli as tomllib`), so when they all work it never runs.
     #[serde(default)]
     pub fallback_of: Vec<u32>,
+}
+
+impl ImportContext {
+    /// A module that is nowhere does not stop the program here.
+    pub fn guarded(&self) -> bool {
+        self.caught.contains(Caught::MISSING_MODULE)
+    }
+
+    /// Every `ImportError` is caught here, not only a missing module.
+    pub fn catches_import_error(&self) -> bool {
+        self.caught.contains(Caught::OTHER_IMPORT_ERROR)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ fn sites(source: &str) -> Vec<String> {
 fn render(site: &ImportSite) -> String {
     let ctx = &site.context;
     let mut flags = Vec::new();
-    if ctx.guarded {
+    if ctx.guarded() {
         flags.push("guarded".to_owned());
     }
     if ctx.type_checking {
@@ -911,7 +911,7 @@ fn loads(source: &str) -> Vec<String> {
                 l.line,
                 l.column,
                 l.target,
-                l.context.guarded,
+                l.caught(),
                 matches!(l.context.scope, Scope::Function(_))
             )
         })
@@ -948,7 +948,10 @@ fn ctypes_loads_guards_variables_and_requirements() {
              try:\n    ctypes.CDLL('liba.so')\nexcept OSError:\n    pass\n\
              try:\n    ctypes.CDLL('libb.so')\nexcept ImportError:\n    pass\n\
              def f():\n    ctypes.CDLL('libc.so')\n\
-             c = ctypes.util.find_library('c')\nif not c:\n    c = 'libc.so'\nctypes.CDLL(c)\n"
+             c = ctypes.util.find_library('c')\nif not c:\n    c = 'libc.so'\nctypes.CDLL(c)\n\
+             from contextlib import suppress\nwith suppress(FileNotFoundError, OSError):\n    ctypes.CDLL('libd.so')\n\
+             try:\n    ctypes.CDLL('libe.so')\nexcept (ValueError, EnvironmentError) as e:\n    log(e)\n\
+             try:\n    ctypes.CDLL('libf.so')\nexcept OSError:\n    raise RuntimeError('no libf')\n"
         ),
         [
             "3:1 RequireFound(\"pq\") guarded=false fn=false",
@@ -956,6 +959,9 @@ fn ctypes_loads_guards_variables_and_requirements() {
             "7:5 Dlopen(\"liba.so\") guarded=true fn=false",
             "11:5 Dlopen(\"libb.so\") guarded=false fn=false",
             "15:5 Dlopen(\"libc.so\") guarded=false fn=true",
+            "22:5 Dlopen(\"libd.so\") guarded=true fn=false",
+            "24:5 Dlopen(\"libe.so\") guarded=true fn=false",
+            "28:5 Dlopen(\"libf.so\") guarded=false fn=false",
         ]
     );
 }
@@ -1115,7 +1121,7 @@ fn else_arm_of_a_guarded_try_depends_on_its_imports() {
     let got: Vec<(&str, bool, bool)> = parsed
         .imports
         .iter()
-        .map(|s| (s.statement.as_str(), s.context.guarded, s.context.handler))
+        .map(|s| (s.statement.as_str(), s.context.guarded(), s.context.handler))
         .collect();
     assert_eq!(
         got,
