@@ -184,6 +184,9 @@ struct Ctx<'a> {
     /// For a file that edits `sys.path`, the line of each edit it makes and `sys.path` without
     /// that edit and the file's later ones: what the statements above it see.
     before_edits: &'a [(String, u32, Runtime)],
+    /// A resolver per entry of `before_edits`, made when a statement first needs it and kept
+    /// with what it has looked up.
+    before_resolvers: Vec<Option<Resolver<'a>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -191,19 +194,29 @@ impl<'a> Ctx<'a> {
     /// edit further down the same file has not run yet.
     fn at_statement(&mut self, file: &str, line: u32, visit: impl FnOnce(&mut Self)) {
         let before: &'a [(String, u32, Runtime)] = self.before_edits;
-        let Some((_, _, rt)) = before
+        let Some((i, (_, _, rt))) = before
             .iter()
-            .filter(|(f, edit_line, _)| f == file && *edit_line > line)
-            .min_by_key(|(_, edit_line, _)| *edit_line)
+            .enumerate()
+            .filter(|(_, (f, edit_line, _))| f == file && *edit_line > line)
+            .min_by_key(|(_, (_, edit_line, _))| *edit_line)
         else {
             visit(self);
             return;
         };
+        let fs = &self.image.fs;
+        let resolver = self
+            .before_resolvers
+            .get_mut(i)
+            .and_then(Option::take)
+            .unwrap_or_else(|| Resolver::new(fs, rt));
         let outer_rt = std::mem::replace(&mut self.rt, rt);
-        let outer = std::mem::replace(&mut self.resolver, Resolver::new(&self.image.fs, rt));
+        let outer = std::mem::replace(&mut self.resolver, resolver);
         visit(self);
         self.rt = outer_rt;
-        self.resolver = outer;
+        let resolver = std::mem::replace(&mut self.resolver, outer);
+        if let Some(slot) = self.before_resolvers.get_mut(i) {
+            *slot = Some(resolver);
+        }
     }
 
     fn module_source(&mut self, file: &str) -> Option<Arc<ParsedModule>> {
@@ -848,22 +861,18 @@ fn check_with(
     // `sys.path` edits change neither the version nor the working directory the tests are
     // decided against.
     let target = linux_target(&rt, existence_paths(&image.fs, &rt.cwd, &parsed));
-    let before_edits: Vec<(String, u32, Runtime)> =
-        edit_lines(&image.fs, &editing, &parsed, &target)
-            .into_iter()
-            .map(|(file, line)| {
-                let rt = with_path_edits(
-                    rt.clone(),
-                    &image.fs,
-                    &editing,
-                    &parsed,
-                    &target,
-                    Some((&file, line)),
-                );
-                (file, line, rt)
-            })
-            .collect();
-    let rt = with_path_edits(rt, &image.fs, &editing, &parsed, &target, None);
+    let edits = applied_edits(&image.fs, &editing, &parsed, &target);
+    let mut lines: Vec<(&str, u32)> = edits.iter().map(|(f, e)| (f.as_str(), e.line)).collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let before_edits: Vec<(String, u32, Runtime)> = lines
+        .into_iter()
+        .map(|(file, line)| {
+            let rt = with_path_edits(rt.clone(), &edits, Some((file, line)));
+            (file.to_string(), line, rt)
+        })
+        .collect();
+    let rt = with_path_edits(rt, &edits, None);
 
     let mut ctx = Ctx {
         progress: opts.progress.clone(),
@@ -883,6 +892,7 @@ fn check_with(
         shadowed: BTreeSet::new(),
         star_chain: Vec::new(),
         before_edits: &before_edits,
+        before_resolvers: before_edits.iter().map(|_| None).collect(),
     };
     ctx.shadowed = shadowed_stdlib(&image.fs, &rt, &ctx.resolver);
     if !ctx.shadowed.is_empty() {
@@ -1447,17 +1457,13 @@ fn existence_paths(
 /// the modules the program names run before their imports are checked.
 fn with_path_edits(
     mut rt: Runtime,
-    vfs: &importgate_image::Vfs,
-    files: &[String],
-    parsed: &[(String, Arc<ParsedModule>)],
-    target: &TargetEnv,
+    edits: &[(String, importgate_source::PathEdit)],
     before: Option<(&str, u32)>,
 ) -> Runtime {
-    let mut edits = applied_edits(vfs, files, parsed, target);
-    if let Some((file, line)) = before {
-        edits.retain(|(f, edit)| !(f == file && edit.line >= line));
-    }
-    for (file, edit) in edits {
+    let applied = edits
+        .iter()
+        .filter(|(f, edit)| before.is_none_or(|(file, line)| !(f == file && edit.line >= line)));
+    for (file, edit) in applied {
         let path = importgate_python::runtime::abspath(&rt.cwd, &edit.path);
         // Appending an entry already there changes nothing; inserting one moves it forward.
         if edit.index.is_none() && rt.sys_path.iter().any(|e| e.path == path) {
@@ -1500,22 +1506,6 @@ fn applied_edits(
         }
     }
     edits
-}
-
-/// Each file and line where an applied `sys.path` edit sits.
-fn edit_lines(
-    vfs: &importgate_image::Vfs,
-    files: &[String],
-    parsed: &[(String, Arc<ParsedModule>)],
-    target: &TargetEnv,
-) -> Vec<(String, u32)> {
-    let mut lines: Vec<(String, u32)> = applied_edits(vfs, files, parsed, target)
-        .into_iter()
-        .map(|(file, edit)| (file, edit.line))
-        .collect();
-    lines.sort();
-    lines.dedup();
-    lines
 }
 
 /// What the tests of the image's code are decided against: its interpreter's version on
