@@ -464,6 +464,9 @@ pub(crate) fn entry(
             if APP_SERVERS.contains(&module.as_str()) {
                 server_app(vfs, config, rt, module, args, &mut e);
             }
+            if module == "aiohttp.web" {
+                aiohttp_web(config, args, &mut e);
+            }
         }
         Launch::Command => match python_code(args) {
             Some(code) => {
@@ -494,7 +497,7 @@ pub(crate) fn entry(
                 "streamlit" => streamlit(vfs, config, &rt.cwd, args, &mut e),
                 "uwsgi" => uwsgi(vfs, config, &rt.cwd, args, &mut e),
                 "django-admin" => e.django_settings = env_settings.clone(),
-                _ => {}
+                other => worker_cli(vfs, config, &rt.cwd, other, args, &mut e),
             }
         }
         Launch::AppServer { server, .. } => {
@@ -577,7 +580,17 @@ fn server_app(
                 "hypercorn" | "granian" => Some("app"),
                 _ => None,
             };
+            let spec = if server == "hypercorn" {
+                hypercorn_spec(&spec).to_string()
+            } else {
+                spec
+            };
             let (mut module, mut attr) = split_spec(&spec, default);
+            if server == "hypercorn"
+                && let Some((_, m)) = hypercorn_path(cwd, &spec)
+            {
+                module = m;
+            }
             if matches!(server, "waitress" | "waitress-serve") && !spec.contains(':') {
                 // `pkgutil.resolve_name` without a colon: the first name must be a module, then
                 // each longer dotted name is imported while that works; the rest are
@@ -621,6 +634,31 @@ fn server_app(
             ));
         }
     }
+}
+
+/// hypercorn's application spec without its `asgi:`/`wsgi:` mode prefix (two colons).
+fn hypercorn_spec(spec: &str) -> &str {
+    match spec.split_once(':') {
+        Some((mode, rest)) if rest.contains(':') && matches!(mode, "asgi" | "wsgi") => rest,
+        _ => spec,
+    }
+}
+
+/// hypercorn imports a module part spelled as a path (`src/server:app`, `server.py:app`) by
+/// inserting its parent directory first and importing its last component: that directory and
+/// that module.
+fn hypercorn_path(cwd: &str, spec: &str) -> Option<(String, String)> {
+    let module = hypercorn_spec(spec).split(':').next()?;
+    if !module.contains('/') && !module.ends_with(".py") {
+        return None;
+    }
+    let path = abspath(cwd, module);
+    let path = path.strip_suffix(".py").unwrap_or(&path);
+    let (dir, name) = path.rsplit_once('/')?;
+    Some((
+        if dir.is_empty() { "/" } else { dir }.to_string(),
+        name.to_string(),
+    ))
 }
 
 /// Whether the server calls the object it is given, and how: gunicorn and hypercorn call a
@@ -858,6 +896,356 @@ fn console_script(
     }
 }
 
+/// `python -m aiohttp.web [-H HOST] [-P PORT] [-U PATH] module:function`: aiohttp imports
+/// the module (relative names refused) and calls the function with the rest of the command
+/// line to get the application (aiohttp 3.x `web.main`); a failing import is an argparse error,
+/// exit 2.
+fn aiohttp_web(config: &ImageConfig, args: &[String], e: &mut Entry) {
+    let Some(spec) =
+        positionals_taking(args, &["-H", "--hostname", "-P", "--port", "-U", "--path"])
+            .into_iter()
+            .next()
+    else {
+        return;
+    };
+    let Some((module, function)) = spec.split_once(':') else {
+        return;
+    };
+    e.notes.push(format!(
+        "aiohttp.web imports `{module}` and calls `{function}` at startup"
+    ));
+    e.calls
+        .push((module.to_string(), function.to_string(), CallMode::Always));
+    e.targets.push(Target {
+        what: What::Attr {
+            module: module.to_string(),
+            attr: Some(function.to_string()),
+        },
+        by: "aiohttp.web".into(),
+        loc: locate(config, &spec),
+    });
+}
+
+/// How a worker or framework CLI turns the name it is given into a module and an attribute.
+#[derive(Clone, Copy)]
+enum SpecForm {
+    /// `module:attr` only (litestar, taskiq, dramatiq's broker).
+    Colon,
+    /// `module.attr`, split at the last dot (arq, huey).
+    LastDot,
+    /// `module:attr`, else `module.attr` at the last dot, else a bare module whose `app` is
+    /// taken (sanic, faust).
+    ColonElseDotElseApp,
+}
+
+fn split_form(spec: &str, form: SpecForm) -> (String, Option<String>) {
+    let spec = spec.trim_end_matches("()");
+    match form {
+        SpecForm::Colon => split_spec(spec, None),
+        _ if spec.contains(':') => split_spec(spec, None),
+        SpecForm::LastDot | SpecForm::ColonElseDotElseApp if spec.contains('.') => {
+            let (m, a) = spec.rsplit_once('.').unwrap_or((spec, ""));
+            (m.to_string(), (!a.is_empty()).then(|| a.to_string()))
+        }
+        SpecForm::LastDot => (spec.to_string(), None),
+        SpecForm::ColonElseDotElseApp => (spec.to_string(), Some("app".into())),
+    }
+}
+
+/// The CLIs of task queues and frameworks that import the application they are named on their
+/// command line before they serve (each checked against its own code: sanic 25.12, litestar
+/// 2.25, rq 3.0, dramatiq 2.2, arq 0.28, huey 3.5, taskiq 0.13, faust-streaming 0.15). What
+/// they put on `sys.path` first is [`apply_server_paths`]'s.
+fn worker_cli(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    cwd: &str,
+    program: &str,
+    args: &[String],
+    e: &mut Entry,
+) {
+    let import = |spec: &str, form: SpecForm, call: Option<CallMode>, e: &mut Entry| {
+        let (module, attr) = split_form(spec, form);
+        if module.is_empty() {
+            return;
+        }
+        e.notes
+            .push(format!("{program} imports `{module}` ({spec}) at startup"));
+        if let (Some(attr), Some(mode)) = (&attr, call) {
+            e.calls.push((module.clone(), attr.clone(), mode));
+        }
+        e.targets.push(Target {
+            what: What::Attr { module, attr },
+            by: program.to_string(),
+            loc: locate(config, spec),
+        });
+    };
+    match program {
+        "sanic" => {
+            // `--simple` (or a directory) serves files and imports nothing; a path is not a
+            // module name either.
+            let pos = positionals_taking(args, SANIC_VALUES);
+            let Some(spec) = pos.first() else { return };
+            if args.iter().any(|a| a == "--simple")
+                || spec.contains(['/', '\\'])
+                || vfs.is_dir(&abspath(cwd, spec))
+            {
+                return;
+            }
+            // A function is called (`--factory` says so; a plain function is called anyway).
+            let mode = if args.iter().any(|a| a == "--factory") || spec.ends_with("()") {
+                CallMode::Always
+            } else {
+                CallMode::Bare
+            };
+            import(spec, SpecForm::ColonElseDotElseApp, Some(mode), e);
+        }
+        "litestar" => {
+            // Group options come before the command: `litestar --app m:app run`.
+            let spec = option(args, &["--app"])
+                .or_else(|| config.env_var("LITESTAR_APP").map(str::to_string))
+                .filter(|s| !s.is_empty());
+            match spec {
+                Some(spec) => import(&spec, SpecForm::Colon, Some(CallMode::Bare), e),
+                None => {
+                    // Autodiscovery: `app` then `application`, as a module or a package, in
+                    // the application directory.
+                    let dir = option(args, &["--app-dir"])
+                        .map(|d| abspath(cwd, &d))
+                        .unwrap_or_else(|| cwd.to_string());
+                    let dir = dir.trim_end_matches('/');
+                    let found = ["app", "application"].into_iter().find(|m| {
+                        vfs.is_file(&format!("{dir}/{m}.py")) || vfs.is_dir(&format!("{dir}/{m}"))
+                    });
+                    match found {
+                        Some(m) => {
+                            e.notes
+                                .push(format!("litestar finds `{m}` in {dir} and imports it"));
+                            e.targets.push(Target {
+                                what: What::Attr {
+                                    module: m.to_string(),
+                                    attr: None,
+                                },
+                                by: "litestar".into(),
+                                loc: locate(config, "litestar"),
+                            });
+                        }
+                        None => {
+                            e.understood = false;
+                            e.notes
+                                .push("litestar finds its app itself: not modelled".into());
+                        }
+                    }
+                }
+            }
+        }
+        "rq" => {
+            let pos = positionals_taking(args, RQ_VALUES);
+            if pos.first().map(String::as_str) != Some("worker") {
+                return;
+            }
+            // The settings module and the classes it is told to use are imported before the
+            // worker starts; job functions only when a job runs.
+            if let Some(config_module) = option(args, &["-c", "--config"]) {
+                import(&config_module, SpecForm::Colon, None, e);
+            }
+            for name in [
+                "--worker-class",
+                "-w",
+                "--job-class",
+                "-j",
+                "--queue-class",
+                "--connection-class",
+                "--exception-handler",
+            ] {
+                if let Some(path) = option(args, &[name]) {
+                    import(&path, SpecForm::LastDot, None, e);
+                }
+            }
+        }
+        "dramatiq" => {
+            let pos = positionals_taking(args, DRAMATIQ_VALUES);
+            let Some((broker, modules)) = pos.split_first() else {
+                return;
+            };
+            import(broker, SpecForm::Colon, Some(CallMode::Bare), e);
+            for module in modules {
+                import(module, SpecForm::Colon, None, e);
+            }
+        }
+        "arq" => {
+            if let Some(spec) = positionals_taking(args, &["--watch", "--custom-log-dict"]).first()
+            {
+                import(spec, SpecForm::LastDot, None, e);
+            }
+        }
+        "huey_consumer" | "huey_consumer.py" => {
+            if let Some(spec) = positionals_taking(args, HUEY_VALUES).first() {
+                import(spec, SpecForm::LastDot, None, e);
+            }
+        }
+        "taskiq" => {
+            let pos = positionals_taking(args, TASKIQ_VALUES);
+            if matches!(
+                pos.first().map(String::as_str),
+                Some("worker" | "scheduler")
+            ) && let Some(spec) = pos.get(1)
+            {
+                // Further modules' import errors are only logged.
+                import(spec, SpecForm::Colon, Some(CallMode::Bare), e);
+            }
+        }
+        "faust" => {
+            if let Some(spec) = option(args, &["-A", "--app"]) {
+                import(&spec, SpecForm::ColonElseDotElseApp, None, e);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Options of these CLIs that take a value; every other option is a flag.
+const SANIC_VALUES: &[&str] = &[
+    "-H",
+    "--host",
+    "-p",
+    "--port",
+    "-u",
+    "--unix",
+    "--cert",
+    "--key",
+    "--tls",
+    "-w",
+    "--workers",
+    "-R",
+    "--reload-dir",
+    "--tls-strict-host",
+];
+const RQ_VALUES: &[&str] = &[
+    "-c",
+    "--config",
+    "-u",
+    "--url",
+    "--path",
+    "-w",
+    "--worker-class",
+    "-j",
+    "--job-class",
+    "--queue-class",
+    "--connection-class",
+    "--exception-handler",
+    "--results-ttl",
+    "--worker-ttl",
+    "--job-monitoring-interval",
+    "-n",
+    "--name",
+    "--logging_level",
+    "--log-format",
+    "--date-format",
+    "--pid",
+    "--max-jobs",
+    "--max-idle-time",
+    "--serializer",
+    "-S",
+    "--sentry-dsn",
+    "--sentry-ca-certs",
+    "--sentry-debug",
+    "--dequeue-strategy",
+];
+const DRAMATIQ_VALUES: &[&str] = &[
+    "--path",
+    "-p",
+    "--processes",
+    "-t",
+    "--threads",
+    "-Q",
+    "--queues",
+    "--pid-file",
+    "--log-file",
+    "--watch",
+    "--worker-shutdown-timeout",
+    "-f",
+    "--fork-function",
+];
+const HUEY_VALUES: &[&str] = &[
+    "-w",
+    "--workers",
+    "-k",
+    "--worker-type",
+    "-d",
+    "--delay",
+    "-m",
+    "--max-delay",
+    "-b",
+    "--backoff",
+    "-c",
+    "--health-check-interval",
+    "-s",
+    "--scheduler-interval",
+    "-l",
+    "--logfile",
+    "-F",
+    "--flush-locks",
+];
+const TASKIQ_VALUES: &[&str] = &[
+    "--app-dir",
+    "-w",
+    "--workers",
+    "--tasks-pattern",
+    "--log-level",
+    "--log-format",
+    "--max-async-tasks",
+    "--receiver",
+    "--max-threadpool-threads",
+    "--max-prefetch",
+    "--shutdown-timeout",
+    "--ack-type",
+    "--max-tasks-per-child",
+    "--wait-tasks-timeout",
+    "--max-fails",
+    "--hardkill-count",
+];
+
+/// Positional words of `args`, given the options that take a value (any other option is a
+/// flag).
+fn positionals_taking(args: &[String], values: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            out.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            i += if values.contains(&a.as_str()) { 2 } else { 1 };
+            continue;
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out
+}
+
+/// Every value of a repeated option (`--path a --path b`), in order.
+fn option_values(args: &[String], names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if names.contains(&a.as_str()) {
+            out.extend(args.get(i + 1).cloned());
+            i += 2;
+            continue;
+        }
+        if let Some(v) = names.iter().find_map(|n| a.strip_prefix(&format!("{n}="))) {
+            out.push(v.to_string());
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Flask's app discovery: `--app`, else `FLASK_APP`, else `wsgi.py` or `app.py` in the working
 /// directory, imported as [`flask_import`] names it; `module:name` looks the name up.
 fn flask(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
@@ -1045,6 +1433,8 @@ pub(crate) fn apply_server_paths(
 ) -> Vec<String> {
     let args = argv.get(1..).unwrap_or_default();
     let mut front: Vec<(String, String)> = Vec::new();
+    // Directories appended (`sys.path.append(...)`): what sits in front of them still wins.
+    let mut back: Vec<(String, String)> = Vec::new();
     let framework = match &rt.launch {
         Launch::ConsoleScript { path } => basename(path).to_string(),
         Launch::Module { module } => module.clone(),
@@ -1108,6 +1498,56 @@ pub(crate) fn apply_server_paths(
             let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
             front.push((cwd, "celery".into()));
         }
+        // `sys.path.append(os.getcwd())` before the import (sanic's loader, arq's CLI).
+        "sanic" | "arq" => {
+            let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
+            back.push((cwd, framework.clone()));
+        }
+        // `--app-dir`, else the working directory, appended.
+        "litestar" => {
+            let dir = option(args, &["--app-dir"])
+                .map(|d| abspath(&rt.cwd, &d))
+                .unwrap_or_else(|| rt.cwd.clone());
+            let dir = vfs.realpath(&dir).unwrap_or(dir);
+            back.push((dir, "litestar".into()));
+        }
+        // Each `--path` (default `.`) appended.
+        "rq" => {
+            let mut paths = option_values(args, &["--path"]);
+            if paths.is_empty() {
+                paths.push(".".into());
+            }
+            for p in paths {
+                back.push((abspath(&rt.cwd, &p), "rq --path".into()));
+            }
+        }
+        // Each `--path` (default `.`) inserted first: the last one ends up in front.
+        "dramatiq" => {
+            let mut paths = option_values(args, &["--path"]);
+            if paths.is_empty() {
+                paths.push(".".into());
+            }
+            for p in paths.iter().rev() {
+                front.push((abspath(&rt.cwd, p), "dramatiq --path".into()));
+            }
+        }
+        // The working directory first while the application is imported (huey after a
+        // first failed attempt without it; taskiq and faust take it out again afterwards).
+        // taskiq's `--app-dir` stays in front of it.
+        "huey_consumer" | "huey_consumer.py" | "taskiq" | "faust" => {
+            if framework == "taskiq"
+                && let Some(dir) = option(args, &["--app-dir"])
+            {
+                front.push((abspath(&rt.cwd, &dir), "taskiq --app-dir".into()));
+            }
+            if framework == "faust"
+                && let Some(dir) = option(args, &["-W", "--workdir"])
+            {
+                rt.cwd = abspath(&rt.cwd, &dir);
+            }
+            let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
+            front.push((cwd, framework.clone()));
+        }
         _ => {}
     }
     if let Launch::AppServer { app, .. } = &mut rt.launch
@@ -1135,17 +1575,35 @@ pub(crate) fn apply_server_paths(
     }
     if let Some(server) = &server {
         if let Some(dir) = option(args, &["--app-dir"]) {
+            if server == "uvicorn" {
+                // uvicorn inserts its app directory, whose default is `.`: given one, the
+                // working directory is not inserted at all.
+                rt.sys_path.retain(|e| {
+                    !matches!(&e.origin, Origin::WorkingDir { reason } if reason.starts_with("uvicorn inserts"))
+                });
+            }
             front.push((abspath(&rt.cwd, &dir), format!("{server} --app-dir")));
         }
-        if let Some(dir) = option(args, &["--chdir"]) {
-            let dir = abspath(&rt.cwd, &dir);
+        // gunicorn changes directory (and inserts it) first, then inserts each
+        // `--pythonpath` entry at the front: the last one ends up first.
+        let chdir = option(args, &["--chdir"]).map(|dir| abspath(&rt.cwd, &dir));
+        if let Some(dir) = &chdir {
             rt.cwd = dir.clone();
-            front.push((dir, format!("{server} --chdir")));
         }
         if let Some(list) = option(args, &["--pythonpath"]) {
-            for p in list.split(',').filter(|p| !p.is_empty()) {
-                front.push((abspath(&rt.cwd, p), format!("{server} --pythonpath")));
+            let entries: Vec<&str> = list.split(',').filter(|p| !p.is_empty()).collect();
+            for p in entries.iter().rev() {
+                front.push((abspath(&rt.cwd, p.trim()), format!("{server} --pythonpath")));
             }
+        }
+        if let Some(dir) = chdir {
+            front.push((dir, format!("{server} --chdir")));
+        }
+        if server == "hypercorn"
+            && let Some(spec) = app_spec(args)
+            && let Some((dir, _)) = hypercorn_path(&rt.cwd, &spec)
+        {
+            front.insert(0, (dir, "hypercorn (its application path)".into()));
         }
     }
     let mut notes = Vec::new();
@@ -1159,6 +1617,18 @@ pub(crate) fn apply_server_paths(
             path: cwd,
             origin: Origin::WorkingDir {
                 reason: format!("{server} appends it before importing the app"),
+            },
+        });
+    }
+    for (path, reason) in back {
+        if rt.sys_path.iter().any(|e| e.path == path) {
+            continue;
+        }
+        notes.push(format!("{reason} appends {path} to sys.path"));
+        rt.sys_path.push(SysPathEntry {
+            path,
+            origin: Origin::WorkingDir {
+                reason: format!("{reason} appends it before importing the application"),
             },
         });
     }
@@ -1319,6 +1789,60 @@ mod tests {
         );
         assert_eq!(app_module("src/app.py"), "src.app");
         assert_eq!(app_module("app:create_app()"), "app");
+    }
+
+    /// The names worker and framework CLIs import, as their own code splits them (see
+    /// [`worker_cli`]); a path given to hypercorn is imported from its directory.
+    #[test]
+    fn worker_cli_specs() {
+        let pair = |m: &str, a: Option<&str>| (m.to_string(), a.map(str::to_string));
+        assert_eq!(
+            split_form("server:app", SpecForm::ColonElseDotElseApp),
+            pair("server", Some("app"))
+        );
+        assert_eq!(
+            split_form("pkg.server.app", SpecForm::ColonElseDotElseApp),
+            pair("pkg.server", Some("app"))
+        );
+        assert_eq!(
+            split_form("server", SpecForm::ColonElseDotElseApp),
+            pair("server", Some("app"))
+        );
+        assert_eq!(
+            split_form("server:create_app()", SpecForm::ColonElseDotElseApp),
+            pair("server", Some("create_app"))
+        );
+        assert_eq!(
+            split_form("jobs.WorkerSettings", SpecForm::LastDot),
+            pair("jobs", Some("WorkerSettings"))
+        );
+        assert_eq!(split_form("broker", SpecForm::Colon), pair("broker", None));
+        assert_eq!(
+            positionals_taking(
+                &words("server --processes 1 --threads 1 --path src tasks"),
+                DRAMATIQ_VALUES
+            ),
+            vec!["server", "tasks"]
+        );
+        assert_eq!(
+            positionals_taking(&words("--dev server:app --host 0.0.0.0"), SANIC_VALUES),
+            vec!["server:app"]
+        );
+        assert_eq!(
+            option_values(&words("worker --path a --path=b -c s"), &["--path"]),
+            vec!["a", "b"]
+        );
+        assert_eq!(hypercorn_spec("asgi:server:app"), "server:app");
+        assert_eq!(hypercorn_spec("server:app"), "server:app");
+        assert_eq!(
+            hypercorn_path("/app", "src/server:app"),
+            Some(("/app/src".to_string(), "server".to_string()))
+        );
+        assert_eq!(
+            hypercorn_path("/app", "wsgi:server.py:app"),
+            Some(("/app".to_string(), "server".to_string()))
+        );
+        assert_eq!(hypercorn_path("/app", "server:app"), None);
     }
 
     /// Flask's `prepare_import`, as observed with Flask 3.1 (tests/it/servers.rs).
