@@ -467,6 +467,9 @@ pub(crate) fn entry(
             if module == "aiohttp.web" {
                 aiohttp_web(config, args, &mut e);
             }
+            if module == "awslambdaric" {
+                lambda_handler(config, args, &mut e);
+            }
         }
         Launch::Command => match python_code(args) {
             Some(code) => {
@@ -923,6 +926,31 @@ fn aiohttp_web(config: &ImageConfig, args: &[String], e: &mut Entry) {
         },
         by: "aiohttp.web".into(),
         loc: locate(config, &spec),
+    });
+}
+
+/// `python -m awslambdaric HANDLER` (AWS's runtime interface client on a base of one's own):
+/// the handler `module.function` (split at the last dot, `/` in the module part read as `.`)
+/// is imported and looked up before the first invocation is fetched; a failure there ends the
+/// process (awslambdaric 4.2 `bootstrap._get_handler`).
+fn lambda_handler(config: &ImageConfig, args: &[String], e: &mut Entry) {
+    let Some(handler) = positionals(args).into_iter().next() else {
+        return;
+    };
+    let Some((module, function)) = handler.rsplit_once('.') else {
+        return;
+    };
+    let module = module.replace('/', ".");
+    e.notes.push(format!(
+        "awslambdaric imports `{module}` for the handler {handler}"
+    ));
+    e.targets.push(Target {
+        what: What::Attr {
+            module,
+            attr: Some(function.to_string()),
+        },
+        by: "awslambdaric".into(),
+        loc: locate(config, &handler),
     });
 }
 
