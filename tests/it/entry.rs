@@ -24,7 +24,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -200,66 +199,6 @@ fn scenario(label: &str, variant: &str, files: &[(&str, &str)], tail: &str) -> I
     )
 }
 
-/// A detached container, removed when dropped.
-struct Container(String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker().args(["rm", "-f", &self.0]).output();
-    }
-}
-
-/// What the image's own Entrypoint/Cmd did.
-struct Started {
-    /// `None`: still running when we stopped looking.
-    exit: Option<i32>,
-    log: String,
-}
-
-/// Starts the image's Entrypoint/Cmd (`docker run -d --network none IMAGE`) and waits up to
-/// `secs` for it to end, or for its log to show one of `until`.
-fn start(tag: &str, secs: u64, until: &[&str]) -> Started {
-    let id = run_ok(
-        docker().args(["run", "-d", "--network", "none", tag]),
-        &format!("docker run -d {tag}"),
-    )
-    .trim()
-    .to_string();
-    let c = Container(id);
-    let logs = || {
-        let out = output_of(docker().args(["logs", &c.0]), "docker logs");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let state = run_ok(
-            docker().args([
-                "inspect",
-                "-f",
-                "{{.State.Status}} {{.State.ExitCode}}",
-                &c.0,
-            ]),
-            "docker inspect",
-        );
-        let mut words = state.split_whitespace();
-        if words.next() == Some("exited") {
-            return Started {
-                exit: words.next().and_then(|w| w.parse().ok()),
-                log: logs(),
-            };
-        }
-        let log = logs();
-        if Instant::now() > deadline || until.iter().any(|u| log.contains(u)) {
-            return Started { exit: None, log };
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// Runs `argv` in the image (its User, WorkingDir and Env; `--entrypoint argv[0]`) to its end:
 /// exit code and stdout + stderr.
 fn run_in(tag: &str, argv: &[&str]) -> (i32, String) {
@@ -356,15 +295,6 @@ fn line_of(text: &str, needle: &str) -> u64 {
         .collect();
     assert_eq!(hits.len(), 1, "{needle:?} in\n{text}");
     hits[0] as u64
-}
-
-fn error_findings(report: &Value) -> Vec<&Value> {
-    report["findings"]
-        .as_array()
-        .unwrap_or_else(|| panic!("report has no `findings` array:\n{report:#}"))
-        .iter()
-        .filter(|f| f["severity"] == "error")
-        .collect()
 }
 
 /// importgate passes the clean twin: exit 0, no error finding.
@@ -472,10 +402,14 @@ fn python_c_imports_a_module_missing_from_the_working_directory() {
         PYTHON_C,
     );
 
-    assert_ran(label, &start(&clean.tag, 60, &[]), "worker running");
+    assert_ran(
+        label,
+        &start_container(&clean.tag, 60, &[]),
+        "worker running",
+    );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "ModuleNotFoundError: No module named 'worker'",
     );
 
@@ -527,10 +461,10 @@ fn python_m_missing_module() {
     );
     let broken = scenario("python-m", "broken", &[init], tail);
 
-    assert_ran(label, &start(&clean.tag, 60, &[]), "nightly done");
+    assert_ran(label, &start_container(&clean.tag, 60, &[]), "nightly done");
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "No module named jobs.nightly",
     );
 
@@ -563,10 +497,10 @@ fn python_m_package_without_main() {
     );
     let broken = scenario("python-m-pkg", "broken", &[init], tail);
 
-    assert_ran(label, &start(&clean.tag, 60, &[]), "pkg 1.0");
+    assert_ran(label, &start_container(&clean.tag, 60, &[]), "pkg 1.0");
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "No module named pkg.__main__; 'pkg' is a package and cannot be directly executed",
     );
 
@@ -597,10 +531,10 @@ fn python_script_missing() {
         tail,
     );
 
-    assert_ran(label, &start(&clean.tag, 60, &[]), "server up");
+    assert_ran(label, &start_container(&clean.tag, 60, &[]), "server up");
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "can't open file '/app/server.py': [Errno 2] No such file or directory",
     );
 
@@ -689,17 +623,17 @@ fn console_script_module_or_function_missing() {
     );
     assert_ran(
         label,
-        &start(&clean.tag, 60, &[]),
+        &start_container(&clean.tag, 60, &[]),
         "report ok ['--summary']",
     );
     assert_fails(
         label,
-        &start(&no_module.tag, 60, &[]),
+        &start_container(&no_module.tag, 60, &[]),
         "ModuleNotFoundError: No module named 'report_tool.cli'",
     );
     assert_fails(
         label,
-        &start(&renamed.tag, 60, &[]),
+        &start_container(&renamed.tag, 60, &[]),
         "ImportError: cannot import name 'main' from 'report_tool.cli'",
     );
 
@@ -758,20 +692,20 @@ fn uvicorn_module_or_attribute_missing() {
     for img in [&clean, &split_clean] {
         assert_serves(
             label,
-            &start(&img.tag, 60, &[UVICORN_BANNER]),
+            &start_container(&img.tag, 60, &[UVICORN_BANNER]),
             UVICORN_BANNER,
         );
     }
     for img in [&no_module, &split] {
         assert_fails(
             label,
-            &start(&img.tag, 60, &[]),
+            &start_container(&img.tag, 60, &[]),
             "Error loading ASGI app. Could not import module \"main\".",
         );
     }
     assert_fails(
         label,
-        &start(&renamed.tag, 60, &[]),
+        &start_container(&renamed.tag, 60, &[]),
         "Error loading ASGI app. Attribute \"app\" not found in module \"main\".",
     );
 
@@ -814,12 +748,12 @@ fn gunicorn_factory_missing() {
 
     assert_serves(
         label,
-        &start(&clean.tag, 60, &["Booting worker"]),
+        &start_container(&clean.tag, 60, &["Booting worker"]),
         "Booting worker",
     );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "Failed to find attribute 'create_app' in 'web'.",
     );
 
@@ -857,12 +791,12 @@ fn gunicorn_worker_class_missing() {
     );
     assert_serves(
         label,
-        &start(&clean.tag, 60, &["Application startup complete"]),
+        &start_container(&clean.tag, 60, &["Application startup complete"]),
         "Application startup complete",
     );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "No module named 'gevent'",
     );
     assert_clean(label, &clean.tag);
@@ -908,10 +842,14 @@ fn uwsgi_module_missing() {
         ],
         tail,
     );
-    assert_serves(label, &start(&clean.tag, 60, &["ready in"]), "ready in");
+    assert_serves(
+        label,
+        &start_container(&clean.tag, 60, &["ready in"]),
+        "ready in",
+    );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "No module named 'proj.wsgii'",
     );
     let report = assert_clean(label, &clean.tag);
@@ -938,7 +876,7 @@ fn uwsgi_module_missing() {
     );
     assert_fails(
         label,
-        &start(&bare.tag, 60, &[]),
+        &start_container(&bare.tag, 60, &[]),
         "No module named 'proj.wsgii'",
     );
     let (_, f) = one_error(label, &bare.tag);
@@ -990,15 +928,15 @@ fn fastapi_run_file_or_app_missing() {
 
     let started = "Application startup complete";
     for img in [&clean, &clean_named] {
-        assert_serves(label, &start(&img.tag, 60, &[started]), started);
+        assert_serves(label, &start_container(&img.tag, 60, &[started]), started);
     }
     assert_fails(
         label,
-        &start(&no_file.tag, 60, &[]),
+        &start_container(&no_file.tag, 60, &[]),
         "Path does not exist app/main.py",
     );
     let not_found = "Could not find app name application in main";
-    assert_fails(label, &start(&renamed.tag, 60, &[]), not_found);
+    assert_fails(label, &start_container(&renamed.tag, 60, &[]), not_found);
 
     assert_clean(label, &clean.tag);
     assert_clean(label, &clean_named.tag);
@@ -1055,10 +993,14 @@ fn celery_app_missing() {
         tail,
     );
 
-    assert_serves(label, &start(&clean.tag, 60, &["ready."]), "ready.");
+    assert_serves(
+        label,
+        &start_container(&clean.tag, 60, &["ready."]),
+        "ready.",
+    );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "Module 'proj' has no attribute 'celery'",
     );
 
@@ -1089,10 +1031,14 @@ fn flask_app_attribute_missing() {
         tail,
     );
 
-    assert_serves(label, &start(&clean.tag, 60, &["Running on"]), "Running on");
+    assert_serves(
+        label,
+        &start_container(&clean.tag, 60, &["Running on"]),
+        "Running on",
+    );
     assert_fails(
         label,
-        &start(&broken.tag, 60, &[]),
+        &start_container(&broken.tag, 60, &[]),
         "Error: Failed to find attribute 'application' in 'web'.",
     );
 
@@ -1266,7 +1212,11 @@ fn django_settings_strings() {
 
     // The clean project serves and loads its backend.
     let until = [DJANGO_STARTED, "Traceback"];
-    assert_serves(label, &start(&clean.tag, 60, &until), DJANGO_STARTED);
+    assert_serves(
+        label,
+        &start_container(&clean.tag, 60, &until),
+        DJANGO_STARTED,
+    );
     let (code, out) = run_in(&clean.tag, &get_backends);
     assert!(
         code == 0 && out.contains("['EmailBackend']"),
@@ -1277,7 +1227,7 @@ fn django_settings_strings() {
     // handler; nothing is served.
     let (code, out) = run_in(&bad_middleware.tag, &["python", "manage.py", "check"]);
     assert_eq!(code, 0, "{label}: manage.py check (middleware):\n{out}");
-    let s = start(
+    let s = start_container(
         &bad_middleware.tag,
         60,
         &[
@@ -1303,7 +1253,11 @@ fn django_settings_strings() {
     // The missing backend module: the server starts; the first login raises.
     let (code, out) = run_in(&bad_backend.tag, &["python", "manage.py", "check"]);
     assert_eq!(code, 0, "{label}: manage.py check (backend):\n{out}");
-    assert_serves(label, &start(&bad_backend.tag, 60, &until), DJANGO_STARTED);
+    assert_serves(
+        label,
+        &start_container(&bad_backend.tag, 60, &until),
+        DJANGO_STARTED,
+    );
     let (code, out) = run_in(&bad_backend.tag, &get_backends);
     assert!(
         code != 0 && out.contains("ModuleNotFoundError: No module named 'mysite.backends'"),
@@ -1389,10 +1343,10 @@ fn django_gunicorn_middleware_renamed() {
 
     assert_serves(
         label,
-        &start(&clean.tag, 60, &["Booting worker"]),
+        &start_container(&clean.tag, 60, &["Booting worker"]),
         "Booting worker",
     );
-    let s = start(&broken.tag, 60, &[]);
+    let s = start_container(&broken.tag, 60, &[]);
     assert_fails(label, &s, MIDDLEWARE_RAISES);
     assert_eq!(s.exit, Some(3), "{label}: gunicorn's exit:\n{}", s.log);
 
@@ -1513,10 +1467,10 @@ fn dependency_failure_is_reported_once_at_the_first_app_statement() {
 
     assert_ran(
         label,
-        &start(&clean.tag, 60, &[]),
+        &start_container(&clean.tag, 60, &[]),
         "started fetch make_client",
     );
-    let s = start(&broken.tag, 60, &[]);
+    let s = start_container(&broken.tag, 60, &[]);
     assert_fails(label, &s, "ModuleNotFoundError: No module named 'httpcore'");
     let frames = frames(&s.log);
     let app_frame = frames
@@ -1652,8 +1606,12 @@ fn extension_for_another_cpython_is_reported_at_the_app_import() {
         .line(app)
         .build("importgate-test/entry-extension:broken");
 
-    assert_ran(label, &start(&clean.tag, 60, &[]), "{\"ok\":true}");
-    let s = start(&broken.tag, 60, &[]);
+    assert_ran(
+        label,
+        &start_container(&clean.tag, 60, &[]),
+        "{\"ok\":true}",
+    );
+    let s = start_container(&broken.tag, 60, &[]);
     assert_fails(
         label,
         &s,
@@ -1847,7 +1805,7 @@ fn django_app_config_ready() {
         code != 0 && out.contains("ModuleNotFoundError: No module named 'sentry_sdk'"),
         "{label}: manage.py check (broken): exit {code}\n{out}"
     );
-    let s = start(&broken.tag, 60, &[DJANGO_STARTED, "Traceback"]);
+    let s = start_container(&broken.tag, 60, &[DJANGO_STARTED, "Traceback"]);
     assert!(
         s.log.contains("No module named 'sentry_sdk'") && !s.log.contains(DJANGO_STARTED),
         "{label}: runserver (broken): exit {:?}\n{}",
@@ -1915,7 +1873,7 @@ fn fastapi_lifespan_and_startup_hooks() {
     let in_hook = build("in-hook", &hook_main);
 
     let started = "Application startup complete";
-    assert_serves(label, &start(&clean.tag, 60, &[started]), started);
+    assert_serves(label, &start_container(&clean.tag, 60, &[started]), started);
     let report = assert_clean(label, &clean.tag);
     for never in ["absent_at_shutdown", "absent_in_ignored_hook"] {
         let found = findings_for(&report, never);
@@ -1936,7 +1894,7 @@ fn fastapi_lifespan_and_startup_hooks() {
             "No module named 'absent_in_hook'",
         ),
     ] {
-        assert_fails(label, &start(&img.tag, 60, &[]), needle);
+        assert_fails(label, &start_container(&img.tag, 60, &[]), needle);
         let (_, f) = one_error(&format!("{label}: {missing}"), &img.tag);
         assert_eq!(f["kind"], "startup", "{label}: {f:#}");
         assert_eq!(f["file"], "/srv/svc/main.py", "{label}: {f:#}");
@@ -2002,7 +1960,7 @@ fn gosu_runs_the_app_as_another_user() {
     let as_root = build("root", false);
     assert_ran(
         "gosu (as root)",
-        &start(&as_root.tag, 30, &[]),
+        &start_container(&as_root.tag, 30, &[]),
         "started userpkg",
     );
     assert_clean("gosu (as root)", &as_root.tag);
@@ -2010,7 +1968,7 @@ fn gosu_runs_the_app_as_another_user() {
     let dropped = build("dropped", true);
     assert_fails(
         "gosu",
-        &start(&dropped.tag, 30, &[]),
+        &start_container(&dropped.tag, 30, &[]),
         "ModuleNotFoundError: No module named 'userpkg'",
     );
     let (_, f) = one_error("gosu", &dropped.tag);
@@ -2069,7 +2027,11 @@ fn uv_run_uses_the_project_environment() {
         )
     };
     let clean = build("clean", true);
-    assert_ran("uv run", &start(&clean.tag, 30, &[]), "started 1.17.0 1");
+    assert_ran(
+        "uv run",
+        &start_container(&clean.tag, 30, &[]),
+        "started 1.17.0 1",
+    );
     let report = assert_clean("uv run", &clean.tag);
     assert_eq!(
         report["python"]["executable"], "/app/.venv/bin/python",
@@ -2079,7 +2041,7 @@ fn uv_run_uses_the_project_environment() {
     let broken = build("broken", false);
     assert_fails(
         "uv run",
-        &start(&broken.tag, 30, &[]),
+        &start_container(&broken.tag, 30, &[]),
         "ModuleNotFoundError: No module named 'helpers'",
     );
     let (_, f) = one_error("uv run", &broken.tag);
@@ -2123,12 +2085,16 @@ fn program_missing_a_shared_library() {
     };
     let label = "jq without libjq";
     let clean = build("clean", true);
-    assert_ran("jq with its libraries", &start(&clean.tag, 30, &[]), "2");
+    assert_ran(
+        "jq with its libraries",
+        &start_container(&clean.tag, 30, &[]),
+        "2",
+    );
     assert_clean("jq with its libraries", &clean.tag);
     let broken = build("broken", false);
     assert_fails(
         label,
-        &start(&broken.tag, 30, &[]),
+        &start_container(&broken.tag, 30, &[]),
         "error while loading shared libraries: libjq.so.1",
     );
     let (_, f) = one_error(label, &broken.tag);

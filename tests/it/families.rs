@@ -22,8 +22,6 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
-
 use crate::differential::{Base, Must, SCRIPT_APP, Scenario, err, from_err, from_ok, ok};
 use crate::support::*;
 
@@ -609,15 +607,6 @@ fn start(tag: &str) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn error_findings(report: &Value) -> Vec<&Value> {
-    report["findings"]
-        .as_array()
-        .unwrap_or_else(|| panic!("report has no `findings` array:\n{report:#}"))
-        .iter()
-        .filter(|f| f["severity"] == "error")
-        .collect()
 }
 
 /// A shell-form `CMD` or `ENTRYPOINT` on distroless: Docker wraps it in `/bin/sh -c`, which the

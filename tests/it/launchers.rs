@@ -22,7 +22,6 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -135,67 +134,11 @@ fn launchers_base() -> String {
 /// `routes/handlers.py`, which the bad images lack.
 const HANDLERS: &str = "def hello():\n    return \"hello from routes.handlers\"\n";
 
-/// A detached container, removed when dropped.
-struct Container(String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker().args(["rm", "-f", &self.0]).output();
-    }
-}
-
-/// What the image's own Cmd did in [`TIMEOUT`] seconds.
-struct Started {
-    /// `None`: still running at the timeout.
-    exit: Option<i32>,
-    log: String,
-}
-
 /// Starts the image's Cmd (`docker run -d --network none IMAGE`: the launchers' brokers are
 /// in-process fakes, nothing needs the network) and waits up to [`TIMEOUT`] seconds for it to
 /// end.
 fn start(tag: &str) -> Started {
-    let id = run_ok(
-        docker().args(["run", "-d", "--network", "none", tag]),
-        &format!("docker run -d {tag}"),
-    )
-    .trim()
-    .to_string();
-    let c = Container(id);
-    let logs = || {
-        let out = output_of(docker().args(["logs", &c.0]), "docker logs");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(TIMEOUT);
-    loop {
-        let state = run_ok(
-            docker().args([
-                "inspect",
-                "-f",
-                "{{.State.Status}} {{.State.ExitCode}}",
-                &c.0,
-            ]),
-            "docker inspect",
-        );
-        let mut words = state.split_whitespace();
-        if words.next() == Some("exited") {
-            return Started {
-                exit: words.next().and_then(|w| w.parse().ok()),
-                log: logs(),
-            };
-        }
-        if Instant::now() > deadline {
-            return Started {
-                exit: None,
-                log: logs(),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    start_container(tag, TIMEOUT, &[])
 }
 
 /// The module of the last `No module named '…'` of a log: the traceback's last line, or
@@ -238,15 +181,6 @@ fn line_of(text: &str, needle: &str) -> u64 {
         .collect();
     assert_eq!(hits.len(), 1, "{needle:?} in\n{text}");
     hits[0] as u64
-}
-
-fn error_findings(report: &Value) -> Vec<&Value> {
-    report["findings"]
-        .as_array()
-        .unwrap_or_else(|| panic!("report has no `findings` array:\n{report:#}"))
-        .iter()
-        .filter(|f| f["severity"] == "error")
-        .collect()
 }
 
 /// One line per error finding: code, module, file:line.

@@ -13,7 +13,6 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -154,53 +153,11 @@ fn run_in(tag: &str, argv: &[&str]) -> (i32, String) {
     )
 }
 
-/// A detached container, removed when dropped.
-struct Container(String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker().args(["rm", "-f", &self.0]).output();
-    }
-}
-
 /// Starts the image's own Entrypoint/Cmd and waits up to `secs` for it to end, or for its log
 /// to show `until`: its exit code (`None`: still running) and its log.
 fn run_container(tag: &str, secs: u64, until: Option<&str>) -> (Option<i32>, String) {
-    let id = run_ok(
-        docker().args(["run", "-d", "--network", "none", tag]),
-        &format!("docker run -d {tag}"),
-    )
-    .trim()
-    .to_string();
-    let c = Container(id);
-    let logs = || {
-        let out = output_of(docker().args(["logs", &c.0]), "docker logs");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let state = run_ok(
-            docker().args([
-                "inspect",
-                "-f",
-                "{{.State.Status}} {{.State.ExitCode}}",
-                &c.0,
-            ]),
-            "docker inspect",
-        );
-        let mut words = state.split_whitespace();
-        if words.next() == Some("exited") {
-            return (words.next().and_then(|w| w.parse().ok()), logs());
-        }
-        if Instant::now() > deadline || until.is_some_and(|u| logs().contains(u)) {
-            return (None, logs());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let s = start_container(tag, secs, until.as_slice());
+    (s.exit, s.log)
 }
 
 /// The last `ModuleNotFoundError` of a log and the innermost frame of its traceback that is
@@ -251,15 +208,6 @@ struct Server<'a> {
     chain_first: &'a str,
     /// The exit code of the broken image's Cmd (hypercorn logs the traceback and exits 0).
     cmd_exit: i32,
-}
-
-fn error_findings(report: &Value) -> Vec<&Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["severity"] == "error")
-        .collect()
 }
 
 /// importgate passes `tag`: exit 0, no error finding; the report.

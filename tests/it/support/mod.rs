@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -1041,4 +1042,74 @@ pub fn load_image(name: &str) -> importgate_image::Image {
         &opts,
     ))
     .unwrap_or_else(|e| panic!("load {name}: {e}"))
+}
+
+/// A detached container, removed when dropped.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker().args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// What the image's own Entrypoint/Cmd did.
+pub struct Started {
+    /// `None`: still running when we stopped looking.
+    pub exit: Option<i32>,
+    pub log: String,
+}
+
+/// Starts the image's Entrypoint/Cmd (`docker run -d --network none IMAGE`) and waits up to
+/// `secs` for it to end, or for its log to show one of `until`.
+pub fn start_container(tag: &str, secs: u64, until: &[&str]) -> Started {
+    let id = run_ok(
+        docker().args(["run", "-d", "--network", "none", tag]),
+        &format!("docker run -d {tag}"),
+    )
+    .trim()
+    .to_string();
+    let c = Container(id);
+    let logs = || {
+        let out = output_of(docker().args(["logs", &c.0]), "docker logs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let state = run_ok(
+            docker().args([
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                &c.0,
+            ]),
+            "docker inspect",
+        );
+        let mut words = state.split_whitespace();
+        if words.next() == Some("exited") {
+            return Started {
+                exit: words.next().and_then(|w| w.parse().ok()),
+                log: logs(),
+            };
+        }
+        let log = logs();
+        if Instant::now() > deadline || until.iter().any(|u| log.contains(u)) {
+            return Started { exit: None, log };
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The error findings of a JSON report.
+pub fn error_findings(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report has no `findings` array:\n{report:#}"))
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect()
 }
