@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use importgate_image::{ImageConfig, Vfs};
 use importgate_python::access;
 use importgate_python::runtime::{
-    APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, app_spec, positionals, which,
+    APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, app_spec, positionals, positionals_with, which,
 };
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
@@ -1237,22 +1237,7 @@ const TASKIQ_VALUES: &[&str] = &[
 /// Positional words of `args`, given the options that take a value (any other option is a
 /// flag).
 fn positionals_taking(args: &[String], values: &[&str]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        if a == "--" {
-            out.extend(args[i + 1..].iter().cloned());
-            break;
-        }
-        if a.starts_with('-') && a.len() > 1 {
-            i += if values.contains(&a.as_str()) { 2 } else { 1 };
-            continue;
-        }
-        out.push(a.clone());
-        i += 1;
-    }
-    out
+    positionals_with(args, |a| values.contains(&a))
 }
 
 /// Every value of a repeated option (`--path a --path b`), in order.

@@ -463,6 +463,15 @@ const FLAG_OPTIONS: &[&str] = &[
 
 /// Positional words of a command line after the program name, skipping option values.
 pub fn positionals(args: &[String]) -> Vec<String> {
+    positionals_with(args, |a| {
+        let short_with_value = !a.starts_with("--") && a.len() > 2;
+        !(a.contains('=') || FLAG_OPTIONS.contains(&a) || short_with_value)
+    })
+}
+
+/// Positional words of a command line, `takes_value` telling which options consume the next
+/// word; everything after `--` is positional.
+pub fn positionals_with(args: &[String], takes_value: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -472,10 +481,7 @@ pub fn positionals(args: &[String]) -> Vec<String> {
             break;
         }
         if a.starts_with('-') && a.len() > 1 {
-            let short_with_value = !a.starts_with("--") && a.len() > 2;
-            let takes_value =
-                !(a.contains('=') || FLAG_OPTIONS.contains(&a.as_str()) || short_with_value);
-            i += if takes_value { 2 } else { 1 };
+            i += if takes_value(a) { 2 } else { 1 };
             continue;
         }
         out.push(a.clone());
