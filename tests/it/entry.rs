@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -103,37 +103,14 @@ const BASE: &str = "importgate-test/entry-base:v2";
 /// Where the base image installs distributions.
 const SITE: &str = "/usr/local/lib/python3.12/site-packages";
 
-/// `~/.cache/importgate-tests/wheels/entry-v2`, filled once by `pip download`.
+/// The wheels of [`WHEELS`] and [`ORJSON`] for CPython 3.12, and orjson's cp311 wheel in
+/// `cp311/`.
 fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/entry-v2");
-    let marker = dir.join(".complete");
-    if marker.exists() {
-        return dir;
-    }
-    let _lock = lock_file("importgate-entry-wheels.lock");
-    if !marker.exists() {
-        let download = |python: &str, to: &PathBuf, reqs: &[&str]| {
-            fs::create_dir_all(to).unwrap();
-            run_ok(
-                Command::new("python3")
-                    .args(["-m", "pip", "download", "-q", "--no-deps"])
-                    .args(["--only-binary=:all:", "--implementation", "cp"])
-                    .args(["--python-version", python])
-                    .args(["--platform", "manylinux2014_x86_64"])
-                    .args(["--platform", "manylinux_2_17_x86_64"])
-                    .args(["--platform", "manylinux_2_28_x86_64"])
-                    .arg("-d")
-                    .arg(to)
-                    .args(reqs),
-                &format!("pip download (entry, CPython {python})"),
-            );
-        };
-        let mut reqs = WHEELS.to_vec();
-        reqs.push(ORJSON);
-        download("3.12", &dir, &reqs);
-        download("3.11", &dir.join("cp311"), &[ORJSON]);
-        fs::write(&marker, "").unwrap();
-    }
+    let mut reqs = WHEELS.to_vec();
+    reqs.push(ORJSON);
+    let dir = pinned_wheels("entry-v2", "3.12", &reqs);
+    let cp311 = pinned_wheels("entry-v2/cp311", "3.11", &[ORJSON]);
+    assert_eq!(cp311, dir.join("cp311"));
     dir
 }
 
@@ -142,49 +119,40 @@ fn wheel_dir() -> PathBuf {
 /// them; the minimal base lacks them, python:3.12-slim has them). Built once, under a lock.
 fn entry_base() -> String {
     let slim = ensure_base("slim", "3.12");
-    let _lock = lock_file("importgate-entry-base.lock");
-    let exists = docker()
-        .args(["image", "inspect", BASE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if exists {
-        return BASE.to_string();
-    }
-    let ctx = tempdir();
-    fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-    fs::create_dir_all(ctx.path().join("libs")).unwrap();
-    for w in wheel_files(&wheel_dir()) {
-        let name = w.file_name().unwrap().to_string_lossy().to_string();
-        if !name.starts_with("orjson-") {
-            fs::copy(&w, ctx.path().join("wheels").join(&name)).unwrap();
+    base_once(BASE, |tag| {
+        let ctx = tempdir();
+        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
+        fs::create_dir_all(ctx.path().join("libs")).unwrap();
+        for w in wheel_files(&wheel_dir()) {
+            let name = w.file_name().unwrap().to_string_lossy().to_string();
+            if !name.starts_with("orjson-") {
+                fs::copy(&w, ctx.path().join("wheels").join(&name)).unwrap();
+            }
         }
-    }
-    for lib in [
-        "libgcc_s.so.1",
-        "libpthread.so.0",
-        "libdl.so.2",
-        "librt.so.1",
-        "libutil.so.1",
-    ] {
-        let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-        fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-    }
-    fs::write(
-        ctx.path().join("Dockerfile"),
-        format!(
-            "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl && rm -r /wheels\n"
-        ),
-    )
-    .unwrap();
-    run_ok(
-        docker()
-            .args(["build", "-q", "--network", "none", "-t", BASE])
-            .arg(ctx.path()),
-        "docker build (entry base)",
-    );
-    BASE.to_string()
+        for lib in [
+            "libgcc_s.so.1",
+            "libpthread.so.0",
+            "libdl.so.2",
+            "librt.so.1",
+            "libutil.so.1",
+        ] {
+            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
+            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
+        }
+        fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl && rm -r /wheels\n"
+            ),
+        )
+        .unwrap();
+        run_ok(
+            docker()
+                .args(["build", "-q", "--network", "none", "-t", tag])
+                .arg(ctx.path()),
+            "docker build (entry base)",
+        );
+    })
 }
 
 /// `importgate-test/entry-LABEL:VARIANT` from the entry base, these files and the Dockerfile

@@ -21,7 +21,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -55,36 +54,6 @@ const BASE: &str = "importgate-test/launchers-base:v1";
 /// How long the image's Cmd is given: a launcher still running after this has started.
 const TIMEOUT: u64 = 15;
 
-/// `~/.cache/importgate-tests/wheels/launchers-v1`, filled once by `pip download`. A directory
-/// of its own rather than [`wheels`]' shared one, which decides what it has by distribution
-/// name alone: another test's copy of attrs or idna there would stand in for the pin.
-fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/launchers-v1");
-    let marker = dir.join(".complete");
-    if marker.exists() {
-        return dir;
-    }
-    let _lock = lock_file("importgate-launchers-wheels.lock");
-    if !marker.exists() {
-        fs::create_dir_all(&dir).unwrap();
-        run_ok(
-            Command::new("python3")
-                .args(["-m", "pip", "download", "-q", "--no-deps"])
-                .args(["--only-binary=:all:", "--implementation", "cp"])
-                .args(["--python-version", "3.12"])
-                .args(["--platform", "manylinux2014_x86_64"])
-                .args(["--platform", "manylinux_2_17_x86_64"])
-                .args(["--platform", "manylinux_2_28_x86_64"])
-                .arg("-d")
-                .arg(&dir)
-                .args(WHEELS),
-            "pip download (launchers)",
-        );
-        fs::write(&marker, "").unwrap();
-    }
-    dir
-}
-
 /// [`BASE`]: the 3.12 test base with every wheel of [`WHEELS`]
 /// installed by pip in one layer, and the host's libpthread, libgcc_s and libstdc++: the C
 /// extensions of aiohttp, multidict, yarl, propcache and frozenlist link them, the minimal base
@@ -92,43 +61,34 @@ fn wheel_dir() -> PathBuf {
 /// the same time and all start FROM it.
 fn launchers_base() -> String {
     let slim = ensure_base("slim", "3.12");
-    let _lock = lock_file("importgate-launchers-base.lock");
-    let exists = docker()
-        .args(["image", "inspect", BASE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if exists {
-        return BASE.to_string();
-    }
-    let ctx = tempdir();
-    fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-    fs::create_dir_all(ctx.path().join("libs")).unwrap();
-    for w in wheel_files(&wheel_dir()) {
-        fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
-    }
-    for lib in ["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"] {
-        let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-        fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-    }
-    fs::write(
-        ctx.path().join("Dockerfile"),
-        format!(
-            "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {} && rm -r /wheels\n",
-            WHEELS.join(" ")
-        ),
-    )
-    .unwrap();
-    // Not an `Image`: it is kept, for the other launcher tests building on it now and for the
-    // next run.
-    run_ok(
-        docker()
-            .args(["build", "-q", "--network", "none", "-t", BASE])
-            .arg(ctx.path()),
-        "docker build (launchers base)",
-    );
-    BASE.to_string()
+    base_once(BASE, |tag| {
+        let ctx = tempdir();
+        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
+        fs::create_dir_all(ctx.path().join("libs")).unwrap();
+        for w in wheel_files(&pinned_wheels("launchers-v1", "3.12", WHEELS)) {
+            fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
+        }
+        for lib in ["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"] {
+            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
+            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
+        }
+        fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {} && rm -r /wheels\n",
+                WHEELS.join(" ")
+            ),
+        )
+        .unwrap();
+        // Not an `Image`: it is kept, for the other launcher tests building on it now and for
+        // the next run.
+        run_ok(
+            docker()
+                .args(["build", "-q", "--network", "none", "-t", tag])
+                .arg(ctx.path()),
+            "docker build (launchers base)",
+        );
+    })
 }
 
 /// `routes/handlers.py`, which the bad images lack.

@@ -34,6 +34,7 @@ mod explain;
 mod families;
 mod generated;
 mod install;
+mod lambda;
 mod launchers;
 mod native;
 mod predict;

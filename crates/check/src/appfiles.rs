@@ -92,7 +92,10 @@ pub fn select(
             Origin::ScriptDir { .. } | Origin::PythonPath | Origin::WorkingDir { .. } => {
                 roots.insert(e.path.clone());
             }
-            Origin::Pth { .. } => {
+            Origin::Pth { .. }
+            | Origin::Launcher {
+                installed: false, ..
+            } => {
                 roots.insert(e.path.clone());
             }
             _ => {}
@@ -110,6 +113,10 @@ pub fn select(
                 | Origin::StdlibZip
                 | Origin::SitePackages
                 | Origin::UserSite
+                | Origin::Launcher {
+                    installed: true,
+                    ..
+                }
         ) {
             excluded_dirs.insert(e.path.clone());
         }

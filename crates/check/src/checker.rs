@@ -72,7 +72,10 @@ fn identity(file: &str, rt: &Runtime, resolver: &Resolver<'_>) -> Identity {
     let vfs = resolver.vfs();
     let real = vfs.realpath(file).unwrap_or_else(|| file.to_string());
     match &rt.launch {
-        Launch::Script { path } => {
+        Launch::Script { path }
+        | Launch::Lambda {
+            bootstrap: path, ..
+        } => {
             let abs = importgate_python::runtime::abspath(&rt.cwd, path);
             if vfs.realpath(&abs).as_deref() == Some(real.as_str()) {
                 return Identity {
@@ -1959,6 +1962,20 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, program: &[String]) -> Vec<F
                     "fix `{path}` in the image, or the {} instruction that runs it",
                     t.loc.instruction
                 )),
+                &argv,
+            )),
+            What::BadHandler { handler } => out.push(config_finding(
+                t,
+                Code::ExecFailed,
+                "",
+                format!(
+                    "Runtime.MalformedHandlerName: Bad handler '{handler}': not enough values to unpack (expected 2, got 1)"
+                ),
+                vec![format!(
+                    "{} splits the handler at its last dot into a module and a function, and exits when there is no dot",
+                    t.by
+                )],
+                Some("name the handler as `module.function` (`app.handler`)".into()),
                 &argv,
             )),
             What::Script { path } | What::Path { path } => {

@@ -46,6 +46,9 @@ pub(crate) enum What {
     Path { path: String },
     /// The program the container executes (argv[0], or the command of a `sh -c`).
     Program { name: String },
+    /// A handler name AWS Lambda's runtime cannot split into `module.function`: it reports
+    /// `Runtime.MalformedHandlerName` and exits before importing anything.
+    BadHandler { handler: String },
     /// The program is there but the kernel (or `env`) cannot start it: no execute permission
     /// for the runtime user, a `#!` interpreter or ELF loader the image lacks, a CRLF `#!`.
     Exec {
@@ -392,9 +395,30 @@ pub(crate) fn entry(
             return e;
         }
         let path_var = config.env_var("PATH").unwrap_or(DEFAULT_PATH);
-        if let Some(path) = which(vfs, path_var, &image_cwd, word)
-            && let Some((error, why)) = exec_problem(vfs, config, &path, modes_final)
-        {
+        let problem = which(vfs, path_var, &image_cwd, word).and_then(|path| {
+            let p = exec_problem(vfs, config, &path, modes_final).or_else(|| {
+                // Docker's own program: a script that stops at its argument-count guard.
+                (Some(word) == raw.first())
+                    .then(|| importgate_python::runtime::shell_guard_exit(vfs, &path, raw.len().saturating_sub(1)))
+                    .flatten()
+                    .map(|(status, message)| {
+                        (
+                            format!("exit status {status}"),
+                            format!(
+                                "the script stops before it starts anything when given {} argument(s){}",
+                                raw.len().saturating_sub(1),
+                                if message.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(": \"{message}\"")
+                                }
+                            ),
+                        )
+                    })
+            });
+            p.map(|(error, why)| (path, error, why))
+        });
+        if let Some((path, error, why)) = problem {
             e.targets.push(target(
                 What::Exec { path, error, why },
                 "the container runtime",
@@ -467,8 +491,10 @@ pub(crate) fn entry(
             if module == "aiohttp.web" {
                 aiohttp_web(config, args, &mut e);
             }
-            if module == "awslambdaric" {
-                lambda_handler(config, args, &mut e);
+            if module == "awslambdaric"
+                && let Some(handler) = positionals(args).into_iter().next()
+            {
+                lambda_handler(config, &handler, "awslambdaric", &mut e);
             }
         }
         Launch::Command => match python_code(args) {
@@ -511,6 +537,18 @@ pub(crate) fn entry(
                 e.files.push((p, server.clone()));
             }
             server_app(vfs, config, rt, server, args, &mut e);
+        }
+        Launch::Lambda { bootstrap, handler } => {
+            // The runtime's own imports (awslambdaric) come first, from its directory.
+            e.files.push((bootstrap.clone(), "bootstrap.py".into()));
+            match handler {
+                Some(h) => lambda_handler(config, h, "the Lambda runtime", &mut e),
+                None => {
+                    e.understood = false;
+                    e.notes
+                        .push("the Lambda runtime starts without a handler (`_HANDLER`)".into());
+                }
+            }
         }
         Launch::Unknown { .. } if program == "uwsgi" => uwsgi(vfs, config, &rt.cwd, args, &mut e),
         Launch::Unknown { argv } => {
@@ -933,24 +971,27 @@ fn aiohttp_web(config: &ImageConfig, args: &[String], e: &mut Entry) {
 /// the handler `module.function` (split at the last dot, `/` in the module part read as `.`)
 /// is imported and looked up before the first invocation is fetched; a failure there ends the
 /// process (awslambdaric 4.2 `bootstrap._get_handler`).
-fn lambda_handler(config: &ImageConfig, args: &[String], e: &mut Entry) {
-    let Some(handler) = positionals(args).into_iter().next() else {
-        return;
-    };
+fn lambda_handler(config: &ImageConfig, handler: &str, by: &str, e: &mut Entry) {
     let Some((module, function)) = handler.rsplit_once('.') else {
+        e.targets.push(Target {
+            what: What::BadHandler {
+                handler: handler.to_string(),
+            },
+            by: by.into(),
+            loc: locate(config, handler),
+        });
         return;
     };
     let module = module.replace('/', ".");
-    e.notes.push(format!(
-        "awslambdaric imports `{module}` for the handler {handler}"
-    ));
+    e.notes
+        .push(format!("{by} imports `{module}` for the handler {handler}"));
     e.targets.push(Target {
         what: What::Attr {
             module,
             attr: Some(function.to_string()),
         },
-        by: "awslambdaric".into(),
-        loc: locate(config, &handler),
+        by: by.into(),
+        loc: locate(config, handler),
     });
 }
 

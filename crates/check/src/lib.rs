@@ -316,8 +316,11 @@ fn keep_contents(path: &str, size: u64) -> bool {
             // uWSGI configurations name the application.
             return size <= 64 << 10;
         }
-        if (name.ends_with(".sh") || name.contains("entrypoint")) && !installed {
-            // Entrypoint wrappers ending in `exec ...`.
+        if (name.ends_with(".sh") || name.contains("entrypoint") || name == "bootstrap")
+            && !installed
+        {
+            // Entrypoint wrappers ending in `exec ...`; `bootstrap` is what AWS Lambda's
+            // entrypoint (and every custom runtime) executes.
             return size <= 64 << 10;
         }
         if name.ends_with(".pyc") && !path.contains("/__pycache__/") && !installed {

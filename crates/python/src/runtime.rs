@@ -33,6 +33,14 @@ pub enum Launch {
     ConsoleScript { path: String },
     /// A server that imports `module:attr` after putting the working directory on sys.path.
     AppServer { server: String, app: String },
+    /// AWS Lambda's Python runtime: `bootstrap.py` (which `/lambda-entrypoint.sh` reaches
+    /// through `/var/runtime/bootstrap`) puts the task root and the `/opt/python` layer
+    /// directories on `sys.path`, then imports the handler `module.function` that `_HANDLER`
+    /// names (`None`: not set, the runtime fails at once).
+    Lambda {
+        bootstrap: String,
+        handler: Option<String>,
+    },
     /// Nothing in Entrypoint/Cmd was understood; the checker assumes `python` from WorkingDir.
     Unknown { argv: Vec<String> },
 }
@@ -45,6 +53,10 @@ impl Launch {
             Launch::Command => "python -c ...".to_string(),
             Launch::ConsoleScript { path } => path.clone(),
             Launch::AppServer { server, app } => format!("{server} {app}"),
+            Launch::Lambda { bootstrap, handler } => format!(
+                "AWS Lambda runtime {bootstrap}, handler {}",
+                handler.as_deref().unwrap_or("(none)")
+            ),
             Launch::Unknown { argv } if argv.is_empty() => "(no entrypoint)".to_string(),
             Launch::Unknown { argv } => format!("{} (not understood)", argv.join(" ")),
         }
@@ -630,7 +642,19 @@ fn parse_argv(
     }
     let mut flags = Flags::default();
     if is_python_name(name) {
-        let launch = parse_python_args(&argv[1..], &mut flags);
+        let mut launch = parse_python_args(&argv[1..], &mut flags);
+        if let Launch::Script { path } = &launch {
+            let abs = abspath(cwd, path);
+            if is_lambda_bootstrap(vfs, &abs) {
+                launch = Launch::Lambda {
+                    bootstrap: abs,
+                    handler: config
+                        .env_var("_HANDLER")
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string),
+                };
+            }
+        }
         return Some(Parsed {
             python: first.clone(),
             flags,
@@ -657,8 +681,15 @@ fn parse_argv(
     // A script with a Python shebang: a console script (or the app's own executable script).
     let path = which(vfs, path_var, cwd, first)?;
     let interp = shebang(vfs, &path)?;
-    if let Some(words) = shell_script_exec(vfs, &path, &interp, &argv[1..]) {
-        return parse_argv(vfs, config, &words, path_var, cwd, depth + 1);
+    if let Some(exec) = shell_script_exec(vfs, config, &path, &interp, &argv[1..]) {
+        let mut inner = parse_argv(vfs, config, &exec.words, path_var, cwd, depth + 1)?;
+        // The variable the Lambda runtime reads its handler from, exported by its entrypoint.
+        if let Launch::Lambda { handler, .. } = &mut inner.launch
+            && let Some((_, v)) = exec.exports.iter().find(|(n, _)| n == "_HANDLER")
+        {
+            *handler = Some(v.clone());
+        }
+        return Some(inner);
     }
     if !is_python_name(basename(&interp[0])) {
         return None;
@@ -688,37 +719,239 @@ fn parse_argv(
     })
 }
 
+/// AWS Lambda's runtime bootstrap (`/var/runtime/bootstrap.py` of the `lambda/python` base
+/// images): a `bootstrap.py` that hands `LAMBDA_TASK_ROOT` and `_HANDLER` to awslambdaric's
+/// main. Recognised by what it does rather than where it is, so a copied runtime counts too.
+fn is_lambda_bootstrap(vfs: &Vfs, path: &str) -> bool {
+    basename(path) == "bootstrap.py"
+        && vfs.read_to_string(path).is_some_and(|t| {
+            t.contains("awslambdaric") && t.contains("LAMBDA_TASK_ROOT") && t.contains("_HANDLER")
+        })
+}
+
+/// What a shell entrypoint script hands the process to: the words of the command it `exec`s
+/// and the variables it exports on the way (`export _HANDLER="$1"`).
+struct ShellExec {
+    words: Vec<String>,
+    exports: Vec<(String, String)>,
+}
+
 /// For a shell script (`entrypoint.sh`), the command of its last `exec` line with `"$@"`
 /// replaced by the script's arguments: the usual wrapper that prepares the environment and then
 /// hands the process to the server. Without an `exec` line, its last command: a script that
 /// runs migrations and then `gunicorn app:app` (or `"$@"`) as a child stays up as long as that
-/// command does. Lines continued with `\` are joined first. Best effort: variables are not
-/// expanded, and a last command that is not a program importgate understands leaves the
-/// launch not understood, as before.
+/// command does. Lines continued with `\` are joined first. Variables the script assigns
+/// itself (`RUNTIME_ENTRYPOINT=/var/runtime/bootstrap`), its positional arguments and the
+/// image's environment are expanded; an `exec` line whose program stays unknown after that
+/// (`exec "$wrapper" …` of an unset variable) is a branch not taken, so an earlier one is
+/// chosen. Best effort: conditions are not evaluated, and a last command that is not a program
+/// importgate understands leaves the launch not understood, as before.
 fn shell_script_exec(
     vfs: &Vfs,
+    config: &ImageConfig,
     path: &str,
     interp: &[String],
     args: &[String],
-) -> Option<Vec<String>> {
+) -> Option<ShellExec> {
     if !matches!(basename(interp.first()?), "sh" | "bash" | "dash" | "ash") {
         return None;
     }
     let text = vfs.read_to_string(path)?;
     let lines = logical_lines(&text);
-    let line = lines
-        .iter()
-        .rfind(|l| l.starts_with("exec "))
-        .or_else(|| lines.iter().rfind(|l| is_command_line(l)))?;
+    let vars_before = |end: usize| {
+        let mut vars: Vec<(String, String, bool)> = Vec::new();
+        for line in &lines[..end] {
+            let (exported, rest) = match line.strip_prefix("export ") {
+                Some(r) => (true, r.trim()),
+                None => (false, line.as_str()),
+            };
+            let words = shell_words(rest);
+            let [word] = words.as_slice() else {
+                continue;
+            };
+            let Some((name, value)) = word.split_once('=') else {
+                continue;
+            };
+            if !is_shell_name(name) {
+                continue;
+            }
+            if let Some(v) = expand_shell_word(value, args, &vars, config) {
+                vars.retain(|(n, _, _)| n != name);
+                vars.push((name.to_string(), v, exported));
+            }
+        }
+        vars
+    };
+    let expand_line = |idx: usize| -> Option<ShellExec> {
+        let vars = vars_before(idx);
+        let mut raw = last_command(&lines[idx]);
+        if raw.first().is_some_and(|w| w == "--") {
+            raw.remove(0);
+        }
+        let mut words = Vec::new();
+        for (i, w) in raw.into_iter().enumerate() {
+            if w == "$@" || w == "$*" {
+                words.extend(args.iter().cloned());
+                continue;
+            }
+            match expand_shell_word(&w, args, &vars, config) {
+                Some(v) => words.push(v),
+                // The program itself unknown: not a branch this image takes.
+                None if i == 0 && w.contains('$') => return None,
+                None => words.push(w),
+            }
+        }
+        let exports = vars
+            .into_iter()
+            .filter(|(_, _, e)| *e)
+            .map(|(n, v, _)| (n, v))
+            .collect();
+        (!words.is_empty()).then_some(ShellExec { words, exports })
+    };
+    let execs: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("exec "))
+        .collect();
+    if let Some(found) = execs.iter().rev().find_map(|&i| expand_line(i)) {
+        return Some(found);
+    }
+    let idx = execs
+        .last()
+        .copied()
+        .or_else(|| (0..lines.len()).rfind(|&i| is_command_line(&lines[i])))?;
     let mut words = Vec::new();
-    for w in last_command(line) {
+    for w in last_command(&lines[idx]) {
         if w == "$@" || w == "$*" {
             words.extend(args.iter().cloned());
         } else {
             words.push(w);
         }
     }
-    (!words.is_empty()).then_some(words)
+    (!words.is_empty()).then_some(ShellExec {
+        words,
+        exports: Vec::new(),
+    })
+}
+
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// `$NAME`, `${NAME}`, `${NAME:-default}` and `$1`… in one (unquoted) word, from the script's
+/// own assignments, then the image's environment. `None` when a variable is unknown or empty:
+/// the word's value cannot be told.
+fn expand_shell_word(
+    word: &str,
+    args: &[String],
+    vars: &[(String, String, bool)],
+    config: &ImageConfig,
+) -> Option<String> {
+    let lookup = |name: &str| -> Option<String> {
+        if let Ok(n) = name.parse::<usize>() {
+            return n.checked_sub(1).and_then(|i| args.get(i)).cloned();
+        }
+        vars.iter()
+            .rev()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.clone())
+            .or_else(|| config.env_var(name).map(str::to_string))
+            .filter(|v| !v.is_empty())
+    };
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(braced) = after.strip_prefix('{') {
+            let end = braced.find('}')?;
+            let inner = &braced[..end];
+            let value = match inner.split_once(":-") {
+                Some((name, default)) => lookup(name).or_else(|| Some(default.to_string())),
+                None => lookup(inner),
+            };
+            out.push_str(&value?);
+            rest = &braced[end + 1..];
+        } else {
+            let len = if after.starts_with(|c: char| c.is_ascii_digit()) {
+                1
+            } else {
+                after
+                    .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+                    .unwrap_or(after.len())
+            };
+            if len == 0 {
+                return None;
+            }
+            out.push_str(&lookup(&after[..len])?);
+            rest = &after[len..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// A shell script's argument-count guard that stops it before it `exec`s anything:
+/// `if [ $# -ne 1 ]; then echo "…" >&2; exit 142; fi` given another number of arguments. The
+/// exit status and the message the script prints.
+pub fn shell_guard_exit(vfs: &Vfs, path: &str, nargs: usize) -> Option<(i32, String)> {
+    let text = vfs.read_to_string(path)?;
+    let lines = logical_lines(&text);
+    for (i, line) in lines.iter().enumerate() {
+        let words = shell_words(line.trim_end_matches("; then").trim_end_matches(";then"));
+        if words.first().map(String::as_str) != Some("if") {
+            continue;
+        }
+        let Some(at) = words.iter().position(|w| w == "$#") else {
+            continue;
+        };
+        let (Some(op), Some(n)) = (words.get(at + 1), words.get(at + 2)) else {
+            continue;
+        };
+        let Ok(n) = n.trim_end_matches([']', ';']).parse::<usize>() else {
+            continue;
+        };
+        let holds = match op.as_str() {
+            "-ne" | "!=" => nargs != n,
+            "-eq" | "=" | "==" => nargs == n,
+            "-lt" => nargs < n,
+            "-le" => nargs <= n,
+            "-gt" => nargs > n,
+            "-ge" => nargs >= n,
+            _ => continue,
+        };
+        if !holds {
+            continue;
+        }
+        let mut message = String::new();
+        for body in &lines[i + 1..] {
+            let first = body.split_whitespace().next().unwrap_or_default();
+            if matches!(first, "fi" | "else" | "elif" | "if") {
+                break;
+            }
+            if matches!(first, "echo" | "printf") && message.is_empty() {
+                let w = shell_words(body);
+                message = w
+                    .iter()
+                    .skip(1)
+                    .filter(|w| !w.contains('>') && !w.starts_with('-'))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+            if first == "exit" {
+                let status = body
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.trim_end_matches(';').parse::<i32>().ok())
+                    .unwrap_or(1);
+                return (status != 0).then_some((status, message));
+            }
+        }
+    }
+    None
 }
 
 /// `uv run CMD…`, `poetry run CMD…`, `pipenv run CMD…`, `pdm run CMD…`: the command, and the
@@ -997,12 +1230,14 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
         }
         let words = which(vfs, &path_var, &cwd, first).and_then(|path| {
             let interp = shebang(vfs, &path)?;
-            shell_script_exec(vfs, &path, &interp, &argv[1..]).or_else(|| {
-                is_python_name(basename(&interp[0]))
-                    .then(|| exec_wrapper(vfs, &name, &path, &interp, &argv[1..]))
-                    .flatten()
-                    .map(|w| w.runs)
-            })
+            shell_script_exec(vfs, config, &path, &interp, &argv[1..])
+                .map(|e| e.words)
+                .or_else(|| {
+                    is_python_name(basename(&interp[0]))
+                        .then(|| exec_wrapper(vfs, &name, &path, &interp, &argv[1..]))
+                        .flatten()
+                        .map(|w| w.runs)
+                })
         });
         match words {
             Some(w) => argv = w,
@@ -1391,6 +1626,16 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                     b.push(dirname(&real), Origin::ScriptBinDir { script: p });
                 }
             }
+            Launch::Lambda { bootstrap, .. } => {
+                let real = vfs.realpath(bootstrap).unwrap_or_else(|| bootstrap.clone());
+                b.push(
+                    dirname(&real),
+                    Origin::Launcher {
+                        reason: format!("directory of the Lambda runtime's {bootstrap}"),
+                        installed: true,
+                    },
+                );
+            }
             Launch::Module { .. } => b.push(
                 cwd.clone(),
                 Origin::WorkingDir {
@@ -1535,7 +1780,12 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 site_dirs.push(c);
             }
         }
-        let hidden_skipped = version >= PyVersion::new(3, 13);
+        let mut site = SiteState {
+            startup_hooks: Vec::new(),
+            editable: Vec::new(),
+            distutils_shim: None,
+            warnings: Vec::new(),
+        };
         for dir in &site_dirs {
             let origin = if Some(dir) == user_site.as_ref() {
                 Origin::UserSite
@@ -1543,81 +1793,23 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
                 Origin::SitePackages
             };
             b.push(dir.clone(), origin);
-            let mut pths: Vec<&str> = vfs
-                .read_dir(dir)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|n| n.ends_with(".pth"))
-                .filter(|n| !(hidden_skipped && n.starts_with('.')))
-                .collect();
-            pths.sort();
-            for name in pths {
-                let file = format!("{dir}/{name}");
-                let Some(text) = vfs.read_to_string(&file) else {
-                    warnings.push(format!(
-                        "{file}: contents not available; its lines are ignored"
-                    ));
-                    continue;
-                };
-                for (n, line) in text.lines().enumerate() {
-                    if line.starts_with('#') || line.trim().is_empty() {
-                        continue;
-                    }
-                    if line.starts_with("import ") || line.starts_with("import\t") {
-                        // An exception in an import line makes `addpackage` give up on the
-                        // rest of the file (rule B5). A module found nowhere certainly raises;
-                        // anything else may or may not, which is reported, not guessed.
-                        if let Some(missing) =
-                            first_import_missing(vfs, line, &b.entries, &interpreter)
-                        {
-                            warnings.push(format!(
-                                "{file}:{}: `import {missing}` fails (no such module), so CPython skips the rest of this .pth file",
-                                n + 1
-                            ));
-                            break;
-                        }
-                        startup_hooks.push(format!("{file}:{}: {}", n + 1, line.trim()));
-                        let path_lines_follow = text.lines().skip(n + 1).any(|l| {
-                            !(l.starts_with('#')
-                                || l.trim().is_empty()
-                                || l.starts_with("import ")
-                                || l.starts_with("import\t"))
-                        });
-                        if path_lines_follow {
-                            warnings.push(format!(
-                                "{file}:{}: undecidable: if this import line raises, CPython skips the rest of the file; the path lines after it are assumed to be added",
-                                n + 1
-                            ));
-                        }
-                        if let Some(map) = editable_finder(vfs, dir, line) {
-                            editable.extend(map);
-                        }
-                        if name == "distutils-precedence.pth"
-                            && line.contains("_distutils_hack")
-                            && config
-                                .env_var("SETUPTOOLS_USE_DISTUTILS")
-                                .or_else(|| distutils_default(line))
-                                == Some("local")
-                            && vfs.is_file(&format!("{dir}/_distutils_hack/__init__.py"))
-                            && vfs.is_dir(&format!("{dir}/setuptools/_distutils"))
-                        {
-                            distutils_shim = Some(format!("{dir}/setuptools/_distutils"));
-                        }
-                        continue;
-                    }
-                    let p = abspath(dir, line.trim_end());
-                    if vfs.exists(&p) {
-                        b.push(
-                            p,
-                            Origin::Pth {
-                                file: file.clone(),
-                                line: (n + 1) as u32,
-                            },
-                        );
-                    }
-                }
-            }
+            add_pth_files(vfs, config, dir, &interpreter, &mut b, &mut site);
         }
+        if let Launch::Lambda { .. } = &launch {
+            lambda_paths(
+                vfs,
+                config,
+                &cwd,
+                &interpreter,
+                &mut b,
+                &mut site_dirs,
+                &mut site,
+            );
+        }
+        startup_hooks = site.startup_hooks;
+        editable = site.editable;
+        distutils_shim = site.distutils_shim;
+        warnings.extend(site.warnings);
         for m in ["sitecustomize", "usercustomize"] {
             for e in &b.entries {
                 if vfs.is_file(&format!("{}/{m}.py", e.path)) {
@@ -1644,6 +1836,177 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         run_as,
         warnings,
     })
+}
+
+/// What reading `.pth` files collects besides path entries.
+struct SiteState {
+    startup_hooks: Vec<String>,
+    editable: Vec<(String, String)>,
+    distutils_shim: Option<String>,
+    warnings: Vec<String>,
+}
+
+/// `site.addpackage` for every `.pth` file of `dir`, in name order (rules B5, B6): path lines
+/// that exist are appended, import lines are startup code.
+fn add_pth_files(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    dir: &str,
+    interpreter: &Interpreter,
+    b: &mut PathBuilder,
+    site: &mut SiteState,
+) {
+    let hidden_skipped = interpreter.version >= PyVersion::new(3, 13);
+    let mut pths: Vec<&str> = vfs
+        .read_dir(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.ends_with(".pth"))
+        .filter(|n| !(hidden_skipped && n.starts_with('.')))
+        .collect();
+    pths.sort();
+    for name in pths {
+        let file = format!("{dir}/{name}");
+        let Some(text) = vfs.read_to_string(&file) else {
+            site.warnings.push(format!(
+                "{file}: contents not available; its lines are ignored"
+            ));
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with("import ") || line.starts_with("import\t") {
+                // An exception in an import line makes `addpackage` give up on the
+                // rest of the file (rule B5). A module found nowhere certainly raises;
+                // anything else may or may not, which is reported, not guessed.
+                if let Some(missing) = first_import_missing(vfs, line, &b.entries, interpreter) {
+                    site.warnings.push(format!(
+                        "{file}:{}: `import {missing}` fails (no such module), so CPython skips the rest of this .pth file",
+                        n + 1
+                    ));
+                    break;
+                }
+                site.startup_hooks
+                    .push(format!("{file}:{}: {}", n + 1, line.trim()));
+                let path_lines_follow = text.lines().skip(n + 1).any(|l| {
+                    !(l.starts_with('#')
+                        || l.trim().is_empty()
+                        || l.starts_with("import ")
+                        || l.starts_with("import\t"))
+                });
+                if path_lines_follow {
+                    site.warnings.push(format!(
+                        "{file}:{}: undecidable: if this import line raises, CPython skips the rest of the file; the path lines after it are assumed to be added",
+                        n + 1
+                    ));
+                }
+                if let Some(map) = editable_finder(vfs, dir, line) {
+                    site.editable.extend(map);
+                }
+                if name == "distutils-precedence.pth"
+                    && line.contains("_distutils_hack")
+                    && config
+                        .env_var("SETUPTOOLS_USE_DISTUTILS")
+                        .or_else(|| distutils_default(line))
+                        == Some("local")
+                    && vfs.is_file(&format!("{dir}/_distutils_hack/__init__.py"))
+                    && vfs.is_dir(&format!("{dir}/setuptools/_distutils"))
+                {
+                    site.distutils_shim = Some(format!("{dir}/setuptools/_distutils"));
+                }
+                continue;
+            }
+            let p = abspath(dir, line.trim_end());
+            if vfs.exists(&p) {
+                b.push(
+                    p,
+                    Origin::Pth {
+                        file: file.clone(),
+                        line: (n + 1) as u32,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// AWS Lambda's `bootstrap.py`, before it imports the handler: `site.addsitedir` of
+/// `$LAMBDA_TASK_ROOT` and, when `PYTHONPATH` is not in the environment, of
+/// `/opt/python/lib/pythonX.Y/site-packages` and `/opt/python` (appended, their `.pth` files
+/// read); then the same directories inserted in front, the task root first. From 3.11 the
+/// interpreter's own site-packages (where the runtime's boto3 lives) comes before the runtime's
+/// directory, as AWS documents for those images.
+fn lambda_paths(
+    vfs: &Vfs,
+    config: &ImageConfig,
+    cwd: &str,
+    interpreter: &Interpreter,
+    b: &mut PathBuilder,
+    site_dirs: &mut Vec<String>,
+    site: &mut SiteState,
+) {
+    let task_root = config
+        .env_var("LAMBDA_TASK_ROOT")
+        .filter(|t| !t.is_empty())
+        .map(|t| abspath(cwd, t))
+        .unwrap_or_else(|| cwd.to_string());
+    let layers = config.env_var("PYTHONPATH").is_none();
+    let opt_site = format!(
+        "/opt/python/lib/python{}/site-packages",
+        interpreter.version
+    );
+    let mut dirs = vec![(task_root.clone(), false)];
+    if layers {
+        dirs.push((opt_site.clone(), true));
+        dirs.push(("/opt/python".to_string(), true));
+    }
+    let origin = |dir: &str, installed: bool| Origin::Launcher {
+        reason: if installed {
+            format!("Lambda layer directory {dir} (bootstrap.py)")
+        } else {
+            format!("$LAMBDA_TASK_ROOT {dir}, put first by the Lambda runtime's bootstrap.py")
+        },
+        installed,
+    };
+    for (dir, installed) in &dirs {
+        if !vfs.is_dir(dir) {
+            continue;
+        }
+        b.push(dir.clone(), origin(dir, *installed));
+        add_pth_files(vfs, config, dir, interpreter, b, site);
+        if *installed && !site_dirs.contains(dir) {
+            site_dirs.push(dir.clone());
+        }
+    }
+    let runtime_dir = b.entries.first().map(|e| e.path.clone());
+    if let Some(r) = &runtime_dir
+        && !site_dirs.contains(r)
+    {
+        site_dirs.push(r.clone());
+    }
+    let mut front: Vec<SysPathEntry> = dirs
+        .iter()
+        .filter(|(d, _)| vfs.is_dir(d))
+        .map(|(d, installed)| SysPathEntry {
+            path: d.clone(),
+            origin: origin(d, *installed),
+        })
+        .collect();
+    if interpreter.version >= PyVersion::new(3, 11)
+        && let Some(sp) = b
+            .entries
+            .iter()
+            .find(|e| e.origin == Origin::SitePackages)
+            .cloned()
+    {
+        front.push(sp);
+    }
+    let rest = std::mem::take(&mut b.entries);
+    for e in front.into_iter().chain(rest) {
+        b.push(e.path, e.origin);
+    }
 }
 
 /// The first module of a `.pth` import line (`import a.b, c; ...`: only the first statement
@@ -1864,6 +2227,96 @@ mod tests {
             }
         );
         assert!(matches!(launch("bg.sh"), Launch::Unknown { .. }));
+    }
+
+    /// The `lambda/python` base images: `/lambda-entrypoint.sh` exports `_HANDLER="$1"` and
+    /// execs `$RUNTIME_ENTRYPOINT` (a variable it set), whose `exec` of the interpreter on
+    /// `bootstrap.py` is the branch taken without `AWS_LAMBDA_EXEC_WRAPPER`; `bootstrap.py`
+    /// puts the task root and the layer directories in front and reads the task root's `.pth`.
+    #[test]
+    fn lambda_base_images_run_the_handler_from_the_task_root() {
+        const ENTRY: &str = "#!/bin/sh\nif [ $# -ne 1 ]; then\n  echo \"entrypoint requires the handler name to be the first argument\" 1>&2\n  exit 142\nfi\nexport _HANDLER=\"$1\"\n\nRUNTIME_ENTRYPOINT=/var/runtime/bootstrap\nif [ -z \"${AWS_LAMBDA_RUNTIME_API}\" ]; then\n  exec /usr/local/bin/aws-lambda-rie $RUNTIME_ENTRYPOINT\nelse\n  exec $RUNTIME_ENTRYPOINT\nfi\n";
+        const BOOT: &str = "#!/bin/sh\nexport AWS_EXECUTION_ENV=AWS_Lambda_python3.12\nif [ -z \"$AWS_LAMBDA_EXEC_WRAPPER\" ]; then\n  exec /var/lang/bin/python3.12 /var/runtime/bootstrap.py\nelse\n  wrapper=\"$AWS_LAMBDA_EXEC_WRAPPER\"\n  exec -- \"$wrapper\" /var/lang/bin/python3.12 /var/runtime/bootstrap.py\nfi\n";
+        const PY: &str = "import os, site, sys\nimport awslambdaric.__main__ as m\ndef main():\n    site.addsitedir(os.environ['LAMBDA_TASK_ROOT'])\n    m.main([os.environ['LAMBDA_TASK_ROOT'], os.environ['_HANDLER']])\n";
+        let vfs = Vfs::from_files(&[
+            ("var/lang/bin/python3.12", "ELF"),
+            ("var/lang/lib/python3.12/os.py", ""),
+            ("var/lang/lib/python3.12/site.py", ""),
+            ("var/lang/lib/python3.12/lib-dynload/", ""),
+            (
+                "var/lang/lib/python3.12/site-packages/awslambdaric/__init__.py",
+                "",
+            ),
+            ("var/runtime/bootstrap", BOOT),
+            ("var/runtime/bootstrap.py", PY),
+            ("lambda-entrypoint.sh", ENTRY),
+            ("usr/local/bin/aws-lambda-rie", "ELF"),
+            ("var/task/app.py", ""),
+            ("var/task/extra.pth", "vendor\n"),
+            ("var/task/vendor/dep.py", ""),
+            ("opt/python/lib/python3.12/site-packages/layer.py", ""),
+            ("opt/python/shared.py", ""),
+        ]);
+        let config = |cmd: &[&str], extra: &[&str]| {
+            let mut env = vec![
+                "PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+                "LAMBDA_TASK_ROOT=/var/task",
+                "LAMBDA_RUNTIME_DIR=/var/runtime",
+            ];
+            env.extend_from_slice(extra);
+            let mut c = cfg(cmd, "/var/task", &env);
+            c.entrypoint = Some(vec!["/lambda-entrypoint.sh".into()]);
+            c
+        };
+        let rt = model(&vfs, &config(&["app.handler"], &[])).unwrap();
+        assert_eq!(
+            rt.launch,
+            Launch::Lambda {
+                bootstrap: "/var/runtime/bootstrap.py".into(),
+                handler: Some("app.handler".into()),
+            }
+        );
+        assert_eq!(
+            paths(&rt),
+            [
+                "/var/task",
+                "/opt/python/lib/python3.12/site-packages",
+                "/opt/python",
+                "/var/lang/lib/python3.12/site-packages",
+                "/var/runtime",
+                "/var/lang/lib/python312.zip",
+                "/var/lang/lib/python3.12",
+                "/var/lang/lib/python3.12/lib-dynload",
+                "/var/task/vendor",
+            ]
+        );
+        assert!(rt.site_dirs.contains(&"/opt/python".to_string()));
+        assert!(rt.site_dirs.contains(&"/var/runtime".to_string()));
+        assert!(!rt.site_dirs.contains(&"/var/task".to_string()));
+        // With PYTHONPATH in the environment the layers are left out.
+        let rt = model(&vfs, &config(&["app.handler"], &["PYTHONPATH=/x"])).unwrap();
+        assert_eq!(
+            paths(&rt)[..4],
+            [
+                "/var/task",
+                "/var/lang/lib/python3.12/site-packages",
+                "/var/runtime",
+                "/x"
+            ]
+        );
+        // The entrypoint's guard: exactly one argument, the handler.
+        assert_eq!(shell_guard_exit(&vfs, "/lambda-entrypoint.sh", 1), None);
+        for n in [0, 2] {
+            assert_eq!(
+                shell_guard_exit(&vfs, "/lambda-entrypoint.sh", n),
+                Some((
+                    142,
+                    "entrypoint requires the handler name to be the first argument".into()
+                ))
+            );
+        }
+        let rt = model(&vfs, &config(&[], &[])).unwrap();
+        assert!(matches!(rt.launch, Launch::Lambda { handler: None, .. }));
     }
 
     /// `gosu app CMD` and `su-exec app CMD` run CMD as `app` with `app`'s HOME from passwd:

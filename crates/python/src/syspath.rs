@@ -37,6 +37,13 @@ pub enum Origin {
         file: String,
         line: u32,
     },
+    /// Added by the launcher's own code before it imports the application (AWS Lambda's
+    /// `bootstrap.py`): the task root (`installed: false`, the application's directory) and the
+    /// layer and runtime directories (`installed: true`, code installed there).
+    Launcher {
+        reason: String,
+        installed: bool,
+    },
     /// Added by the program's own code (`sys.path.insert(0, ...)` in the script).
     CodeEdit {
         file: String,
@@ -58,6 +65,7 @@ impl Origin {
             Origin::SitePackages => "site-packages".to_string(),
             Origin::UserSite => "user site-packages".to_string(),
             Origin::Pth { file, line } => format!("{file}:{line}"),
+            Origin::Launcher { reason, .. } => reason.clone(),
             Origin::CodeEdit { file, line } => format!("added by {file}:{line}"),
         }
     }

@@ -167,6 +167,7 @@ enum JsonOrigin<'a> {
     SitePackages,
     UserSite,
     Pth { file: &'a str, line: u32 },
+    Launcher { reason: &'a str, installed: bool },
     CodeEdit { file: &'a str, line: u32 },
 }
 
@@ -330,6 +331,10 @@ impl<'a> From<&'a SysPathEntry> for PathEntry<'a> {
             Origin::SitePackages => JsonOrigin::SitePackages,
             Origin::UserSite => JsonOrigin::UserSite,
             Origin::Pth { file, line } => JsonOrigin::Pth { file, line: *line },
+            Origin::Launcher { reason, installed } => JsonOrigin::Launcher {
+                reason,
+                installed: *installed,
+            },
             Origin::CodeEdit { file, line } => JsonOrigin::CodeEdit { file, line: *line },
         };
         PathEntry {

@@ -55,6 +55,62 @@ pub fn lock_file(name: &str) -> fs::File {
     lock
 }
 
+/// `~/.cache/importgate-tests/wheels/NAME`: `pip download` of `reqs` (each pinned) as wheels
+/// for CPython `python` on manylinux x86_64, without their dependencies (a test lists its
+/// whole closure, so pip in the image resolves against exactly these), filled once under a
+/// lock and marked `.complete`. A directory per test rather than one shared by all, which
+/// would decide what it holds by distribution name alone: another test's copy of a
+/// dependency there would stand in for the pin.
+pub fn pinned_wheels(name: &str, python: &str, reqs: &[&str]) -> PathBuf {
+    let dir = cache_dir().join("wheels").join(name);
+    let marker = dir.join(".complete");
+    if marker.exists() {
+        return dir;
+    }
+    let _lock = lock_file(&format!(
+        "importgate-wheels-{}.lock",
+        name.replace('/', "-")
+    ));
+    if !marker.exists() {
+        fs::create_dir_all(&dir).expect("mkdir wheels");
+        run_ok(
+            Command::new("python3")
+                .args(["-m", "pip", "download", "-q", "--no-deps"])
+                .args(["--only-binary=:all:", "--implementation", "cp"])
+                .args(["--python-version", python])
+                .args(["--platform", "manylinux2014_x86_64"])
+                .args(["--platform", "manylinux_2_17_x86_64"])
+                .args(["--platform", "manylinux_2_28_x86_64"])
+                .arg("-d")
+                .arg(&dir)
+                .args(reqs),
+            &format!("pip download ({name})"),
+        );
+        fs::write(&marker, "").expect("write marker");
+    }
+    dir
+}
+
+/// An image kept between runs (like the interpreter bases): `build(tag)` makes it once, under
+/// a lock, when `docker image inspect` does not find it. Tests running at the same time all
+/// start FROM it. Bump the tag's version when what `build` puts in it changes.
+pub fn base_once(tag: &str, build: impl FnOnce(&str)) -> String {
+    let _lock = lock_file(&format!(
+        "importgate-base-{}.lock",
+        tag.replace(['/', ':'], "-")
+    ));
+    let exists = docker()
+        .args(["image", "inspect", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !exists {
+        build(tag);
+    }
+    tag.to_string()
+}
+
 /// The `docker` CLI, with the classic builder.
 pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
