@@ -172,12 +172,14 @@ struct Launcher<'a> {
     cmd: &'a str,
     /// The launcher prints the import's traceback (aiohttp.web prints only the message).
     traceback: bool,
+    /// The image the scenario starts from.
+    base: fn() -> String,
 }
 
 /// Builds the good and the bad image of `l`, takes the truth from their own Cmd and judges
 /// importgate's verdicts against it; every disagreement is listed before the test fails.
 fn check_launcher(l: &Launcher<'_>) {
-    let base = launchers_base();
+    let base = (l.base)();
     let tail = format!("WORKDIR /app\nCMD {}", l.cmd);
     let mut files = vec![
         file("/app/server.py", l.server),
@@ -311,6 +313,7 @@ fn huey_good_and_bad() {
         server: HUEY_SERVER,
         cmd: r#"["huey_consumer", "server.huey", "-w", "1"]"#,
         traceback: true,
+        base: launchers_base,
     });
 }
 
@@ -341,6 +344,7 @@ fn dramatiq_good_and_bad() {
         server: DRAMATIQ_SERVER,
         cmd: r#"["dramatiq", "server", "--processes", "1", "--threads", "1"]"#,
         traceback: true,
+        base: launchers_base,
     });
 }
 
@@ -373,5 +377,67 @@ fn aiohttp_web_good_and_bad() {
         server: AIOHTTP_SERVER,
         cmd: r#"["python", "-m", "aiohttp.web", "-H", "0.0.0.0", "-P", "8080", "server:init_app"]"#,
         traceback: false,
+        base: launchers_base,
+    });
+}
+
+/// Google's Functions Framework and what pip resolves for it (CPython 3.12, manylinux).
+const FUNCTIONS_FRAMEWORK: &str = "functions-framework==3.10.2";
+
+/// `importgate-test/launchers-ff:v1`: the 3.12 test base with [`FUNCTIONS_FRAMEWORK`]
+/// installed by pip, and the host's libpthread and libgcc_s (watchdog's extension links them).
+fn functions_framework_base() -> String {
+    let slim = ensure_base("slim", "3.12");
+    base_once("importgate-test/launchers-ff:v1", |tag| {
+        let ctx = tempdir();
+        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
+        fs::create_dir_all(ctx.path().join("libs")).unwrap();
+        let wheels = resolved_wheels("functions-framework-v1", "3.12", &[FUNCTIONS_FRAMEWORK]);
+        for w in wheel_files(&wheels) {
+            fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
+        }
+        for lib in ["libpthread.so.0", "libgcc_s.so.1"] {
+            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
+            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
+        }
+        fs::write(
+            ctx.path().join("Dockerfile"),
+            format!(
+                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {FUNCTIONS_FRAMEWORK} && rm -r /wheels\n"
+            ),
+        )
+        .unwrap();
+        run_ok(
+            docker()
+                .args(["build", "-q", "--network", "none", "-t", tag])
+                .arg(ctx.path()),
+            "docker build (functions-framework base)",
+        );
+    })
+}
+
+const FF_SERVER: &str = r#"from routes.handlers import hello as greeting
+
+
+def hello(request):
+    return greeting()
+"#;
+
+/// `functions-framework --target hello --source /app/server.py`: a console script, so
+/// `sys.path[0]` is its bin directory and the working directory is not on the path; the
+/// framework appends the source file's directory before it loads the file as the module
+/// `server`, then serves its `hello` with gunicorn. In the bad image loading the file raises
+/// (exit 1, with a traceback through server.py).
+#[test]
+fn functions_framework_good_and_bad() {
+    if !require_docker() {
+        return;
+    }
+    check_launcher(&Launcher {
+        label: "functions-framework",
+        server: FF_SERVER,
+        cmd: r#"["functions-framework", "--target", "hello", "--source", "/app/server.py"]"#,
+        traceback: true,
+        base: functions_framework_base,
     });
 }

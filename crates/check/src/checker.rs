@@ -1964,18 +1964,13 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, program: &[String]) -> Vec<F
                 )),
                 &argv,
             )),
-            What::BadHandler { handler } => out.push(config_finding(
+            What::Refused { message, why, hint } => out.push(config_finding(
                 t,
                 Code::ExecFailed,
                 "",
-                format!(
-                    "Runtime.MalformedHandlerName: Bad handler '{handler}': not enough values to unpack (expected 2, got 1)"
-                ),
-                vec![format!(
-                    "{} splits the handler at its last dot into a module and a function, and exits when there is no dot",
-                    t.by
-                )],
-                Some("name the handler as `module.function` (`app.handler`)".into()),
+                message.clone(),
+                vec![why.clone()],
+                Some(hint.clone()),
                 &argv,
             )),
             What::Script { path } | What::Path { path } => {
@@ -1990,6 +1985,10 @@ fn entry_findings(ctx: &mut Ctx<'_>, entry: &Entry, program: &[String]) -> Vec<F
                     continue;
                 } else if matches!(t.what, What::Path { .. }) && t.by == "streamlit" {
                     format!("Invalid value: File does not exist: {path}")
+                } else if matches!(t.what, What::Path { .. }) && t.by == "functions-framework" {
+                    format!(
+                        "functions_framework.exceptions.MissingSourceException: File {path} that is expected to define function doesn't exist"
+                    )
                 } else if matches!(t.what, What::Path { .. }) {
                     format!("Path does not exist {path}")
                 } else {

@@ -46,9 +46,15 @@ pub(crate) enum What {
     Path { path: String },
     /// The program the container executes (argv[0], or the command of a `sh -c`).
     Program { name: String },
-    /// A handler name AWS Lambda's runtime cannot split into `module.function`: it reports
-    /// `Runtime.MalformedHandlerName` and exits before importing anything.
-    BadHandler { handler: String },
+    /// A launcher that refuses its configuration and exits before it imports anything: AWS
+    /// Lambda's runtime given a handler without a dot, functions-framework without a target.
+    Refused {
+        /// What it prints.
+        message: String,
+        /// Why, in words.
+        why: String,
+        hint: String,
+    },
     /// The program is there but the kernel (or `env`) cannot start it: no execute permission
     /// for the runtime user, a `#!` interpreter or ELF loader the image lacks, a CRLF `#!`.
     Exec {
@@ -490,6 +496,9 @@ pub(crate) fn entry(
             }
             if module == "aiohttp.web" {
                 aiohttp_web(config, args, &mut e);
+            }
+            if module == "functions_framework" {
+                functions_framework(vfs, config, &rt.cwd, args, &mut e);
             }
             if module == "awslambdaric"
                 && let Some(handler) = positionals(args).into_iter().next()
@@ -974,8 +983,14 @@ fn aiohttp_web(config: &ImageConfig, args: &[String], e: &mut Entry) {
 fn lambda_handler(config: &ImageConfig, handler: &str, by: &str, e: &mut Entry) {
     let Some((module, function)) = handler.rsplit_once('.') else {
         e.targets.push(Target {
-            what: What::BadHandler {
-                handler: handler.to_string(),
+            what: What::Refused {
+                message: format!(
+                    "Runtime.MalformedHandlerName: Bad handler '{handler}': not enough values to unpack (expected 2, got 1)"
+                ),
+                why: format!(
+                    "{by} splits the handler at its last dot into a module and a function, and exits when there is no dot"
+                ),
+                hint: "name the handler as `module.function` (`app.handler`)".into(),
             },
             by: by.into(),
             loc: locate(config, handler),
@@ -992,6 +1007,75 @@ fn lambda_handler(config: &ImageConfig, handler: &str, by: &str, e: &mut Entry) 
         },
         by: by.into(),
         loc: locate(config, handler),
+    });
+}
+
+/// The console scripts of Google's Functions Framework (and `python -m functions_framework`).
+const FUNCTIONS_FRAMEWORK: &[&str] = &[
+    "functions-framework",
+    "functions_framework",
+    "functions-framework-python",
+    "functions_framework_python",
+    "ff",
+];
+
+/// The file Functions Framework loads: `--source`, else `FUNCTION_SOURCE`, else `./main.py`
+/// (functions-framework 3.10 `_function_registry.get_function_source`); absolute, not resolved.
+fn functions_source(config: &ImageConfig, cwd: &str, args: &[String]) -> String {
+    let source = option(args, &["--source"])
+        .or_else(|| config.env_var("FUNCTION_SOURCE").map(str::to_string))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "main.py".into());
+    abspath(cwd, &source)
+}
+
+/// `functions-framework --target F [--source FILE]`: the target comes from `--target` or
+/// `FUNCTION_TARGET` (click exits 2 without one); the source file must exist; it is loaded as
+/// the module named after the file, with its directory appended to `sys.path` first, and must
+/// define the target (functions-framework 3.10 `create_app`, `load_function_module`,
+/// `get_user_function`).
+fn functions_framework(vfs: &Vfs, config: &ImageConfig, cwd: &str, args: &[String], e: &mut Entry) {
+    let by = "functions-framework";
+    let target = option(args, &["--target"])
+        .or_else(|| config.env_var("FUNCTION_TARGET").map(str::to_string))
+        .filter(|t| !t.is_empty());
+    let Some(target) = target else {
+        e.targets.push(Target {
+            what: What::Refused {
+                message: "Error: Missing option '--target'.".into(),
+                why: "functions-framework needs the function to serve, from `--target` or `FUNCTION_TARGET`, and exits 2 without it".into(),
+                hint: "pass `--target NAME` or set `FUNCTION_TARGET`".into(),
+            },
+            by: by.into(),
+            loc: locate(config, args.first().map(String::as_str).unwrap_or(by)),
+        });
+        return;
+    };
+    let source = functions_source(config, cwd, args);
+    let real = vfs.realpath(&source).unwrap_or_else(|| source.clone());
+    let needle = option(args, &["--source"]).unwrap_or_else(|| target.clone());
+    if !vfs.is_file(&real) {
+        e.targets.push(Target {
+            what: What::Path { path: source },
+            by: by.into(),
+            loc: locate(config, &needle),
+        });
+        return;
+    }
+    let module = basename(&real)
+        .rsplit_once('.')
+        .map_or(basename(&real), |(stem, _)| stem)
+        .to_string();
+    e.notes.push(format!(
+        "functions-framework loads {real} as `{module}` and serves its `{target}`"
+    ));
+    e.targets.push(Target {
+        what: What::Attr {
+            module,
+            attr: Some(target),
+        },
+        by: by.into(),
+        loc: locate(config, &needle),
     });
 }
 
@@ -1050,6 +1134,7 @@ fn worker_cli(
         });
     };
     match program {
+        p if FUNCTIONS_FRAMEWORK.contains(&p) => functions_framework(vfs, config, cwd, args, e),
         "sanic" => {
             // `--simple` (or a directory) serves files and imports nothing; a path is not a
             // module name either.
@@ -1552,6 +1637,12 @@ pub(crate) fn apply_server_paths(
             let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
             front.push((cwd, "celery".into()));
         }
+        // The source file's real directory appended before it is loaded.
+        f if FUNCTIONS_FRAMEWORK.contains(&f) || f == "functions_framework" => {
+            let source = functions_source(config, &rt.cwd, args);
+            let real = vfs.realpath(&source).unwrap_or(source);
+            back.push((dirname(&real), "functions-framework".into()));
+        }
         // `sys.path.append(os.getcwd())` before the import (sanic's loader, arq's CLI).
         "sanic" | "arq" => {
             let cwd = vfs.realpath(&rt.cwd).unwrap_or_else(|| rt.cwd.clone());
@@ -1756,6 +1847,14 @@ fn app_module(spec: &str) -> String {
     module.trim_matches('/').replace('/', ".")
 }
 
+fn dirname(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((d, _)) => d.to_string(),
+        None => ".".to_string(),
+    }
+}
+
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -1897,6 +1996,50 @@ mod tests {
             Some(("/app".to_string(), "server".to_string()))
         );
         assert_eq!(hypercorn_path("/app", "server:app"), None);
+    }
+
+    /// functions-framework 3.10: `--target` (else `FUNCTION_TARGET`) names the function,
+    /// `--source` (else `FUNCTION_SOURCE`, else `./main.py`) the file, loaded as the module
+    /// named after it; no target or no file stops it before anything is imported.
+    #[test]
+    fn functions_framework_target_and_source() {
+        let vfs = Vfs::from_files(&[("srv/main.py", ""), ("srv/fn/handler.py", "")]);
+        let config = |env: &[&str]| ImageConfig {
+            env: env.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let run = |args: &str, env: &[&str]| {
+            let mut e = Entry::default();
+            functions_framework(&vfs, &config(env), "/srv", &words(args), &mut e);
+            e.targets.into_iter().map(|t| t.what).collect::<Vec<_>>()
+        };
+        let attr = |m: &str, a: &str| What::Attr {
+            module: m.into(),
+            attr: Some(a.into()),
+        };
+        assert_eq!(run("--target hello", &[]), [attr("main", "hello")]);
+        assert_eq!(
+            run("--target=hi --source fn/handler.py", &[]),
+            [attr("handler", "hi")]
+        );
+        assert_eq!(
+            run(
+                "",
+                &["FUNCTION_TARGET=hi", "FUNCTION_SOURCE=/srv/fn/handler.py"]
+            ),
+            [attr("handler", "hi")]
+        );
+        assert_eq!(
+            run("--target hello --source gone.py", &[]),
+            [What::Path {
+                path: "/srv/gone.py".into()
+            }]
+        );
+        assert!(matches!(
+            run("--port 8080", &[])[..],
+            [What::Refused { .. }]
+        ));
+        assert_eq!(functions_source(&config(&[]), "/srv", &[]), "/srv/main.py");
     }
 
     /// Flask's `prepare_import`, as observed with Flask 3.1 (tests/it/servers.rs).

@@ -62,6 +62,16 @@ pub fn lock_file(name: &str) -> fs::File {
 /// would decide what it holds by distribution name alone: another test's copy of a
 /// dependency there would stand in for the pin.
 pub fn pinned_wheels(name: &str, python: &str, reqs: &[&str]) -> PathBuf {
+    download_wheels(name, python, reqs, true)
+}
+
+/// [`pinned_wheels`] with the dependencies pip resolves for `reqs` (the first run's
+/// resolution is kept).
+pub fn resolved_wheels(name: &str, python: &str, reqs: &[&str]) -> PathBuf {
+    download_wheels(name, python, reqs, false)
+}
+
+fn download_wheels(name: &str, python: &str, reqs: &[&str], no_deps: bool) -> PathBuf {
     let dir = cache_dir().join("wheels").join(name);
     let marker = dir.join(".complete");
     if marker.exists() {
@@ -73,10 +83,13 @@ pub fn pinned_wheels(name: &str, python: &str, reqs: &[&str]) -> PathBuf {
     ));
     if !marker.exists() {
         fs::create_dir_all(&dir).expect("mkdir wheels");
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "pip", "download", "-q"]);
+        if no_deps {
+            cmd.arg("--no-deps");
+        }
         run_ok(
-            Command::new("python3")
-                .args(["-m", "pip", "download", "-q", "--no-deps"])
-                .args(["--only-binary=:all:", "--implementation", "cp"])
+            cmd.args(["--only-binary=:all:", "--implementation", "cp"])
                 .args(["--python-version", python])
                 .args(["--platform", "manylinux2014_x86_64"])
                 .args(["--platform", "manylinux_2_17_x86_64"])
