@@ -2109,3 +2109,59 @@ fn names_served_through_a_table_lookup() {
     );
     differential(&image.tag, &report);
 }
+
+/// An entrypoint script that `cd`s and exports before it starts the program:
+/// `cd /app/src`, `export PYTHONPATH=/app/lib:$PYTHONPATH`, `exec python -m server`. The
+/// module is found in the directory the script moved to (`-m` puts the working directory
+/// first), its `helpers` in the exported PYTHONPATH. The bad twin has `helpers.py` only in the
+/// image's WORKDIR, where nothing looks. Judged against the container's own start.
+#[test]
+fn shell_entrypoint_cd_and_export() {
+    if !require_docker() {
+        return;
+    }
+    const START: &str = "#!/bin/sh\nset -e\ncd /app/src\nexport PYTHONPATH=/app/lib:$PYTHONPATH\nexec python3 -m server\n";
+    const SERVER: &str = "import helpers\n\nprint(helpers.GREETING, flush=True)\n";
+    let tail = "RUN chmod 755 /app/start.sh\nWORKDIR /app\nENTRYPOINT [\"/app/start.sh\"]";
+    let good = scenario(
+        "cd-export",
+        "good",
+        &[
+            ("/app/start.sh", START),
+            ("/app/src/server.py", SERVER),
+            ("/app/lib/helpers.py", "GREETING = 'started'\n"),
+        ],
+        tail,
+    );
+    let bad = scenario(
+        "cd-export",
+        "bad",
+        &[
+            ("/app/start.sh", START),
+            ("/app/src/server.py", SERVER),
+            ("/app/lib/README", "libraries\n"),
+            ("/app/helpers.py", "GREETING = 'started'\n"),
+        ],
+        tail,
+    );
+    // The truth.
+    let started = start_container(&good.tag, 20, &[]);
+    assert!(
+        started.exit == Some(0) && started.log.contains("started"),
+        "good image: exit {:?}\n{}",
+        started.exit,
+        started.log
+    );
+    let failed = start_container(&bad.tag, 20, &[]);
+    assert!(
+        failed.exit == Some(1) && failed.log.contains("No module named 'helpers'"),
+        "bad image: exit {:?}\n{}",
+        failed.exit,
+        failed.log
+    );
+    // The judgment.
+    assert_clean("cd and export", &good.tag);
+    let (_, f) = one_error("cd and export (helpers only in WORKDIR)", &bad.tag);
+    assert_eq!(f["module"], "helpers");
+    assert_eq!(f["file"], "/app/src/server.py");
+}

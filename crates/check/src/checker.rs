@@ -813,7 +813,9 @@ fn check_with(
 ) -> Result<Report, CheckError> {
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
-    let server_notes = entry::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
+    // The program's environment: the image's, with what its entrypoint script exports.
+    let config = importgate_python::runtime::with_exports(&image.config, &rt.exported);
+    let server_notes = entry::apply_server_paths(&image.fs, &config, &mut rt, &argv);
     let rt = rt;
     let (policy, config_file) = build_policy(image, &rt, opts)?;
     let files = appfiles::select(&image.fs, &rt, &policy.include, &policy.exclude)?;
@@ -848,7 +850,7 @@ fn check_with(
     .map(|(f, m)| (f, Arc::new(m.for_version(major, minor))))
     .collect();
     // What the container runs, as typed targets; `python -c` code is checked like a file.
-    let entry = entry::entry(&image.fs, &image.config, &rt, &argv, !opts.modes_unknown);
+    let entry = entry::entry(&image.fs, &config, &rt, &argv, !opts.modes_unknown);
     let code: Option<(Arc<str>, crate::ConfigLoc)> = entry
         .code()
         .map(|(c, loc)| (Arc::<str>::from(c), loc.clone()));

@@ -133,7 +133,8 @@ pub fn explain(image: &Image, target: &str, file: Option<&str>) -> Result<Explan
     let mut rt = importgate_python::model(&image.fs, &image.config)?;
     let argv = importgate_python::runtime::program_argv(&image.fs, &image.config);
     // The same sys.path additions as the check (app servers' `--chdir`, `--pythonpath`).
-    crate::entry::apply_server_paths(&image.fs, &image.config, &mut rt, &argv);
+    let config = importgate_python::runtime::with_exports(&image.config, &rt.exported);
+    crate::entry::apply_server_paths(&image.fs, &config, &mut rt, &argv);
     let sys_path: Vec<PathEntry> = rt
         .sys_path
         .iter()

@@ -109,6 +109,10 @@ pub struct Runtime {
     /// `None`: the image's `User`.
     #[serde(default)]
     pub run_as: Option<String>,
+    /// Variables an entrypoint script exports before it starts the program
+    /// (`export PYTHONPATH=…`): the program's environment is the image's with these on top.
+    #[serde(default)]
+    pub exported: Vec<(String, String)>,
     /// Things that could not be modelled exactly.
     pub warnings: Vec<String>,
 }
@@ -228,6 +232,10 @@ struct Parsed {
     wrappers: Vec<ExecWrapper>,
     /// The user `gosu`/`su-exec` switched to.
     run_as: Option<String>,
+    /// Variables the shell scripts on the way export, outermost first (a later one wins).
+    env: Vec<(String, String)>,
+    /// The directory the shell line or scripts on the way `cd` into before the program runs.
+    cwd: Option<String>,
 }
 
 /// A Python console script that prepares the environment and `exec`s the rest of its command
@@ -623,7 +631,12 @@ fn parse_argv(
         let pos = argv.iter().position(|a| a == "-c")?;
         let script = argv.get(pos + 1)?;
         let words = last_command(script);
-        return parse_argv(vfs, config, &words, path_var, cwd, depth + 1);
+        let inner_cwd = chain_cwd(script, cwd, config);
+        let mut inner = parse_argv(vfs, config, &words, path_var, &inner_cwd, depth + 1)?;
+        if inner_cwd != cwd {
+            inner.cwd.get_or_insert(inner_cwd);
+        }
+        return Some(inner);
     }
     // `gosu USER CMD…` / `su-exec USER CMD…`: the command runs as that user, with its HOME.
     if matches!(name, "gosu" | "su-exec") {
@@ -661,6 +674,8 @@ fn parse_argv(
             launch,
             wrappers: Vec::new(),
             run_as: None,
+            env: Vec::new(),
+            cwd: None,
         });
     }
     // Project runners: the command runs with the project's environment first on PATH.
@@ -681,13 +696,20 @@ fn parse_argv(
     // A script with a Python shebang: a console script (or the app's own executable script).
     let path = which(vfs, path_var, cwd, first)?;
     let interp = shebang(vfs, &path)?;
-    if let Some(exec) = shell_script_exec(vfs, config, &path, &interp, &argv[1..]) {
-        let mut inner = parse_argv(vfs, config, &exec.words, path_var, cwd, depth + 1)?;
+    if let Some(exec) = shell_script_exec(vfs, config, &path, &interp, &argv[1..], cwd) {
+        let inner_cwd = exec.cwd.clone().unwrap_or_else(|| cwd.to_string());
+        let mut inner = parse_argv(vfs, config, &exec.words, path_var, &inner_cwd, depth + 1)?;
+        if inner_cwd != cwd {
+            inner.cwd.get_or_insert(inner_cwd);
+        }
+        let mut env = exec.exports.clone();
+        env.append(&mut inner.env);
+        inner.env = env;
         // The variable the Lambda runtime reads its handler from, exported by its entrypoint.
         if let Launch::Lambda { handler, .. } = &mut inner.launch
             && let Some((_, v)) = exec.exports.iter().find(|(n, _)| n == "_HANDLER")
         {
-            *handler = Some(v.clone());
+            *handler = (!v.is_empty()).then(|| v.clone());
         }
         return Some(inner);
     }
@@ -716,6 +738,8 @@ fn parse_argv(
         launch,
         wrappers: Vec::new(),
         run_as: None,
+        env: Vec::new(),
+        cwd: None,
     })
 }
 
@@ -734,6 +758,8 @@ fn is_lambda_bootstrap(vfs: &Vfs, path: &str) -> bool {
 struct ShellExec {
     words: Vec<String>,
     exports: Vec<(String, String)>,
+    /// Where the script `cd`s before that command (`None`: where it started).
+    cwd: Option<String>,
 }
 
 /// For a shell script (`entrypoint.sh`), the command of its last `exec` line with `"$@"`
@@ -752,6 +778,7 @@ fn shell_script_exec(
     path: &str,
     interp: &[String],
     args: &[String],
+    cwd: &str,
 ) -> Option<ShellExec> {
     if !matches!(basename(interp.first()?), "sh" | "bash" | "dash" | "ash") {
         return None;
@@ -775,7 +802,8 @@ fn shell_script_exec(
             if !is_shell_name(name) {
                 continue;
             }
-            if let Some(v) = expand_shell_word(value, args, &vars, config) {
+            // An unset variable in a value is empty, as the shell has it.
+            if let Some(v) = expand_shell_word(value, args, &vars, config, true) {
                 vars.retain(|(n, _, _)| n != name);
                 vars.push((name.to_string(), v, exported));
             }
@@ -794,11 +822,30 @@ fn shell_script_exec(
                 words.extend(args.iter().cloned());
                 continue;
             }
-            match expand_shell_word(&w, args, &vars, config) {
+            match expand_shell_word(&w, args, &vars, config, false) {
                 Some(v) => words.push(v),
                 // The program itself unknown: not a branch this image takes.
                 None if i == 0 && w.contains('$') => return None,
                 None => words.push(w),
+            }
+        }
+        // `cd DIR` lines before the command, and `cd DIR && …` in its own line.
+        let mut dir = cwd.to_string();
+        for line in lines[..idx].iter().chain(std::iter::once(&lines[idx])) {
+            let parts: Vec<&str> = line
+                .split("&&")
+                .flat_map(|p| p.split(';'))
+                .map(str::trim)
+                .collect();
+            let before = if std::ptr::eq(line, &lines[idx]) {
+                parts.len().saturating_sub(1)
+            } else {
+                parts.len()
+            };
+            for part in &parts[..before] {
+                if let Some(to) = cd_target(part, args, &vars, config) {
+                    dir = abspath(&dir, &to);
+                }
             }
         }
         let exports = vars
@@ -806,10 +853,23 @@ fn shell_script_exec(
             .filter(|(_, _, e)| *e)
             .map(|(n, v, _)| (n, v))
             .collect();
-        (!words.is_empty()).then_some(ShellExec { words, exports })
+        (!words.is_empty()).then_some(ShellExec {
+            words,
+            exports,
+            cwd: (dir != cwd).then_some(dir),
+        })
     };
+    // `exec CMD`, also as the last command of a chain (`cd src && exec CMD`).
     let execs: Vec<usize> = (0..lines.len())
-        .filter(|&i| lines[i].starts_with("exec "))
+        .filter(|&i| {
+            lines[i]
+                .split("&&")
+                .flat_map(|p| p.split(';'))
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .last()
+                .is_some_and(|p| p.starts_with("exec "))
+        })
         .collect();
     if let Some(found) = execs.iter().rev().find_map(|&i| expand_line(i)) {
         return Some(found);
@@ -829,7 +889,43 @@ fn shell_script_exec(
     (!words.is_empty()).then_some(ShellExec {
         words,
         exports: Vec::new(),
+        cwd: None,
     })
+}
+
+/// The directory of a `cd DIR` command (one part of a `&&`/`;` chain), expanded; `None` for
+/// anything else or a directory that cannot be told (`cd "$(dirname "$0")"`, `cd -`).
+fn cd_target(
+    part: &str,
+    args: &[String],
+    vars: &[(String, String, bool)],
+    config: &ImageConfig,
+) -> Option<String> {
+    let words = shell_words(part);
+    let [cd, dir] = words.as_slice() else {
+        return None;
+    };
+    if cd != "cd" || dir == "-" {
+        return None;
+    }
+    expand_shell_word(dir, args, vars, config, false)
+}
+
+/// Where a `sh -c` line's last command runs: its `cd DIR && …` parts applied in order.
+fn chain_cwd(line: &str, cwd: &str, config: &ImageConfig) -> String {
+    let parts: Vec<&str> = line
+        .split("&&")
+        .flat_map(|p| p.split(';'))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut dir = cwd.to_string();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        if let Some(to) = cd_target(part, &[], &[], config) {
+            dir = abspath(&dir, &to);
+        }
+    }
+    dir
 }
 
 fn is_shell_name(name: &str) -> bool {
@@ -848,17 +944,23 @@ fn expand_shell_word(
     args: &[String],
     vars: &[(String, String, bool)],
     config: &ImageConfig,
+    unset_empty: bool,
 ) -> Option<String> {
     let lookup = |name: &str| -> Option<String> {
-        if let Ok(n) = name.parse::<usize>() {
-            return n.checked_sub(1).and_then(|i| args.get(i)).cloned();
+        let value = if let Ok(n) = name.parse::<usize>() {
+            n.checked_sub(1).and_then(|i| args.get(i)).cloned()
+        } else {
+            vars.iter()
+                .rev()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, v, _)| v.clone())
+                .or_else(|| config.env_var(name).map(str::to_string))
+        };
+        match value.filter(|v| !v.is_empty()) {
+            Some(v) => Some(v),
+            None if unset_empty => Some(String::new()),
+            None => None,
         }
-        vars.iter()
-            .rev()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, v, _)| v.clone())
-            .or_else(|| config.env_var(name).map(str::to_string))
-            .filter(|v| !v.is_empty())
     };
     let mut out = String::new();
     let mut rest = word;
@@ -869,7 +971,9 @@ fn expand_shell_word(
             let end = braced.find('}')?;
             let inner = &braced[..end];
             let value = match inner.split_once(":-") {
-                Some((name, default)) => lookup(name).or_else(|| Some(default.to_string())),
+                Some((name, default)) => lookup(name)
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| Some(default.to_string())),
                 None => lookup(inner),
             };
             out.push_str(&value?);
@@ -1230,7 +1334,7 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
         }
         let words = which(vfs, &path_var, &cwd, first).and_then(|path| {
             let interp = shebang(vfs, &path)?;
-            shell_script_exec(vfs, config, &path, &interp, &argv[1..])
+            shell_script_exec(vfs, config, &path, &interp, &argv[1..], &cwd)
                 .map(|e| e.words)
                 .or_else(|| {
                     is_python_name(basename(&interp[0]))
@@ -1400,6 +1504,19 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
     let mut warnings = Vec::new();
 
     let parsed = parse_argv(vfs, config, &argv, &path_var, &cwd, 0);
+    // What the shell scripts on the way export reaches the interpreter, and where they `cd`
+    // is its working directory.
+    let (exported, cwd) = match &parsed {
+        Some(p) => (p.env.clone(), p.cwd.clone().unwrap_or(cwd)),
+        None => (Vec::new(), cwd),
+    };
+    let overlay;
+    let config = if exported.is_empty() {
+        config
+    } else {
+        overlay = with_exports(config, &exported);
+        &overlay
+    };
     let (python_cmd, mut flags, launch, wrappers, run_as) = match parsed {
         Some(p) => (p.python, p.flags, p.launch, p.wrappers, p.run_as),
         None => {
@@ -1834,8 +1951,18 @@ pub fn model(vfs: &Vfs, config: &ImageConfig) -> Result<Runtime, ModelError> {
         pth_file: pth_lines.map(|_| pth_file),
         wrappers,
         run_as,
+        exported,
         warnings,
     })
+}
+
+/// `config` with `exported` added to its environment (the later value of a name wins, as
+/// [`ImageConfig::env_var`] reads it).
+pub fn with_exports(config: &ImageConfig, exported: &[(String, String)]) -> ImageConfig {
+    let mut c = config.clone();
+    c.env
+        .extend(exported.iter().map(|(k, v)| format!("{k}={v}")));
+    c
 }
 
 /// What reading `.pth` files collects besides path entries.
@@ -2317,6 +2444,59 @@ mod tests {
         }
         let rt = model(&vfs, &config(&[], &[])).unwrap();
         assert!(matches!(rt.launch, Launch::Lambda { handler: None, .. }));
+    }
+
+    /// A shell entrypoint's `cd DIR` (its own line, or `cd DIR && exec …`) is the program's
+    /// working directory, and what it exports is the program's environment: `$VAR` of an unset
+    /// variable is empty there, so `/app/lib:$PYTHONPATH` ends in an empty entry, the working
+    /// directory.
+    #[test]
+    fn shell_entrypoints_cd_and_export() {
+        let vfs = slim(&[
+            (
+                "usr/local/bin/gunicorn",
+                "#!/usr/local/bin/python3.12\nfrom gunicorn.app.wsgiapp import run\n",
+            ),
+            ("app/src/main.py", ""),
+            ("app/lib/", ""),
+            (
+                "app/start.sh",
+                "#!/bin/sh\nset -e\ncd /app/src\nexport PYTHONPATH=/app/lib:$PYTHONPATH\nexec gunicorn main:app\n",
+            ),
+            (
+                "app/chain.sh",
+                "#!/bin/sh\ncd src && exec gunicorn main:app\n",
+            ),
+        ]);
+        let run = |entry: Vec<String>| {
+            let mut c = cfg(&[], "/app", &["PATH=/usr/local/bin:/usr/bin"]);
+            c.entrypoint = Some(entry);
+            c.cmd = None;
+            model(&vfs, &c).unwrap()
+        };
+        let rt = run(vec!["/app/start.sh".into()]);
+        assert_eq!(rt.cwd, "/app/src");
+        assert_eq!(
+            rt.exported,
+            [("PYTHONPATH".to_string(), "/app/lib:".to_string())]
+        );
+        assert_eq!(
+            paths(&rt)[..4],
+            [
+                "/app/src",
+                "/usr/local/bin",
+                "/app/lib",
+                "/usr/local/lib/python312.zip"
+            ]
+        );
+        assert_eq!(run(vec!["/app/chain.sh".into()]).cwd, "/app/src");
+        let rt = run(vec![
+            "sh".into(),
+            "-c".into(),
+            "cd /app/src && exec gunicorn main:app".into(),
+        ]);
+        assert_eq!(rt.cwd, "/app/src");
+        assert!(rt.exported.is_empty());
     }
 
     /// `gosu app CMD` and `su-exec app CMD` run CMD as `app` with `app`'s HOME from passwd:
