@@ -2164,4 +2164,42 @@ fn shell_entrypoint_cd_and_export() {
     let (_, f) = one_error("cd and export (helpers only in WORKDIR)", &bad.tag);
     assert_eq!(f["module"], "helpers");
     assert_eq!(f["file"], "/app/src/server.py");
+
+    // The same through coreutils' `env -C DIR NAME=VALUE CMD…` in the exec form.
+    let env_form = "WORKDIR /app\nENTRYPOINT [\"env\", \"-C\", \"/app/src\", \"PYTHONPATH=/app/lib\", \"python3\", \"-m\", \"server\"]";
+    let good = scenario(
+        "env-chdir",
+        "good",
+        &[
+            ("/app/src/server.py", SERVER),
+            ("/app/lib/helpers.py", "GREETING = 'started'\n"),
+        ],
+        env_form,
+    );
+    let bad = scenario(
+        "env-chdir",
+        "bad",
+        &[
+            ("/app/src/server.py", SERVER),
+            ("/app/helpers.py", "GREETING = 'started'\n"),
+        ],
+        env_form,
+    );
+    let started = start_container(&good.tag, 20, &[]);
+    assert!(
+        started.exit == Some(0) && started.log.contains("started"),
+        "env -C good image: exit {:?}\n{}",
+        started.exit,
+        started.log
+    );
+    let failed = start_container(&bad.tag, 20, &[]);
+    assert!(
+        failed.exit == Some(1) && failed.log.contains("No module named 'helpers'"),
+        "env -C bad image: exit {:?}\n{}",
+        failed.exit,
+        failed.log
+    );
+    assert_clean("env -C", &good.tag);
+    let (_, f) = one_error("env -C (helpers only in WORKDIR)", &bad.tag);
+    assert_eq!(f["module"], "helpers");
 }

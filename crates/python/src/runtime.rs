@@ -638,20 +638,24 @@ fn parse_argv(
         }
         return Some(inner);
     }
-    // `gosu USER CMD…` / `su-exec USER CMD…`: the command runs as that user, with its HOME.
-    if matches!(name, "gosu" | "su-exec") {
-        let user = argv.get(1)?;
-        let mut inner = parse_argv(vfs, config, argv.get(2..)?, path_var, cwd, depth + 1)?;
-        inner.run_as.get_or_insert_with(|| user.clone());
+    // Init shims, `nice`/`nohup`/`timeout`, `env NAME=…`, and the user switchers (`gosu USER
+    // CMD…`: the command runs as that user, with its HOME).
+    if let Some(t) = see_through(name, &argv[1..]) {
+        let inner_cwd = t
+            .cwd
+            .as_deref()
+            .map_or_else(|| cwd.to_string(), |d| abspath(cwd, d));
+        let mut inner = parse_argv(vfs, config, &t.rest, path_var, &inner_cwd, depth + 1)?;
+        if let Some(user) = t.user {
+            inner.run_as.get_or_insert(user);
+        }
+        if inner_cwd != cwd {
+            inner.cwd.get_or_insert(inner_cwd);
+        }
+        let mut env = t.env;
+        env.append(&mut inner.env);
+        inner.env = env;
         return Some(inner);
-    }
-    if matches!(name, "tini" | "dumb-init" | "exec" | "env") {
-        let rest: Vec<String> = argv[1..]
-            .iter()
-            .skip_while(|a| a.starts_with('-') || a.contains('='))
-            .cloned()
-            .collect();
-        return parse_argv(vfs, config, &rest, path_var, cwd, depth + 1);
     }
     let mut flags = Flags::default();
     if is_python_name(name) {
@@ -740,6 +744,106 @@ fn parse_argv(
         run_as: None,
         env: Vec::new(),
         cwd: None,
+    })
+}
+
+/// What a program that runs the rest of its command line hands over: the command, the user it
+/// runs it as, variables it sets and the directory it changes to.
+struct Through {
+    rest: Vec<String>,
+    user: Option<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<String>,
+}
+
+/// Programs that run another one from their arguments after their own options: init shims
+/// (`tini`, `dumb-init`, `catatonit`), `exec`, `env [NAME=VALUE…]` (`-C DIR`), `nice`,
+/// `ionice`, `nohup`, `setsid`, `stdbuf`, `timeout DURATION`, `taskset MASK`, and the user
+/// switchers `gosu USER`, `su-exec USER`, `s6-setuidgid USER`, `chpst -u USER`,
+/// `runuser -u USER`, `setpriv --reuid=UID`. Options that take a value are skipped with it.
+fn see_through(name: &str, args: &[String]) -> Option<Through> {
+    // Options taking a separate value, per program.
+    let valued: &[&str] = match name {
+        "tini" | "tini-static" => &["-p", "-e", "-l"],
+        "dumb-init" => &["-r", "--rewrite"],
+        "env" => &["-u", "--unset", "-C", "--chdir", "-S", "--split-string"],
+        "nice" => &["-n", "--adjustment"],
+        "ionice" => &["-c", "--class", "-n", "--classdata"],
+        "timeout" => &["-s", "--signal", "-k", "--kill-after"],
+        "stdbuf" => &["-i", "-o", "-e"],
+        "chpst" => &[
+            "-u", "-U", "-b", "-e", "-/", "-C", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f",
+            "-c", "-r", "-t",
+        ],
+        "runuser" => &["-u", "--user", "-g", "--group", "-G", "--supp-group", "-w"],
+        "setpriv" => &[],
+        "taskset" => &[],
+        "catatonit" | "exec" | "nohup" | "setsid" | "gosu" | "su-exec" | "s6-setuidgid" => &[],
+        _ => return None,
+    };
+    let mut user = None;
+    let mut env = Vec::new();
+    let mut cwd = None;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if valued.contains(&a.as_str()) {
+            let value = args.get(i + 1).cloned();
+            match (name, a.as_str()) {
+                ("chpst", "-u") | ("runuser", "-u" | "--user") => {
+                    user = value.map(|v| v.split(':').next().unwrap_or_default().to_string());
+                }
+                ("env", "-C" | "--chdir") => cwd = value,
+                _ => {}
+            }
+            i += 2;
+            continue;
+        }
+        if let Some(uid) = a.strip_prefix("--reuid=").filter(|_| name == "setpriv") {
+            user = Some(uid.to_string());
+        }
+        if let Some(dir) = a.strip_prefix("--chdir=").filter(|_| name == "env") {
+            cwd = Some(dir.to_string());
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            i += 1;
+            continue;
+        }
+        if name == "env"
+            && let Some((k, v)) = a.split_once('=')
+        {
+            env.push((k.to_string(), v.to_string()));
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    let mut rest = args.get(i..)?.to_vec();
+    match name {
+        // The user, then the command.
+        "gosu" | "su-exec" | "s6-setuidgid" => {
+            if rest.len() < 2 {
+                return None;
+            }
+            user = Some(rest.remove(0));
+        }
+        // A duration or a CPU mask before the command.
+        "timeout" | "taskset" => {
+            if rest.len() < 2 {
+                return None;
+            }
+            rest.remove(0);
+        }
+        _ => {}
+    }
+    (!rest.is_empty()).then_some(Through {
+        rest,
+        user,
+        env,
+        cwd,
     })
 }
 
@@ -1320,16 +1424,8 @@ pub fn program_argv(vfs: &Vfs, config: &ImageConfig) -> Vec<String> {
             argv = rest;
             continue;
         }
-        if matches!(name.as_str(), "gosu" | "su-exec") && argv.len() > 2 {
-            argv = argv[2..].to_vec();
-            continue;
-        }
-        if matches!(name.as_str(), "tini" | "dumb-init" | "exec" | "env") {
-            argv = argv[1..]
-                .iter()
-                .skip_while(|a| a.starts_with('-') || a.contains('='))
-                .cloned()
-                .collect();
+        if let Some(t) = see_through(&name, &argv[1..]) {
+            argv = t.rest;
             continue;
         }
         let words = which(vfs, &path_var, &cwd, first).and_then(|path| {
@@ -2497,6 +2593,62 @@ mod tests {
         ]);
         assert_eq!(rt.cwd, "/app/src");
         assert!(rt.exported.is_empty());
+    }
+
+    /// Programs that run the rest of their command line: their own options (with values) are
+    /// passed over, the user switchers name the user, `env` sets variables and `-C` a directory.
+    #[test]
+    fn wrappers_hand_over_the_rest_of_their_command_line() {
+        let t = |line: &str| {
+            let w: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            see_through(&w[0], &w[1..]).map(|t| (t.rest.join(" "), t.user, t.env, t.cwd))
+        };
+        let plain = |rest: &str| Some((rest.to_string(), None, Vec::new(), None));
+        assert_eq!(
+            t("tini -g -p SIGTERM -- python app.py"),
+            plain("python app.py")
+        );
+        assert_eq!(
+            t("dumb-init --rewrite 15:2 python app.py"),
+            plain("python app.py")
+        );
+        assert_eq!(t("nice -n 10 gunicorn a:b"), plain("gunicorn a:b"));
+        assert_eq!(
+            t("timeout --preserve-status 1h python x.py"),
+            plain("python x.py")
+        );
+        assert_eq!(t("stdbuf -oL -e L python x.py"), plain("python x.py"));
+        assert_eq!(t("nohup python x.py"), plain("python x.py"));
+        let user =
+            |rest: &str, u: &str| Some((rest.to_string(), Some(u.to_string()), Vec::new(), None));
+        assert_eq!(t("gosu app python x.py"), user("python x.py", "app"));
+        assert_eq!(
+            t("runuser -u app -- python x.py"),
+            user("python x.py", "app")
+        );
+        assert_eq!(
+            t("chpst -u app:app python x.py"),
+            user("python x.py", "app")
+        );
+        assert_eq!(
+            t("setpriv --reuid=1000 --regid=1000 --init-groups python x.py"),
+            user("python x.py", "1000")
+        );
+        assert_eq!(
+            t("s6-setuidgid app python x.py"),
+            user("python x.py", "app")
+        );
+        assert_eq!(
+            t("env -C /srv PYTHONPATH=/lib python x.py"),
+            Some((
+                "python x.py".to_string(),
+                None,
+                vec![("PYTHONPATH".to_string(), "/lib".to_string())],
+                Some("/srv".to_string())
+            ))
+        );
+        assert_eq!(t("gosu app"), None);
+        assert_eq!(t("python x.py"), None);
     }
 
     /// `gosu app CMD` and `su-exec app CMD` run CMD as `app` with `app`'s HOME from passwd:
