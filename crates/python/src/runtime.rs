@@ -758,7 +758,8 @@ struct Through {
 
 /// Programs that run another one from their arguments after their own options: init shims
 /// (`tini`, `dumb-init`, `catatonit`), `exec`, `env [NAME=VALUE…]` (`-C DIR`), `nice`,
-/// `ionice`, `nohup`, `setsid`, `stdbuf`, `timeout DURATION`, `taskset MASK`, and the user
+/// `ionice`, `nohup`, `setsid`, `stdbuf`, `timeout DURATION`, `taskset MASK`, AWS's
+/// `aws-lambda-rie`, and the user
 /// switchers `gosu USER`, `su-exec USER`, `s6-setuidgid USER`, `chpst -u USER`,
 /// `runuser -u USER`, `setpriv --reuid=UID`. Options that take a value are skipped with it.
 fn see_through(name: &str, args: &[String]) -> Option<Through> {
@@ -777,6 +778,13 @@ fn see_through(name: &str, args: &[String]) -> Option<Through> {
         ],
         "runuser" => &["-u", "--user", "-g", "--group", "-G", "--supp-group", "-w"],
         "setpriv" => &[],
+        // AWS's Lambda runtime interface emulator runs the runtime it is given.
+        "aws-lambda-rie" => &[
+            "--log-level",
+            "--runtime-interface-emulator-address",
+            "--runtime-api-address",
+            "--init-bin",
+        ],
         "taskset" => &[],
         "catatonit" | "exec" | "nohup" | "setsid" | "gosu" | "su-exec" | "s6-setuidgid" => &[],
         _ => return None,
@@ -2619,6 +2627,10 @@ mod tests {
         );
         assert_eq!(t("stdbuf -oL -e L python x.py"), plain("python x.py"));
         assert_eq!(t("nohup python x.py"), plain("python x.py"));
+        assert_eq!(
+            t("aws-lambda-rie --log-level debug python -m awslambdaric app.handler"),
+            plain("python -m awslambdaric app.handler")
+        );
         let user =
             |rest: &str, u: &str| Some((rest.to_string(), Some(u.to_string()), Vec::new(), None));
         assert_eq!(t("gosu app python x.py"), user("python x.py", "app"));
