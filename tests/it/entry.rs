@@ -118,41 +118,26 @@ fn wheel_dir() -> PathBuf {
 /// and the host's libgcc_s and glibc compatibility stubs (pydantic-core's extension needs
 /// them; the minimal base lacks them, python:3.12-slim has them). Built once, under a lock.
 fn entry_base() -> String {
-    let slim = ensure_base("slim", "3.12");
-    base_once(BASE, |tag| {
-        let ctx = tempdir();
-        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-        fs::create_dir_all(ctx.path().join("libs")).unwrap();
-        for w in wheel_files(&wheel_dir()) {
-            let name = w.file_name().unwrap().to_string_lossy().to_string();
-            if !name.starts_with("orjson-") {
-                fs::copy(&w, ctx.path().join("wheels").join(&name)).unwrap();
-            }
-        }
-        for lib in [
+    let parts = WheelBase {
+        wheels: wheel_files(&wheel_dir())
+            .into_iter()
+            .filter(|w| !w.to_string_lossy().contains("/orjson-"))
+            .collect(),
+        libs: &[
             "libgcc_s.so.1",
             "libpthread.so.0",
             "libdl.so.2",
             "librt.so.1",
             "libutil.so.1",
-        ] {
-            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-        }
-        fs::write(
-            ctx.path().join("Dockerfile"),
-            format!(
-                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl && rm -r /wheels\n"
-            ),
-        )
-        .unwrap();
-        run_ok(
-            docker()
-                .args(["build", "-q", "--network", "none", "-t", tag])
-                .arg(ctx.path()),
-            "docker build (entry base)",
-        );
-    })
+        ],
+        rootfs: &[],
+    };
+    wheel_base(
+        BASE,
+        &ensure_base("slim", "3.12"),
+        &parts,
+        "COPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-deps --no-compile --disable-pip-version-check /wheels/*.whl && rm -r /wheels",
+    )
 }
 
 /// `importgate-test/entry-LABEL:VARIANT` from the entry base, these files and the Dockerfile
@@ -2110,11 +2095,12 @@ fn names_served_through_a_table_lookup() {
     differential(&image.tag, &report);
 }
 
-/// An entrypoint script that `cd`s and exports before it starts the program:
-/// `cd /app/src`, `export PYTHONPATH=/app/lib:$PYTHONPATH`, `exec python -m server`. The
-/// module is found in the directory the script moved to (`-m` puts the working directory
-/// first), its `helpers` in the exported PYTHONPATH. The bad twin has `helpers.py` only in the
-/// image's WORKDIR, where nothing looks. Judged against the container's own start.
+/// An entrypoint that changes directory and environment before it starts the program, in two
+/// forms: a script (`cd /app/src`, `export PYTHONPATH=/app/lib:$PYTHONPATH`, `exec python3 -m
+/// server`) and coreutils' `env -C /app/src PYTHONPATH=/app/lib python3 -m server` in the exec
+/// form. The module is found in the directory moved to (`-m` puts the working directory first),
+/// its `helpers` in the exported PYTHONPATH. Each bad twin has `helpers.py` only in the image's
+/// WORKDIR, where nothing looks. Judged against the container's own start.
 #[test]
 fn shell_entrypoint_cd_and_export() {
     if !require_docker() {
@@ -2122,84 +2108,48 @@ fn shell_entrypoint_cd_and_export() {
     }
     const START: &str = "#!/bin/sh\nset -e\ncd /app/src\nexport PYTHONPATH=/app/lib:$PYTHONPATH\nexec python3 -m server\n";
     const SERVER: &str = "import helpers\n\nprint(helpers.GREETING, flush=True)\n";
-    let tail = "RUN chmod 755 /app/start.sh\nWORKDIR /app\nENTRYPOINT [\"/app/start.sh\"]";
-    let good = scenario(
-        "cd-export",
-        "good",
-        &[
-            ("/app/start.sh", START),
-            ("/app/src/server.py", SERVER),
-            ("/app/lib/helpers.py", "GREETING = 'started'\n"),
-        ],
-        tail,
-    );
-    let bad = scenario(
-        "cd-export",
-        "bad",
-        &[
-            ("/app/start.sh", START),
-            ("/app/src/server.py", SERVER),
-            ("/app/lib/README", "libraries\n"),
-            ("/app/helpers.py", "GREETING = 'started'\n"),
-        ],
-        tail,
-    );
-    // The truth.
-    let started = start_container(&good.tag, 20, &[]);
-    assert!(
-        started.exit == Some(0) && started.log.contains("started"),
-        "good image: exit {:?}\n{}",
-        started.exit,
-        started.log
-    );
-    let failed = start_container(&bad.tag, 20, &[]);
-    assert!(
-        failed.exit == Some(1) && failed.log.contains("No module named 'helpers'"),
-        "bad image: exit {:?}\n{}",
-        failed.exit,
-        failed.log
-    );
-    // The judgment.
-    assert_clean("cd and export", &good.tag);
-    let (_, f) = one_error("cd and export (helpers only in WORKDIR)", &bad.tag);
-    assert_eq!(f["module"], "helpers");
-    assert_eq!(f["file"], "/app/src/server.py");
-
-    // The same through coreutils' `env -C DIR NAME=VALUE CMD…` in the exec form.
-    let env_form = "WORKDIR /app\nENTRYPOINT [\"env\", \"-C\", \"/app/src\", \"PYTHONPATH=/app/lib\", \"python3\", \"-m\", \"server\"]";
-    let good = scenario(
-        "env-chdir",
-        "good",
-        &[
-            ("/app/src/server.py", SERVER),
-            ("/app/lib/helpers.py", "GREETING = 'started'\n"),
-        ],
-        env_form,
-    );
-    let bad = scenario(
-        "env-chdir",
-        "bad",
-        &[
-            ("/app/src/server.py", SERVER),
-            ("/app/helpers.py", "GREETING = 'started'\n"),
-        ],
-        env_form,
-    );
-    let started = start_container(&good.tag, 20, &[]);
-    assert!(
-        started.exit == Some(0) && started.log.contains("started"),
-        "env -C good image: exit {:?}\n{}",
-        started.exit,
-        started.log
-    );
-    let failed = start_container(&bad.tag, 20, &[]);
-    assert!(
-        failed.exit == Some(1) && failed.log.contains("No module named 'helpers'"),
-        "env -C bad image: exit {:?}\n{}",
-        failed.exit,
-        failed.log
-    );
-    assert_clean("env -C", &good.tag);
-    let (_, f) = one_error("env -C (helpers only in WORKDIR)", &bad.tag);
-    assert_eq!(f["module"], "helpers");
+    const HELPERS: &str = "GREETING = 'started'\n";
+    // Per form: its label, its own files, the Dockerfile's tail.
+    type Form<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let forms: [Form<'_>; 2] = [
+        (
+            "cd-export",
+            vec![("/app/start.sh", START)],
+            "RUN chmod 755 /app/start.sh\nWORKDIR /app\nENTRYPOINT [\"/app/start.sh\"]",
+        ),
+        (
+            "env-chdir",
+            Vec::new(),
+            "WORKDIR /app\nENTRYPOINT [\"env\", \"-C\", \"/app/src\", \"PYTHONPATH=/app/lib\", \"python3\", \"-m\", \"server\"]",
+        ),
+    ];
+    for (label, extra, tail) in forms {
+        let mut files = extra.clone();
+        files.push(("/app/src/server.py", SERVER));
+        let mut good_files = files.clone();
+        good_files.push(("/app/lib/helpers.py", HELPERS));
+        files.push(("/app/helpers.py", HELPERS));
+        let good = scenario(label, "good", &good_files, tail);
+        let bad = scenario(label, "bad", &files, tail);
+        // The truth.
+        let started = start_container(&good.tag, 20, &[]);
+        assert!(
+            started.exit == Some(0) && started.log.contains("started"),
+            "{label} good image: exit {:?}\n{}",
+            started.exit,
+            started.log
+        );
+        let failed = start_container(&bad.tag, 20, &[]);
+        assert!(
+            failed.exit == Some(1) && failed.log.contains("No module named 'helpers'"),
+            "{label} bad image: exit {:?}\n{}",
+            failed.exit,
+            failed.log
+        );
+        // The judgment.
+        assert_clean(label, &good.tag);
+        let (_, f) = one_error(&format!("{label} (helpers only in WORKDIR)"), &bad.tag);
+        assert_eq!(f["module"], "helpers");
+        assert_eq!(f["file"], "/app/src/server.py");
+    }
 }

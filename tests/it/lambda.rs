@@ -18,9 +18,6 @@
 //! `importgate check` exits 0 without error findings exactly when the handler loaded, and
 //! names the module the runtime's `ImportModuleError` names.
 
-use std::fs;
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::support::*;
@@ -33,7 +30,7 @@ const WHEELS: &[&str] = &[
     "jmespath==1.0.1",
 ];
 
-const BASE: &str = "importgate-test/lambda-python:3.12-v1";
+const BASE: &str = "importgate-test/lambda-python:3.12-v2";
 
 const ENTRYPOINT: &str = r#"#!/bin/sh
 # The lambda/python images' entrypoint, as published: exactly one argument, the handler.
@@ -105,55 +102,31 @@ if __name__ == "__main__":
 /// awslambdaric installed there, jmespath in `/var/runtime`, the scripts above, and the
 /// images' environment.
 fn lambda_base() -> String {
-    let slim = ensure_base("slim", "3.12");
-    base_once(BASE, |tag| {
-        let ctx = tempdir();
-        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-        fs::create_dir_all(ctx.path().join("libs")).unwrap();
-        for w in wheel_files(&pinned_wheels("lambda-v1", "3.12", WHEELS)) {
-            fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
-        }
-        for lib in ["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"] {
-            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-        }
-        let root = ctx.path().join("rootfs");
-        fs::create_dir_all(root.join("var/runtime")).unwrap();
-        for (path, text) in [
-            ("lambda-entrypoint.sh", ENTRYPOINT),
-            ("var/runtime/bootstrap", BOOTSTRAP),
-            ("var/runtime/bootstrap.py", BOOTSTRAP_PY),
-        ] {
-            fs::write(root.join(path), text).unwrap();
-        }
-        let pip = "/var/lang/bin/python3.12 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels";
-        fs::write(
-            ctx.path().join("Dockerfile"),
-            format!(
-                "FROM {slim}\n\
-                 COPY libs/ {MULTIARCH}/\n\
-                 RUN mkdir -p /var/lang /var/task && cp -a /usr/local/bin /usr/local/lib /var/lang/ \
-                 && rm -r /usr/local/bin/python3.12 /usr/local/bin/python3 /usr/local/bin/python /usr/local/lib/python3.12 \
-                 /usr/local/lib/libpython3.12.so.1.0 /usr/local/lib/libpython3.12.so\n\
-                 ENV LANG=en_US.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin \
-                 LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib \
-                 LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime AWS_LAMBDA_RUNTIME_API=127.0.0.1:9\n\
-                 COPY wheels/ /wheels/\n\
-                 RUN {pip} awslambdaric && {pip} --target /var/runtime jmespath && rm -r /wheels\n\
-                 COPY rootfs/ /\n\
-                 RUN chmod 755 /lambda-entrypoint.sh /var/runtime/bootstrap\n\
-                 WORKDIR /var/task\n\
-                 ENTRYPOINT [\"/lambda-entrypoint.sh\"]\n"
-            ),
-        )
-        .unwrap();
-        run_ok(
-            docker()
-                .args(["build", "-q", "--network", "none", "-t", tag])
-                .arg(ctx.path()),
-            "docker build (lambda base)",
-        );
-    })
+    let parts = WheelBase {
+        wheels: wheel_files(&pinned_wheels("lambda-v1", "3.12", WHEELS)),
+        libs: &["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"],
+        rootfs: &[
+            ("/lambda-entrypoint.sh", ENTRYPOINT),
+            ("/var/runtime/bootstrap", BOOTSTRAP),
+            ("/var/runtime/bootstrap.py", BOOTSTRAP_PY),
+        ],
+    };
+    let pip = "/var/lang/bin/python3.12 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels";
+    let dockerfile = format!(
+        "RUN mkdir -p /var/lang /var/task && cp -a /usr/local/bin /usr/local/lib /var/lang/ \
+         && rm -r /usr/local/bin/python3.12 /usr/local/bin/python3 /usr/local/bin/python /usr/local/lib/python3.12 \
+         /usr/local/lib/libpython3.12.so.1.0 /usr/local/lib/libpython3.12.so\n\
+         ENV LANG=en_US.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin \
+         LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib \
+         LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime AWS_LAMBDA_RUNTIME_API=127.0.0.1:9\n\
+         COPY wheels/ /wheels/\n\
+         RUN {pip} awslambdaric && {pip} --target /var/runtime jmespath && rm -r /wheels\n\
+         COPY rootfs/ /\n\
+         RUN chmod 755 /lambda-entrypoint.sh /var/runtime/bootstrap\n\
+         WORKDIR /var/task\n\
+         ENTRYPOINT [\"/lambda-entrypoint.sh\"]"
+    );
+    wheel_base(BASE, &ensure_base("slim", "3.12"), &parts, &dockerfile)
 }
 
 /// What the runtime did with the handler.

@@ -19,9 +19,6 @@
 //! one it fails, with error findings only for the module CPython names, one of them at the
 //! statement that imports it.
 
-use std::fs;
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::support::*;
@@ -60,35 +57,16 @@ const TIMEOUT: u64 = 15;
 /// lacks them (python:3.12-slim has them). Built once, under a lock: the three tests run at
 /// the same time and all start FROM it.
 fn launchers_base() -> String {
-    let slim = ensure_base("slim", "3.12");
-    base_once(BASE, |tag| {
-        let ctx = tempdir();
-        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-        fs::create_dir_all(ctx.path().join("libs")).unwrap();
-        for w in wheel_files(&pinned_wheels("launchers-v1", "3.12", WHEELS)) {
-            fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
-        }
-        for lib in ["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"] {
-            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-        }
-        fs::write(
-            ctx.path().join("Dockerfile"),
-            format!(
-                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {} && rm -r /wheels\n",
-                WHEELS.join(" ")
-            ),
-        )
-        .unwrap();
-        // Not an `Image`: it is kept, for the other launcher tests building on it now and for
-        // the next run.
-        run_ok(
-            docker()
-                .args(["build", "-q", "--network", "none", "-t", tag])
-                .arg(ctx.path()),
-            "docker build (launchers base)",
-        );
-    })
+    let parts = WheelBase {
+        wheels: wheel_files(&pinned_wheels("launchers-v1", "3.12", WHEELS)),
+        libs: &["libpthread.so.0", "libgcc_s.so.1", "libstdc++.so.6"],
+        rootfs: &[],
+    };
+    let install = format!(
+        "COPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {} && rm -r /wheels",
+        WHEELS.join(" ")
+    );
+    wheel_base(BASE, &ensure_base("slim", "3.12"), &parts, &install)
 }
 
 /// `routes/handlers.py`, which the bad images lack.
@@ -384,36 +362,27 @@ fn aiohttp_web_good_and_bad() {
 /// Google's Functions Framework and what pip resolves for it (CPython 3.12, manylinux).
 const FUNCTIONS_FRAMEWORK: &str = "functions-framework==3.10.2";
 
-/// `importgate-test/launchers-ff:v1`: the 3.12 test base with [`FUNCTIONS_FRAMEWORK`]
+/// `importgate-test/launchers-ff:v2`: the 3.12 test base with [`FUNCTIONS_FRAMEWORK`]
 /// installed by pip, and the host's libpthread and libgcc_s (watchdog's extension links them).
 fn functions_framework_base() -> String {
-    let slim = ensure_base("slim", "3.12");
-    base_once("importgate-test/launchers-ff:v1", |tag| {
-        let ctx = tempdir();
-        fs::create_dir_all(ctx.path().join("wheels")).unwrap();
-        fs::create_dir_all(ctx.path().join("libs")).unwrap();
-        let wheels = resolved_wheels("functions-framework-v1", "3.12", &[FUNCTIONS_FRAMEWORK]);
-        for w in wheel_files(&wheels) {
-            fs::copy(&w, ctx.path().join("wheels").join(w.file_name().unwrap())).unwrap();
-        }
-        for lib in ["libpthread.so.0", "libgcc_s.so.1"] {
-            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).unwrap();
-            fs::copy(&src, ctx.path().join("libs").join(lib)).unwrap();
-        }
-        fs::write(
-            ctx.path().join("Dockerfile"),
-            format!(
-                "FROM {slim}\nCOPY libs/ {MULTIARCH}/\nCOPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {FUNCTIONS_FRAMEWORK} && rm -r /wheels\n"
-            ),
-        )
-        .unwrap();
-        run_ok(
-            docker()
-                .args(["build", "-q", "--network", "none", "-t", tag])
-                .arg(ctx.path()),
-            "docker build (functions-framework base)",
-        );
-    })
+    let parts = WheelBase {
+        wheels: wheel_files(&resolved_wheels(
+            "functions-framework-v1",
+            "3.12",
+            &[FUNCTIONS_FRAMEWORK],
+        )),
+        libs: &["libpthread.so.0", "libgcc_s.so.1"],
+        rootfs: &[],
+    };
+    let install = format!(
+        "COPY wheels/ /wheels/\nRUN python3 -m pip install -q --no-index --no-compile --disable-pip-version-check --find-links /wheels {FUNCTIONS_FRAMEWORK} && rm -r /wheels"
+    );
+    wheel_base(
+        "importgate-test/launchers-ff:v2",
+        &ensure_base("slim", "3.12"),
+        &parts,
+        &install,
+    )
 }
 
 const FF_SERVER: &str = r#"from routes.handlers import hello as greeting

@@ -124,6 +124,57 @@ pub fn base_once(tag: &str, build: impl FnOnce(&str)) -> String {
     tag.to_string()
 }
 
+/// What a test base of wheels holds besides its Dockerfile lines.
+pub struct WheelBase<'a> {
+    /// The wheel files, put under `/wheels/` of the build (the Dockerfile installs them from
+    /// there and removes them).
+    pub wheels: Vec<PathBuf>,
+    /// Host libraries copied into the image's multiarch directory: what C extensions link
+    /// that the minimal test bases lack (python:3.12-slim has them).
+    pub libs: &'a [&'a str],
+    /// Files of the build's `rootfs/` (for a `COPY rootfs/ /` the Dockerfile places).
+    pub rootfs: &'a [(&'a str, &'a str)],
+}
+
+/// [`base_once`] for a base built from wheels: a build context with `wheels/`, `libs/` (copied
+/// by the Dockerfile's first line to the multiarch directory) and `rootfs/`, and `FROM from`
+/// followed by `dockerfile`, built without network.
+pub fn wheel_base(tag: &str, from: &str, parts: &WheelBase<'_>, dockerfile: &str) -> String {
+    base_once(tag, |tag| {
+        let ctx = tempdir();
+        fs::create_dir_all(ctx.path().join("wheels")).expect("mkdir wheels");
+        fs::create_dir_all(ctx.path().join("libs")).expect("mkdir libs");
+        for w in &parts.wheels {
+            let name = w.file_name().expect("wheel file name");
+            fs::copy(w, ctx.path().join("wheels").join(name)).expect("copy wheel");
+        }
+        for lib in parts.libs {
+            let src = fs::canonicalize(PathBuf::from(MULTIARCH).join(lib)).expect(lib);
+            fs::copy(&src, ctx.path().join("libs").join(lib)).expect("copy library");
+        }
+        write_entries(
+            &ctx.path().join("rootfs"),
+            &parts
+                .rootfs
+                .iter()
+                .map(|(p, t)| file(*p, *t))
+                .collect::<Vec<_>>(),
+        );
+        fs::write(
+            ctx.path().join("Dockerfile"),
+            format!("FROM {from}\nCOPY libs/ {MULTIARCH}/\n{dockerfile}\n"),
+        )
+        .expect("write Dockerfile");
+        // Not an `Image`: it is kept, for the tests building on it now and for the next run.
+        run_ok(
+            docker()
+                .args(["build", "-q", "--network", "none", "-t", tag])
+                .arg(ctx.path()),
+            &format!("docker build ({tag})"),
+        );
+    })
+}
+
 /// The `docker` CLI, with the classic builder.
 pub fn docker() -> Command {
     let mut cmd = Command::new("docker");
