@@ -12,6 +12,7 @@ pub mod memo;
 pub mod pyc;
 pub mod resolve;
 pub mod runtime;
+pub mod shell;
 pub mod syspath;
 pub mod zipdir;
 
