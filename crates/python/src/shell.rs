@@ -649,7 +649,7 @@ fn expand_shell_word(
             let value = if let Some((name, default)) = inner.split_once(":-") {
                 lookup(name)
                     .filter(|v| !v.is_empty())
-                    .or_else(|| Some(default.to_string()))
+                    .or_else(|| expand_shell_word(default, args, vars, config, unset_empty))
             } else if let Some((name, pat)) = inner.split_once('#').filter(|(n, _)| !n.is_empty()) {
                 // `${1#-}`: a literal prefix removed.
                 lookup(name).map(|v| v.strip_prefix(pat).map(str::to_string).unwrap_or(v))
@@ -765,10 +765,30 @@ pub(crate) fn last_command(line: &str) -> Vec<String> {
 pub(crate) fn logical_lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
+    // The delimiter of a here-document being passed over (`python << END` … `END`): its
+    // lines are the command's input, not commands.
+    let mut heredoc: Option<String> = None;
     for line in text.lines() {
         let line = line.trim();
+        if let Some(end) = &heredoc {
+            if line == end {
+                heredoc = None;
+            }
+            continue;
+        }
         if cur.is_empty() && (line.is_empty() || line.starts_with('#')) {
             continue;
+        }
+        if let Some((_, after)) = line.split_once("<<").filter(|(_, a)| !a.starts_with('<')) {
+            let delim = after
+                .trim_start_matches('-')
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_matches(['\'', '"']);
+            if !delim.is_empty() {
+                heredoc = Some(delim.to_string());
+            }
         }
         match line.strip_suffix('\\') {
             Some(head) => {
@@ -885,6 +905,12 @@ mod tests {
         assert_eq!(
             handed(files, &[], &[], &[]).as_deref(),
             Some("python main.py")
+        );
+        // A here-document is input, not commands; a default names other variables.
+        let heredoc = "#!/bin/bash\npython << END\nimport sys\nif True:\n    exec('x')\nEND\nMODULE=${MODULE:-$NAME:app}\nexec gunicorn \"$MODULE\"\n";
+        assert_eq!(
+            handed(heredoc, &[], &["NAME=main"], &[]).as_deref(),
+            Some("gunicorn main:app")
         );
         // A test that cannot be told (a command's status): the last exec, as before.
         let unknown =
