@@ -183,8 +183,11 @@ pub(crate) fn load_file(source: &Source, opts: &LoadOptions) -> Result<Image, Im
                 inner: file,
                 step: &step,
             };
+            // The outer tar is read header by header, each layer seeked over (its bytes are
+            // read in place): a seek drops the buffer, so a large one is refilled in vain per
+            // member.
             let mut store = collect_seekable(
-                BufReader::with_capacity(1 << 20, counted),
+                BufReader::with_capacity(OUTER_BUFFER, counted),
                 &in_place,
                 &source.describe(),
                 &opts.capture,
@@ -342,6 +345,9 @@ pub(crate) fn assemble(
 /// A layer's diff id being hashed on a worker (a layer indexed in place,
 /// [`crate::layer::index_tar_in_place`]); every reader of the same member waits for the same
 /// result.
+/// The read size of an archive file's own tar: its headers and small metadata members.
+const OUTER_BUFFER: usize = 64 << 10;
+
 #[derive(Debug)]
 pub(crate) struct PendingHash {
     rx: std::sync::Mutex<Option<std::sync::mpsc::Receiver<std::io::Result<String>>>>,
