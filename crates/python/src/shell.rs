@@ -340,10 +340,35 @@ fn walk(
     steps
 }
 
-/// The parts of a `&&`/`;` chain, trimmed, empty ones dropped.
-fn chain(text: &str) -> Vec<&str> {
-    text.split("&&")
-        .flat_map(|p| p.split(';'))
+/// The parts of a `&&`/`;` chain (outside quotes), trimmed, empty ones dropped.
+pub(crate) fn chain(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let bytes = text.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b';' => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            None if b == b'&' && bytes.get(i + 1) == Some(&b'&') => {
+                parts.push(&text[start..i]);
+                i += 1;
+                start = i + 1;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    parts.push(&text[start..]);
+    parts
+        .into_iter()
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect()
@@ -589,12 +614,7 @@ fn cd_target(
 
 /// Where a `sh -c` line's last command runs: its `cd DIR && …` parts applied in order.
 pub(crate) fn chain_cwd(line: &str, cwd: &str, config: &ImageConfig) -> String {
-    let parts: Vec<&str> = line
-        .split("&&")
-        .flat_map(|p| p.split(';'))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts = chain(line);
     let mut dir = cwd.to_string();
     for part in &parts[..parts.len().saturating_sub(1)] {
         if let Some(to) = cd_target(part, &[], &[], config) {
@@ -747,13 +767,7 @@ pub fn shell_guard_exit(vfs: &Vfs, path: &str, nargs: usize) -> Option<(i32, Str
 /// The words of the last command of a shell line: of an `a && b` or `a; b` chain the last one
 /// is the long-running one, without its `exec`.
 pub(crate) fn last_command(line: &str) -> Vec<String> {
-    let last = line
-        .split("&&")
-        .flat_map(|s| s.split(';'))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .last()
-        .unwrap_or_default();
+    let last = chain(line).last().copied().unwrap_or_default();
     let mut words = shell_words(last);
     if words.first().is_some_and(|w| w == "exec") {
         words.remove(0);
@@ -911,6 +925,12 @@ mod tests {
         assert_eq!(
             handed(heredoc, &[], &["NAME=main"], &[]).as_deref(),
             Some("gunicorn main:app")
+        );
+        // `;` inside quotes is not a separator.
+        let quoted = "#!/bin/sh\ncd /srv && exec python -c \"import a; import b\"\n";
+        assert_eq!(
+            handed(quoted, &[], &[], &[]).as_deref(),
+            Some("python -c import a; import b")
         );
         // A test that cannot be told (a command's status): the last exec, as before.
         let unknown =
