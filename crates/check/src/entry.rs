@@ -405,7 +405,7 @@ pub(crate) fn entry(
             let p = exec_problem(vfs, config, &path, modes_final).or_else(|| {
                 // Docker's own program: a script that stops at its argument-count guard.
                 (Some(word) == raw.first())
-                    .then(|| importgate_python::shell::shell_guard_exit(vfs, &path, raw.len().saturating_sub(1)))
+                    .then(|| importgate_python::shell::shell_guard_exit(vfs, &path, raw.get(1..).unwrap_or_default()))
                     .flatten()
                     .map(|(status, message)| {
                         (

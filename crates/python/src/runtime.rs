@@ -2145,10 +2145,14 @@ mod tests {
             ]
         );
         // The entrypoint's guard: exactly one argument, the handler.
-        assert_eq!(shell_guard_exit(&vfs, "/lambda-entrypoint.sh", 1), None);
+        let handler = |n: usize| vec!["app.handler".to_string(); n];
+        assert_eq!(
+            shell_guard_exit(&vfs, "/lambda-entrypoint.sh", &handler(1)),
+            None
+        );
         for n in [0, 2] {
             assert_eq!(
-                shell_guard_exit(&vfs, "/lambda-entrypoint.sh", n),
+                shell_guard_exit(&vfs, "/lambda-entrypoint.sh", &handler(n)),
                 Some((
                     142,
                     "entrypoint requires the handler name to be the first argument".into()

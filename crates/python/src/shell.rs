@@ -703,42 +703,38 @@ fn expand_shell_word(
     Some(out)
 }
 
-/// A shell script's argument-count guard that stops it before it `exec`s anything:
-/// `if [ $# -ne 1 ]; then echo "…" >&2; exit 142; fi` given another number of arguments. The
-/// exit status and the message the script prints.
-pub fn shell_guard_exit(vfs: &Vfs, path: &str, nargs: usize) -> Option<(i32, String)> {
+/// A shell script's guard on its arguments that stops it before it `exec`s anything:
+/// `if [ $# -ne 1 ]; then echo "…" >&2; exit 142; fi` given another number of arguments, or
+/// `if [ -z "$1" ]; then … exit 1; fi` given none. Only tests of the arguments count: what
+/// they are is in the image (Entrypoint + Cmd), while a variable may still be set when the
+/// container is run. The exit status and the message the script prints.
+pub fn shell_guard_exit(vfs: &Vfs, path: &str, args: &[String]) -> Option<(i32, String)> {
     let text = vfs.read_to_string(path)?;
-    let lines = logical_lines(&text);
-    for (i, line) in lines.iter().enumerate() {
-        let words = shell_words(line.trim_end_matches("; then").trim_end_matches(";then"));
-        if words.first().map(String::as_str) != Some("if") {
+    let stmts = statements(&logical_lines(&text));
+    let config = ImageConfig::default();
+    let mut depth = 0usize;
+    for (i, st) in stmts.iter().enumerate() {
+        let first = st.split_whitespace().next().unwrap_or_default();
+        match first {
+            "if" | "case" | "while" | "until" | "for" | "select" => depth += 1,
+            "fi" | "esac" | "done" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        // The script hands over: a guard after that never runs.
+        if depth == 0 && chain(st).last().is_some_and(|p| p.starts_with("exec ")) {
+            return None;
+        }
+        if first != "if" || depth != 1 || !only_arguments(&st[2..]) {
             continue;
         }
-        let Some(at) = words.iter().position(|w| w == "$#") else {
-            continue;
-        };
-        let (Some(op), Some(n)) = (words.get(at + 1), words.get(at + 2)) else {
-            continue;
-        };
-        let Ok(n) = n.trim_end_matches([']', ';']).parse::<usize>() else {
-            continue;
-        };
-        let holds = match op.as_str() {
-            "-ne" | "!=" => nargs != n,
-            "-eq" | "=" | "==" => nargs == n,
-            "-lt" => nargs < n,
-            "-le" => nargs <= n,
-            "-gt" => nargs > n,
-            "-ge" => nargs >= n,
-            _ => continue,
-        };
-        if !holds {
+        if eval_test(st[2..].trim(), args, &[], &config, vfs, "/") != Reach::Yes {
             continue;
         }
         let mut message = String::new();
-        for body in &lines[i + 1..] {
+        for body in &stmts[i + 1..] {
+            let body = body.strip_prefix("then").map_or(body.as_str(), str::trim);
             let first = body.split_whitespace().next().unwrap_or_default();
-            if matches!(first, "fi" | "else" | "elif" | "if") {
+            if matches!(first, "fi" | "else" | "elif" | "if" | "exec") {
                 break;
             }
             if matches!(first, "echo" | "printf") && message.is_empty() {
@@ -755,13 +751,37 @@ pub fn shell_guard_exit(vfs: &Vfs, path: &str, nargs: usize) -> Option<(i32, Str
                 let status = body
                     .split_whitespace()
                     .nth(1)
-                    .and_then(|s| s.trim_end_matches(';').parse::<i32>().ok())
+                    .and_then(|s| s.parse::<i32>().ok())
                     .unwrap_or(1);
                 return (status != 0).then_some((status, message));
             }
         }
     }
     None
+}
+
+/// Whether a test names nothing but the arguments (`$1`, `$#`, `"$@"`, `${1:-}`) and no file.
+fn only_arguments(cond: &str) -> bool {
+    let words = shell_words(cond);
+    if words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "-f" | "-d" | "-e" | "-x" | "-s" | "-r" | "-L" | "-h"
+        )
+    }) {
+        return false;
+    }
+    let mut any = false;
+    let mut rest = cond;
+    while let Some(pos) = rest.find('$') {
+        let after = rest[pos + 1..].trim_start_matches('{');
+        if !after.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '#' | '@' | '*')) {
+            return false;
+        }
+        any = true;
+        rest = &rest[pos + 1..];
+    }
+    any
 }
 
 /// The words of the last command of a shell line: of an `a && b` or `a; b` chain the last one
@@ -903,6 +923,26 @@ mod tests {
             handed(shifted, &["x", "python", "y.py"], &[], &[]).as_deref(),
             Some("python y.py")
         );
+    }
+
+    #[test]
+    fn guards_on_the_arguments() {
+        let guard = |script: &str, args: &[&str]| {
+            let vfs = Vfs::from_files(&[("e.sh", script)]);
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            shell_guard_exit(&vfs, "/e.sh", &args)
+        };
+        let count = "#!/bin/sh\nif [ $# -ne 1 ]; then\n  echo \"one argument\" 1>&2\n  exit 142\nfi\nexec python \"$1\"\n";
+        assert_eq!(guard(count, &["a.py"]), None);
+        assert_eq!(guard(count, &[]), Some((142, "one argument".to_string())));
+        let empty = "#!/bin/sh\nif [ -z \"$1\" ]; then echo usage; exit 2; fi\nexec \"$@\"\n";
+        assert_eq!(guard(empty, &[]), Some((2, "usage".to_string())));
+        assert_eq!(guard(empty, &["python"]), None);
+        // A variable may be given when the container runs; a guard after the exec never runs.
+        let env = "#!/bin/sh\nif [ -z \"$DATABASE_URL\" ]; then exit 1; fi\nexec \"$@\"\n";
+        assert_eq!(guard(env, &[]), None);
+        let late = "#!/bin/sh\nexec \"$@\"\nif [ $# -eq 0 ]; then exit 1; fi\n";
+        assert_eq!(guard(late, &[]), None);
     }
 
     #[test]
