@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use importgate_image::{ImageConfig, Vfs};
 use importgate_python::access;
 use importgate_python::runtime::{
-    APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, app_spec, positionals, positionals_with, which,
+    APP_SERVERS, APPENDS_CWD, DEFAULT_PATH, abspath, app_spec, basename, dirname, positionals,
+    positionals_with, which,
 };
 use importgate_python::{Launch, Origin, Runtime, SysPathEntry};
 use importgate_source::{ImportKind, Scope};
@@ -1845,18 +1846,6 @@ fn app_module(spec: &str) -> String {
     let module = spec.split(':').next().unwrap_or(spec);
     let module = module.strip_suffix(".py").unwrap_or(module);
     module.trim_matches('/').replace('/', ".")
-}
-
-fn dirname(path: &str) -> String {
-    match path.rsplit_once('/') {
-        Some(("", _)) => "/".to_string(),
-        Some((d, _)) => d.to_string(),
-        None => ".".to_string(),
-    }
-}
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// `console_scripts` of every installed distribution: script name to `module:attr`.

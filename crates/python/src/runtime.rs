@@ -148,7 +148,8 @@ pub fn abspath(base: &str, rel: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn dirname(path: &str) -> String {
+/// `os.path.dirname` of an absolute path (`/` for a top-level entry).
+pub fn dirname(path: &str) -> String {
     match path.rsplit_once('/') {
         Some(("", _)) => "/".to_string(),
         Some((d, _)) => d.to_string(),
@@ -156,7 +157,8 @@ fn dirname(path: &str) -> String {
     }
 }
 
-fn basename(path: &str) -> &str {
+/// The last component of a path.
+pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 

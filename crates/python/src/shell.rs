@@ -7,11 +7,7 @@
 
 use importgate_image::{ImageConfig, Vfs};
 
-use crate::runtime::abspath;
-
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
+use crate::runtime::{abspath, basename};
 
 /// What a shell entrypoint script hands the process to: the words of the command it `exec`s,
 /// the variables it exports on the way (`export _HANDLER="$1"`) and where it `cd`s.
