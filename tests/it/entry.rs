@@ -221,20 +221,7 @@ fn frames(log: &str) -> Vec<(String, u64)> {
         .unwrap_or(0);
     lines[from..]
         .iter()
-        .filter_map(|l| {
-            let rest = l.trim_start().strip_prefix("File \"")?;
-            let (file, rest) = rest.split_once('"')?;
-            if file.starts_with('<') {
-                return None;
-            }
-            let line = rest
-                .strip_prefix(", line ")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((file.to_string(), line))
-        })
+        .filter_map(|l| traceback_frame(l))
         .collect()
 }
 

@@ -93,20 +93,7 @@ fn innermost_frame(log: &str) -> Option<(String, u64)> {
     let from = lines
         .iter()
         .rposition(|l| l.starts_with("Traceback (most recent call last):"))?;
-    lines[from..].iter().rev().find_map(|l| {
-        let rest = l.trim_start().strip_prefix("File \"")?;
-        let (file, rest) = rest.split_once('"')?;
-        if file.starts_with('<') {
-            return None;
-        }
-        let line = rest
-            .strip_prefix(", line ")?
-            .split(',')
-            .next()?
-            .parse()
-            .ok()?;
-        Some((file.to_string(), line))
-    })
+    lines[from..].iter().rev().find_map(|l| traceback_frame(l))
 }
 
 /// The 1-based line of `text` that contains `needle` (exactly one does).

@@ -11,8 +11,6 @@
 //! the image's real Entrypoint/Cmd run for a few seconds.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -67,40 +65,14 @@ const WHEELS: &[&str] = &[
     "xmltodict==1.0.4",
 ];
 
-/// `~/.cache/importgate-tests/wheels/servers-v4`, filled once by `pip download`.
-fn wheel_dir() -> PathBuf {
-    let dir = cache_dir().join("wheels/servers-v4");
-    let marker = dir.join(".complete");
-    if marker.exists() {
-        return dir;
-    }
-    let _lock = lock_file("importgate-servers-wheels.lock");
-    if !marker.exists() {
-        fs::create_dir_all(&dir).unwrap();
-        run_ok(
-            Command::new("python3")
-                .args(["-m", "pip", "download", "-q", "--only-binary=:all:"])
-                .args(["--python-version", "3.12", "--implementation", "cp"])
-                .args(["--platform", "manylinux2014_x86_64"])
-                .args(["--platform", "manylinux_2_17_x86_64"])
-                .args(["--platform", "manylinux_2_28_x86_64"])
-                .arg("-d")
-                .arg(&dir)
-                .args(WHEELS),
-            "pip download (servers)",
-        );
-        fs::write(&marker, "").unwrap();
-    }
-    dir
-}
-
 /// `importgate-test/servers-NAME-base`: the test base with `reqs` installed from the cached
 /// wheels by pip in the image (`--no-index --find-links`), and the host's libpthread,
 /// libgcc_s, librt, libdl and libstdc++ (MarkupSafe's, granian's and ddtrace's extensions link
 /// them; the minimal base lacks them, python:3.12-slim has them).
 fn server_base(name: &str, reqs: &[&str]) -> Image {
     let base = ensure_base("slim", "3.12");
-    let wheels = wheel_dir();
+    // `~/.cache/importgate-tests/wheels/servers-v4`, with what pip resolves for the pins.
+    let wheels = resolved_wheels("servers-v4", "3.12", WHEELS);
     let ctx = tempdir();
     fs::create_dir_all(ctx.path().join("wheels")).unwrap();
     fs::create_dir_all(ctx.path().join("libs")).unwrap();
@@ -171,21 +143,8 @@ fn traceback_failure(log: &str) -> Option<(String, String, u32)> {
         .trim_start_matches("ModuleNotFoundError: No module named '")
         .trim_end_matches('\'')
         .to_string();
-    let frame = lines[..at].iter().rev().find_map(|l| {
-        let rest = l.trim_start().strip_prefix("File \"")?;
-        let (file, rest) = rest.split_once('"')?;
-        if file.starts_with('<') {
-            return None;
-        }
-        let line = rest
-            .strip_prefix(", line ")?
-            .split(',')
-            .next()?
-            .parse()
-            .ok()?;
-        Some((file.to_string(), line))
-    })?;
-    Some((module, frame.0, frame.1))
+    let frame = lines[..at].iter().rev().find_map(|l| traceback_frame(l))?;
+    Some((module, frame.0, u32::try_from(frame.1).ok()?))
 }
 
 /// One server scenario.

@@ -1224,6 +1224,23 @@ pub fn start_container(tag: &str, secs: u64, until: &[&str]) -> Started {
     }
 }
 
+/// The file and line of a traceback's `  File "…", line N, in …` line; `None` for any other
+/// line and for the import machinery's `<frozen …>` frames.
+pub fn traceback_frame(line: &str) -> Option<(String, u64)> {
+    let rest = line.trim_start().strip_prefix("File \"")?;
+    let (file, rest) = rest.split_once('"')?;
+    if file.starts_with('<') {
+        return None;
+    }
+    let line = rest
+        .strip_prefix(", line ")?
+        .split(',')
+        .next()?
+        .parse()
+        .ok()?;
+    Some((file.to_string(), line))
+}
+
 /// The error findings of a JSON report.
 pub fn error_findings(report: &Value) -> Vec<&Value> {
     report["findings"]
