@@ -225,18 +225,6 @@ fn frames(log: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// The 1-based line of `text` that contains `needle` (exactly one does).
-fn line_of(text: &str, needle: &str) -> u64 {
-    let hits: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(hits.len(), 1, "{needle:?} in\n{text}");
-    hits[0] as u64
-}
-
 /// importgate passes the clean twin: exit 0, no error finding.
 fn assert_clean(label: &str, tag: &str) -> Value {
     let (run, report) = check_json(tag);

@@ -96,18 +96,6 @@ fn innermost_frame(log: &str) -> Option<(String, u64)> {
     lines[from..].iter().rev().find_map(|l| traceback_frame(l))
 }
 
-/// The 1-based line of `text` that contains `needle` (exactly one does).
-fn line_of(text: &str, needle: &str) -> u64 {
-    let hits: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(hits.len(), 1, "{needle:?} in\n{text}");
-    hits[0] as u64
-}
-
 /// One line per error finding: code, module, file:line.
 fn describe(errors: &[&Value]) -> String {
     if errors.is_empty() {

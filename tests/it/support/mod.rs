@@ -1241,6 +1241,18 @@ pub fn traceback_frame(line: &str) -> Option<(String, u64)> {
     Some((file.to_string(), line))
 }
 
+/// The 1-based line of `text` that contains `needle` (exactly one does).
+pub fn line_of(text: &str, needle: &str) -> u64 {
+    let hits: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "{needle:?} in\n{text}");
+    hits[0] as u64
+}
+
 /// The error findings of a JSON report.
 pub fn error_findings(report: &Value) -> Vec<&Value> {
     report["findings"]
